@@ -1,0 +1,68 @@
+// Basic vocabulary shared by every part of fpusim. Plain C++, no SystemC.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+namespace fpusim {
+
+// Time is counted in core cycles of the simulated machine.
+using Cycles = std::uint64_t;
+
+// A bit per architectural state component. x86: the XSAVE feature number
+// (bit i = XFEATURE i); arm64 uses its own numbering (models/arm64, later).
+using ComponentMask = std::uint64_t;
+
+using ContextId = std::uint32_t;
+using CpuId = std::uint32_t;
+
+constexpr ContextId kNoContext = std::numeric_limits<ContextId>::max();
+constexpr CpuId kNoCpu = std::numeric_limits<CpuId>::max();
+
+constexpr ComponentMask bit(unsigned i) { return ComponentMask{1} << i; }
+
+inline int popcount(ComponentMask m) { return __builtin_popcountll(m); }
+
+// Iterate over set bits: for (unsigned i : bits(mask)) ...
+class BitIter {
+ public:
+  explicit BitIter(ComponentMask m) : m_(m) {}
+  unsigned operator*() const { return static_cast<unsigned>(__builtin_ctzll(m_)); }
+  BitIter& operator++() {
+    m_ &= m_ - 1;
+    return *this;
+  }
+  bool operator!=(const BitIter& o) const { return m_ != o.m_; }
+
+ private:
+  ComponentMask m_;
+};
+struct bits {
+  ComponentMask m;
+  explicit bits(ComponentMask mask) : m(mask) {}
+  BitIter begin() const { return BitIter(m); }
+  BitIter end() const { return BitIter(0); }
+};
+
+// A user mistake (bad input): reported as one message naming the file, the
+// JSON path and what was expected; exit code 2.
+struct InputError {
+  std::string file;
+  std::string path;      // JSON pointer style, e.g. "/events/12/cpu"
+  std::string message;   // what was expected / what is wrong
+  std::string what() const {
+    std::string s = file.empty() ? std::string("<input>") : file;
+    if (!path.empty()) s += ": " + path;
+    return s + ": " + message;
+  }
+};
+
+// A simulator bug: aborts with context (exit code 3 at the top level).
+struct InternalError {
+  std::string message;
+};
+
+[[noreturn]] void panic(const std::string& message);
+
+}  // namespace fpusim

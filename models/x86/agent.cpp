@@ -1,0 +1,522 @@
+#include "models/x86/agent.h"
+
+#include <cmath>
+
+#include "models/x86/policy.h"
+
+namespace fpusim::x86 {
+
+namespace {
+// kernel_fpu_begin_mask(KFPU_387 | KFPU_MXCSR) users (crypto, RAID) clobber
+// at most these user components by default.
+constexpr ComponentMask kDefaultKernelClobber = bit(kX87) | bit(kSSE) | bit(kYMM);
+}  // namespace
+
+Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker)
+    : machine_(machine), cost_(cost), policy_(policy), stats_(stats), checker_(checker),
+      cpus_(machine.cpus) {
+  for (unsigned i = 0; i < kMaxComponents && i < kNumXfeatures; ++i) {
+    if (machine_.cfg.kernel.max_features & bit(i)) comp_bytes_[i] = component_size(machine_.cpuid, i);
+  }
+  processes_.reserve(16);
+}
+
+std::uint32_t Agent::add_process(std::string name) {
+  processes_.push_back(Process{std::move(name), 0});
+  return static_cast<std::uint32_t>(processes_.size() - 1);
+}
+
+ContextId Agent::add_context(std::string name, ContextKind kind, std::uint32_t process) {
+  Context c;
+  c.name = std::move(name);
+  c.id = static_cast<ContextId>(contexts_.size());
+  c.kind = kind;
+  c.process = process;
+  reset_fpstate(c);
+  contexts_.push_back(std::move(c));
+  stats_.per_context.emplace_back();
+  return contexts_.back().id;
+}
+
+void Agent::start() {
+  for (CpuId c = 0; c < cpus_.size(); ++c) {
+    CpuState& cs = cpus_[c];
+    cs.trap.xcr0 = machine_.xcr0;
+    // fpu__init_cpu_xstate(): IA32_XFD starts as init_fpstate.xfd.
+    cs.trap.xfd = machine_.dynamic;
+    cs.xfd_cache = machine_.dynamic;
+    policy_.init_cpu(*this, c);
+  }
+  for (Context& c : contexts_) policy_.init_context(*this, c);
+  pending_ = 0;
+}
+
+std::string Agent::context_name(ContextId id) const {
+  if (id == kNoContext) return "nobody";
+  if (id == kKernelContext) return "the kernel";
+  return contexts_[id].name;
+}
+
+void Agent::reset_fpstate(Context& c) {
+  // fpstate_reset(): embedded buffer of fpu_kernel_cfg.default_size with the
+  // default features; xfd = init_fpstate.xfd (dynamic features armed).
+  Fpstate& f = c.fpstate;
+  f.id = next_fpstate_id_++;
+  f.xfeatures = machine_.cfg.kernel.default_features;
+  f.xfd = machine_.dynamic;
+  f.size = machine_.cfg.kernel.default_size;
+  f.user_size = machine_.cfg.user.default_size;
+  f.image = StateImage{};
+}
+
+Cycles Agent::finish() {
+  Cycles c = static_cast<Cycles>(std::llround(pending_));
+  pending_ = 0;
+  return c;
+}
+
+void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
+                   std::uint64_t bytes, ComponentMask comps) {
+  const auto c = static_cast<Cycles>(std::llround(cycles));
+  if (observer_) {
+    observer_->on_operation(
+        OpRecord{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, cause, c, bytes, comps});
+  }
+  pending_ += static_cast<double>(c);
+  const ContextId who = (ctx == kKernelContext) ? kNoContext : ctx;
+  stats_.add(Stat::fpu_cycles, who, c);
+  stats_.add(category, who, c);
+  stats_.per_cause[static_cast<size_t>(cause)].cycles += c;
+}
+
+std::uint64_t Agent::bytes_of(ComponentMask mask) const {
+  std::uint64_t b = 0;
+  for (unsigned i : bits(mask)) b += (i < kMaxComponents) ? comp_bytes_[i] : 0;
+  return b;
+}
+
+void Agent::account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
+                                 std::uint64_t bytes, ComponentMask comps, std::string_view op) {
+  stats_.add(save ? Stat::saves : Stat::restores, ctx, 1);
+  stats_.add(save ? Stat::bytes_saved : Stat::bytes_restored, ctx, bytes);
+  auto& pc = stats_.per_cause[static_cast<size_t>(cause)];
+  (save ? pc.saves : pc.restores) += 1;
+  for (unsigned i : bits(comps)) {
+    auto& s = stats_.per_component[i];
+    if (save) {
+      s.saves += 1;
+      s.bytes_saved += comp_bytes_[i];
+    } else {
+      s.restores += 1;
+      s.bytes_restored += comp_bytes_[i];
+    }
+  }
+  charge(cpu, ctx, save ? Stat::save_cycles : Stat::restore_cycles, static_cast<double>(cycles), op, cause,
+         bytes, comps);
+}
+
+ComponentMask Agent::written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const {
+  const StateImage& regs = cs.rf.regs;
+  // XSAVE with XFD[i] = 1 writes component i as init (XSTATE_BV[i] = 0).
+  const ComponentMask live = regs.present & ~cs.trap.xfd & mask;
+  switch (machine_.save_insn) {
+    case SaveInsn::kFxsave:
+    case SaveInsn::kXsave:
+      return mask & ~cs.trap.xfd;  // no optimisation: every requested component
+    case SaveInsn::kXsavec:
+      return live;  // init optimisation only
+    case SaveInsn::kXsaveopt:
+    case SaveInsn::kXsaves:
+      // Init and modified optimisations: a component unchanged since the
+      // XRSTOR that loaded it from this very buffer is not written again.
+      if (cs.rf.restored_from == fps.id) return live & cs.rf.modified;
+      return live;
+    case SaveInsn::kCount: break;
+  }
+  return live;
+}
+
+void Agent::save(CpuId cpu, Context& c, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  Fpstate& f = c.fpstate;
+  const ComponentMask mask = f.xfeatures & (machine_.xcr0 | machine_.xss);
+  const ComponentMask written = written_by_save(cs, f, mask);
+  // XSTATE_BV[i] = XINUSE[i] for every requested component (0 under XFD).
+  const ComponentMask bv = cs.rf.regs.present & mask & ~cs.trap.xfd;
+  f.image.present = (f.image.present & ~mask) | bv;
+  for (unsigned i : bits(bv)) f.image.tok[i] = cs.rf.regs.tok[i];
+  const std::uint64_t bytes = (machine_.save_insn == SaveInsn::kFxsave)
+                                  ? kLegacyAreaSize
+                                  : kXsaveHeaderSize + bytes_of(written);
+  account_save_restore(true, cpu, c.id, cause, cost_.save(machine_.save_insn, bytes), bytes, written, "save");
+}
+
+void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
+  // xfd_update_state() (arch/x86/kernel/fpu/xstate.h): only when the CPU has
+  // dynamic features, and only when the per-CPU cache differs.
+  if (!machine_.dynamic) return;
+  CpuState& cs = cpus_[cpu];
+  if (cs.xfd_cache == fps.xfd) {
+    stats_.add(Stat::xfd_writes_avoided);
+    return;
+  }
+  cs.xfd_cache = fps.xfd;
+  cs.trap.xfd = fps.xfd;
+  stats_.add(Stat::xfd_writes);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.wrmsr_xfd, "wrmsr_xfd", cause, 0, fps.xfd);
+}
+
+void Agent::restore(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  Fpstate& f = c.fpstate;
+  xfd_update_state(cpu, f, cause);
+  const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss);
+  const ComponentMask loaded = rfbm & f.image.present;
+  cs.rf.regs.copy_from(f.image, rfbm);
+  cs.rf.modified &= ~rfbm;
+  cs.rf.restored_from = f.id;
+  const std::uint64_t bytes = kXsaveHeaderSize + bytes_of(loaded);
+  account_save_restore(false, cpu, c.id, cause, cost_.restore(machine_.restore_insn(), bytes), bytes, loaded,
+                       "restore");
+}
+
+void Agent::restore_init(CpuId cpu, ComponentMask mask, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss);
+  cs.rf.regs.set_init(rfbm);
+  cs.rf.modified &= ~rfbm;
+  cs.rf.restored_from = 0;  // init_fpstate: no task buffer
+  stats_.add(Stat::init_restores);
+  const std::uint64_t bytes = kXsaveHeaderSize;
+  account_save_restore(false, cpu, cs.current, cause, cost_.restore(machine_.restore_insn(), bytes), bytes, 0,
+                       "restore_init");
+}
+
+void Agent::set_ts(CpuId cpu, bool ts, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  if (cs.trap.cr0_ts == ts) return;
+  cs.trap.cr0_ts = ts;
+  stats_.add(ts ? Stat::cr0_ts_sets : Stat::cr0_ts_clears);
+  charge(cpu, kNoContext, Stat::control_cycles, ts ? cost_.stts : cost_.clts, ts ? "stts" : "clts", cause);
+}
+
+void Agent::charge_memcpy(CpuId cpu, ContextId ctx, std::uint64_t bytes, Cause cause) {
+  charge(cpu, ctx, Stat::other_cycles, static_cast<double>(cost_.memcpy(bytes)), "memcpy", cause, bytes);
+}
+
+StateImage Agent::retag(const StateImage& src, ComponentMask mask, Context& to) {
+  StateImage out;
+  out.present = src.present & mask;
+  for (unsigned i : bits(out.present)) out.tok[i] = Token{to.id, to.next_version++};
+  return out;
+}
+
+void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
+  Context* c = current(cpu);
+  if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
+  if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
+  if (!c->is_user()) throw SemanticError{std::string(what) + " by kernel thread " + c->name};
+  if (need_user_mode && !c->in_user) {
+    throw SemanticError{std::string(what) + " by " + c->name +
+                        " while it is in kernel mode (add a return_to_user event first)"};
+  }
+}
+
+void Agent::after_event(CpuId cpu, Cycles t) {
+  const CpuState& cs = cpus_[cpu];
+  ContextId user = kNoContext;
+  if (cs.current != kNoContext && contexts_[cs.current].in_user && contexts_[cs.current].is_user()) {
+    user = cs.current;
+  }
+  ComponentMask armed = cs.trap.cr0_ts ? machine_.user_features() : (cs.trap.xfd & machine_.user_features());
+  checker_.update(
+      cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
+      [](ComponentMask m) { return mask_to_names(m); });
+}
+
+// ---------------------------------------------------------------- events
+
+Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
+  event_time_ = t;
+  CpuState& cs = cpus_[cpu];
+  Context* prev = current(cpu);
+  Context* next = next_id == kNoContext ? nullptr : &contexts_[next_id];
+  if (next) {
+    if (next->exited) throw SemanticError{"switch to " + next->name + ", which has exited"};
+    if (next->running_on != kNoCpu) {
+      throw SemanticError{"switch to " + next->name + ", which is still running on CPU " +
+                          std::to_string(next->running_on) + " (switch it out there first)"};
+    }
+  }
+  stats_.add(Stat::context_switches);
+  policy_.switch_fpu(*this, cpu, prev, next);
+  if (prev) {
+    prev->running_on = kNoCpu;
+    prev->switched_out_at = t + static_cast<Cycles>(pending_);
+  }
+  cs.current = next_id;
+  if (next) {
+    next->running_on = cpu;
+    // A task resumes in the mode it was switched out in; one preempted in
+    // user mode goes straight back to user space.
+    if (next->is_user() && next->in_user && !next->exited) policy_.return_to_user(*this, cpu, *next);
+  }
+  return finish();
+}
+
+Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release) {
+  event_time_ = t;
+  check_current(cpu, "FP/SIMD use", true);
+  Context& c = *current(cpu);
+  CpuState& cs = cpus_[cpu];
+  const ComponentMask touched = write | read | release;
+  // Each trap is handled and the instruction re-executed; a correct kernel
+  // needs at most one of each kind.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const TrapDecision d = cs.trap.check(touched);
+    if (d.kind == TrapKind::kNone) break;
+    stats_.add(Stat::traps, c.id, 1);
+    if (d.kind == TrapKind::kUd) {
+      stats_.add(Stat::traps_ud, c.id, 1);
+      stats_.per_cause[static_cast<size_t>(Cause::nm_trap)].traps += 1;
+      charge(cpu, c.id, Stat::trap_cycles, cost_.nm_trap, "ud_trap", Cause::nm_trap, 0, d.ud_bits);
+      stats_.add(Stat::sigill, c.id, 1);
+      charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap);
+      return finish();
+    }
+    stats_.per_cause[static_cast<size_t>(Cause::nm_trap)].traps += 1;
+    if (d.kind == TrapKind::kNmXfd) {
+      // exc_device_not_available() -> handle_xfd_event() (traps.c): read and
+      // clear IA32_XFD_ERR, then xfd_enable_feature() under the permission
+      // check; -EPERM -> SIGILL.
+      stats_.add(Stat::traps_nm_xfd, c.id, 1);
+      cs.trap.xfd_err = d.xfd_err;
+      charge(cpu, c.id, Stat::trap_cycles, cost_.nm_trap, "nm_xfd_trap", Cause::nm_trap, 0, d.xfd_err);
+      charge(cpu, c.id, Stat::control_cycles, cost_.rdmsr_xfd_err + cost_.wrmsr_xfd_err, "xfd_err", Cause::nm_trap);
+      cs.trap.xfd_err = 0;
+      const ComponentMask want = d.xfd_err & machine_.dynamic;
+      if ((process_of(c).perm & want) != want || !want) {
+        stats_.add(Stat::sigill, c.id, 1);
+        charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap, 0, d.xfd_err);
+        return finish();
+      }
+      // fpstate_realloc(): the live registers are the truth (the task was
+      // executing in user mode); a larger vzalloc'ed buffer replaces the old
+      // one and XFD is cleared for the feature.
+      policy_.load_user_regs(*this, cpu, c, Cause::xfd_realloc);
+      Fpstate& f = c.fpstate;
+      const std::uint32_t old_size = f.size;
+      f.id = next_fpstate_id_++;
+      f.xfeatures |= want;
+      f.xfd &= ~want;
+      f.size = buffer_size(machine_.cpuid, f.xfeatures, machine_.compacted());
+      f.user_size = standard_size(machine_.cpuid, f.xfeatures);
+      f.image = StateImage{};
+      stats_.add(Stat::fpstate_reallocs, c.id, 1);
+      stats_.add(Stat::fpstate_bytes_grown, c.id, f.size - old_size);
+      charge(cpu, c.id, Stat::other_cycles, cost_.fpstate_realloc, "fpstate_realloc", Cause::xfd_realloc,
+             f.size, want);
+      xfd_update_state(cpu, f, Cause::xfd_realloc);
+      continue;
+    }
+    // CR0.TS: the lazy-restore #NM (fpu__restore / math_state_restore).
+    stats_.add(Stat::traps_nm_ts, c.id, 1);
+    charge(cpu, c.id, Stat::trap_cycles, cost_.nm_trap, "nm_ts_trap", Cause::nm_trap);
+    policy_.nm_ts_trap(*this, cpu, c);
+  }
+  if (cs.trap.check(touched).kind != TrapKind::kNone) panic("trap still pending after its handler ran");
+
+  checker_.check_use(
+      t + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cs.rf.regs, (write | read) & ~release,
+      [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
+  for (unsigned i : bits(write & ~release)) {
+    const Token tok{c.id, c.next_version++};
+    c.truth.tok[i] = tok;
+    cs.rf.regs.tok[i] = tok;
+  }
+  const ComponentMask w = write & ~release;
+  c.truth.present |= w;
+  cs.rf.regs.present |= w;
+  // VZEROUPPER / TILERELEASE: back to init (XINUSE[i] = 0).
+  c.truth.present &= ~release;
+  cs.rf.regs.present &= ~release;
+  cs.rf.modified |= write | release;
+  return finish();
+}
+
+Cycles Agent::syscall(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "syscall", true);
+  current(cpu)->in_user = false;
+  return finish();
+}
+
+Cycles Agent::return_to_user(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "return_to_user", false);
+  Context& c = *current(cpu);
+  if (c.in_user) throw SemanticError{"return_to_user by " + c.name + ", which is already in user mode"};
+  c.in_user = true;
+  policy_.return_to_user(*this, cpu, c);
+  return finish();
+}
+
+Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
+  event_time_ = t;
+  Context* cur = current(cpu);
+  if (where == KernelFpuContext::kTask && cur && cur->is_user() && cur->in_user) {
+    throw SemanticError{"kernel_fpu in task context while " + cur->name +
+                        " is in user mode (a syscall event must come first, or use \"in\": \"softirq\")"};
+  }
+  const bool interrupted_user = cur && cur->is_user() && cur->in_user;
+  const bool in_interrupt = where != KernelFpuContext::kTask;
+  if (!policy_.kernel_fpu_usable(*this, cpu, cur, in_interrupt, interrupted_user)) {
+    stats_.add(Stat::kernel_fpu_fallbacks);
+    return finish();
+  }
+  stats_.add(Stat::kernel_fpu_sections);
+  policy_.kernel_fpu_begin(*this, cpu, cur);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.fninit, "fninit", Cause::kernel_fpu);
+  // The section's own SIMD work overwrites these registers with kernel data.
+  CpuState& cs = cpus_[cpu];
+  const ComponentMask clob = (clobbers ? clobbers : kDefaultKernelClobber) & machine_.xcr0;
+  for (unsigned i : bits(clob)) cs.rf.regs.tok[i] = Token{kKernelContext, 0};
+  cs.rf.regs.present |= clob;
+  cs.rf.modified |= clob;
+  policy_.kernel_fpu_end(*this, cpu, cur);
+  return finish();
+}
+
+Cycles Agent::irq(CpuId cpu, Cycles t, bool kfpu, ComponentMask clobbers) {
+  event_time_ = t;
+  Context* cur = current(cpu);
+  const bool from_user = cur && cur->is_user() && cur->in_user;
+  Cycles c = 0;
+  if (kfpu) c += kernel_fpu(cpu, t, KernelFpuContext::kSoftirq, clobbers);
+  event_time_ = t + c;
+  // The interrupt returns to user space through the same exit path.
+  if (from_user) policy_.return_to_user(*this, cpu, *cur);
+  return c + finish();
+}
+
+Cycles Agent::signal(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "signal delivery", false);
+  Context& c = *current(cpu);
+  stats_.add(Stat::signal_frames, c.id, 1);
+  policy_.signal_deliver(*this, cpu, c);
+  c.in_user = true;  // the handler runs in user mode
+  return finish();
+}
+
+Cycles Agent::sigreturn(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "sigreturn", false);
+  Context& c = *current(cpu);
+  if (c.sigframes.empty()) throw SemanticError{"sigreturn by " + c.name + " with no signal frame pending"};
+  StateImage frame = c.sigframes.back();
+  c.sigframes.pop_back();
+  policy_.sigreturn(*this, cpu, c, frame);
+  c.in_user = true;
+  return finish();
+}
+
+Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
+  event_time_ = t;
+  check_current(cpu, "fork", false);
+  Context& parent = *current(cpu);
+  Context& child = contexts_[child_id];
+  if (child.id == parent.id) throw SemanticError{"fork: a context cannot be its own child"};
+  if (child.running_on != kNoCpu || child.exited || child.truth.present || child.next_version != 1) {
+    throw SemanticError{"fork: child " + child.name + " has already run; declare a fresh context for it"};
+  }
+  if (!child.is_user()) throw SemanticError{"fork: child " + child.name + " must be a user context"};
+  // fpu_clone(): perms are inherited from the group leader for a new
+  // process; a thread shares the leader's.
+  if (child.process != parent.process) processes_[child.process].perm = process_of(parent).perm;
+  reset_fpstate(child);
+  child.need_fpu_load = true;
+  child.last_cpu = kNoCpu;
+  child.in_user = true;
+  stats_.add(Stat::forks, child.id, 1);
+  policy_.fork(*this, cpu, parent, child);
+  return finish();
+}
+
+Cycles Agent::exec(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "exec", false);
+  Context& c = *current(cpu);
+  // fpu_flush_thread(): back to the default buffer and default permissions.
+  process_of(c).perm = 0;
+  c.sigframes.clear();
+  policy_.exec(*this, cpu, c);
+  c.in_user = true;
+  policy_.return_to_user(*this, cpu, c);
+  return finish();
+}
+
+Cycles Agent::exit(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "exit", false);
+  Context& c = *current(cpu);
+  policy_.exit(*this, cpu, c);
+  c.exited = true;
+  c.in_user = false;
+  return finish();
+}
+
+Cycles Agent::xcomp_perm(CpuId cpu, Cycles t, ComponentMask features) {
+  event_time_ = t;
+  check_current(cpu, "arch_prctl(ARCH_REQ_XCOMP_PERM)", false);
+  Context& c = *current(cpu);
+  // xstate_request_perm(): only dynamic user features need (and accept) a
+  // request; XTILECFG comes with XTILEDATA.
+  const ComponentMask dynamic = machine_.dynamic & machine_.user_features();
+  if (features & ~(dynamic | machine_.cfg.user.default_features)) {
+    throw SemanticError{"arch_prctl(ARCH_REQ_XCOMP_PERM) for " + mask_to_names(features) +
+                        ": this machine's dynamic user features are " + mask_to_names(dynamic)};
+  }
+  process_of(c).perm |= features & dynamic;
+  return finish();
+}
+
+Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
+  event_time_ = t;
+  Context& tc = contexts_[target];
+  // fpu_sync_fpstate(): a coredump or regset read of the current task saves
+  // its live registers; a stopped tracee's state is already in memory.
+  if (tc.running_on == cpu && cpus_[cpu].current == target && policy_.regs_live(*this, tc)) {
+    save(cpu, tc, Cause::state_access);
+  } else if (tc.running_on != kNoCpu && tc.running_on != cpu) {
+    throw SemanticError{"state read of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
+                        " (a tracee must be stopped)"};
+  }
+  return finish();
+}
+
+Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
+  event_time_ = t;
+  Context& tc = contexts_[target];
+  if (tc.running_on != kNoCpu) {
+    throw SemanticError{"state write of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
+                        " (a tracee must be stopped)"};
+  }
+  if (write & ~tc.fpstate.xfeatures) {
+    throw SemanticError{"state write of " + mask_to_names(write & ~tc.fpstate.xfeatures) + " into " + tc.name +
+                        "'s buffer, which is not sized for them"};
+  }
+  // The tracer writes new values into the buffer (copy_uabi_to_xstate()).
+  for (unsigned i : bits(write)) {
+    const Token tok{tc.id, tc.next_version++};
+    tc.truth.tok[i] = tok;
+    tc.fpstate.image.tok[i] = tok;
+  }
+  tc.truth.present |= write;
+  tc.fpstate.image.present |= write;
+  charge_memcpy(cpu, tc.id, kXsaveHeaderSize + bytes_of(write), Cause::state_access);
+  policy_.state_written(*this, tc);
+  return finish();
+}
+
+}  // namespace fpusim::x86

@@ -1,0 +1,166 @@
+// The host kernel's FPU ownership machinery on x86 (Linux), driven by trace
+// events. The agent owns the per-CPU state (fpu_fpregs_owner_ctx, the XFD
+// cache, the register file and trap unit) and the contexts; it provides the
+// primitive operations of arch/x86/kernel/fpu/ (save, restore, activate,
+// invalidate, xfd_update_state) and handles the events common to every
+// policy. What differs between kernel generations is the Policy (policy.h).
+// Plain C++: the SystemC Core (sim/) calls it and advances time by the
+// cycles each call returns.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/checker.h"
+#include "models/cost_model.h"
+#include "models/stats.h"
+#include "models/x86/context.h"
+#include "models/x86/machine.h"
+#include "models/x86/trap_unit.h"
+
+namespace fpusim::x86 {
+
+class Policy;
+
+// Context id used as the owner of register contents the kernel itself wrote
+// (kernel_fpu_begin users such as crypto): a user context that finds them
+// has been leaked kernel data.
+constexpr ContextId kKernelContext = kNoContext - 1;
+
+// A scenario that asks for something the modelled kernel cannot do (a use in
+// kernel mode, sigreturn without a frame, ...). The replayer adds the file and
+// JSON path; exit code 2.
+struct SemanticError {
+  std::string message;
+};
+
+// One FPU-management operation, for timelines and the operation log.
+struct OpRecord {
+  Cycles time;           // when it started
+  CpuId cpu;
+  ContextId ctx;         // whose state (kNoContext if none)
+  std::string_view op;   // "save", "restore", "restore_init", "nm_trap", ...
+  Cause cause;
+  Cycles cycles;
+  std::uint64_t bytes;
+  ComponentMask components;
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_operation(const OpRecord& op) = 0;
+};
+
+struct CpuState {
+  ContextId current = kNoContext;     // running context; kNoContext = idle
+  ContextId owner_ctx = kNoContext;   // fpu_fpregs_owner_ctx
+  ComponentMask xfd_cache = 0;        // per-CPU xfd_state (software copy of IA32_XFD)
+  RegisterFileState rf;
+  TrapUnit trap;
+};
+
+// Where a kernel FPU section runs (kernel_fpu_begin caller).
+enum class KernelFpuContext : std::uint8_t { kTask, kSoftirq, kHardirq };
+
+class Agent {
+ public:
+  Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker);
+
+  std::uint32_t add_process(std::string name);
+  ContextId add_context(std::string name, ContextKind kind, std::uint32_t process);
+  void reserve_contexts(size_t n) { contexts_.reserve(n); }
+  // Called once, after all contexts are added and before the first event.
+  void start();
+
+  // Event entry points. Each returns the cycles of FPU management it cost on
+  // that CPU; `t` is the (effective) time the event starts.
+  Cycles context_switch(CpuId cpu, Cycles t, ContextId next);
+  Cycles use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release);
+  Cycles syscall(CpuId cpu, Cycles t);
+  Cycles return_to_user(CpuId cpu, Cycles t);
+  Cycles kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers);
+  Cycles irq(CpuId cpu, Cycles t, bool kernel_fpu, ComponentMask clobbers);
+  Cycles signal(CpuId cpu, Cycles t);
+  Cycles sigreturn(CpuId cpu, Cycles t);
+  Cycles fork(CpuId cpu, Cycles t, ContextId child);
+  Cycles exec(CpuId cpu, Cycles t);
+  Cycles exit(CpuId cpu, Cycles t);
+  Cycles xcomp_perm(CpuId cpu, Cycles t, ComponentMask features);
+  Cycles state_read(CpuId cpu, Cycles t, ContextId target);
+  Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
+
+  // Exposure accounting around events (see Checker).
+  void before_event(CpuId cpu, Cycles t) { checker_.advance(cpu, t); }
+  void after_event(CpuId cpu, Cycles t);
+
+  // ---- primitives used by policies (arch/x86/kernel/fpu/) ----
+  // save_fpregs_to_fpstate(): XSAVE* of fpstate->xfeatures into ctx's buffer.
+  void save(CpuId cpu, Context& ctx, Cause cause);
+  // restore_fpregs_from_fpstate(): xfd_update_state() then XRSTOR(S) of
+  // `mask`; components in the mask but not in XSTATE_BV are initialised.
+  void restore(CpuId cpu, Context& ctx, ComponentMask mask, Cause cause);
+  // XRSTOR of `mask` from init_fpstate (exec, signal delivery).
+  void restore_init(CpuId cpu, ComponentMask mask, Cause cause);
+  // xfd_update_state(): WRMSR IA32_XFD only if the per-CPU cache differs.
+  void xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause);
+  void set_ts(CpuId cpu, bool ts, Cause cause);
+  // fpregs_state_valid(): owner_ctx == ctx && ctx->last_cpu == cpu.
+  bool fpregs_state_valid(const Context& ctx, CpuId cpu) const {
+    return cpus_[cpu].owner_ctx == ctx.id && ctx.last_cpu == cpu;
+  }
+  void set_owner(CpuId cpu, ContextId ctx) { cpus_[cpu].owner_ctx = ctx; }
+  // Copy an image between memory buffers (signal frames, fork from memory).
+  void charge_memcpy(CpuId cpu, ContextId ctx, std::uint64_t bytes, Cause cause);
+  void charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
+              std::uint64_t bytes = 0, ComponentMask comps = 0);
+  // fpstate_reset(): the embedded default-size buffer, init contents.
+  void reset_fpstate(Context& ctx);
+  // Make the registers hold ctx's live user state in init (fpu__clear_user_states).
+  void set_truth_init(Context& ctx, ComponentMask mask) { ctx.truth.set_init(mask); }
+  // The image the registers hold for `mask`, as a new image owned by `to`
+  // (fork copies the parent's live registers into the child's buffer).
+  StateImage retag(const StateImage& src, ComponentMask mask, Context& to);
+
+  Context& ctx(ContextId id) { return contexts_[id]; }
+  const Context& ctx(ContextId id) const { return contexts_[id]; }
+  Context* current(CpuId cpu) {
+    ContextId c = cpus_[cpu].current;
+    return c == kNoContext ? nullptr : &contexts_[c];
+  }
+  CpuState& cpu(CpuId id) { return cpus_[id]; }
+  const CpuState& cpu(CpuId id) const { return cpus_[id]; }
+  Process& process_of(const Context& c) { return processes_[c.process]; }
+  const Machine& machine() const { return machine_; }
+  const CostModel& cost() const { return cost_; }
+  Stats& stats() { return stats_; }
+  size_t num_contexts() const { return contexts_.size(); }
+  std::string context_name(ContextId id) const;
+  void set_observer(Observer* o) { observer_ = o; }
+
+ private:
+  Cycles finish();  // returns and clears the cycles charged by this event
+  void check_current(CpuId cpu, const char* what, bool need_user_mode);
+  ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
+  std::uint64_t bytes_of(ComponentMask mask) const;
+  void account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
+                            std::uint64_t bytes, ComponentMask comps, std::string_view op);
+
+  const Machine& machine_;
+  const CostModel& cost_;
+  Policy& policy_;
+  Stats& stats_;
+  Checker& checker_;
+  Observer* observer_ = nullptr;
+  std::vector<CpuState> cpus_;
+  std::vector<Context> contexts_;
+  std::vector<Process> processes_;
+  std::array<std::uint32_t, kMaxComponents> comp_bytes_{};
+  std::uint64_t next_fpstate_id_ = 1;
+  // Cycles charged so far by the event being handled, and its start time.
+  double pending_ = 0;
+  Cycles event_time_ = 0;
+};
+
+}  // namespace fpusim::x86

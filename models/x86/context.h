@@ -1,0 +1,62 @@
+// A Linux task's FPU state as the x86 agent keeps it (struct fpu, struct
+// fpstate, the thread flags), plus the checker's ground truth.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/common/types.h"
+#include "models/register_file.h"
+
+namespace fpusim::x86 {
+
+enum class ContextKind : std::uint8_t { kUser, kKthread };
+
+// struct fpstate (arch/x86/include/asm/fpu/types.h): one buffer allocation.
+struct Fpstate {
+  std::uint64_t id = 0;           // unique per allocation: XRSTOR_INFO compares addresses
+  ComponentMask xfeatures = 0;    // sized for, and the XSAVE request mask
+  ComponentMask xfd = 0;          // IA32_XFD value while this fpstate is active
+  std::uint32_t size = 0;         // kernel buffer size (compacted with XSAVES)
+  std::uint32_t user_size = 0;    // UABI (standard) size of its user features
+  StateImage image;               // contents: XSTATE_BV and per-component tokens
+};
+
+struct Process {
+  std::string name;
+  ComponentMask perm = 0;  // fpu->perm.__state_perm of the group leader
+};
+
+struct Context {
+  std::string name;
+  ContextId id = kNoContext;
+  ContextKind kind = ContextKind::kUser;
+  std::uint32_t process = 0;
+
+  Fpstate fpstate;
+
+  // Current kernels (v5.2+): TIF_NEED_FPU_LOAD and fpu->last_cpu.
+  bool need_fpu_load = true;
+  CpuId last_cpu = kNoCpu;
+  // v4.x kernels: fpu->fpregs_active, fpu->fpstate_active, fpu->counter.
+  bool fpregs_active = false;
+  bool fpstate_active = false;
+  std::uint8_t counter = 0;
+
+  // Where the context is.
+  CpuId running_on = kNoCpu;
+  bool in_user = true;       // mode it runs (or resumes) in
+  bool exited = false;
+  Cycles switched_out_at = 0;  // when its last switch-out completed (migration order)
+
+  // Checker ground truth: the latest version of each component as the
+  // context itself last wrote it (present = non-init).
+  StateImage truth;
+  std::uint32_t next_version = 1;
+  // Signal frames pushed and not yet returned from (their FPU images).
+  std::vector<StateImage> sigframes;
+
+  bool is_user() const { return kind == ContextKind::kUser; }
+};
+
+}  // namespace fpusim::x86

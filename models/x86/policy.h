@@ -1,0 +1,68 @@
+// A save/restore policy: how one kernel generation decides every save,
+// restore and trap. Policies register themselves by name (Ramulator 2's
+// factories); `fpusim list policies` prints the registry.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/x86/agent.h"
+
+namespace fpusim::x86 {
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+
+  // CPU bring-up (fpu__init_cpu): initial CR0.TS and so on.
+  virtual void init_cpu(Agent& a, CpuId cpu) = 0;
+  // A context that exists when the trace starts, as its kernel leaves a task
+  // after exec.
+  virtual void init_context(Agent& a, Context& ctx) = 0;
+  // __switch_to(): the FPU part of switching prev -> next (either may be
+  // null: the idle task). Runs before `next` returns to user space.
+  virtual void switch_fpu(Agent& a, CpuId cpu, Context* prev, Context* next) = 0;
+  // exit_to_user_mode_prepare() for the current user context.
+  virtual void return_to_user(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // #NM with CR0.TS set (device not available), IA32_XFD_ERR == 0.
+  virtual void nm_ts_trap(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // irq_fpu_usable(): may a kernel FPU section run here now?
+  virtual bool kernel_fpu_usable(Agent& a, CpuId cpu, Context* current, bool in_interrupt,
+                                 bool interrupted_user) = 0;
+  virtual void kernel_fpu_begin(Agent& a, CpuId cpu, Context* current) = 0;
+  virtual void kernel_fpu_end(Agent& a, CpuId cpu, Context* current) = 0;
+  // Are ctx's registers live on the CPU it runs on (its state is not
+  // authoritative in memory)?
+  virtual bool regs_live(const Agent& a, const Context& ctx) const = 0;
+  // Make the current context's user registers live (fpregs_lock_and_load()).
+  virtual void load_user_regs(Agent& a, CpuId cpu, Context& ctx, Cause cause) = 0;
+  // Signal frame setup: save the user state into a new frame and start the
+  // handler with init user state.
+  virtual void signal_deliver(Agent& a, CpuId cpu, Context& ctx) = 0;
+  virtual void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) = 0;
+  virtual void fork(Agent& a, CpuId cpu, Context& parent, Context& child) = 0;
+  virtual void exec(Agent& a, CpuId cpu, Context& ctx) = 0;
+  virtual void exit(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // The buffer of a stopped task was written (ptrace SETREGSET).
+  virtual void state_written(Agent& a, Context& ctx) = 0;
+  // The features a restore of a task's state requests.
+  virtual ComponentMask restore_mask(const Agent& a) const = 0;
+};
+
+struct PolicyInfo {
+  std::string name;
+  std::string kernels;      // which Linux versions behaved so
+  std::string description;
+  std::function<std::unique_ptr<Policy>()> make;
+};
+
+// The registry, in registration order.
+const std::vector<PolicyInfo>& policies();
+const PolicyInfo* find_policy(std::string_view name);
+// "eager, lazy, ..." for error messages.
+std::string policy_names();
+
+}  // namespace fpusim::x86

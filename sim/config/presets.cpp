@@ -1,0 +1,392 @@
+#include "sim/config/presets.h"
+
+#include <algorithm>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "models/x86/policy.h"
+#include "sim/config/paths.h"
+
+namespace fpusim {
+
+using x86::ComponentInfo;
+using x86::CpuidXstate;
+using x86::Machine;
+
+Override parse_override(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw InputError{"--set " + text, "", "expected KEY=VALUE, e.g. --set costs.nm_trap.value=1500"};
+  }
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::string& doc_name) {
+  for (const Override& o : sets) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+      const auto dot = o.key.find('.', start);
+      parts.push_back(o.key.substr(start, dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    const bool for_preset = parts[0] == "machine" || parts[0] == "costs";
+    if (doc_name.empty() ? for_preset : parts[0] != doc_name) continue;
+    if (!doc_name.empty()) parts.erase(parts.begin());
+    if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
+      throw InputError{"--set " + o.key + "=" + o.value, "", "the key must name a value, e.g. machine.cpus"};
+    }
+    Json* node = &doc;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      if (!node->is_object() || !node->contains(parts[i])) {
+        throw InputError{"--set " + o.key + "=" + o.value, "", "no key \"" + parts[i] + "\" to descend into"};
+      }
+      node = &(*node)[parts[i]];
+    }
+    if (!node->is_object()) {
+      throw InputError{"--set " + o.key + "=" + o.value, "", "cannot set a key inside a non-object"};
+    }
+    Json value;
+    try {
+      value = Json::parse(o.value);
+    } catch (const Json::parse_error&) {
+      value = o.value;
+    }
+    (*node)[parts.back()] = value;
+  }
+}
+
+namespace {
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+std::string dir_of(const std::string& p) {
+  const auto s = p.rfind('/');
+  return s == std::string::npos ? "." : p.substr(0, s);
+}
+}  // namespace
+
+std::string preset_path(const std::string& kind, const std::string& v, const std::string& relative_to) {
+  const bool is_path = v.find('/') != std::string::npos ||
+                       (v.size() > 5 && v.compare(v.size() - 5, 5, ".json") == 0);
+  if (is_path) return (v[0] == '/' || relative_to.empty()) ? v : dir_of(relative_to) + "/" + v;
+  return config_dir() + "/" + kind + "/" + v + ".json";
+}
+
+std::vector<std::string> list_presets(const std::string& kind) {
+  std::vector<std::string> out;
+  const std::string dir = config_dir() + "/" + kind;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) out.push_back(n.substr(0, n.size() - 5));
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Bound::str() const {
+  if (min == max) return std::to_string(min);
+  std::string s = ">= " + std::to_string(min);
+  if (max != UINT64_MAX) s += " and <= " + std::to_string(max);
+  return s;
+}
+
+namespace {
+
+ComponentMask read_components(const JsonIn& arr) {
+  ComponentMask m = 0;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    JsonIn e = arr.at(i);
+    auto mask = x86::component_mask_by_name(e.as_string());
+    if (!mask) e.fail("a component name (x87, sse, ymm, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata, ...)");
+    m |= *mask;
+  }
+  return m;
+}
+
+}  // namespace
+
+Machine load_machine(const Json& doc, const std::string& file) {
+  validate_against_schema(doc, schema_named("machine"), file);
+  JsonIn in(doc, file);
+  Machine m;
+  m.name = in.at("name").as_string();
+  m.description = in.at("description").as_string();
+  JsonIn src = in.at("sources");
+  for (size_t i = 0; i < src.size(); ++i) m.sources.push_back(src.at(i).as_string());
+  in.at("arch").as_string();
+  m.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
+  m.frequency_mhz = in.at("frequency_mhz").as_positive();
+  JsonIn insn = in.at("xsave_instruction");
+  if (!save_insn_by_name(insn.as_string(), &m.save_insn)) insn.fail("fxsave, xsave, xsaveopt, xsavec or xsaves");
+  m.lazyfp_vulnerable = in.at("lazyfp_vulnerable").as_bool();
+
+  JsonIn cpuid = in.at("cpuid_0xd");
+  CpuidXstate& c = m.cpuid;
+  JsonIn sl0 = cpuid.at("subleaf0");
+  JsonIn sl1 = cpuid.at("subleaf1");
+  const std::uint64_t sl0_eax = sl0.at("eax").as_hex(), sl0_ebx = sl0.at("ebx").as_hex(),
+                      sl0_ecx = sl0.at("ecx").as_hex(), sl0_edx = sl0.at("edx").as_hex();
+  const std::uint64_t sl1_eax = sl1.at("eax").as_hex(), sl1_ebx = sl1.at("ebx").as_hex(),
+                      sl1_ecx = sl1.at("ecx").as_hex(), sl1_edx = sl1.at("edx").as_hex();
+  c.xcr0_supported = (sl0_edx << 32) | (sl0_eax & 0xffffffffu);
+  c.xss_supported = (sl1_edx << 32) | (sl1_ecx & 0xffffffffu);
+  c.has_xsaveopt = sl1_eax & 1;
+  c.has_xsavec = sl1_eax & 2;
+  c.has_xgetbv1 = sl1_eax & 4;
+  c.has_xsaves = sl1_eax & 8;
+  c.has_xfd = sl1_eax & 16;
+  JsonIn comps = cpuid.at("components");
+  for (auto it = comps.json().begin(); it != comps.json().end(); ++it) {
+    JsonIn e = comps.at(it.key());
+    auto mask = x86::component_mask_by_name(it.key());
+    if (!mask || popcount(*mask) != 1 || (*mask & x86::kMaskFpSse)) {
+      throw InputError{file, e.path(), "expected a single XSAVE component numbered 2 or more (ymm, opmask, ...)"};
+    }
+    const unsigned idx = static_cast<unsigned>(__builtin_ctzll(*mask));
+    ComponentInfo& ci = c.comp[idx];
+    ci.present = true;
+    ci.size = static_cast<std::uint32_t>(e.at("eax").as_hex());
+    ci.offset = static_cast<std::uint32_t>(e.at("ebx").as_hex());
+    const std::uint64_t ecx = e.at("ecx").as_hex();
+    ci.supervisor = ecx & 1;
+    ci.align64 = ecx & 2;
+    ci.xfd = ecx & 4;
+    if (ci.size == 0) throw InputError{file, e.path() + "/eax", "a component size of 0"};
+    e.require_all_read();
+  }
+  for (unsigned i = 2; i < 64; ++i) {
+    const bool listed = c.comp[i].present;
+    const bool reported = ((c.xcr0_supported | c.xss_supported) >> i) & 1;
+    if (reported && !listed) {
+      throw InputError{file, cpuid.path() + "/components",
+                       "sub-leaf 0/1 report " + x86::component_name(i) + " as supported but it has no entry"};
+    }
+  }
+  const ComponentMask dump_xcr0 = cpuid.at("dump_xcr0").as_hex();
+  const ComponentMask dump_xss = cpuid.at("dump_xss").as_hex();
+  // The dump's own totals must follow from the table (catches a mistyped
+  // size or offset): sub-leaf 0 EBX/ECX and, with XSAVES, sub-leaf 1 EBX.
+  if (x86::standard_size(c, dump_xcr0) != sl0_ebx) {
+    throw InputError{file, cpuid.path() + "/subleaf0/ebx",
+                     "the table gives a standard size of " + std::to_string(x86::standard_size(c, dump_xcr0)) +
+                         " bytes for dump_xcr0, the dump says " + std::to_string(sl0_ebx)};
+  }
+  if (x86::standard_size(c, c.xcr0_supported) != sl0_ecx) {
+    throw InputError{file, cpuid.path() + "/subleaf0/ecx",
+                     "the table gives a standard size of " + std::to_string(x86::standard_size(c, c.xcr0_supported)) +
+                         " bytes for all supported features, the dump says " + std::to_string(sl0_ecx)};
+  }
+  if (c.has_xsaves && x86::compacted_size(c, dump_xcr0 | dump_xss) != sl1_ebx) {
+    throw InputError{file, cpuid.path() + "/subleaf1/ebx",
+                     "the table gives a compacted size of " +
+                         std::to_string(x86::compacted_size(c, dump_xcr0 | dump_xss)) +
+                         " bytes for dump_xcr0|dump_xss, the dump says " + std::to_string(sl1_ebx)};
+  }
+  cpuid.require_all_read();
+
+  JsonIn os = in.at("os");
+  JsonIn xcr0 = os.at("xcr0");
+  m.xcr0 = xcr0.as_hex();
+  if (auto err = x86::check_xcr0(c, m.xcr0)) throw InputError{file, xcr0.path(), "impossible XCR0: " + *err};
+  JsonIn xss = os.at("xss");
+  m.xss = xss.as_hex();
+  if (auto err = x86::check_xss(c, m.xss)) throw InputError{file, xss.path(), "impossible IA32_XSS: " + *err};
+  JsonIn dyn = os.at("dynamic_features");
+  m.dynamic = read_components(dyn);
+  for (unsigned i : bits(m.dynamic)) {
+    if (!(m.xcr0 & bit(i)) || !c.comp[i].xfd || !c.has_xfd) {
+      throw InputError{file, dyn.path(),
+                       x86::component_name(i) + " cannot be dynamic: it must be enabled in XCR0 and XFD-capable "
+                       "(CPUID.(0xD,1).EAX[4] and CPUID.(0xD," + std::to_string(i) + ").ECX[2])"};
+    }
+  }
+  os.require_all_read();
+  const bool supported = (m.save_insn == SaveInsn::kXsaves && c.has_xsaves) ||
+                         (m.save_insn == SaveInsn::kXsavec && c.has_xsavec) ||
+                         (m.save_insn == SaveInsn::kXsaveopt && c.has_xsaveopt) || m.save_insn == SaveInsn::kXsave ||
+                         m.save_insn == SaveInsn::kFxsave;
+  if (!supported) insn.fail("an instruction this CPU supports (CPUID.(0xD,1).EAX)");
+  if (m.save_insn == SaveInsn::kFxsave && (m.xcr0 & ~x86::kMaskFpSse)) {
+    insn.fail("xsave or better: FXSAVE cannot save " + x86::mask_to_names(m.xcr0 & ~x86::kMaskFpSse));
+  }
+  if (m.xss && m.save_insn != SaveInsn::kXsaves) {
+    throw InputError{file, xss.path(), "supervisor state needs XSAVES; set os.xss to \"0x0\" or use xsaves"};
+  }
+  in.require_all_read();
+  m.cfg = x86::derive_fpu_configs(c, m.xcr0, m.xss, m.dynamic, m.compacted());
+  return m;
+}
+
+CostModel load_costs(const Json& doc, const std::string& file) {
+  validate_against_schema(doc, schema_named("cost"), file);
+  JsonIn in(doc, file);
+  CostModel cm;
+  cm.name = in.at("name").as_string();
+  cm.description = in.at("description").as_string();
+  auto value = [](const JsonIn& p) {
+    const double v = p.at("value").as_non_negative();
+    p.at("source").as_string();
+    p.require_all_read();
+    return v;
+  };
+  JsonIn sb = in.at("save_base");
+  for (size_t i = 0; i < static_cast<size_t>(SaveInsn::kCount); ++i) {
+    cm.save_base[i] = value(sb.at(std::string(save_insn_name(static_cast<SaveInsn>(i)))));
+  }
+  sb.require_all_read();
+  JsonIn rb = in.at("restore_base");
+  for (size_t i = 0; i < static_cast<size_t>(RestoreInsn::kCount); ++i) {
+    cm.restore_base[i] = value(rb.at(std::string(restore_insn_name(static_cast<RestoreInsn>(i)))));
+  }
+  rb.require_all_read();
+  cm.save_bytes_per_cycle = value(in.at("save_bytes_per_cycle"));
+  cm.restore_bytes_per_cycle = value(in.at("restore_bytes_per_cycle"));
+  cm.memcpy_bytes_per_cycle = value(in.at("memcpy_bytes_per_cycle"));
+  for (const auto& sc : scalar_costs()) cm.*(sc.member) = value(in.at(std::string(sc.name)));
+  in.require_all_read();
+  return cm;
+}
+
+namespace {
+
+Bound read_bound(const JsonIn& j) {
+  Bound b;
+  if (j.is_object()) {
+    if (j.has("min")) b.min = j.at("min").as_u64();
+    if (j.has("max")) b.max = j.at("max").as_u64();
+    if (b.min > b.max) j.fail("min <= max");
+    j.require_all_read();
+  } else {
+    b.min = b.max = j.as_u64();
+  }
+  return b;
+}
+
+// Loads a preset given inline or by name.
+Json resolve_preset(const JsonIn& field, const std::string& kind, const std::string& scenario_file,
+                    std::string* file_out) {
+  if (field.is_object()) {
+    *file_out = scenario_file + " " + field.path();
+    return field.json();
+  }
+  *file_out = preset_path(kind, field.as_string(), scenario_file);
+  try {
+    return load_json_file(*file_out);
+  } catch (const InputError& e) {
+    if (e.message.rfind("cannot open", 0) == 0) {
+      std::string names;
+      for (const auto& n : list_presets(kind)) names += (names.empty() ? "" : ", ") + n;
+      throw InputError{scenario_file, field.path(),
+                       "no " + kind.substr(0, kind.size() - 1) + " preset \"" + field.as_string() + "\" (" +
+                           *file_out + " cannot be opened); presets: " + names};
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
+  Scenario s;
+  s.file = path;
+  Json doc = load_json_file(path);
+  apply_overrides(doc, sets, "");
+  {
+    // Events are checked by the event decoder, whose messages are precise;
+    // the rest against the published schema.
+    Json head = doc;
+    if (head.is_object() && head.contains("events") && head["events"].is_array()) head["events"] = Json::array();
+    validate_against_schema(head, schema_named("scenario"), path);
+  }
+  JsonIn in(doc, path);
+  in.at("format");
+  in.at("version");
+  s.name = in.at("name").as_string();
+  s.description = in.at("description").as_string();
+
+  s.machine_json = resolve_preset(in.at("machine"), "machines", path, &s.machine_file);
+  apply_overrides(s.machine_json, sets, "machine");
+  s.machine = load_machine(s.machine_json, s.machine_file);
+  if (in.has("cpus")) {
+    s.machine.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
+    s.machine_json["cpus"] = s.machine.cpus;
+  }
+  s.costs_json = resolve_preset(in.at("costs"), "costs", path, &s.costs_file);
+  apply_overrides(s.costs_json, sets, "costs");
+  s.costs = load_costs(s.costs_json, s.costs_file);
+
+  JsonIn pol = in.at("policy");
+  s.policy = pol.as_string();
+  if (!x86::find_policy(s.policy)) {
+    throw InputError{path, pol.path(), "unknown policy \"" + s.policy + "\"; policies: " + x86::policy_names()};
+  }
+
+  JsonIn ctxs = in.at("contexts");
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < ctxs.size(); ++i) {
+    JsonIn c = ctxs.at(i);
+    ContextDecl d;
+    d.name = c.at("name").as_string();
+    if (d.name == "idle") throw InputError{path, c.path() + "/name", "\"idle\" is reserved (switch to null for idle)"};
+    if (!seen.emplace(d.name, i).second) {
+      throw InputError{path, c.path() + "/name", "duplicate context name \"" + d.name + "\""};
+    }
+    if (c.has("kind")) d.kind = c.at("kind").as_string() == "kthread" ? x86::ContextKind::kKthread : x86::ContextKind::kUser;
+    d.process = c.has("process") ? c.at("process").as_string() : d.name;
+    c.require_all_read();
+    s.contexts.push_back(std::move(d));
+  }
+
+  if (in.has("events")) {
+    s.inline_events = in.at("events").json();
+  } else {
+    JsonIn ef = in.at("events_file");
+    const std::string f = ef.as_string();
+    s.events_file = f[0] == '/' ? f : dir_of(path) + "/" + f;
+    if (!file_exists(s.events_file)) {
+      throw InputError{path, ef.path(), "cannot open " + s.events_file};
+    }
+  }
+
+  if (in.has("expect")) {
+    JsonIn ex = in.at("expect");
+    for (auto it = ex.json().begin(); it != ex.json().end(); ++it) {
+      JsonIn e = ex.at(it.key());
+      if (!x86::find_policy(it.key())) {
+        throw InputError{path, e.path(), "unknown policy \"" + it.key() + "\"; policies: " + x86::policy_names()};
+      }
+      Expectation x;
+      if (e.has("totals")) {
+        JsonIn t = e.at("totals");
+        for (auto jt = t.json().begin(); jt != t.json().end(); ++jt) {
+          Stat st;
+          JsonIn b = t.at(jt.key());
+          if (!stat_by_name(jt.key(), &st)) {
+            throw InputError{path, b.path(), "unknown statistic \"" + jt.key() + "\" (see `fpusim list stats`)"};
+          }
+          x.totals.emplace_back(st, read_bound(b));
+        }
+        t.require_all_read();
+      }
+      if (e.has("violations")) {
+        JsonIn v = e.at("violations");
+        if (v.has("lost")) x.lost = read_bound(v.at("lost"));
+        if (v.has("leaked")) x.leaked = read_bound(v.at("leaked"));
+        if (v.has("exposed")) x.exposed = read_bound(v.at("exposed"));
+        v.require_all_read();
+      }
+      e.require_all_read();
+      s.expect.emplace(it.key(), std::move(x));
+    }
+  }
+  in.require_all_read();
+  return s;
+}
+
+}  // namespace fpusim

@@ -1,0 +1,79 @@
+// Loading machine and cost presets (configs/machines, configs/costs) and
+// scenarios into typed structs. Schema-validated first, then read through
+// JsonIn so that every key is consumed.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/cost_model.h"
+#include "models/stats.h"
+#include "models/x86/context.h"
+#include "models/x86/machine.h"
+#include "sim/config/json_input.h"
+
+namespace fpusim {
+
+// A --set KEY=VALUE override. KEY is a dotted path: "machine.X" and
+// "costs.X" address the machine and cost documents, anything else the
+// scenario (e.g. "policy", "cpus").
+struct Override {
+  std::string key;
+  std::string value;
+};
+Override parse_override(const std::string& text);  // "a.b=3"
+// Applies the overrides whose first component is `doc_name` ("" for the
+// scenario); VALUE is parsed as JSON, else taken as a string.
+void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::string& doc_name);
+
+// Resolves a preset name to configs/<kind>/<name>.json; a value containing
+// '/' or ending in .json is a path, relative to `relative_to`'s directory.
+std::string preset_path(const std::string& kind, const std::string& name_or_path, const std::string& relative_to);
+std::vector<std::string> list_presets(const std::string& kind);
+
+x86::Machine load_machine(const Json& doc, const std::string& file);
+CostModel load_costs(const Json& doc, const std::string& file);
+
+struct Bound {
+  std::uint64_t min = 0;
+  std::uint64_t max = UINT64_MAX;
+  bool contains(std::uint64_t v) const { return v >= min && v <= max; }
+  std::string str() const;
+};
+
+struct Expectation {
+  std::vector<std::pair<Stat, Bound>> totals;
+  std::optional<Bound> lost, leaked, exposed;
+};
+
+struct ContextDecl {
+  std::string name;
+  x86::ContextKind kind = x86::ContextKind::kUser;
+  std::string process;
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::string policy;
+  x86::Machine machine;
+  CostModel costs;
+  Json machine_json;  // resolved (with overrides), for reports
+  Json costs_json;
+  std::string machine_file;
+  std::string costs_file;
+  std::vector<ContextDecl> contexts;
+  // Events: inline (kept as JSON) or a JSON-lines file streamed at run time.
+  Json inline_events;
+  std::string events_file;
+  std::map<std::string, Expectation> expect;
+};
+
+// Loads, validates and resolves a scenario (machine and costs included).
+Scenario load_scenario(const std::string& path, const std::vector<Override>& sets);
+
+}  // namespace fpusim

@@ -1,0 +1,233 @@
+#include "sim/platform.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <unordered_map>
+
+#include <systemc>
+
+#include "models/x86/policy.h"
+#include "sim/replayer.h"
+
+namespace fpusim {
+
+namespace {
+
+using sc_core::sc_time;
+
+sc_time cycles(Cycles c) { return sc_time::from_value(c); }
+Cycles now_cycles() { return sc_core::sc_time_stamp().value(); }
+
+class Platform;
+
+// One CPU. An SC_METHOD that wakes only at its next event's effective time
+// (next_trigger), never per cycle.
+class Core : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Core);
+  Core(const sc_core::sc_module_name& name, CpuId id, Platform& p);
+
+  Cycles end_time() const { return end_time_; }
+  Cycles trace_end() const { return trace_end_; }
+  bool finished() const { return !has_head_; }
+  const Event& head() const { return head_; }
+
+ private:
+  void step();
+  void process(Cycles now);
+
+  CpuId id_;
+  Platform& p_;
+  Event head_;
+  bool has_head_ = false;
+  Cycles offset_ = 0;     // effective time minus trace time
+  Cycles end_time_ = 0;
+  Cycles trace_end_ = 0;
+};
+
+class Platform {
+ public:
+  Platform(const Scenario& s, const std::string& policy_name, x86::Observer* observer)
+      : scenario_(s), policy_(x86::find_policy(policy_name)->make()),
+        checker_(s.machine.cpus, component_bytes(s.machine), s.machine.lazyfp_vulnerable, &stats_),
+        agent_(s.machine, s.costs, *policy_, stats_, checker_) {
+    agent_.reserve_contexts(s.contexts.size());
+    std::unordered_map<std::string, std::uint32_t> processes;
+    for (const auto& c : s.contexts) {
+      auto it = processes.find(c.process);
+      if (it == processes.end()) it = processes.emplace(c.process, agent_.add_process(c.process)).first;
+      const ContextId id = agent_.add_context(c.name, c.kind, it->second);
+      ids_.emplace(c.name, id);
+      names_.push_back(c.name);
+    }
+    if (observer) agent_.set_observer(observer);
+    agent_.start();
+    std::unique_ptr<EventSource> src =
+        s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
+                              : make_jsonl_source(s.events_file, &ids_, s.machine.cpus);
+    replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_);
+    for (CpuId c = 0; c < s.machine.cpus; ++c) {
+      cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));
+    }
+  }
+
+  static std::array<std::uint32_t, kMaxComponents> component_bytes(const x86::Machine& m) {
+    std::array<std::uint32_t, kMaxComponents> b{};
+    for (unsigned i = 0; i < x86::kNumXfeatures; ++i) {
+      if ((m.xcr0 | m.xss) & bit(i)) b[i] = x86::component_size(m.cpuid, i);
+    }
+    return b;
+  }
+
+  void fail(InputError e) {
+    if (!error_) error_ = std::move(e);
+    sc_core::sc_stop();
+  }
+  void fail_internal(InternalError e) {
+    if (!internal_) internal_ = std::move(e);
+    sc_core::sc_stop();
+  }
+
+  x86::Agent& agent() { return agent_; }
+  Replayer& replayer() { return *replayer_; }
+  Stats& stats() { return stats_; }
+  sc_core::sc_event& released() { return released_; }
+
+  RunResult finish(double wall) {
+    if (error_) throw *error_;
+    if (internal_) throw *internal_;
+    RunResult r;
+    Cycles sim_end = 0, workload = 0;
+    for (auto& c : cores_) {
+      if (!c->finished()) {
+        throw replayer_->origin().error(c->head().index, "/next",
+                                        "this switch waits for a context that never leaves another CPU");
+      }
+      sim_end = std::max(sim_end, c->end_time());
+      workload += c->trace_end();
+      r.cpu_end.push_back(c->end_time());
+    }
+    stats_.add(Stat::sim_cycles, sim_end);
+    stats_.add(Stat::workload_cycles, workload);
+    r.policy = policy_name_;
+    r.stats = stats_;
+    r.violations = checker_.violations();
+    r.total_violations = checker_.total_violations();
+    r.peak_exposed_bytes = checker_.peak_exposed_bytes();
+    r.context_names = names_;
+    r.peak_buffered_events = replayer_->peak_buffered();
+    r.wall_seconds = wall;
+    return r;
+  }
+  std::string policy_name_;
+
+ private:
+  const Scenario& scenario_;
+  std::unique_ptr<x86::Policy> policy_;
+  Stats stats_;
+  Checker checker_;
+  x86::Agent agent_;
+  std::unordered_map<std::string, ContextId> ids_;
+  std::vector<std::string> names_;
+  std::unique_ptr<Replayer> replayer_;
+  std::vector<std::unique_ptr<Core>> cores_;
+  sc_core::sc_event released_{"released"};
+  std::optional<InputError> error_;
+  std::optional<InternalError> internal_;
+};
+
+Core::Core(const sc_core::sc_module_name& name, CpuId id, Platform& p) : sc_module(name), id_(id), p_(p) {
+  SC_METHOD(step);
+}
+
+void Core::step() {
+  try {
+    while (true) {
+      if (!has_head_) {
+        if (!p_.replayer().fetch(id_, head_)) return;  // no trigger: this CPU is done
+        has_head_ = true;
+      }
+      const Cycles now = now_cycles();
+      const Cycles eff = head_.t + offset_;
+      if (eff > now) {
+        next_trigger(cycles(eff - now));
+        return;
+      }
+      // Woken late (it waited for a migrating context): the gap stretches.
+      offset_ += now - eff;
+      if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
+        const x86::Context& next = p_.agent().ctx(head_.ctx);
+        // A task resumes on another CPU only after its switch-out there
+        // has completed.
+        if (next.running_on != kNoCpu) {
+          next_trigger(p_.released());
+          return;
+        }
+        if (next.switched_out_at > now) {
+          next_trigger(cycles(next.switched_out_at - now));
+          return;
+        }
+      }
+      process(now);
+      has_head_ = false;
+    }
+  } catch (const x86::SemanticError& e) {
+    p_.fail(p_.replayer().origin().error(head_.index, "", e.message));
+  } catch (const InputError& e) {
+    p_.fail(e);
+  } catch (const InternalError& e) {
+    p_.fail_internal(e);
+  }
+}
+
+void Core::process(Cycles now) {
+  x86::Agent& a = p_.agent();
+  a.before_event(id_, now);
+  Cycles cost = 0;
+  const Event& e = head_;
+  switch (e.kind) {
+    case EventKind::kSwitch:
+      cost = a.context_switch(id_, now, e.ctx);
+      p_.released().notify(sc_core::SC_ZERO_TIME);
+      break;
+    case EventKind::kUse:
+      cost = a.use(id_, now, e.write, e.read, e.release);
+      break;
+    case EventKind::kSyscall: cost = a.syscall(id_, now); break;
+    case EventKind::kReturnToUser: cost = a.return_to_user(id_, now); break;
+    case EventKind::kKernelFpu: cost = a.kernel_fpu(id_, now, e.where, e.read); break;
+    case EventKind::kIrq: cost = a.irq(id_, now, e.kernel_fpu, e.read); break;
+    case EventKind::kSignal: cost = a.signal(id_, now); break;
+    case EventKind::kSigreturn: cost = a.sigreturn(id_, now); break;
+    case EventKind::kFork: cost = a.fork(id_, now, e.ctx); break;
+    case EventKind::kExec: cost = a.exec(id_, now); break;
+    case EventKind::kExit: cost = a.exit(id_, now); break;
+    case EventKind::kXcompPerm: cost = a.xcomp_perm(id_, now, e.write); break;
+    case EventKind::kStateRead: cost = a.state_read(id_, now, e.ctx); break;
+    case EventKind::kStateWrite: cost = a.state_write(id_, now, e.ctx, e.write); break;
+  }
+  p_.stats().add(Stat::events);
+  offset_ += cost;
+  trace_end_ = std::max(trace_end_, e.t + e.dur);
+  end_time_ = now + cost + e.dur;
+  a.after_event(id_, end_time_);
+}
+
+}  // namespace
+
+RunResult run_scenario(const Scenario& scenario, const std::string& policy, x86::Observer* observer) {
+  if (!x86::find_policy(policy)) {
+    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
+  }
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_DO_NOTHING);
+  sc_core::sc_set_time_resolution(1, sc_core::SC_PS);  // 1 resolution unit = 1 core cycle
+  const auto t0 = std::chrono::steady_clock::now();
+  Platform p(scenario, policy, observer);
+  p.policy_name_ = policy;
+  sc_core::sc_start();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return p.finish(wall);
+}
+
+}  // namespace fpusim

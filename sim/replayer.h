@@ -1,0 +1,48 @@
+// Reads the trace in file order and hands each CPU its own events. Events
+// are stamped with the time the traced workload reached them; each CPU keeps
+// the gaps between its events and is delayed by the FPU-management cycles it
+// spends, so CPUs drift apart and read different parts of the trace. The
+// replayer buffers what one CPU has read ahead of another (bounded by how far
+// their overheads differ, not by the trace length) and checks, in trace
+// order, what must hold at the traced times: a context runs on one CPU at a
+// time, a use names the running context, a forked child is fresh.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "sim/trace/event.h"
+
+namespace fpusim {
+
+class Replayer {
+ public:
+  Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t contexts,
+           const std::vector<std::string>* context_names);
+
+  // The next event of `cpu`; false when the trace has no more for it.
+  bool fetch(CpuId cpu, Event& out);
+
+  std::uint64_t events_read() const { return read_; }
+  size_t peak_buffered() const { return peak_buffered_; }
+  const EventOrigin& origin() const { return source_->origin(); }
+
+ private:
+  void check(const Event& e);
+
+  std::unique_ptr<EventSource> source_;
+  std::vector<std::deque<Event>> queues_;
+  bool eof_ = false;
+  std::uint64_t read_ = 0;
+  size_t buffered_ = 0;
+  size_t peak_buffered_ = 0;
+  // The trace-time view, for checks.
+  std::vector<ContextId> raw_current_;  // per CPU
+  std::vector<CpuId> raw_cpu_;          // per context
+  std::vector<bool> raw_started_;       // per context
+  std::vector<Cycles> raw_busy_until_;  // per CPU: end of the last event's "dur"
+  const std::vector<std::string>* names_;
+};
+
+}  // namespace fpusim
