@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Replay benchmark: generates traces of 1 M and 10 M events (JSON lines) and
+# replays each end to end from the file with `fpusim run`, printing events/s
+# and peak resident memory. Not a test: it prints figures.
+#
+#   bench/run_bench.sh [BUILD_DIR] [EVENT_COUNTS...]
+set -euo pipefail
+build=${1:-build}
+shift || true
+counts=("$@")
+((${#counts[@]})) || counts=(1000000 10000000)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+printf '%-10s %6s %10s %14s %12s\n' events cpus "wall s" "events/s" "peak RSS MiB"
+for n in "${counts[@]}"; do
+  "$build/bench/fpusim-gentrace" --events "$n" --cpus 2 --tasks 8 --seed 1 --out "$dir" 2>/dev/null
+  out=$("$build/fpusim" run "$dir/bench.json" --quiet --perf 2>&1 >/dev/null)
+  # "fpusim: N events in S s (R events/s), peak RSS M MiB"
+  ev=$(sed -n 's/^fpusim: \([0-9]*\) events in \([0-9.e-]*\) s (\([0-9]*\) events\/s), peak RSS \([0-9.]*\) MiB.*/\1 \2 \3 \4/p' <<<"$out")
+  read -r e wall rate rss <<<"$ev"
+  printf '%-10s %6s %10.3f %14s %12s\n' "$e" 2 "$wall" "$rate" "$rss"
+done
