@@ -5,14 +5,17 @@
 //
 // Exit codes: 0 ok, 1 checker violation or failed expectation, 2 bad input
 // or usage, 3 internal error.
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -99,8 +102,31 @@ void write_output(const std::string& path, const std::string& content) {
   }
 }
 
-// Runs one policy in a forked child and returns its JSON report. The child
-// reports bad input itself (stderr) and exits 2.
+// Fails before any simulation if an output file cannot be written (its
+// directory is missing or read-only, or it is a directory), so a bad path
+// neither wastes a long run nor leaves one report written and the next not.
+void check_output_path(const po::variables_map& vm, const char* option) {
+  if (!vm.count(option)) return;
+  const std::string path = vm[option].as<std::string>();
+  if (path == "-") return;
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string problem;
+  if (path.empty() || path.back() == '/') {
+    problem = "expected a file name";
+  } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    problem = "cannot write in " + dir + ": " + std::strerror(errno);
+  } else if (::access(path.c_str(), F_OK) == 0 && ::access((path + "/.").c_str(), F_OK) == 0) {
+    problem = "is a directory";
+  }
+  if (!problem.empty()) throw InputError{path, "", std::string("--") + option + ": " + problem};
+}
+
+// Runs one policy in a forked child and returns its JSON report. On bad input
+// the child sends its one-line message through the pipe instead and exits 2
+// (3 for an internal error); the parent prints each distinct message once, so
+// a mistake every policy trips over is not reported once per policy, nor
+// interleaved with the other children's output.
 struct ChildRun {
   pid_t pid = -1;
   int fd = -1;
@@ -118,9 +144,24 @@ ChildRun spawn_run(const Scenario& s, const std::string& policy) {
   if (pid == 0) {
     ::close(fds[0]);
     int code = kExitOk;
+    std::string text;
     try {
       RunResult r = run_scenario(s, policy);
-      const std::string text = report_json(s, r).dump();
+      text = report_json(s, r).dump();
+    } catch (const InputError& e) {
+      text = "fpusim: " + e.what();
+      code = kExitInput;
+    } catch (const x86::SemanticError& e) {
+      text = "fpusim: " + e.message;
+      code = kExitInput;
+    } catch (const InternalError& e) {
+      text = "fpusim: internal error: " + e.message;
+      code = kExitInternal;
+    } catch (const std::exception& e) {
+      text = "fpusim: internal error: " + std::string(e.what());
+      code = kExitInternal;
+    }
+    {
       size_t off = 0;
       while (off < text.size()) {
         const ssize_t n = ::write(fds[1], text.data() + off, text.size() - off);
@@ -130,15 +171,6 @@ ChildRun spawn_run(const Scenario& s, const std::string& policy) {
         }
         off += static_cast<size_t>(n);
       }
-    } catch (const InputError& e) {
-      std::cerr << "fpusim: " << e.what() << " [policy " << policy << "]\n";
-      code = kExitInput;
-    } catch (const InternalError& e) {
-      std::cerr << "fpusim: internal error: " << e.message << " [policy " << policy << "]\n";
-      code = kExitInternal;
-    } catch (const std::exception& e) {
-      std::cerr << "fpusim: internal error: " << e.what() << " [policy " << policy << "]\n";
-      code = kExitInternal;
     }
     ::close(fds[1]);
     std::cerr.flush();
@@ -170,6 +202,7 @@ int finish_run(ChildRun& c) {
 std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::string>& policies, unsigned jobs,
                                     int* worst_exit) {
   std::vector<PolicyRow> rows(policies.size());
+  std::vector<std::pair<std::string, std::string>> errors;  // message, policies
   std::vector<ChildRun> running;
   std::vector<size_t> index;
   size_t next = 0;
@@ -181,6 +214,11 @@ std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::st
     const int code = finish_run(c);
     if (code != kExitOk) {
       *worst_exit = std::max(*worst_exit, code);
+      if (code == kExitInput || code == kExitInternal) {
+        auto it = std::find_if(errors.begin(), errors.end(), [&](const auto& e) { return e.first == c.out; });
+        if (it == errors.end()) errors.emplace_back(c.out, c.policy);
+        else it->second += ", " + c.policy;
+      }
       return;
     }
     rows[i].policy = c.policy;
@@ -193,6 +231,9 @@ std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::st
     } else {
       drain_one();
     }
+  }
+  for (const auto& [message, names] : errors) {
+    std::cerr << message << " [" << (names.find(',') == std::string::npos ? "policy " : "policies ") << names << "]\n";
   }
   return rows;
 }
@@ -214,7 +255,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "json", po::value<std::string>(), "write the JSON report here ('-' for stdout)")(
       "csv", po::value<std::string>(), "write the CSV report here ('-' for stdout)")(
       "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here")(
-      "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary");
+      "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
+      "perf", "print events/s and peak memory on stderr (also without --quiet)");
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("scenario", 1);
@@ -243,6 +285,7 @@ int cmd_run(const std::vector<std::string>& args) {
               << s.machine.name << ", costs " << s.costs.name << ", policy " << policy << ")\n";
     return kExitOk;
   }
+  for (const char* opt : {"json", "csv", "log"}) check_output_path(vm, opt);
   std::unique_ptr<OpLog> log;
   if (vm.count("log")) {
     std::vector<std::string> names;
@@ -258,11 +301,14 @@ int cmd_run(const std::vector<std::string>& args) {
     write_csv(csv, rep);
     write_output(vm["csv"].as<std::string>(), csv.str());
   }
-  if (!vm.count("quiet")) {
-    write_text_summary(std::cout, s, r);
+  if (!vm.count("quiet")) write_text_summary(std::cout, s, r);
+  if (!vm.count("quiet") || vm.count("perf")) {
     const double rate = r.wall_seconds > 0 ? static_cast<double>(r.stats.get(Stat::events)) / r.wall_seconds : 0;
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
     std::cerr << "fpusim: " << r.stats.get(Stat::events) << " events in " << r.wall_seconds << " s ("
-              << static_cast<std::uint64_t>(rate) << " events/s)\n";
+              << static_cast<std::uint64_t>(rate) << " events/s), peak RSS " << std::fixed << std::setprecision(1)
+              << static_cast<double>(ru.ru_maxrss) / 1024.0 << " MiB\n";
   }
   return r.total_violations ? kExitViolation : kExitOk;
 }
@@ -292,6 +338,7 @@ int cmd_compare(const std::vector<std::string>& args) {
       throw InputError{"--policies", "", "unknown policy \"" + p + "\"; policies: " + x86::policy_names()};
     }
   }
+  for (const char* opt : {"json", "csv"}) check_output_path(vm, opt);
   const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
   int worst = kExitOk;
   auto rows = run_policies(s, policies, jobs, &worst);
@@ -368,10 +415,20 @@ int cmd_layout(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!vm.count("machine")) throw UsageError{"layout needs a MACHINE (see fpusim list machines)"};
-  const std::string file = preset_path("machines", vm["machine"].as<std::string>(), "");
-  Json doc = load_json_file(file);
-  apply_overrides(doc, overrides(vm), "machine");
-  const x86::Machine m = load_machine(doc, file);
+  const std::string name = vm["machine"].as<std::string>();
+  const std::string file = preset_path("machines", name, "");
+  Json doc;
+  try {
+    doc = load_json_file(file);
+  } catch (const InputError& e) {
+    if (file == name || e.message.rfind("cannot open", 0) != 0) throw;  // a path: the message says it all
+    std::string names;
+    for (const auto& n : list_presets("machines")) names += (names.empty() ? "" : ", ") + n;
+    throw InputError{"layout", "", "no machine preset \"" + name + "\" (" + file + " cannot be opened); presets: " + names};
+  }
+  const auto sets = overrides(vm);
+  apply_overrides(doc, sets, "machine");
+  const x86::Machine m = load_machine(doc, with_overrides(file, sets, "machine"));
   const auto& c = m.cpuid;
   std::cout << m.name << ": " << m.description << "\n\n";
   std::cout << "XCR0 " << x86::mask_to_names(m.xcr0) << "\nIA32_XSS " << x86::mask_to_names(m.xss)

@@ -80,13 +80,18 @@ class Platform {
     return b;
   }
 
+  // The first failure stops the simulation; other CPUs may still fail in
+  // the same delta cycle, and a second sc_stop() would print SystemC's W545
+  // warning on stderr.
   void fail(InputError e) {
+    const bool stopped = error_ || internal_;
     if (!error_) error_ = std::move(e);
-    sc_core::sc_stop();
+    if (!stopped) sc_core::sc_stop();
   }
   void fail_internal(InternalError e) {
+    const bool stopped = error_ || internal_;
     if (!internal_) internal_ = std::move(e);
-    sc_core::sc_stop();
+    if (!stopped) sc_core::sc_stop();
   }
 
   x86::Agent& agent() { return agent_; }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "models/x86/policy.h"
@@ -317,6 +318,16 @@ std::vector<std::string> check_expectation(const Expectation& x, const Json& rep
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    // A device or FIFO (/dev/null, /dev/stdout): write into it. Renaming a
+    // temporary file over it would replace the device node itself.
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    out.flush();
+    if (!out) throw InputError{path, "", "write failed"};
+    return;
+  }
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

@@ -167,9 +167,13 @@ void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
 }
 
 void Agent::restore(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
+  xfd_update_state(cpu, c.fpstate, cause);
+  xrstor(cpu, c, mask, cause);
+}
+
+void Agent::xrstor(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
   CpuState& cs = cpus_[cpu];
   Fpstate& f = c.fpstate;
-  xfd_update_state(cpu, f, cause);
   const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss);
   const ComponentMask loaded = rfbm & f.image.present;
   cs.rf.regs.copy_from(f.image, rfbm);
@@ -178,6 +182,33 @@ void Agent::restore(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
   const std::uint64_t bytes = kXsaveHeaderSize + bytes_of(loaded);
   account_save_restore(false, cpu, c.id, cause, cost_.restore(machine_.restore_insn(), bytes), bytes, loaded,
                        "restore");
+}
+
+ComponentMask Agent::sigframe_mask(const Context& c) const {
+  return c.fpstate.xfeatures & machine_.user_features() & ~bit(kPKRU);
+}
+
+void Agent::xsave_to_sigframe(CpuId cpu, Context& c) {
+  const ComponentMask mask = c.fpstate.xfeatures & machine_.user_features();
+  StateImage frame;
+  frame.copy_from(cpus_[cpu].rf.regs, mask);
+  c.sigframes.push_back(frame);
+  const std::uint64_t bytes = c.fpstate.user_size;
+  account_save_restore(true, cpu, c.id, Cause::signal, cost_.save(SaveInsn::kXsave, bytes), bytes, mask,
+                       "sigframe_xsave");
+}
+
+void Agent::xrstor_from_sigframe(CpuId cpu, Context& c, const StateImage& frame) {
+  CpuState& cs = cpus_[cpu];
+  const ComponentMask mask = sigframe_mask(c);
+  cs.rf.regs.copy_from(frame, mask);
+  cs.rf.modified |= mask;
+  cs.rf.restored_from = 0;  // a user buffer, not the task's fpstate
+  c.truth.copy_from(frame, mask);
+  const ComponentMask loaded = frame.present & mask;
+  const std::uint64_t bytes = kXsaveHeaderSize + bytes_of(loaded);
+  account_save_restore(false, cpu, c.id, Cause::signal, cost_.restore(RestoreInsn::kXrstor, bytes), bytes, loaded,
+                       "sigframe_xrstor");
 }
 
 void Agent::restore_init(CpuId cpu, ComponentMask mask, Cause cause) {
@@ -361,18 +392,11 @@ Cycles Agent::return_to_user(CpuId cpu, Cycles t) {
   return finish();
 }
 
-Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
-  event_time_ = t;
-  Context* cur = current(cpu);
-  if (where == KernelFpuContext::kTask && cur && cur->is_user() && cur->in_user) {
-    throw SemanticError{"kernel_fpu in task context while " + cur->name +
-                        " is in user mode (a syscall event must come first, or use \"in\": \"softirq\")"};
-  }
-  const bool interrupted_user = cur && cur->is_user() && cur->in_user;
-  const bool in_interrupt = where != KernelFpuContext::kTask;
+void Agent::kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool interrupted_user,
+                               ComponentMask clobbers) {
   if (!policy_.kernel_fpu_usable(*this, cpu, cur, in_interrupt, interrupted_user)) {
     stats_.add(Stat::kernel_fpu_fallbacks);
-    return finish();
+    return;
   }
   stats_.add(Stat::kernel_fpu_sections);
   policy_.kernel_fpu_begin(*this, cpu, cur);
@@ -384,6 +408,22 @@ Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentM
   cs.rf.regs.present |= clob;
   cs.rf.modified |= clob;
   policy_.kernel_fpu_end(*this, cpu, cur);
+}
+
+Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
+  event_time_ = t;
+  Context* cur = current(cpu);
+  if (where == KernelFpuContext::kTask && cur && cur->is_user() && cur->in_user) {
+    throw SemanticError{"kernel_fpu in task context while " + cur->name +
+                        " is in user mode (a syscall event must come first, or use \"in\": \"softirq\")"};
+  }
+  const bool interrupted_user = cur && cur->is_user() && cur->in_user;
+  const bool in_interrupt = where != KernelFpuContext::kTask;
+  kernel_fpu_section(cpu, cur, in_interrupt, interrupted_user, clobbers);
+  // An interrupt that hit user mode goes back there through
+  // irqentry_exit_to_user_mode() -> exit_to_user_mode_prepare(), which
+  // reloads the registers kernel_fpu_begin() took (deferred policy).
+  if (in_interrupt && interrupted_user) policy_.return_to_user(*this, cpu, *cur);
   return finish();
 }
 
@@ -391,12 +431,10 @@ Cycles Agent::irq(CpuId cpu, Cycles t, bool kfpu, ComponentMask clobbers) {
   event_time_ = t;
   Context* cur = current(cpu);
   const bool from_user = cur && cur->is_user() && cur->in_user;
-  Cycles c = 0;
-  if (kfpu) c += kernel_fpu(cpu, t, KernelFpuContext::kSoftirq, clobbers);
-  event_time_ = t + c;
+  if (kfpu) kernel_fpu_section(cpu, cur, true, from_user, clobbers);
   // The interrupt returns to user space through the same exit path.
   if (from_user) policy_.return_to_user(*this, cpu, *cur);
-  return c + finish();
+  return finish();
 }
 
 Cycles Agent::signal(CpuId cpu, Cycles t) {

@@ -101,6 +101,16 @@ class Agent {
   // restore_fpregs_from_fpstate(): xfd_update_state() then XRSTOR(S) of
   // `mask`; components in the mask but not in XSTATE_BV are initialised.
   void restore(CpuId cpu, Context& ctx, ComponentMask mask, Cause cause);
+  // os_xrstor(): XRSTOR(S) of `mask` from ctx's buffer without the XFD
+  // update (os_xrstor_supervisor() in sigreturn).
+  void xrstor(CpuId cpu, Context& ctx, ComponentMask mask, Cause cause);
+  // copy_fpregs_to_sigframe(): XSAVE of ctx's user features straight from
+  // the registers into a new signal frame (standard format, every requested
+  // component written).
+  void xsave_to_sigframe(CpuId cpu, Context& ctx);
+  // XRSTOR of ctx's user features straight from a signal frame (sigreturn);
+  // the truth becomes the frame's contents.
+  void xrstor_from_sigframe(CpuId cpu, Context& ctx, const StateImage& frame);
   // XRSTOR of `mask` from init_fpstate (exec, signal delivery).
   void restore_init(CpuId cpu, ComponentMask mask, Cause cause);
   // xfd_update_state(): WRMSR IA32_XFD only if the per-CPU cache differs.
@@ -141,9 +151,15 @@ class Agent {
 
  private:
   Cycles finish();  // returns and clears the cycles charged by this event
+  // kernel_fpu_begin() .. kernel_fpu_end() with the section's own SIMD work,
+  // if irq_fpu_usable() allows it.
+  void kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool interrupted_user,
+                          ComponentMask clobbers);
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
   std::uint64_t bytes_of(ComponentMask mask) const;
+  // The user features a signal frame carries back (PKRU is switched apart).
+  ComponentMask sigframe_mask(const Context& c) const;
   void account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
                             std::uint64_t bytes, ComponentMask comps, std::string_view op);
 

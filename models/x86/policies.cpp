@@ -55,20 +55,39 @@ class DeferredPolicy final : public Policy {
       // v6.16 relies on it being set already. Same state either way.
       next->need_fpu_load = true;
       // x86_pkru_load() in __switch_to(): PKRU is switched eagerly, from
-      // the thread's pkru value, not through XRSTOR (v5.14+).
+      // the thread's pkru value, not through XRSTOR (v5.14+), and written
+      // only when it differs from the value in the register. Two tasks
+      // that never wrote PKRU both hold the default value.
       if (next->is_user() && (a.machine().xcr0 & bit(kPKRU))) {
         CpuState& cs = a.cpu(cpu);
-        const bool live = next->truth.present & bit(kPKRU);
-        if (live) {
-          cs.rf.regs.present |= bit(kPKRU);
-          cs.rf.regs.tok[kPKRU] = next->truth.tok[kPKRU];
-        } else {
-          cs.rf.regs.present &= ~bit(kPKRU);
+        const bool next_live = next->truth.present & bit(kPKRU);
+        const bool reg_live = cs.rf.regs.present & bit(kPKRU);
+        const bool same = next_live ? (reg_live && cs.rf.regs.tok[kPKRU] == next->truth.tok[kPKRU]) : !reg_live;
+        if (!same) {
+          if (next_live) {
+            cs.rf.regs.present |= bit(kPKRU);
+            cs.rf.regs.tok[kPKRU] = next->truth.tok[kPKRU];
+          } else {
+            cs.rf.regs.present &= ~bit(kPKRU);
+          }
+          cs.rf.modified |= bit(kPKRU);
+          a.stats().add(Stat::pkru_writes);
+          a.charge(cpu, next->id, Stat::control_cycles, a.cost().wrpkru, "wrpkru", Cause::context_switch, 8,
+                   bit(kPKRU));
         }
-        cs.rf.modified |= bit(kPKRU);
-        a.stats().add(Stat::pkru_writes);
-        a.charge(cpu, next->id, Stat::control_cycles, a.cost().wrpkru, "wrpkru", Cause::context_switch, 8,
-                 bit(kPKRU));
+      }
+    } else {
+      // fpu_idle_fpregs() (arch_cpu_idle_enter(), v5.17+): a CPU going idle
+      // with AMX tiles in use (XGETBV(1)) releases them so that deep
+      // C-states are not blocked, and forgets the owner; the owner reloads
+      // on its next return to user.
+      CpuState& cs = a.cpu(cpu);
+      if (cs.rf.regs.present & bit(kXtileData)) {
+        a.charge(cpu, kNoContext, Stat::control_cycles, a.cost().xgetbv1, "xgetbv1_tilerelease",
+                 Cause::context_switch, 0, kMaskAmx);
+        cs.rf.regs.present &= ~kMaskAmx;
+        cs.rf.modified |= kMaskAmx;
+        a.set_owner(cpu, kNoContext);
       }
     }
   }
@@ -114,16 +133,7 @@ class DeferredPolicy final : public Policy {
   // copy_fpstate_to_sigframe() + fpu__clear_user_states() (signal.c, core.c).
   void signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
     load_user_regs(a, cpu, ctx, Cause::signal);
-    CpuState& cs = a.cpu(cpu);
-    const ComponentMask mask = ctx.fpstate.xfeatures & user_mask(a);
-    ctx.sigframes.push_back(frame_from(cs.rf.regs, mask));
-    // XSAVE straight to the user frame, standard format, user features.
-    const std::uint64_t bytes = ctx.fpstate.user_size;
-    a.charge(cpu, ctx.id, Stat::save_cycles, static_cast<double>(a.cost().save(SaveInsn::kXsave, bytes)),
-             "sigframe_xsave", Cause::signal, bytes, mask);
-    a.stats().add(Stat::saves, ctx.id, 1);
-    a.stats().add(Stat::bytes_saved, ctx.id, bytes);
-    a.stats().per_cause[static_cast<size_t>(Cause::signal)].saves += 1;
+    a.xsave_to_sigframe(cpu, ctx);
     // The handler starts with init user state, live in the registers.
     a.restore_init(cpu, user_mask(a) & ~bit(kPKRU), Cause::signal);
     a.set_truth_init(ctx, user_mask(a) & ~bit(kPKRU));
@@ -132,22 +142,18 @@ class DeferredPolicy final : public Policy {
     ctx.need_fpu_load = false;
   }
 
-  // __fpu_restore_sig() fast path: XRSTOR straight from the user frame.
+  // __fpu_restore_sig() fast path, restore_fpregs_from_user(): XRSTOR
+  // straight from the user frame.
   void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
-    CpuState& cs = a.cpu(cpu);
-    const ComponentMask mask = ctx.fpstate.xfeatures & user_mask(a) & ~bit(kPKRU);
-    cs.rf.regs.copy_from(frame, mask);
-    cs.rf.modified |= mask;
-    cs.rf.restored_from = 0;
-    ctx.truth.copy_from(frame, mask);
-    std::uint64_t bytes = kXsaveHeaderSize;
-    for (unsigned i : bits(frame.present & mask)) bytes += component_size(a.machine().cpuid, i);
-    a.stats().add(Stat::restores, ctx.id, 1);
-    a.stats().add(Stat::bytes_restored, ctx.id, bytes);
-    a.stats().per_cause[static_cast<size_t>(Cause::signal)].restores += 1;
-    a.charge(cpu, ctx.id, Stat::restore_cycles,
-             static_cast<double>(a.cost().restore(RestoreInsn::kXrstor, bytes)), "sigframe_xrstor",
-             Cause::signal, bytes, frame.present & mask);
+    // "Ensure that XFD is up to date" before the XRSTOR: the registers may
+    // have been another task's (TIF_NEED_FPU_LOAD set), with its XFD value.
+    a.xfd_update_state(cpu, ctx.fpstate, Cause::signal);
+    a.xrstor_from_sigframe(cpu, ctx, frame);
+    // "Restore supervisor states": with TIF_NEED_FPU_LOAD set the registers
+    // are not current's, and the supervisor part comes from the kernel
+    // buffer (os_xrstor_supervisor()).
+    const ComponentMask supervisor = ctx.fpstate.xfeatures & a.machine().xss;
+    if (ctx.need_fpu_load && supervisor) a.xrstor(cpu, ctx, supervisor, Cause::signal);
     a.set_owner(cpu, ctx.id);  // fpregs_mark_activate()
     ctx.last_cpu = cpu;
     ctx.need_fpu_load = false;
@@ -325,19 +331,12 @@ class Linux4Policy final : public Policy {
   // copy_fpstate_to_sigframe() (v4.x signal.c): XSAVE the live registers to
   // the frame, or copy the kernel buffer; then fpu__clear().
   void signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
-    CpuState& cs = a.cpu(cpu);
     const ComponentMask mask = ctx.fpstate.xfeatures & user_mask(a);
-    const std::uint64_t bytes = ctx.fpstate.user_size;
     if (ctx.fpregs_active) {
-      ctx.sigframes.push_back(frame_from(cs.rf.regs, mask));
-      a.charge(cpu, ctx.id, Stat::save_cycles, static_cast<double>(a.cost().save(SaveInsn::kXsave, bytes)),
-               "sigframe_xsave", Cause::signal, bytes, mask);
-      a.stats().add(Stat::saves, ctx.id, 1);
-      a.stats().add(Stat::bytes_saved, ctx.id, bytes);
-      a.stats().per_cause[static_cast<size_t>(Cause::signal)].saves += 1;
+      a.xsave_to_sigframe(cpu, ctx);
     } else {
       ctx.sigframes.push_back(ctx.fpstate_active ? frame_from(ctx.fpstate.image, mask) : StateImage{});
-      a.charge_memcpy(cpu, ctx.id, bytes, Cause::signal);
+      a.charge_memcpy(cpu, ctx.id, ctx.fpstate.user_size, Cause::signal);
     }
     fpu_clear(a, cpu, ctx, Cause::signal);
   }
@@ -365,20 +364,17 @@ class Linux4Policy final : public Policy {
     ctx.fpstate_active = false;
   }
 
-  // __fpu__restore_sig() (v4.x): fpu__drop(), copy the frame into the
-  // kernel buffer, then (eager) fpu__restore().
+  // __fpu__restore_sig() (v4.x), 64-bit frame: fpu__activate_curr(), then
+  // user_fpu_begin() (fpregs_activate() if not active: CLTS in lazy mode)
+  // and copy_user_to_fpregs_zeroing(): XRSTOR straight from the user frame,
+  // the features the frame lacks from init_fpstate. The registers are live
+  // and active afterwards, so the next use does not trap; the kernel buffer
+  // is left stale. (fpu__drop() + copy into the buffer + fpu__restore() is
+  // the ia32 fxstate path only.)
   void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
-    const ComponentMask mask = ctx.fpstate.xfeatures & user_mask(a);
-    fpu_drop(a, cpu, ctx, Cause::signal);
-    ctx.fpstate.image.copy_from(frame, mask);
-    ctx.truth.copy_from(frame, mask);
-    ctx.fpstate_active = true;
-    ctx.last_cpu = kNoCpu;
-    a.charge_memcpy(cpu, ctx.id, ctx.fpstate.user_size, Cause::signal);
-    if (eager()) {
-      fpregs_activate(a, cpu, ctx, Cause::signal);
-      a.restore(cpu, ctx, restore_mask(a), Cause::signal);
-    }
+    activate_curr(ctx);
+    if (!ctx.fpregs_active) fpregs_activate(a, cpu, ctx, Cause::signal);
+    a.xrstor_from_sigframe(cpu, ctx, frame);
   }
 
   // fpu__copy(): XSAVE the current registers into the child's buffer; with

@@ -61,16 +61,168 @@ Json load_json_file(const std::string& path) {
 
 namespace {
 
-// valijson's context is like ["<root>", "[events]", "[3]", "[cpu]"].
-std::string context_to_path(const std::vector<std::string>& ctx) {
-  std::string p;
+// valijson's context is like ["<root>", "[events]", "[3]", "[cpu]"]; returns
+// the unquoted parts, ["events", "3", "cpu"].
+std::vector<std::string> context_parts(const std::vector<std::string>& ctx) {
+  std::vector<std::string> parts;
   for (size_t i = 1; i < ctx.size(); ++i) {
     std::string c = ctx[i];
     if (c.size() >= 2 && c.front() == '[' && c.back() == ']') c = c.substr(1, c.size() - 2);
     if (c.size() >= 2 && c.front() == '"' && c.back() == '"') c = c.substr(1, c.size() - 2);
-    p += "/" + c;
+    parts.push_back(c);
   }
+  return parts;
+}
+
+std::string parts_to_path(const std::vector<std::string>& parts) {
+  std::string p;
+  for (const auto& c : parts) p += "/" + c;
   return p.empty() ? "/" : p;
+}
+
+// Follows $ref ("#/definitions/x") within the same schema document.
+const Json* resolve_ref(const Json& root, const Json* node) {
+  for (int depth = 0; node && node->is_object() && node->contains("$ref") && depth < 16; ++depth) {
+    const Json& ref = (*node)["$ref"];
+    if (!ref.is_string() || ref.get<std::string>().rfind("#", 0) != 0) return nullptr;
+    try {
+      node = &root.at(Json::json_pointer(ref.get<std::string>().substr(1)));
+    } catch (const Json::exception&) {
+      return nullptr;
+    }
+  }
+  return node;
+}
+
+// The schema that applies at `parts`, where that is unambiguous (through
+// properties, additionalProperties and items); nullptr otherwise (oneOf...).
+const Json* schema_at(const Json& root, const std::vector<std::string>& parts) {
+  const Json* node = resolve_ref(root, &root);
+  for (const auto& part : parts) {
+    if (!node || !node->is_object()) return nullptr;
+    if (node->contains("properties") && (*node)["properties"].contains(part)) {
+      node = &(*node)["properties"][part];
+    } else if (node->contains("additionalProperties") && (*node)["additionalProperties"].is_object()) {
+      node = &(*node)["additionalProperties"];
+    } else if (node->contains("items") && (*node)["items"].is_object()) {
+      node = &(*node)["items"];
+    } else {
+      return nullptr;
+    }
+    node = resolve_ref(root, node);
+  }
+  return node;
+}
+
+std::string got(const Json* value) {
+  if (!value) return "";
+  std::string g = ", got " + json_type_name(*value);
+  if (value->is_primitive()) g += " (" + value->dump() + ")";
+  return g;
+}
+
+std::string type_expected(const Json& type) {
+  std::string out;
+  const Json types = type.is_array() ? type : Json::array({type});
+  for (const auto& t : types) {
+    if (!t.is_string()) continue;
+    const std::string n = t.get<std::string>();
+    const std::string article = (n == "integer" || n == "object" || n == "array") ? "an " : "a ";
+    out += (out.empty() ? "" : " or ") + (n == "null" ? n : n == "boolean" ? std::string("true or false") : article + n);
+  }
+  return out;
+}
+
+// What a schema node accepts, in words ("a string matching ..."); "" if it
+// cannot say.
+std::string accepted(const Json& root, const Json* node) {
+  node = resolve_ref(root, node);
+  if (!node || !node->is_object()) return "";
+  if (node->contains("const")) return (*node)["const"].dump();
+  if (node->contains("enum")) {
+    std::string vals;
+    for (const auto& v : (*node)["enum"]) vals += (vals.empty() ? "" : ", ") + v.dump();
+    return "one of " + vals;
+  }
+  if (node->contains("pattern")) return "a string matching " + (*node)["pattern"].dump();
+  if (!node->contains("type")) return "";
+  std::string a = type_expected((*node)["type"]);
+  if (node->contains("minimum")) a += " >= " + (*node)["minimum"].dump();
+  if (node->contains("maximum")) a += " <= " + (*node)["maximum"].dump();
+  if (node->contains("properties") && (*node)["properties"].is_object() && !(*node)["properties"].empty()) {
+    std::string keys;
+    for (auto it = (*node)["properties"].begin(); it != (*node)["properties"].end(); ++it) {
+      keys += (keys.empty() ? "" : ", ") + it.key();
+    }
+    a += " with keys from " + keys;
+  }
+  return a;
+}
+
+// Rewrites valijson's generic descriptions into "what was expected, what was
+// found", using the schema node and the offending value where they are known.
+std::string explain(const std::string& desc, const Json& root, const Json* node, const Json* value,
+                    std::vector<std::string>* parts) {
+  auto starts = [&](const char* p) { return desc.rfind(p, 0) == 0; };
+  if (starts("Object contains a property that could not be validated")) {
+    const auto q1 = desc.find("constraints: '"), q2 = desc.rfind('\'');
+    if (q1 != std::string::npos && q2 > q1 + 14) {
+      const std::string key = desc.substr(q1 + 14, q2 - q1 - 14);
+      std::string msg = "unknown key \"" + key + "\"";
+      if (node && node->contains("properties") && (*node)["properties"].is_object()) {
+        std::string keys;
+        for (auto it = (*node)["properties"].begin(); it != (*node)["properties"].end(); ++it) {
+          keys += (keys.empty() ? "" : ", ") + it.key();
+        }
+        msg += "; expected one of " + keys;
+      }
+      parts->push_back(key);
+      return msg;
+    }
+  }
+  if (starts("Missing required property '")) {
+    const auto q1 = desc.find('\''), q2 = desc.rfind('\'');
+    if (q2 > q1) return "missing required key \"" + desc.substr(q1 + 1, q2 - q1 - 1) + "\"";
+  }
+  if (node && node->is_object() && (node->contains("oneOf") || node->contains("anyOf"))) {
+    // A choice ("machine": a preset name or an object): list the alternatives.
+    std::string alts;
+    for (const auto& alt : (*node)[node->contains("oneOf") ? "oneOf" : "anyOf"]) {
+      const std::string a = accepted(root, &alt);
+      if (a.empty()) {
+        alts.clear();
+        break;
+      }
+      alts += (alts.empty() ? "" : " or ") + a;
+    }
+    if (!alts.empty()) return "expected " + alts + got(value);
+  }
+  if (node && node->is_object()) {
+    if (starts("Failed to match expected value set by 'const'") && node->contains("const")) {
+      return "expected " + (*node)["const"].dump() + got(value);
+    }
+    if (starts("Failed to match against any enum values") && node->contains("enum")) {
+      std::string vals;
+      for (const auto& v : (*node)["enum"]) vals += (vals.empty() ? "" : ", ") + v.dump();
+      return "expected one of " + vals + got(value);
+    }
+    if (starts("Value type not permitted by 'type'") && node->contains("type")) {
+      return "expected " + type_expected((*node)["type"]) + got(value);
+    }
+    if (starts("Failed to match regex specified by 'pattern'") && node->contains("pattern")) {
+      return "expected a string matching " + (*node)["pattern"].dump() + got(value);
+    }
+    if (starts("Expected number greater than or equal to") && node->contains("minimum")) {
+      return "expected at least " + (*node)["minimum"].dump() + got(value);
+    }
+    if (starts("Expected number less than or equal to") && node->contains("maximum")) {
+      return "expected at most " + (*node)["maximum"].dump() + got(value);
+    }
+    if (starts("Expected number greater than ") && node->contains("exclusiveMinimum")) {
+      return "expected more than " + (*node)["exclusiveMinimum"].dump() + got(value);
+    }
+  }
+  return desc + (value && value->is_primitive() ? " (got " + value->dump() + ")" : "");
 }
 
 }  // namespace
@@ -96,7 +248,16 @@ void validate_against_schema(const Json& doc, const Json& schema_json, const std
       have = true;
     }
   }
-  throw InputError{file, context_to_path(best.context), best.description};
+  std::vector<std::string> parts = context_parts(best.context);
+  const Json* value = nullptr;
+  try {
+    Json::json_pointer ptr;
+    for (const auto& p : parts) ptr /= p;
+    value = &doc.at(ptr);
+  } catch (const Json::exception&) {
+  }
+  const std::string message = explain(best.description, schema_json, schema_at(schema_json, parts), value, &parts);
+  throw InputError{file, parts_to_path(parts), message};
 }
 
 const Json& schema_named(const std::string& name) {

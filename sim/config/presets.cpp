@@ -21,6 +21,23 @@ Override parse_override(const std::string& text) {
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
+namespace {
+// Whether an override addresses `doc_name` ("machine", "costs", "" for the scenario).
+bool override_applies(const Override& o, const std::string& doc_name) {
+  const std::string first = o.key.substr(0, o.key.find('.'));
+  const bool for_preset = first == "machine" || first == "costs";
+  return doc_name.empty() ? !for_preset : first == doc_name;
+}
+}  // namespace
+
+std::string with_overrides(const std::string& file, const std::vector<Override>& sets, const std::string& doc_name) {
+  std::string note;
+  for (const Override& o : sets) {
+    if (override_applies(o, doc_name)) note += (note.empty() ? " (with --set " : ", --set ") + o.key + "=" + o.value;
+  }
+  return note.empty() ? file : file + note + ")";
+}
+
 void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::string& doc_name) {
   for (const Override& o : sets) {
     std::vector<std::string> parts;
@@ -31,8 +48,7 @@ void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::st
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
-    const bool for_preset = parts[0] == "machine" || parts[0] == "costs";
-    if (doc_name.empty() ? for_preset : parts[0] != doc_name) continue;
+    if (!override_applies(o, doc_name)) continue;
     if (!doc_name.empty()) parts.erase(parts.begin());
     if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
       throw InputError{"--set " + o.key + "=" + o.value, "", "the key must name a value, e.g. machine.cpus"};
@@ -168,6 +184,27 @@ Machine load_machine(const Json& doc, const std::string& file) {
                        "sub-leaf 0/1 report " + x86::component_name(i) + " as supported but it has no entry"};
     }
   }
+  // User components occupy disjoint ranges of the standard format after the
+  // legacy area and header (a mistyped size or offset overlaps a neighbour).
+  for (unsigned i = 2; i < 64; ++i) {
+    const ComponentInfo& a = c.comp[i];
+    if (!a.present || a.supervisor) continue;
+    if (a.offset < x86::kXsaveAreaStart) {
+      throw InputError{file, comps.path() + "/" + x86::component_name(i) + "/ebx",
+                       "a standard offset below 576 (the legacy area and XSAVE header come first)"};
+    }
+    for (unsigned j = i + 1; j < 64; ++j) {
+      const ComponentInfo& b = c.comp[j];
+      if (!b.present || b.supervisor) continue;
+      if (a.offset < b.offset + b.size && b.offset < a.offset + a.size) {
+        throw InputError{file, comps.path() + "/" + x86::component_name(i),
+                         x86::component_name(i) + " [" + std::to_string(a.offset) + ", " +
+                             std::to_string(a.offset + a.size) + ") overlaps " + x86::component_name(j) + " [" +
+                             std::to_string(b.offset) + ", " + std::to_string(b.offset + b.size) +
+                             ") in the standard format; check the sizes and offsets"};
+      }
+    }
+  }
   const ComponentMask dump_xcr0 = cpuid.at("dump_xcr0").as_hex();
   const ComponentMask dump_xss = cpuid.at("dump_xss").as_hex();
   // The dump's own totals must follow from the table (catches a mistyped
@@ -282,9 +319,28 @@ Json resolve_preset(const JsonIn& field, const std::string& kind, const std::str
     if (e.message.rfind("cannot open", 0) == 0) {
       std::string names;
       for (const auto& n : list_presets(kind)) names += (names.empty() ? "" : ", ") + n;
-      throw InputError{scenario_file, field.path(),
+      throw InputError{field.file(), field.path(),
                        "no " + kind.substr(0, kind.size() - 1) + " preset \"" + field.as_string() + "\" (" +
                            *file_out + " cannot be opened); presets: " + names};
+    }
+    throw;
+  }
+}
+
+// Loads a resolved machine or cost document. Errors in an inline object are
+// reported against the scenario at the object's own path ("/machine/os/xcr0").
+// Messages name the --set overrides that changed the document, whose values
+// are not in the file.
+template <class Load>
+auto load_preset(const JsonIn& field, const Json& doc, const std::string& file, const std::string& scenario_path,
+                 const std::vector<Override>& sets, const std::string& doc_name, Load load) {
+  const std::string label = with_overrides(file, sets, doc_name);
+  try {
+    return load(doc, label);
+  } catch (InputError& e) {
+    if (field.is_object() && e.file == label) {
+      e.file = with_overrides(scenario_path, sets, doc_name);
+      e.path = field.path() + (e.path == "/" ? "" : e.path);
     }
     throw;
   }
@@ -295,36 +351,44 @@ Json resolve_preset(const JsonIn& field, const std::string& kind, const std::str
 Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
   Scenario s;
   s.file = path;
+  // The name in messages about the scenario document itself.
+  const std::string file = with_overrides(path, sets, "");
   Json doc = load_json_file(path);
   apply_overrides(doc, sets, "");
+  if (doc.is_object() && doc.contains("events") == doc.contains("events_file")) {
+    throw InputError{file, "/", doc.contains("events") ? "give either \"events\" or \"events_file\", not both"
+                                                       : "missing required key \"events\" (or \"events_file\")"};
+  }
   {
     // Events are checked by the event decoder, whose messages are precise;
     // the rest against the published schema.
     Json head = doc;
     if (head.is_object() && head.contains("events") && head["events"].is_array()) head["events"] = Json::array();
-    validate_against_schema(head, schema_named("scenario"), path);
+    validate_against_schema(head, schema_named("scenario"), file);
   }
-  JsonIn in(doc, path);
+  JsonIn in(doc, file);
   in.at("format");
   in.at("version");
   s.name = in.at("name").as_string();
   s.description = in.at("description").as_string();
 
-  s.machine_json = resolve_preset(in.at("machine"), "machines", path, &s.machine_file);
+  JsonIn machine = in.at("machine");
+  s.machine_json = resolve_preset(machine, "machines", path, &s.machine_file);
   apply_overrides(s.machine_json, sets, "machine");
-  s.machine = load_machine(s.machine_json, s.machine_file);
+  s.machine = load_preset(machine, s.machine_json, s.machine_file, path, sets, "machine", load_machine);
   if (in.has("cpus")) {
     s.machine.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
     s.machine_json["cpus"] = s.machine.cpus;
   }
-  s.costs_json = resolve_preset(in.at("costs"), "costs", path, &s.costs_file);
+  JsonIn costs = in.at("costs");
+  s.costs_json = resolve_preset(costs, "costs", path, &s.costs_file);
   apply_overrides(s.costs_json, sets, "costs");
-  s.costs = load_costs(s.costs_json, s.costs_file);
+  s.costs = load_preset(costs, s.costs_json, s.costs_file, path, sets, "costs", load_costs);
 
   JsonIn pol = in.at("policy");
   s.policy = pol.as_string();
   if (!x86::find_policy(s.policy)) {
-    throw InputError{path, pol.path(), "unknown policy \"" + s.policy + "\"; policies: " + x86::policy_names()};
+    throw InputError{file, pol.path(), "unknown policy \"" + s.policy + "\"; policies: " + x86::policy_names()};
   }
 
   JsonIn ctxs = in.at("contexts");
@@ -333,9 +397,9 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     JsonIn c = ctxs.at(i);
     ContextDecl d;
     d.name = c.at("name").as_string();
-    if (d.name == "idle") throw InputError{path, c.path() + "/name", "\"idle\" is reserved (switch to null for idle)"};
+    if (d.name == "idle") throw InputError{file, c.path() + "/name", "\"idle\" is reserved (switch to null for idle)"};
     if (!seen.emplace(d.name, i).second) {
-      throw InputError{path, c.path() + "/name", "duplicate context name \"" + d.name + "\""};
+      throw InputError{file, c.path() + "/name", "duplicate context name \"" + d.name + "\""};
     }
     if (c.has("kind")) d.kind = c.at("kind").as_string() == "kthread" ? x86::ContextKind::kKthread : x86::ContextKind::kUser;
     d.process = c.has("process") ? c.at("process").as_string() : d.name;
@@ -350,7 +414,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     const std::string f = ef.as_string();
     s.events_file = f[0] == '/' ? f : dir_of(path) + "/" + f;
     if (!file_exists(s.events_file)) {
-      throw InputError{path, ef.path(), "cannot open " + s.events_file};
+      throw InputError{file, ef.path(), "cannot open " + s.events_file};
     }
   }
 
@@ -359,7 +423,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     for (auto it = ex.json().begin(); it != ex.json().end(); ++it) {
       JsonIn e = ex.at(it.key());
       if (!x86::find_policy(it.key())) {
-        throw InputError{path, e.path(), "unknown policy \"" + it.key() + "\"; policies: " + x86::policy_names()};
+        throw InputError{file, e.path(), "unknown policy \"" + it.key() + "\"; policies: " + x86::policy_names()};
       }
       Expectation x;
       if (e.has("totals")) {
@@ -368,7 +432,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
           Stat st;
           JsonIn b = t.at(jt.key());
           if (!stat_by_name(jt.key(), &st)) {
-            throw InputError{path, b.path(), "unknown statistic \"" + jt.key() + "\" (see `fpusim list stats`)"};
+            throw InputError{file, b.path(), "unknown statistic \"" + jt.key() + "\" (see `fpusim list stats`)"};
           }
           x.totals.emplace_back(st, read_bound(b));
         }

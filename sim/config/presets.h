@@ -28,6 +28,9 @@ Override parse_override(const std::string& text);  // "a.b=3"
 // Applies the overrides whose first component is `doc_name` ("" for the
 // scenario); VALUE is parsed as JSON, else taken as a string.
 void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::string& doc_name);
+// `file` followed by " (with --set KEY=VALUE, ...)" listing the overrides that
+// apply to `doc_name`, for messages about a document the overrides changed.
+std::string with_overrides(const std::string& file, const std::vector<Override>& sets, const std::string& doc_name);
 
 // Resolves a preset name to configs/<kind>/<name>.json; a value containing
 // '/' or ending in .json is a path, relative to `relative_to`'s directory.

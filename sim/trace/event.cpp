@@ -144,12 +144,12 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
     simdjson::dom::array arr;
     if (v.get_array().get(arr)) throw fail(std::string("/") + key, "expected an array of component names");
     for (simdjson::dom::element el : arr) {
-      const std::string p = std::string("/") + key + "/" + std::to_string(i);
-      if (el.type() != element_type::STRING) throw fail(p, "expected a component name (a string), got " + type_name(el.type()));
+      auto p = [&] { return std::string("/") + key + "/" + std::to_string(i); };
+      if (el.type() != element_type::STRING) throw fail(p(), "expected a component name (a string), got " + type_name(el.type()));
       const std::string_view s = el.get_string().value_unsafe();
       auto mask = x86::component_mask_by_name(s);
       if (!mask) {
-        throw fail(p, "unknown component \"" + std::string(s) +
+        throw fail(p(), "unknown component \"" + std::string(s) +
                           "\"; expected x87, sse, ymm (avx), opmask, zmm_hi256, hi16_zmm (avx512), pkru, "
                           "xtilecfg, xtiledata (amx), apx, bndregs, bndcsr or a supervisor component");
       }

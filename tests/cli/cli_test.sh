@@ -1,0 +1,438 @@
+#!/usr/bin/env bash
+# Command-line tests for fpusim: malformed input must fail with exit code 2,
+# one line on stderr naming the file, the JSON path and what was expected,
+# and no output file written or touched; the ordinary commands must work.
+#
+# usage: cli_test.sh FPUSIM SOURCE_ROOT
+# Prints "ok N - ..." / "not ok N - ...: reason" per case, then
+# "N passed, M failed"; exits 1 if any case failed.
+set -u
+
+FPUSIM=${1:?usage: cli_test.sh FPUSIM SOURCE_ROOT}
+SRC=${2:?usage: cli_test.sh FPUSIM SOURCE_ROOT}
+case $FPUSIM in /*) ;; *) FPUSIM=$PWD/$FPUSIM ;; esac
+case $SRC in /*) ;; *) SRC=$PWD/$SRC ;; esac
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+export FPUSIM_CONFIG_DIR=${FPUSIM_CONFIG_DIR:-$SRC/configs}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fpusim-cli.XXXXXX") || exit 99
+trap 'rm -rf "$TMP"' EXIT
+CASES=$TMP/cases   # malformed inputs
+OUT=$TMP/out       # must stay empty: nothing may be written on bad input
+mkdir -p "$CASES" "$OUT"
+
+n=0 passed=0 failed=0
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1: $2"; }
+# First non-empty line of a file, shortened for a one-line report.
+first_line() { sed -n '/./{p;q}' "$1" | cut -c1-300; }
+
+# ---------------------------------------------------------------------------
+# The valid base scenario (like traces/smoke_two_tasks.json, smaller). Each
+# event is on its own line so that variants can be made with sed:
+#   /events/0 t=0 switch A, /events/1 use, /events/2 t=1000 switch B,
+#   /events/3 use, /events/4 switch A, /events/5 use
+cat >"$TMP/base.json" <<'EOF'
+{
+  "format": "fpusim-scenario", "version": 1,
+  "name": "cli-base", "description": "valid base scenario of the CLI tests",
+  "machine": "intel-sapphire-rapids", "costs": "intel-like", "policy": "deferred", "cpus": 2,
+  "contexts": [{"name": "A"}, {"name": "B"}],
+  "events": [
+    {"t": 0, "cpu": 0, "ev": "switch", "next": "A"},
+    {"t": 100, "cpu": 0, "ev": "use", "write": ["sse", "ymm"]},
+    {"t": 1000, "cpu": 0, "ev": "switch", "next": "B"},
+    {"t": 1100, "cpu": 0, "ev": "use", "write": ["sse"]},
+    {"t": 2000, "cpu": 0, "ev": "switch", "next": "A"},
+    {"t": 2100, "cpu": 0, "ev": "use", "read": ["sse", "ymm"]}
+  ],
+  "expect": {"deferred": {"totals": {"saves": 2, "restores": {"min": 1}}, "violations": {"lost": 0}}}
+}
+EOF
+BASE=$TMP/base.json
+
+# A small inline machine (x87, SSE, AVX; XSAVEOPT), one line, for the machine
+# variants; the positive checks make sure it is valid as written.
+MACHINE='{"name": "cli-avx", "description": "small AVX machine of the CLI tests", "sources": ["tests/cli"], "arch": "x86_64", "cpus": 2, "frequency_mhz": 3000, "xsave_instruction": "xsaveopt", "lazyfp_vulnerable": false, "cpuid_0xd": {"subleaf0": {"eax": "0x7", "ebx": "0x340", "ecx": "0x340", "edx": "0x0"}, "subleaf1": {"eax": "0x1", "ebx": "0x0", "ecx": "0x0", "edx": "0x0"}, "components": {"ymm": {"eax": "0x100", "ebx": "0x240", "ecx": "0x0"}}, "dump_xcr0": "0x7", "dump_xss": "0x0"}, "os": {"xcr0": "0x7", "xss": "0x0", "dynamic_features": []}}'
+
+# variant NAME SED-ARGS...: $CASES/NAME.json = base edited by sed. A variant
+# that sed left unchanged is a broken test, reported by the case using it.
+variant() {
+  local name=$1
+  shift
+  sed "$@" "$BASE" >"$CASES/$name.json"
+}
+# inline_machine NAME MACHINE-JSON: the base with an inline machine object.
+inline_machine() {
+  local m=${2//&/\\&}
+  m=${m//|/\\|}
+  variant "$1" -e "s|\"machine\": \"intel-sapphire-rapids\"|\"machine\": $m|"
+}
+changed() { ! cmp -s "$BASE" "$1"; }
+
+# A pre-existing report, given as --json to failing runs: must stay as is.
+PRE=$TMP/pre-existing-report.json
+printf '{"schema_version": 1, "note": "a report from an earlier run"}\n' >"$PRE"
+cp "$PRE" "$TMP/pre-existing-report.orig"
+
+# bad DESCRIPTION FILE PATH EXPECT -- ARGS...
+#   Runs `fpusim ARGS...` and checks: exit code 2; stdout empty; stderr one
+#   line, starting "fpusim: ", containing FILE (the file or option named),
+#   ": PATH: " (the JSON path; skipped if PATH is empty) and EXPECT (what was
+#   expected). For run and compare it adds --json/--csv to fresh names in
+#   $OUT (which must stay empty), and runs once more with --json naming a
+#   pre-existing report, which must be left byte-identical.
+bad() {
+  local desc=$1 file=$2 path=$3 expect=$4
+  shift 5
+  local cmd=$1 reason="" outs=() rc lines
+  for a in "$@"; do
+    case $a in "$CASES"/*.json) changed "$a" || reason="the test's variant equals the base scenario (sed did not apply)" ;; esac
+  done
+  if [ -n "$reason" ]; then not_ok "$desc" "$reason"; return; fi
+  local own_outputs=no
+  for a in "$@"; do
+    case $a in --json | --csv | --log) own_outputs=yes ;; esac
+  done
+  if { [ "$cmd" = run ] || [ "$cmd" = compare ]; } && [ $own_outputs = no ]; then
+    outs=(--json "$OUT/report.json" --csv "$OUT/report.csv")
+    [ "$cmd" = run ] && outs+=(--log "$OUT/ops.log")
+  fi
+  "$FPUSIM" "$@" ${outs[@]+"${outs[@]}"} >"$TMP/stdout" 2>"$TMP/stderr"
+  rc=$?
+  lines=$(wc -l <"$TMP/stderr")
+  local msg
+  msg=$(first_line "$TMP/stderr")
+  if [ "$rc" -ne 2 ]; then
+    reason="exit code $rc, expected 2 (stderr: $msg)"
+  elif [ "$lines" -ne 1 ]; then
+    reason="stderr has $lines lines, expected exactly one: $(tr '\n' '|' <"$TMP/stderr" | cut -c1-300)"
+  elif [[ $msg != "fpusim: "* ]]; then
+    reason="message does not start with \"fpusim: \": $msg"
+  elif [ -n "$file" ] && ! grep -qF -- "$file" "$TMP/stderr"; then
+    reason="message does not name \"$file\": $msg"
+  elif [ -n "$path" ] && ! grep -qF -- ": $path: " "$TMP/stderr"; then
+    reason="message does not give the JSON path \"$path\": $msg"
+  elif ! grep -qF -- "$expect" "$TMP/stderr"; then
+    reason="message does not say \"$expect\": $msg"
+  elif [ -s "$TMP/stdout" ]; then
+    reason="something was printed on stdout: $(first_line "$TMP/stdout")"
+  elif [ -n "$(ls -A "$OUT")" ]; then
+    reason="output written despite the error: $(ls -A "$OUT" | tr '\n' ' ')"
+  elif ! cmp -s "$PRE" "$TMP/pre-existing-report.orig"; then
+    reason="the existing report given as --json was changed"
+    cp "$TMP/pre-existing-report.orig" "$PRE"
+  fi
+  rm -rf "${OUT:?}"/* "$OUT"/.[!.]* 2>/dev/null
+  if [ -z "$reason" ] && [ ${#outs[@]} -gt 0 ]; then
+    "$FPUSIM" "$@" --json "$PRE" >/dev/null 2>&1
+    rc=$?
+    if [ "$rc" -ne 2 ]; then
+      reason="with --json naming an existing report: exit code $rc, expected 2"
+    elif ! cmp -s "$PRE" "$TMP/pre-existing-report.orig"; then
+      reason="the existing report given as --json was changed"
+      cp "$TMP/pre-existing-report.orig" "$PRE"
+    elif [ -n "$(find "$TMP" -maxdepth 1 -name 'pre-existing-report.json.*')" ]; then
+      reason="a temporary file was left next to the existing report"
+    fi
+  fi
+  if [ -z "$reason" ]; then ok "$desc"; else not_ok "$desc" "$reason"; fi
+}
+
+# good DESCRIPTION EXIT GREP -- ARGS...: exit code EXIT and stdout containing
+# GREP (skipped if empty).
+good() {
+  local desc=$1 want=$2 pattern=$3
+  shift 4
+  "$FPUSIM" "$@" >"$TMP/stdout" 2>"$TMP/stderr"
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    not_ok "$desc" "exit code $rc, expected $want (stderr: $(first_line "$TMP/stderr"))"
+  elif [ -n "$pattern" ] && ! grep -qF -- "$pattern" "$TMP/stdout"; then
+    not_ok "$desc" "stdout does not contain \"$pattern\""
+  else
+    ok "$desc"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Positive checks: the base inputs are valid, so the variants test one thing.
+
+good "fpusim --version exits 0" 0 "fpusim " -- --version
+good "fpusim --help exits 0" 0 "usage: fpusim COMMAND" -- --help
+good "fpusim run --help exits 0" 0 "--dry-run" -- run --help
+good "fpusim list policies" 0 "deferred" -- list policies
+good "fpusim list machines" 0 "intel-sapphire-rapids" -- list machines
+good "fpusim list costs" 0 "intel-like" -- list costs
+good "fpusim list stats" 0 "saves" -- list stats
+good "base scenario: run --dry-run prints ok" 0 ": ok (" -- run "$BASE" --dry-run
+good "base scenario: check passes" 0 "PASS" -- check "$BASE"
+inline_machine inline-ok "$MACHINE"
+good "base scenario with the inline test machine: run --dry-run prints ok" 0 "machine cli-avx" -- run "$CASES/inline-ok.json" --dry-run
+
+if "$FPUSIM" layout intel-sapphire-rapids >"$TMP/stdout" 2>"$TMP/stderr" &&
+  grep -q 11008 "$TMP/stdout" && grep -q 10752 "$TMP/stdout"; then
+  ok "layout intel-sapphire-rapids prints 11008 (UABI max) and 10752 (kernel max)"
+else
+  not_ok "layout intel-sapphire-rapids prints 11008 (UABI max) and 10752 (kernel max)" \
+    "exit code or sizes wrong: $(first_line "$TMP/stderr")"
+fi
+
+# run with --json and --csv: valid report files.
+SMOKE=$SRC/traces/smoke_two_tasks.json
+"$FPUSIM" run "$SMOKE" --json "$TMP/smoke.json" --csv "$TMP/smoke.csv" >"$TMP/stdout" 2>"$TMP/stderr"
+rc=$?
+desc="run traces/smoke_two_tasks.json --json --csv exits 0 and writes a report with schema_version 1 and totals.saves"
+if [ "$rc" -ne 0 ]; then
+  not_ok "$desc" "exit code $rc (stderr: $(first_line "$TMP/stderr"))"
+elif [ ! -s "$TMP/smoke.json" ] || [ ! -s "$TMP/smoke.csv" ]; then
+  not_ok "$desc" "report files missing or empty"
+elif command -v python3 >/dev/null 2>&1; then
+  if why=$(python3 - "$TMP/smoke.json" 2>&1 <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["schema_version"] == 1, "schema_version is %r" % r["schema_version"]
+assert isinstance(r["totals"]["saves"], int), "totals.saves is not an integer"
+EOF
+  ); then
+    ok "$desc"
+  else
+    not_ok "$desc" "$(echo "$why" | tail -n 1)"
+  fi
+elif grep -q '"schema_version": 1' "$TMP/smoke.json" && grep -q '"saves": [0-9]' "$TMP/smoke.json"; then
+  ok "$desc"
+else
+  not_ok "$desc" "schema_version 1 or totals.saves not found in the report"
+fi
+if head -n 1 "$TMP/smoke.csv" | grep -qx 'section,name,unit,value' && grep -q '^totals,saves,' "$TMP/smoke.csv"; then
+  ok "the CSV report has its header and a totals,saves row"
+else
+  not_ok "the CSV report has its header and a totals,saves row" "$(first_line "$TMP/smoke.csv")"
+fi
+if [ -z "$(find "$TMP" -maxdepth 1 -name '*.tmp.*')" ]; then
+  ok "no temporary files left after writing the reports"
+else
+  not_ok "no temporary files left after writing the reports" "$(find "$TMP" -maxdepth 1 -name '*.tmp.*' | tr '\n' ' ')"
+fi
+
+good "smoke scenario under --policy lazy on the LazyFP-vulnerable SPR: exposed violations, exit 1" 1 "exposed" -- \
+  run "$SMOKE" --policy lazy
+
+# A report written into a FIFO (like /dev/stdout) goes into it; the FIFO is
+# not replaced by a regular file.
+desc="--json naming a FIFO writes into it and leaves it a FIFO"
+if mkfifo "$TMP/fifo" 2>/dev/null; then
+  cat "$TMP/fifo" >"$TMP/fifo.out" &
+  reader=$!
+  "$FPUSIM" run "$BASE" -q --json "$TMP/fifo" >/dev/null 2>"$TMP/stderr"
+  rc=$?
+  if [ -p "$TMP/fifo" ]; then wait "$reader"; else kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null; fi
+  if [ "$rc" -ne 0 ]; then
+    not_ok "$desc" "exit code $rc (stderr: $(first_line "$TMP/stderr"))"
+  elif [ ! -p "$TMP/fifo" ]; then
+    not_ok "$desc" "the FIFO was replaced"
+  elif ! grep -q '"schema_version": 1' "$TMP/fifo.out"; then
+    not_ok "$desc" "the report did not arrive through the FIFO"
+  else
+    ok "$desc"
+  fi
+else
+  ok "$desc # skip: mkfifo failed"
+fi
+
+# ---------------------------------------------------------------------------
+# Usage errors.
+
+"$FPUSIM" >"$TMP/stdout" 2>"$TMP/stderr"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "usage: fpusim" "$TMP/stderr"; then ok "no arguments: usage on stderr, exit 2"
+else not_ok "no arguments: usage on stderr, exit 2" "exit code $rc"; fi
+bad "unknown command" "" "" 'unknown command "frobnicate"' -- frobnicate
+bad "unknown option" "" "" "'--frobnicate'" -- run "$BASE" --frobnicate
+bad "run without a scenario" "" "" "run needs a SCENARIO" -- run
+bad "list without what" "" "" "policies, machines, costs or stats" -- list bogus
+bad "--set without =" "--set nothing" "" "expected KEY=VALUE" -- run "$BASE" --set nothing
+
+# ---------------------------------------------------------------------------
+# Malformed scenarios.
+
+head -c 400 "$BASE" >"$CASES/truncated.json"
+line=$(($(wc -l <"$CASES/truncated.json") + 1))
+bad "broken JSON (truncated file): line and column" "truncated.json" "" "invalid JSON at line $line, column " -- \
+  run "$CASES/truncated.json"
+
+bad "missing scenario file" "no-such-scenario.json" "" "cannot open file" -- run "$CASES/no-such-scenario.json"
+
+variant top-key -e 's|"version": 1,|"version": 1, "bogus": 1,|'
+bad "unknown top-level key" "top-key.json" "/bogus" 'unknown key "bogus"; expected one of' -- run "$CASES/top-key.json"
+
+variant no-name -e 's|"name": "cli-base", ||'
+bad "missing required top-level key" "no-name.json" "/" 'missing required key "name"' -- run "$CASES/no-name.json"
+
+variant version -e 's|"version": 1|"version": 2|'
+bad "wrong format version" "version.json" "/version" "expected 1, got an integer (2)" -- run "$CASES/version.json"
+
+variant cpus-type -e 's|"cpus": 2|"cpus": "two"|'
+bad "wrong type for cpus" "cpus-type.json" "/cpus" 'expected an integer, got a string ("two")' -- run "$CASES/cpus-type.json"
+
+variant machine-type -e 's|"machine": "intel-sapphire-rapids"|"machine": 5|'
+bad "wrong type for machine (a preset name or an object)" "machine-type.json" "/machine" \
+  'expected a string or an object, got an integer (5)' -- run "$CASES/machine-type.json"
+
+variant bound-negative -e 's|"saves": 2|"saves": -1|'
+bad "negative expected count" "bound-negative.json" "/expect/deferred/totals/saves" \
+  "expected an integer >= 0 or an object" -- check "$CASES/bound-negative.json"
+
+bad "--set cpus=0 is out of range" "(with --set cpus=0)" "/cpus" "expected at least 1, got an integer (0)" -- \
+  run "$BASE" --set cpus=0
+
+variant event-key -e 's|"write": \["sse", "ymm"\]}|"write": ["sse", "ymm"], "colour": "red"}|'
+bad "unknown key in an event" "event-key.json" "/events/1/colour" 'unknown key "colour"' -- run "$CASES/event-key.json"
+
+variant t-string -e 's|"t": 1000,|"t": "1000",|'
+bad "wrong type: string for t" "t-string.json" "/events/2/t" "expected a non-negative integer, got a string" -- \
+  run "$CASES/t-string.json"
+
+variant t-negative -e 's|"t": 0,|"t": -5,|'
+bad "negative t" "t-negative.json" "/events/0/t" "expected a non-negative integer, got -5" -- run "$CASES/t-negative.json"
+
+variant t-huge -e 's|"t": 2100,|"t": 9007199254740992,|'
+bad "t over 2^53" "t-huge.json" "/events/5/t" "expected at most 9007199254740991" -- run "$CASES/t-huge.json"
+
+variant ctx-unknown -e 's|"next": "B"|"next": "C"|'
+bad "unknown context in switch" "ctx-unknown.json" "/events/2/next" 'unknown context "C"' -- run "$CASES/ctx-unknown.json"
+
+variant cpu-unknown -e 's|"t": 1100, "cpu": 0|"t": 1100, "cpu": 2|'
+bad "unknown cpu (cpu >= cpus)" "cpu-unknown.json" "/events/3/cpu" "CPU 2 does not exist" -- run "$CASES/cpu-unknown.json"
+
+variant comp-unknown -e 's|"write": \["sse", "ymm"\]|"write": ["sse", "ymmx"]|'
+bad "unknown component name" "comp-unknown.json" "/events/1/write/1" 'unknown component "ymmx"; expected x87, sse' -- \
+  run "$CASES/comp-unknown.json"
+
+variant policy-unknown -e 's|"policy": "deferred"|"policy": "bogus"|'
+bad "unknown policy in the file" "policy-unknown.json" "/policy" 'unknown policy "bogus"; policies: ' -- \
+  run "$CASES/policy-unknown.json"
+
+bad "unknown policy via --policy" "--policy" "" 'unknown policy "bogus"; policies: ' -- run "$BASE" --policy bogus
+
+bad "unknown policy via compare --policies" "--policies" "" 'unknown policy "bogus"' -- \
+  compare "$BASE" --policies eager,bogus
+
+variant kind-unknown -e 's|"t": 1100, "cpu": 0, "ev": "use"|"t": 1100, "cpu": 0, "ev": "teleport"|'
+bad "unknown event kind" "kind-unknown.json" "/events/3/ev" 'unknown event kind "teleport"; expected one of' -- \
+  run "$CASES/kind-unknown.json"
+
+variant backwards -e 's|"t": 1100,|"t": 900,|'
+bad "time going backwards" "backwards.json" "/events/3/t" "time goes backwards: 900 after 1000" -- \
+  run "$CASES/backwards.json"
+
+variant no-next -e 's|"ev": "switch", "next": "B"|"ev": "switch"|'
+bad "missing required key: next in a switch" "no-next.json" "/events/2" 'a "switch" event needs "next"' -- \
+  run "$CASES/no-next.json"
+
+variant dup-context -e 's|{"name": "B"}|{"name": "A"}|'
+bad "duplicate context name" "dup-context.json" "/contexts/1/name" 'duplicate context name "A"' -- \
+  run "$CASES/dup-context.json"
+
+variant context-kind -e 's|{"name": "B"}|{"name": "B", "kind": "daemon"}|'
+bad "unknown context kind" "context-kind.json" "/contexts/1/kind" 'expected one of "user", "kthread"' -- \
+  run "$CASES/context-kind.json"
+
+variant preset-missing -e 's|"machine": "intel-sapphire-rapids"|"machine": "intel-no-such-cpu"|'
+bad "missing machine preset name" "preset-missing.json" "/machine" 'no machine preset "intel-no-such-cpu"' -- \
+  run "$CASES/preset-missing.json"
+
+variant stat-unknown -e 's|"saves": 2|"savez": 2|'
+bad "unknown statistic in expect" "stat-unknown.json" "/expect/deferred/totals/savez" 'unknown statistic "savez"' -- \
+  run "$CASES/stat-unknown.json"
+
+variant expect-policy -e 's|"expect": {"deferred"|"expect": {"deferredd"|'
+bad "unknown policy in expect" "expect-policy.json" "/expect/deferredd" 'unknown policy "deferredd"' -- \
+  check "$CASES/expect-policy.json"
+
+variant both-events -e 's|"cpus": 2,|"cpus": 2, "events_file": "ev.jsonl",|'
+bad "both events and events_file" "both-events.json" "/" '"events" or "events_file", not both' -- \
+  run "$CASES/both-events.json"
+
+# Inline machines.
+inline_machine xcr0 "${MACHINE/\"xcr0\": \"0x7\"/\"xcr0\": \"0x5\"}"
+bad "impossible XCR0 in an inline machine (AVX without SSE: 0x5)" "xcr0.json" "/machine/os/xcr0" "impossible XCR0" -- \
+  run "$CASES/xcr0.json"
+
+inline_machine dynamic "${MACHINE/\"dynamic_features\": \[\]/\"dynamic_features\": [\"ymm\"]}"
+bad "dynamic feature that is not XFD-capable" "dynamic.json" "/machine/os/dynamic_features" \
+  "ymm cannot be dynamic: it must be enabled in XCR0 and XFD-capable" -- run "$CASES/dynamic.json"
+
+inline_machine size-typo "${MACHINE/\"eax\": \"0x100\"/\"eax\": \"0x110\"}"
+bad "component size typo breaks the CPUID cross-check" "size-typo.json" "/machine/cpuid_0xd/subleaf0/ebx" \
+  "the table gives a standard size of 848 bytes for dump_xcr0, the dump says 832" -- run "$CASES/size-typo.json"
+
+inline_machine machine-key "${MACHINE/\"arch\"/\"bogus\": 1, \"arch\"}"
+bad "unknown key in an inline machine" "machine-key.json" "/machine/bogus" 'unknown key "bogus"' -- \
+  run "$CASES/machine-key.json"
+
+inline_machine insn "${MACHINE/\"xsaveopt\"/\"xsaves\"}"
+bad "save instruction the inline machine's CPUID does not support" "insn.json" "/machine/xsave_instruction" \
+  "an instruction this CPU supports" -- run "$CASES/insn.json"
+
+# --set overrides.
+bad "--set machine.bogus=1 fails schema validation" "(with --set machine.bogus=1)" "/bogus" 'unknown key "bogus"' -- \
+  run "$BASE" --set machine.bogus=1
+bad "--set costs value out of range" "(with --set costs.nm_trap.value=-1)" "/nm_trap/value" "expected at least 0" -- \
+  run "$BASE" --set costs.nm_trap.value=-1
+bad "--set of a missing parent key" "--set machine.nothere.x=1" "" 'no key "nothere"' -- \
+  run "$BASE" --set machine.nothere.x=1
+
+# Semantic errors found while replaying (exit 2, the event named).
+variant kernel-use -e 's|^\(    {"t": 1000, "cpu": 0, "ev": "switch", "next": "B"},\)$|    {"t": 500, "cpu": 0, "ev": "syscall"},\n    {"t": 600, "cpu": 0, "ev": "use", "write": ["sse"]},\n\1|'
+bad "use by a context in kernel mode (after a syscall)" "kernel-use.json" "/events/3" "in kernel mode" -- \
+  run "$CASES/kernel-use.json"
+bad "the same semantic error under compare is reported once" "kernel-use.json" "/events/3" \
+  "[policies eager, lazy, lazy-preload, deferred]" -- compare "$CASES/kernel-use.json" --jobs 4
+bad "the same semantic error under check" "kernel-use.json" "/events/3" "in kernel mode" -- check "$CASES/kernel-use.json"
+
+variant other-cpu -e 's|^\(    {"t": 1000, "cpu": 0, "ev": "switch", "next": "B"},\)$|    {"t": 500, "cpu": 1, "ev": "switch", "next": "A"},\n\1|'
+bad "switching to a context running on another CPU" "other-cpu.json" "/events/2/next" "A is running on CPU 0" -- \
+  run "$CASES/other-cpu.json"
+
+variant sigreturn -e 's|^\(    {"t": 1000, "cpu": 0, "ev": "switch", "next": "B"},\)$|    {"t": 500, "cpu": 0, "ev": "sigreturn"},\n\1|'
+bad "sigreturn without a signal" "sigreturn.json" "/events/2" "no signal frame pending" -- run "$CASES/sigreturn.json"
+
+# JSON-lines events files.
+variant jsonl -e '/"events": \[/,/^  \],$/c\  "events_file": "events.jsonl",'
+cat >"$CASES/events.jsonl" <<'EOF'
+{"t": 0, "cpu": 0, "ev": "switch", "next": "A"}
+{"t": 100, "cpu": 0, "ev": "use", "write": ["sse"]}
+{"t": 200, "cpu": 0, "ev": "use", "write": ["sse"], "bad": 1}
+{"t": 300, "cpu": 0, "ev": "use", "read": ["sse"]}
+EOF
+bad "JSON-lines events_file with a bad line 3" "events.jsonl:3" "/bad" 'unknown key "bad"' -- run "$CASES/jsonl.json"
+
+variant jsonl-broken -e '/"events": \[/,/^  \],$/c\  "events_file": "broken.jsonl",'
+printf '{"t": 0, "cpu": 0, "ev": "switch", "next": "A"}\n{"t": 100, "cpu": 0, "ev": "use", "write": ["sse"]\n' \
+  >"$CASES/broken.jsonl"
+bad "JSON-lines events_file with broken JSON on line 2" "broken.jsonl:2" "/" "invalid JSON" -- \
+  run "$CASES/jsonl-broken.json"
+
+variant jsonl-missing -e '/"events": \[/,/^  \],$/c\  "events_file": "no-such-events.jsonl",'
+bad "events_file that does not exist" "jsonl-missing.json" "/events_file" "cannot open" -- \
+  run "$CASES/jsonl-missing.json"
+
+# The same error found by --dry-run and by check.
+bad "--dry-run finds event errors too" "backwards.json" "/events/3/t" "time goes backwards" -- \
+  run "$CASES/backwards.json" --dry-run
+bad "check reports a bad event once" "event-key.json" "/events/1/colour" 'unknown key "colour"' -- \
+  check "$CASES/event-key.json"
+
+# Machines for layout.
+bad "layout of a missing machine preset" "layout" "" 'no machine preset "no-such-machine"' -- layout no-such-machine
+bad "layout with an impossible --set" "(with --set machine.os.xcr0=0x5)" "/os/xcr0" "impossible XCR0" -- \
+  layout intel-sapphire-rapids --set machine.os.xcr0=0x5
+
+# Output paths that cannot be written: refused before simulating.
+bad "--csv into a missing directory (the --json report is not written either)" "$TMP/no-such-dir/r.csv" "" \
+  "cannot write in" -- run "$BASE" --json "$PRE" --csv "$TMP/no-such-dir/r.csv"
+bad "--json naming a directory" "$OUT" "" "is a directory" -- run "$BASE" --json "$OUT"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

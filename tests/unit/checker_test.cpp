@@ -1,0 +1,266 @@
+// The checker (DESIGN principle 3): first on hand-made register images, then
+// as the oracle of a run — policies broken on purpose must be caught.
+#include "tests/unit/agent_fixture.h"
+
+using namespace fpusim;
+using namespace fpusim::test;
+
+namespace {
+
+std::string name_of(ContextId c) { return c == kNoContext ? "nobody" : "ctx" + std::to_string(c); }
+std::string comps_of(ComponentMask m) { return x86::mask_to_names(m); }
+
+StateImage image(ComponentMask present, ContextId owner, std::uint32_t version) {
+  StateImage s;
+  s.present = present;
+  for (unsigned i : bits(present)) s.tok[i] = Token{owner, version};
+  return s;
+}
+
+struct CheckerTest : ::testing::Test {
+  Stats stats;
+  std::array<std::uint32_t, kMaxComponents> bytes{};
+  void SetUp() override {
+    stats.per_context.resize(3);
+    bytes[x86::kX87] = 160;
+    bytes[x86::kSSE] = 256;
+    bytes[x86::kYMM] = 256;
+  }
+};
+
+TEST_F(CheckerTest, MatchingUseIsClean) {
+  Checker c(1, bytes, true, &stats);
+  StateImage truth = image(kSse | kYmm, 0, 7);
+  c.check_use(10, 0, 0, truth, image(kSse | kYmm, 0, 7), kSse | kYmm, name_of, comps_of);
+  // Both init: also fine.
+  StateImage init;
+  c.check_use(10, 0, 0, init, StateImage{}, kSse, name_of, comps_of);
+  EXPECT_EQ(c.total_violations(), 0u);
+}
+
+TEST_F(CheckerTest, ForeignDataIsLeakedAndReportedOnce) {
+  Checker c(1, bytes, true, &stats);
+  StateImage truth = image(kSse, 0, 3);
+  const StateImage regs = image(kSse, 1, 9);
+  c.check_use(10, 0, 0, truth, regs, kSse, name_of, comps_of);
+  ASSERT_EQ(c.violations().size(), 1u);
+  const Violation& v = c.violations()[0];
+  EXPECT_EQ(v.kind, ViolationKind::kLeaked);
+  EXPECT_EQ(v.context, 0u);
+  EXPECT_EQ(v.other, 1u);
+  EXPECT_EQ(v.components, kSse);
+  EXPECT_EQ(v.time, 10u);
+  EXPECT_EQ(stats.get(Stat::violations_leaked), 1u);
+  EXPECT_EQ(stats.per_context[0][static_cast<size_t>(Stat::violations_leaked)], 1u);
+  // The context adopted what it found: the same registers again are no news.
+  c.check_use(20, 0, 0, truth, regs, kSse, name_of, comps_of);
+  EXPECT_EQ(c.total_violations(), 1u);
+}
+
+TEST_F(CheckerTest, StaleOrMissingDataIsLost) {
+  Checker c(1, bytes, true, &stats);
+  StateImage truth = image(kSse | kYmm | kX87, 0, 5);
+  StateImage regs = image(kSse, 0, 4);  // older version
+  regs.present |= kX87;                 // x87 current
+  regs.tok[x86::kX87] = Token{0, 5};
+  // YMM missing (init in the registers, non-init in truth).
+  c.check_use(10, 0, 0, truth, regs, kSse | kYmm | kX87, name_of, comps_of);
+  EXPECT_EQ(c.total_violations(), 2u);
+  EXPECT_EQ(stats.get(Stat::violations_lost), 2u);
+  for (const Violation& v : c.violations()) {
+    EXPECT_EQ(v.kind, ViolationKind::kLost);
+    EXPECT_EQ(v.other, kNoContext);
+  }
+  // Truth init but registers hold a version of its own: lost too (a write
+  // after the reset was not undone).
+  Checker c2(1, bytes, true, &stats);
+  StateImage t2;
+  c2.check_use(10, 0, 0, t2, image(kSse, 0, 1), kSse, name_of, comps_of);
+  EXPECT_EQ(c2.total_violations(), 1u);
+  // Untouched components are not checked.
+  Checker c3(1, bytes, true, &stats);
+  StateImage t3 = image(kYmm, 0, 1);
+  c3.check_use(10, 0, 0, t3, StateImage{}, kSse, name_of, comps_of);
+  EXPECT_EQ(c3.total_violations(), 0u);
+}
+
+TEST_F(CheckerTest, ExposureWindowsAndCycles) {
+  Checker c(2, bytes, true, &stats);
+  const StateImage regs = image(kSse | kYmm, 0, 1);  // ctx 0's data
+  c.advance(0, 100);
+  c.update(0, 100, 1, regs, kSse, name_of, comps_of);  // ctx 1 in user, SSE armed
+  EXPECT_EQ(stats.get(Stat::exposure_windows), 1u);
+  EXPECT_EQ(c.peak_exposed_bytes(), 256u);  // only the armed component counts
+  ASSERT_EQ(c.violations().size(), 1u);
+  EXPECT_EQ(c.violations()[0].kind, ViolationKind::kExposed);
+  EXPECT_EQ(c.violations()[0].context, 1u);
+  EXPECT_EQ(c.violations()[0].other, 0u);
+  EXPECT_EQ(stats.per_context[0][static_cast<size_t>(Stat::violations_exposed)], 1u);
+  c.advance(0, 400);
+  EXPECT_EQ(stats.get(Stat::exposure_cycles), 300u);
+  EXPECT_EQ(stats.get(Stat::exposure_byte_cycles), 300u * 256u);
+  // Still exposed (now both components): the same window continues.
+  c.update(0, 450, 1, regs, kSse | kYmm, name_of, comps_of);
+  EXPECT_EQ(stats.get(Stat::exposure_windows), 1u);
+  EXPECT_EQ(c.peak_exposed_bytes(), 512u);
+  c.advance(0, 550);
+  EXPECT_EQ(stats.get(Stat::exposure_cycles), 400u);
+  EXPECT_EQ(stats.get(Stat::exposure_byte_cycles), 300u * 256u + 100u * 512u);
+  // Ends when the trap is disarmed; later time adds nothing.
+  c.update(0, 560, 1, regs, 0, name_of, comps_of);
+  c.advance(0, 5000);
+  EXPECT_EQ(stats.get(Stat::exposure_cycles), 400u);
+  // The CPUs are independent: CPU 1 saw nothing.
+  c.advance(1, 9000);
+  EXPECT_EQ(stats.get(Stat::exposure_cycles), 400u);
+  EXPECT_EQ(c.total_violations(), 1u);
+}
+
+TEST_F(CheckerTest, NoExposureForOwnDataKernelModeOrInit) {
+  Checker c(1, bytes, true, &stats);
+  c.update(0, 0, 0, image(kSse, 0, 1), kSse, name_of, comps_of);            // own data
+  c.update(0, 1, kNoContext, image(kSse, 1, 1), kSse, name_of, comps_of);   // nobody in user mode
+  c.update(0, 2, 0, StateImage{}, kSse, name_of, comps_of);                 // init registers
+  StateImage stale = image(kSse, 1, 1);
+  stale.present = 0;  // a token left behind in an init component
+  c.update(0, 3, 0, stale, kSse, name_of, comps_of);
+  c.advance(0, 1000);
+  EXPECT_EQ(stats.get(Stat::exposure_windows), 0u);
+  EXPECT_EQ(stats.get(Stat::exposure_cycles), 0u);
+  EXPECT_EQ(c.total_violations(), 0u);
+}
+
+TEST_F(CheckerTest, ExposureIsNotAViolationOnSafeCpus) {
+  Checker c(1, bytes, false, &stats);
+  c.update(0, 0, 1, image(kSse, 0, 1), kSse, name_of, comps_of);
+  c.advance(0, 50);
+  EXPECT_EQ(stats.get(Stat::exposure_windows), 1u);
+  EXPECT_EQ(stats.get(Stat::exposure_cycles), 50u);
+  EXPECT_EQ(c.total_violations(), 0u);
+  EXPECT_EQ(stats.get(Stat::violations_exposed), 0u);
+}
+
+// Register contents the kernel wrote (x86::kKernelContext) have no
+// per-context counters: exposing them must count in the totals without
+// indexing the per-context table.
+TEST_F(CheckerTest, ExposureOfKernelDataCountsInTotals) {
+  Checker c(1, bytes, true, &stats);
+  EXPECT_NO_THROW(c.update(0, 0, 1, image(kSse, x86::kKernelContext, 0), kSse, name_of, comps_of));
+  EXPECT_EQ(stats.get(Stat::violations_exposed), 1u);
+  for (const auto& pc : stats.per_context) EXPECT_EQ(pc[static_cast<size_t>(Stat::violations_exposed)], 0u);
+}
+
+TEST_F(CheckerTest, KeepsOnlyTheFirstViolationsButCountsAll) {
+  Checker c(1, bytes, true, &stats, 2);
+  for (std::uint32_t v = 0; v < 5; ++v) {
+    StateImage truth = image(kSse, 0, 100 + v);
+    c.check_use(v, 0, 0, truth, image(kSse, 0, v), kSse, name_of, comps_of);
+  }
+  EXPECT_EQ(c.total_violations(), 5u);
+  EXPECT_EQ(c.violations().size(), 2u);
+  EXPECT_EQ(stats.get(Stat::violations_lost), 5u);
+}
+
+// ---------------------------------------------------------------- the oracle
+
+// Forwards everything to a real policy; subclasses break one rule.
+class Forwarding : public x86::Policy {
+ public:
+  explicit Forwarding(std::unique_ptr<x86::Policy> inner) : in_(std::move(inner)) {}
+  void init_cpu(x86::Agent& a, CpuId cpu) override { in_->init_cpu(a, cpu); }
+  void init_context(x86::Agent& a, x86::Context& c) override { in_->init_context(a, c); }
+  void switch_fpu(x86::Agent& a, CpuId cpu, x86::Context* p, x86::Context* n) override {
+    in_->switch_fpu(a, cpu, p, n);
+  }
+  void return_to_user(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->return_to_user(a, cpu, c); }
+  void nm_ts_trap(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->nm_ts_trap(a, cpu, c); }
+  bool kernel_fpu_usable(x86::Agent& a, CpuId cpu, x86::Context* c, bool i, bool u) override {
+    return in_->kernel_fpu_usable(a, cpu, c, i, u);
+  }
+  void kernel_fpu_begin(x86::Agent& a, CpuId cpu, x86::Context* c) override { in_->kernel_fpu_begin(a, cpu, c); }
+  void kernel_fpu_end(x86::Agent& a, CpuId cpu, x86::Context* c) override { in_->kernel_fpu_end(a, cpu, c); }
+  bool regs_live(const x86::Agent& a, const x86::Context& c) const override { return in_->regs_live(a, c); }
+  void load_user_regs(x86::Agent& a, CpuId cpu, x86::Context& c, Cause cause) override {
+    in_->load_user_regs(a, cpu, c, cause);
+  }
+  void signal_deliver(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->signal_deliver(a, cpu, c); }
+  void sigreturn(x86::Agent& a, CpuId cpu, x86::Context& c, const StateImage& f) override {
+    in_->sigreturn(a, cpu, c, f);
+  }
+  void fork(x86::Agent& a, CpuId cpu, x86::Context& p, x86::Context& c) override { in_->fork(a, cpu, p, c); }
+  void exec(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->exec(a, cpu, c); }
+  void exit(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->exit(a, cpu, c); }
+  void state_written(x86::Agent& a, x86::Context& c) override { in_->state_written(a, c); }
+  ComponentMask restore_mask(const x86::Agent& a) const override { return in_->restore_mask(a); }
+
+ protected:
+  std::unique_ptr<x86::Policy> in_;
+};
+
+// Claims the registers are loaded at return to user without the XRSTOR.
+class NeverRestores final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  void return_to_user(x86::Agent& a, CpuId cpu, x86::Context& c) override {
+    if (!c.need_fpu_load) return;
+    a.set_owner(cpu, c.id);
+    c.last_cpu = cpu;
+    c.need_fpu_load = false;
+  }
+};
+
+// Marks prev as saved at switch-out but never XSAVEs it.
+class ForgetsToSave final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  void switch_fpu(x86::Agent& a, CpuId cpu, x86::Context* prev, x86::Context* next) override {
+    if (prev && prev->is_user() && !prev->need_fpu_load) {
+      prev->need_fpu_load = true;
+      prev->last_cpu = cpu;
+    }
+    in_->switch_fpu(a, cpu, nullptr, next);
+  }
+};
+
+// Two tasks taking turns on one CPU, each reading back what it wrote.
+void ping_pong(Rig& r) {
+  const ContextId a = r.add("A");
+  const ContextId b = r.add("B");
+  r.start();
+  for (int i = 0; i < 3; ++i) {
+    r.sw(0, a);
+    r.read(0, kSse);
+    r.use(0, kSse);
+    r.sw(0, b);
+    r.read(0, kSse);
+    r.use(0, kSse);
+  }
+}
+
+TEST(CheckerOracle, CorrectPolicyIsClean) {
+  auto r = make_rig(load_machine_preset("intel-sapphire-rapids"), make_policy("deferred"));
+  ping_pong(*r);
+  EXPECT_CLEAN(*r);
+}
+
+TEST(CheckerOracle, MissingRestoreLeaksTheOtherTasksData) {
+  auto r = make_rig(load_machine_preset("intel-sapphire-rapids"),
+                    std::make_unique<NeverRestores>(make_policy("deferred")));
+  ping_pong(*r);
+  // Every read after the first switch finds the other task's SSE.
+  EXPECT_GE(r->leaked(), 5u);
+  ASSERT_FALSE(r->checker.violations().empty());
+  EXPECT_EQ(r->checker.violations()[0].kind, ViolationKind::kLeaked);
+}
+
+TEST(CheckerOracle, MissingSaveLosesState) {
+  auto r = make_rig(load_machine_preset("intel-sapphire-rapids"),
+                    std::make_unique<ForgetsToSave>(make_policy("deferred")));
+  ping_pong(*r);
+  // Each task comes back to an unsaved (init) buffer: lost, never leaked
+  // (the restore does overwrite the other task's registers).
+  EXPECT_GE(r->lost(), 4u);
+  EXPECT_EQ(r->leaked(), 0u);
+}
+
+}  // namespace
