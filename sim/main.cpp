@@ -492,7 +492,11 @@ int cmd_list(const std::vector<std::string>& args) {
     for (const auto& n : list_presets(what)) {
       const std::string file = preset_path(what, n, "");
       const Json doc = load_json_file(file);
-      std::cout << n << "\n    " << doc.value("description", "") << "\n";
+      // The first sentence of the description; `fpusim layout` shows all.
+      std::string d = doc.value("description", "");
+      const auto stop = d.find(". ");
+      if (stop != std::string::npos) d = d.substr(0, stop + 1);
+      std::cout << n << "\n    " << d << "\n";
     }
   } else if (what == "stats") {
     for (const auto& st : stat_table()) {
