@@ -26,6 +26,7 @@
 #include "sim/config/paths.h"
 #include "sim/config/presets.h"
 #include "sim/oplog.h"
+#include "sim/perfetto.h"
 #include "sim/platform.h"
 #include "sim/report.h"
 #include "sim/trace/event.h"
@@ -255,6 +256,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "json", po::value<std::string>(), "write the JSON report here ('-' for stdout)")(
       "csv", po::value<std::string>(), "write the CSV report here ('-' for stdout)")(
       "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here")(
+      "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON)")(
+      "vcd", po::value<std::string>(), "write a VCD of per-CPU owner, CR0.TS, IA32_XFD, live bytes (1 ps = 1 cycle)")(
       "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
       "perf", "print events/s and peak memory on stderr (also without --quiet)");
   o.add(common_options());
@@ -285,15 +288,27 @@ int cmd_run(const std::vector<std::string>& args) {
               << s.machine.name << ", costs " << s.costs.name << ", policy " << policy << ")\n";
     return kExitOk;
   }
-  for (const char* opt : {"json", "csv", "log"}) check_output_path(vm, opt);
+  for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
+  RunOptions options;
   std::unique_ptr<OpLog> log;
+  std::unique_ptr<PerfettoWriter> timeline;
+  if (vm.count("perfetto")) {
+    std::vector<std::string> names;
+    for (const auto& c : s.contexts) names.push_back(c.name);
+    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy + "]",
+                                                std::move(names), s.machine.cpus, s.machine.frequency_mhz);
+    options.observers.push_back(timeline.get());
+  }
+  if (vm.count("vcd")) options.vcd_file = vm["vcd"].as<std::string>();
   if (vm.count("log")) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
     log = std::make_unique<OpLog>(vm["log"].as<std::string>(), std::move(names));
   }
-  RunResult r = run_scenario(s, policy, log.get());
+  if (log) options.observers.push_back(log.get());
+  RunResult r = run_scenario(s, policy, options);
   if (log) log->close();
+  if (timeline) timeline->close(r.cpu_end);
   const Json rep = report_json(s, r);
   if (vm.count("json")) write_output(vm["json"].as<std::string>(), rep.dump(2) + "\n");
   if (vm.count("csv")) {

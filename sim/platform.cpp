@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <optional>
 #include <unordered_map>
+#include <unistd.h>
 
 #include <systemc>
 
@@ -44,11 +45,29 @@ class Core : public sc_core::sc_module {
   Cycles offset_ = 0;     // effective time minus trace time
   Cycles end_time_ = 0;
   Cycles trace_end_ = 0;
+
+ public:
+  // Traced state (VCD): sampled by SystemC at the end of each time step.
+  int vcd_current_ = -1;        // running context id, -1 = idle
+  int vcd_owner_ = -1;          // fpu_fpregs_owner_ctx, -1 = nobody
+  bool vcd_ts_ = false;         // CR0.TS
+  sc_dt::uint64 vcd_xfd_ = 0;   // IA32_XFD
+  sc_dt::uint64 vcd_live_ = 0;  // bytes of non-init state in the registers
+  sc_dt::uint64 vcd_traps_ = 0; // FPU traps taken so far on this CPU
+  void trace(sc_core::sc_trace_file* tf) {
+    const std::string n = name();
+    sc_core::sc_trace(tf, vcd_current_, n + ".current");
+    sc_core::sc_trace(tf, vcd_owner_, n + ".fpregs_owner");
+    sc_core::sc_trace(tf, vcd_ts_, n + ".cr0_ts");
+    sc_core::sc_trace(tf, vcd_xfd_, n + ".xfd", 64);
+    sc_core::sc_trace(tf, vcd_live_, n + ".live_bytes", 32);
+    sc_core::sc_trace(tf, vcd_traps_, n + ".traps", 32);
+  }
 };
 
 class Platform {
  public:
-  Platform(const Scenario& s, const std::string& policy_name, x86::Observer* observer)
+  Platform(const Scenario& s, const std::string& policy_name, const std::vector<x86::Observer*>& observers)
       : scenario_(s), policy_(x86::find_policy(policy_name)->make()),
         checker_(s.machine.cpus, component_bytes(s.machine), s.machine.lazyfp_vulnerable, &stats_),
         agent_(s.machine, s.costs, *policy_, stats_, checker_) {
@@ -61,7 +80,7 @@ class Platform {
       ids_.emplace(c.name, id);
       names_.push_back(c.name);
     }
-    if (observer) agent_.set_observer(observer);
+    for (x86::Observer* o : observers) agent_.add_observer(o);
     agent_.start();
     std::unique_ptr<EventSource> src =
         s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
@@ -98,6 +117,9 @@ class Platform {
   Replayer& replayer() { return *replayer_; }
   Stats& stats() { return stats_; }
   sc_core::sc_event& released() { return released_; }
+  void trace(sc_core::sc_trace_file* tf) {
+    for (auto& c : cores_) c->trace(tf);
+  }
 
   RunResult finish(double wall) {
     if (error_) throw *error_;
@@ -217,20 +239,44 @@ void Core::process(Cycles now) {
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
   a.after_event(id_, end_time_);
+  const x86::CpuState& cs = a.cpu(id_);
+  vcd_current_ = cs.current == kNoContext ? -1 : static_cast<int>(cs.current);
+  vcd_owner_ = cs.owner_ctx == kNoContext ? -1 : static_cast<int>(cs.owner_ctx);
+  vcd_ts_ = cs.trap.cr0_ts;
+  vcd_xfd_ = cs.trap.xfd;
+  vcd_traps_ = cs.traps;
+  vcd_live_ = a.live_bytes(id_);
 }
 
 }  // namespace
 
-RunResult run_scenario(const Scenario& scenario, const std::string& policy, x86::Observer* observer) {
+RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options) {
   if (!x86::find_policy(policy)) {
     throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
   }
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // e.g. the VCD timescale note
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);  // 1 resolution unit = 1 core cycle
   const auto t0 = std::chrono::steady_clock::now();
-  Platform p(scenario, policy, observer);
+  Platform p(scenario, policy, options.observers);
   p.policy_name_ = policy;
+  // The VCD goes to a temporary name (SystemC appends ".vcd") and is renamed
+  // into place when complete.
+  sc_core::sc_trace_file* vcd = nullptr;
+  const std::string vcd_tmp = options.vcd_file + ".tmp." + std::to_string(::getpid());
+  if (!options.vcd_file.empty()) {
+    vcd = sc_core::sc_create_vcd_trace_file(vcd_tmp.c_str());
+    vcd->set_time_unit(1, sc_core::SC_PS);  // 1 ps = 1 cycle
+    p.trace(vcd);
+  }
   sc_core::sc_start();
+  if (vcd) {
+    sc_core::sc_close_vcd_trace_file(vcd);
+    if (std::rename((vcd_tmp + ".vcd").c_str(), options.vcd_file.c_str()) != 0) {
+      std::remove((vcd_tmp + ".vcd").c_str());
+      throw InputError{options.vcd_file, "", "cannot write the VCD file"};
+    }
+  }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return p.finish(wall);
 }

@@ -27,8 +27,13 @@ struct RunResult {
   double wall_seconds = 0;
 };
 
+struct RunOptions {
+  std::vector<x86::Observer*> observers;  // operation log, Perfetto timeline
+  std::string vcd_file;                   // SystemC VCD of per-CPU state; "" = none
+};
+
 // Replays `scenario` under `policy` in this process. Throws InputError for a
 // bad trace (with file and JSON path), InternalError for simulator bugs.
-RunResult run_scenario(const Scenario& scenario, const std::string& policy, x86::Observer* observer = nullptr);
+RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options = {});
 
 }  // namespace fpusim

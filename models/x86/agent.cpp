@@ -78,9 +78,9 @@ Cycles Agent::finish() {
 void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(std::llround(cycles));
-  if (observer_) {
-    observer_->on_operation(
-        OpRecord{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, cause, c, bytes, comps});
+  if (!observers_.empty()) {
+    const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, cause, c, bytes, comps};
+    for (Observer* o : observers_) o->on_operation(rec);
   }
   pending_ += static_cast<double>(c);
   const ContextId who = (ctx == kKernelContext) ? kNoContext : ctx;
@@ -263,6 +263,10 @@ void Agent::after_event(CpuId cpu, Cycles t) {
   checker_.update(
       cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
       [](ComponentMask m) { return mask_to_names(m); });
+  if (!observers_.empty()) {
+    const std::uint64_t live = bytes_of(cs.rf.regs.present);
+    for (Observer* o : observers_) o->on_cpu_state(cpu, t, cs, live);
+  }
 }
 
 // ---------------------------------------------------------------- events
@@ -286,6 +290,9 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
     prev->switched_out_at = t + static_cast<Cycles>(pending_);
   }
   cs.current = next_id;
+  for (Observer* o : observers_) {
+    o->on_switch(cpu, t, prev ? prev->id : kNoContext, next_id, static_cast<Cycles>(pending_));
+  }
   if (next) {
     next->running_on = cpu;
     // A task resumes in the mode it was switched out in; one preempted in
@@ -307,6 +314,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     const TrapDecision d = cs.trap.check(touched);
     if (d.kind == TrapKind::kNone) break;
     stats_.add(Stat::traps, c.id, 1);
+    ++cs.traps;
     if (d.kind == TrapKind::kUd) {
       stats_.add(Stat::traps_ud, c.id, 1);
       stats_.per_cause[static_cast<size_t>(Cause::nm_trap)].traps += 1;

@@ -47,18 +47,30 @@ struct OpRecord {
   ComponentMask components;
 };
 
-class Observer {
- public:
-  virtual ~Observer() = default;
-  virtual void on_operation(const OpRecord& op) = 0;
-};
-
 struct CpuState {
   ContextId current = kNoContext;     // running context; kNoContext = idle
   ContextId owner_ctx = kNoContext;   // fpu_fpregs_owner_ctx
   ComponentMask xfd_cache = 0;        // per-CPU xfd_state (software copy of IA32_XFD)
   RegisterFileState rf;
   TrapUnit trap;
+  std::uint64_t traps = 0;            // FPU exceptions taken on this CPU
+};
+
+// Watches a run: the operation log and the timelines. Called in simulation
+// order; times are effective cycles.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_operation(const OpRecord& op) = 0;
+  // A context switch on `cpu` at `t`: `prev` stops, `next` starts running
+  // once the switch's own FPU work (`cycles`) is done. kNoContext = idle.
+  virtual void on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles cycles) {
+    (void)cpu, (void)t, (void)prev, (void)next, (void)cycles;
+  }
+  // The state of `cpu` after an event (at `t`, its effective end).
+  virtual void on_cpu_state(CpuId cpu, Cycles t, const CpuState& cs, std::uint64_t live_bytes) {
+    (void)cpu, (void)t, (void)cs, (void)live_bytes;
+  }
 };
 
 // Where a kernel FPU section runs (kernel_fpu_begin caller).
@@ -141,13 +153,15 @@ class Agent {
   }
   CpuState& cpu(CpuId id) { return cpus_[id]; }
   const CpuState& cpu(CpuId id) const { return cpus_[id]; }
+  // Bytes of non-init state the registers of `id` hold.
+  std::uint64_t live_bytes(CpuId id) const { return bytes_of(cpus_[id].rf.regs.present); }
   Process& process_of(const Context& c) { return processes_[c.process]; }
   const Machine& machine() const { return machine_; }
   const CostModel& cost() const { return cost_; }
   Stats& stats() { return stats_; }
   size_t num_contexts() const { return contexts_.size(); }
   std::string context_name(ContextId id) const;
-  void set_observer(Observer* o) { observer_ = o; }
+  void add_observer(Observer* o) { observers_.push_back(o); }
 
  private:
   Cycles finish();  // returns and clears the cycles charged by this event
@@ -168,7 +182,7 @@ class Agent {
   Policy& policy_;
   Stats& stats_;
   Checker& checker_;
-  Observer* observer_ = nullptr;
+  std::vector<Observer*> observers_;
   std::vector<CpuState> cpus_;
   std::vector<Context> contexts_;
   std::vector<Process> processes_;

@@ -388,6 +388,7 @@ class Linux4Policy final : public Policy {
     if (!parent.fpregs_active) {
       a.stats().add(Stat::traps, parent.id, 1);
       a.stats().add(Stat::traps_nm_ts, parent.id, 1);
+      ++a.cpu(cpu).traps;
       a.stats().per_cause[static_cast<size_t>(Cause::fork)].traps += 1;
       a.charge(cpu, parent.id, Stat::trap_cycles, a.cost().nm_trap, "nm_ts_trap", Cause::fork);
       load_user_regs(a, cpu, parent, Cause::fork);

@@ -1,0 +1,51 @@
+// `--perfetto FILE`: a Chrome trace-event JSON timeline that ui.perfetto.dev
+// (and chrome://tracing) opens. One process per run; per CPU a track of
+// context runs ("cpuN") and a track of FPU-management operations
+// ("cpuN fpu": saves, restores, traps, MSR and CR0 writes, each a slice as
+// long as its cost, with context, cause, bytes and components); counters of
+// live register-state bytes, CR0.TS and IA32_XFD per CPU. Times are the
+// simulated cycles converted with the machine's frequency. Streamed to a
+// temporary file and renamed into place when the run ends.
+#pragma once
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "models/x86/agent.h"
+
+namespace fpusim {
+
+class PerfettoWriter final : public x86::Observer {
+ public:
+  PerfettoWriter(const std::string& path, const std::string& title, std::vector<std::string> context_names,
+                 unsigned cpus, double frequency_mhz);
+  ~PerfettoWriter() override;
+
+  void on_operation(const x86::OpRecord& op) override;
+  void on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles cycles) override;
+  void on_cpu_state(CpuId cpu, Cycles t, const x86::CpuState& cs, std::uint64_t live_bytes) override;
+  // Ends open slices at each CPU's end time and renames the file into place.
+  void close(const std::vector<Cycles>& cpu_end);
+
+ private:
+  std::string ts(Cycles c) const;
+  std::string name_of(ContextId c) const;
+  void event(const std::string& body);
+
+  std::string path_, tmp_;
+  std::vector<std::string> names_;
+  double mhz_;
+  std::ofstream out_;
+  bool first_ = true;
+  struct Track {
+    ContextId running = kNoContext;
+    bool open = false;
+    std::uint64_t live = ~0ull;
+    int ts = -1;
+    std::uint64_t xfd = ~0ull;
+  };
+  std::vector<Track> cpu_;
+};
+
+}  // namespace fpusim

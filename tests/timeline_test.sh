@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# --perfetto and --vcd: well-formed files with the expected tracks, slices
+# that nest per track, and nothing left behind when a run fails.
+set -u
+fpusim=$1
+root=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; }
+
+"$fpusim" run "$root/traces/migration_and_back.json" --policy lazy --quiet \
+  --perfetto "$dir/t.json" --vcd "$dir/w.vcd" >/dev/null 2>&1
+[ -s "$dir/t.json" ] && ok "perfetto file written" || bad "perfetto file written"
+[ -s "$dir/w.vcd" ] && ok "vcd file written" || bad "vcd file written"
+if python3 - "$dir/t.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+assert {"cpu0", "cpu1", "cpu0 fpu", "cpu1 fpu"} <= names, names
+# B/E pairs balance and nest per track; timestamps never go backwards per track.
+depth, last = {}, {}
+for e in ev:
+    if e["ph"] in "BE":
+        k = e["tid"]
+        depth[k] = depth.get(k, 0) + (1 if e["ph"] == "B" else -1)
+        assert depth[k] in (0, 1), ("unbalanced", e)
+        assert float(e["ts"]) >= last.get(k, 0), ("time goes back", e)
+        last[k] = float(e["ts"])
+assert all(v == 0 for v in depth.values()), depth
+ops = [e for e in ev if e["ph"] == "X"]
+assert any(e["cat"] == "nm_ts_trap" for e in ops), "no #NM slice under lazy"
+assert any(e["cat"] == "save" for e in ops) and any(e["cat"] == "restore" for e in ops)
+assert any(e["ph"] == "C" and "CR0.TS" in e["name"] for e in ev)
+PY
+then ok "perfetto JSON: tracks, balanced slices, traps, saves, restores, counters"; else bad "perfetto JSON content"; fi
+if grep -q '\$enddefinitions' "$dir/w.vcd" && grep -q 'cpu0' "$dir/w.vcd" && grep -q 'cr0_ts' "$dir/w.vcd"; then
+  ok "vcd has cpu0 cr0_ts"
+else
+  bad "vcd content"
+fi
+# A failing run leaves no timeline and no temporary file.
+printf '{"format":"fpusim-scenario"}' > "$dir/bad.json"
+"$fpusim" run "$dir/bad.json" --perfetto "$dir/none.json" --vcd "$dir/none.vcd" >/dev/null 2>&1
+if [ ! -e "$dir/none.json" ] && [ ! -e "$dir/none.vcd" ] && [ -z "$(ls "$dir" | grep tmp)" ]; then
+  ok "bad input writes no timeline"
+else
+  bad "bad input writes no timeline"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
