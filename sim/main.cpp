@@ -67,7 +67,7 @@ po::options_description common_options() {
   po::options_description o("common options");
   o.add_options()("help,h", "show this help")(
       "set", po::value<std::vector<std::string>>()->composing(),
-      "KEY=VALUE override, repeatable: 'policy=lazy', 'cpus=4', 'machine.xsave_instruction=xsave', "
+      "KEY=VALUE override, repeatable: 'policy=lazy', 'cpus=4', 'machine.lazyfp_vulnerable=false', "
       "'costs.nm_trap.value=1500'")("config-dir", po::value<std::string>(),
                                     "where machines/, costs/ and schema/ live (default: $FPUSIM_CONFIG_DIR or the "
                                     "source tree's configs/)");
