@@ -38,13 +38,14 @@ namespace fpusim {
   X(kernel_fpu_fallbacks, "count", "kernel FPU sections refused by irq_fpu_usable() (caller falls back to scalar code)") \
   X(signal_frames, "count", "signal frames written with FPU state")                                \
   X(forks, "count", "fork/clone FPU copies")                                                       \
+  X(migrations, "count", "tasks moved between CPUs by the scheduler's load balancing (scheduled mode)") \
   X(fpu_cycles, "cycles", "cycles spent in FPU state management (saves, restores, traps, MSR/CR writes, reallocation)") \
   X(save_cycles, "cycles", "cycles spent in saves")                                                \
   X(restore_cycles, "cycles", "cycles spent in restores")                                          \
   X(trap_cycles, "cycles", "cycles spent entering and leaving FPU exceptions")                     \
   X(control_cycles, "cycles", "cycles spent on CR0.TS, XFD MSR, PKRU writes and FNINIT")           \
   X(other_cycles, "cycles", "cycles spent on reallocation, memory copies and signal delivery")     \
-  X(workload_cycles, "cycles", "cycles of the traced workload itself (gaps between events, kernel FPU section bodies)") \
+  X(workload_cycles, "cycles", "cycles of the workload itself: trace gaps and kernel FPU section bodies (replay), task bursts and interrupt bodies (scheduled)") \
   X(sim_cycles, "cycles", "simulated time at the last event, the latest over all CPUs")           \
   X(exposure_cycles, "cycles", "cycles during which a foreign context's live registers sat under an armed trap while another context ran in user mode (LazyFP window)") \
   X(exposure_byte_cycles, "byte*cycles", "exposure weighted by the bytes of foreign live state")  \

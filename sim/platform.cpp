@@ -9,7 +9,9 @@
 #include <systemc>
 
 #include "models/x86/policy.h"
+#include "sim/cpu_trace.h"
 #include "sim/replayer.h"
+#include "sim/scheduler.h"
 
 namespace fpusim {
 
@@ -47,22 +49,8 @@ class Core : public sc_core::sc_module {
   Cycles trace_end_ = 0;
 
  public:
-  // Traced state (VCD): sampled by SystemC at the end of each time step.
-  int vcd_current_ = -1;        // running context id, -1 = idle
-  int vcd_owner_ = -1;          // fpu_fpregs_owner_ctx, -1 = nobody
-  bool vcd_ts_ = false;         // CR0.TS
-  sc_dt::uint64 vcd_xfd_ = 0;   // IA32_XFD
-  sc_dt::uint64 vcd_live_ = 0;  // bytes of non-init state in the registers
-  sc_dt::uint64 vcd_traps_ = 0; // FPU traps taken so far on this CPU
-  void trace(sc_core::sc_trace_file* tf) {
-    const std::string n = name();
-    sc_core::sc_trace(tf, vcd_current_, n + ".current");
-    sc_core::sc_trace(tf, vcd_owner_, n + ".fpregs_owner");
-    sc_core::sc_trace(tf, vcd_ts_, n + ".cr0_ts");
-    sc_core::sc_trace(tf, vcd_xfd_, n + ".xfd", 64);
-    sc_core::sc_trace(tf, vcd_live_, n + ".live_bytes", 32);
-    sc_core::sc_trace(tf, vcd_traps_, n + ".traps", 32);
-  }
+  CpuTrace vcd;
+  void trace(sc_core::sc_trace_file* tf) { vcd.trace(tf, name()); }
 };
 
 class Platform {
@@ -82,6 +70,13 @@ class Platform {
     }
     for (x86::Observer* o : observers) agent_.add_observer(o);
     agent_.start();
+    if (s.workload) {
+      std::vector<ContextId> ids;
+      for (const auto& c : s.contexts) ids.push_back(ids_.at(c.name));
+      scheduler_ = std::make_unique<HostScheduler>("host", agent_, stats_, *s.workload, ids, s.machine.cpus,
+                                                   [this](InternalError e) { fail_internal(std::move(e)); });
+      return;
+    }
     std::unique_ptr<EventSource> src =
         s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
                               : make_jsonl_source(s.events_file, &ids_, s.machine.cpus);
@@ -119,6 +114,7 @@ class Platform {
   sc_core::sc_event& released() { return released_; }
   void trace(sc_core::sc_trace_file* tf) {
     for (auto& c : cores_) c->trace(tf);
+    if (scheduler_) scheduler_->trace(tf);
   }
 
   RunResult finish(double wall) {
@@ -126,6 +122,13 @@ class Platform {
     if (internal_) throw *internal_;
     RunResult r;
     Cycles sim_end = 0, workload = 0;
+    if (scheduler_) {
+      const Cycles end = scenario_.workload->duration;
+      scheduler_->finish(end);
+      sim_end = end;
+      stats_.add(Stat::migrations, scheduler_->migrations());
+      r.cpu_end.assign(scenario_.machine.cpus, end);
+    }
     for (auto& c : cores_) {
       if (!c->finished()) {
         throw replayer_->origin().error(c->head().index, "/next",
@@ -143,7 +146,7 @@ class Platform {
     r.total_violations = checker_.total_violations();
     r.peak_exposed_bytes = checker_.peak_exposed_bytes();
     r.context_names = names_;
-    r.peak_buffered_events = replayer_->peak_buffered();
+    r.peak_buffered_events = replayer_ ? replayer_->peak_buffered() : 0;
     r.wall_seconds = wall;
     return r;
   }
@@ -159,6 +162,7 @@ class Platform {
   std::vector<std::string> names_;
   std::unique_ptr<Replayer> replayer_;
   std::vector<std::unique_ptr<Core>> cores_;
+  std::unique_ptr<HostScheduler> scheduler_;
   sc_core::sc_event released_{"released"};
   std::optional<InputError> error_;
   std::optional<InternalError> internal_;
@@ -239,13 +243,7 @@ void Core::process(Cycles now) {
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
   a.after_event(id_, end_time_);
-  const x86::CpuState& cs = a.cpu(id_);
-  vcd_current_ = cs.current == kNoContext ? -1 : static_cast<int>(cs.current);
-  vcd_owner_ = cs.owner_ctx == kNoContext ? -1 : static_cast<int>(cs.owner_ctx);
-  vcd_ts_ = cs.trap.cr0_ts;
-  vcd_xfd_ = cs.trap.xfd;
-  vcd_traps_ = cs.traps;
-  vcd_live_ = a.live_bytes(id_);
+  vcd.update(a, id_);
 }
 
 }  // namespace
@@ -269,7 +267,11 @@ RunResult run_scenario(const Scenario& scenario, const std::string& policy, cons
     vcd->set_time_unit(1, sc_core::SC_PS);  // 1 ps = 1 cycle
     p.trace(vcd);
   }
-  sc_core::sc_start();
+  if (scenario.workload) {
+    sc_core::sc_start(cycles(scenario.workload->duration));
+  } else {
+    sc_core::sc_start();
+  }
   if (vcd) {
     sc_core::sc_close_vcd_trace_file(vcd);
     if (std::rename((vcd_tmp + ".vcd").c_str(), options.vcd_file.c_str()) != 0) {

@@ -53,21 +53,45 @@ void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::st
     if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
       throw InputError{"--set " + o.key + "=" + o.value, "", "the key must name a value, e.g. machine.cpus"};
     }
+    // Objects are entered by key, arrays by index ("workload.tasks.0.fp").
+    auto index_of = [](const std::string& p, size_t size) -> long {
+      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) return -1;
+      const unsigned long i = std::stoul(p);
+      return i < size ? static_cast<long>(i) : -1;
+    };
     Json* node = &doc;
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      if (node->is_array()) {
+        const long k = index_of(parts[i], node->size());
+        if (k < 0) {
+          throw InputError{"--set " + o.key + "=" + o.value, "",
+                           "\"" + parts[i] + "\" is not an index of an array of " + std::to_string(node->size())};
+        }
+        node = &(*node)[static_cast<size_t>(k)];
+        continue;
+      }
       if (!node->is_object() || !node->contains(parts[i])) {
         throw InputError{"--set " + o.key + "=" + o.value, "", "no key \"" + parts[i] + "\" to descend into"};
       }
       node = &(*node)[parts[i]];
-    }
-    if (!node->is_object()) {
-      throw InputError{"--set " + o.key + "=" + o.value, "", "cannot set a key inside a non-object"};
     }
     Json value;
     try {
       value = Json::parse(o.value);
     } catch (const Json::parse_error&) {
       value = o.value;
+    }
+    if (node->is_array()) {
+      const long k = index_of(parts.back(), node->size());
+      if (k < 0) {
+        throw InputError{"--set " + o.key + "=" + o.value, "",
+                         "\"" + parts.back() + "\" is not an index of an array of " + std::to_string(node->size())};
+      }
+      (*node)[static_cast<size_t>(k)] = value;
+      continue;
+    }
+    if (!node->is_object()) {
+      throw InputError{"--set " + o.key + "=" + o.value, "", "cannot set a key inside a non-object"};
     }
     (*node)[parts.back()] = value;
   }
@@ -355,9 +379,19 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
   const std::string file = with_overrides(path, sets, "");
   Json doc = load_json_file(path);
   apply_overrides(doc, sets, "");
-  if (doc.is_object() && doc.contains("events") == doc.contains("events_file")) {
-    throw InputError{file, "/", doc.contains("events") ? "give either \"events\" or \"events_file\", not both"
-                                                       : "missing required key \"events\" (or \"events_file\")"};
+  if (doc.is_object()) {
+    // Exactly one source of events: a trace inline, a trace file, or a
+    // synthetic workload (and traces need their contexts).
+    const int sources = doc.contains("events") + doc.contains("events_file") + doc.contains("workload");
+    if (sources > 1) {
+      throw InputError{file, "/", "give one of \"events\", \"events_file\" or \"workload\", not several"};
+    }
+    if (sources == 0) {
+      throw InputError{file, "/", "missing required key \"events\" (or \"events_file\", or \"workload\")"};
+    }
+    if (!doc.contains("workload") && !doc.contains("contexts")) {
+      throw InputError{file, "/", "missing required key \"contexts\" (a trace names its contexts)"};
+    }
   }
   {
     // Events are checked by the event decoder, whose messages are precise;
@@ -391,8 +425,9 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     throw InputError{file, pol.path(), "unknown policy \"" + s.policy + "\"; policies: " + x86::policy_names()};
   }
 
-  JsonIn ctxs = in.at("contexts");
   std::map<std::string, size_t> seen;
+  if (in.has("contexts")) {
+  JsonIn ctxs = in.at("contexts");
   for (size_t i = 0; i < ctxs.size(); ++i) {
     JsonIn c = ctxs.at(i);
     ContextDecl d;
@@ -406,8 +441,81 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     c.require_all_read();
     s.contexts.push_back(std::move(d));
   }
+  }
 
-  if (in.has("events")) {
+  if (in.has("workload")) {
+    JsonIn w = in.at("workload");
+    Workload wl;
+    wl.seed = w.at("seed").as_u64();
+    wl.duration = w.at("duration").as_u64();
+    wl.timeslice = w.at("timeslice").as_u64();
+    if (!wl.duration) w.at("duration").fail("a duration of at least 1 cycle");
+    if (!wl.timeslice) w.at("timeslice").fail("a timeslice of at least 1 cycle");
+    if (w.has("wakeup_granularity")) wl.wakeup_granularity = w.at("wakeup_granularity").as_u64();
+    if (w.has("balance_interval")) wl.balance_interval = w.at("balance_interval").as_u64();
+    if (w.has("irqs")) {
+      JsonIn q = w.at("irqs");
+      wl.irq_per_million_cycles = q.at("per_million_cycles").as_non_negative();
+      wl.irq_dur = q.at("dur").as_u64();
+      if (q.has("kernel_fpu_probability")) wl.irq_kernel_fpu_probability = q.at("kernel_fpu_probability").as_non_negative();
+      q.require_all_read();
+    }
+    auto range = [](const JsonIn& r, Cycles* lo, Cycles* hi) {
+      *lo = r.at("min").as_u64();
+      *hi = r.at("max").as_u64();
+      if (*lo > *hi) r.fail("min <= max");
+    };
+    JsonIn tasks = w.at("tasks");
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      JsonIn t = tasks.at(i);
+      TaskClass tc;
+      tc.name = t.at("name").as_string();
+      if (t.has("count")) tc.count = static_cast<unsigned>(t.at("count").as_u64(65536));
+      JsonIn burst = t.at("burst");
+      range(burst, &tc.burst_min, &tc.burst_max);
+      if (!tc.burst_min) burst.at("min").fail("a burst of at least 1 cycle");
+      burst.require_all_read();
+      if (t.has("fp")) {
+        JsonIn fp = t.at("fp");
+        tc.fp_probability = fp.at("probability").as_non_negative();
+        tc.fp_write = read_components(fp.at("write"));
+        if (fp.has("uses")) tc.fp_uses = static_cast<unsigned>(fp.at("uses").as_u64(64));
+        fp.require_all_read();
+      }
+      if (t.has("sleep")) {
+        JsonIn sl = t.at("sleep");
+        tc.sleep_probability = sl.at("probability").as_non_negative();
+        range(sl, &tc.sleep_min, &tc.sleep_max);
+        sl.require_all_read();
+      }
+      if (t.has("syscall_probability")) tc.syscall_probability = t.at("syscall_probability").as_non_negative();
+      if (tc.sleep_probability + tc.syscall_probability > 1) {
+        t.fail("sleep.probability + syscall_probability <= 1");
+      }
+      if (t.has("amx_permission")) tc.amx_permission = t.at("amx_permission").as_bool();
+      if (t.has("cpu")) {
+        JsonIn c = t.at("cpu");
+        tc.cpu = static_cast<int>(c.as_u64(4095));
+        if (static_cast<unsigned>(tc.cpu) >= s.machine.cpus) {
+          c.fail("a CPU below " + std::to_string(s.machine.cpus) + " (the machine's CPU count)");
+        }
+      }
+      t.require_all_read();
+      // One context per task, each its own process: "web0", "web1", ...
+      for (unsigned k = 0; k < tc.count; ++k) {
+        ContextDecl d;
+        d.name = tc.count == 1 ? tc.name : tc.name + std::to_string(k);
+        d.process = d.name;
+        if (!seen.emplace(d.name, s.contexts.size()).second) {
+          throw InputError{file, t.path() + "/name", "task name \"" + d.name + "\" is already a context"};
+        }
+        s.contexts.push_back(std::move(d));
+      }
+      wl.tasks.push_back(std::move(tc));
+    }
+    w.require_all_read();
+    s.workload = std::move(wl);
+  } else if (in.has("events")) {
     s.inline_events = in.at("events").json();
   } else {
     JsonIn ef = in.at("events_file");

@@ -58,6 +58,34 @@ struct ContextDecl {
   std::string process;
 };
 
+// Scheduled mode: synthetic tasks run by the HostScheduler instead of a
+// trace (traces/README.md, "Workloads").
+struct TaskClass {
+  std::string name;
+  unsigned count = 1;
+  Cycles burst_min = 0, burst_max = 0;  // user-mode computation between blocking points
+  double fp_probability = 0;            // share of bursts that use FP/SIMD
+  ComponentMask fp_write = 0;           // what those bursts write
+  unsigned fp_uses = 1;                 // uses spread over such a burst
+  double sleep_probability = 0;         // a burst ends in a blocking syscall
+  Cycles sleep_min = 0, sleep_max = 0;
+  double syscall_probability = 0;       // a burst ends in a non-blocking syscall
+  bool amx_permission = false;          // arch_prctl(ARCH_REQ_XCOMP_PERM) at start
+  int cpu = -1;                         // initial CPU; -1 = round robin
+};
+
+struct Workload {
+  std::uint64_t seed = 1;
+  Cycles duration = 0;
+  Cycles timeslice = 0;
+  Cycles wakeup_granularity = 0;  // 0 = a woken task waits for the slice end
+  Cycles balance_interval = 0;    // 0 = no load balancing
+  double irq_per_million_cycles = 0;
+  double irq_kernel_fpu_probability = 0;
+  Cycles irq_dur = 0;
+  std::vector<TaskClass> tasks;
+};
+
 struct Scenario {
   std::string file;
   std::string name;
@@ -73,6 +101,7 @@ struct Scenario {
   // Events: inline (kept as JSON) or a JSON-lines file streamed at run time.
   Json inline_events;
   std::string events_file;
+  std::optional<Workload> workload;  // scheduled mode
   std::map<std::string, Expectation> expect;
 };
 

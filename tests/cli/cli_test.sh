@@ -351,7 +351,7 @@ bad "unknown policy in expect" "expect-policy.json" "/expect/deferredd" 'unknown
   check "$CASES/expect-policy.json"
 
 variant both-events -e 's|"cpus": 2,|"cpus": 2, "events_file": "ev.jsonl",|'
-bad "both events and events_file" "both-events.json" "/" '"events" or "events_file", not both' -- \
+bad "both events and events_file" "both-events.json" "/" '"events", "events_file" or "workload", not several' -- \
   run "$CASES/both-events.json"
 
 # Inline machines.
