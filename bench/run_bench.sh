@@ -11,12 +11,16 @@ counts=("$@")
 ((${#counts[@]})) || counts=(1000000 10000000)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-printf '%-10s %6s %10s %14s %12s\n' events cpus "wall s" "events/s" "peak RSS MiB"
+# The ceiling: bare SystemC timed activations per second on this machine.
+read -r _ _ bare < <(SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 "$build/bench/fpusim-sc-bare" 10000000)
+printf 'bare SystemC (one SC_METHOD, next_trigger): %s timed activations/s\n\n' "$bare"
+printf '%-10s %6s %10s %14s %12s %14s\n' events cpus "wall s" "events/s" "peak RSS MiB" "ratio to bare"
 for n in "${counts[@]}"; do
   "$build/bench/fpusim-gentrace" --events "$n" --cpus 2 --tasks 8 --seed 1 --out "$dir" 2>/dev/null
   out=$("$build/fpusim" run "$dir/bench.json" --quiet --perf 2>&1 >/dev/null)
   # "fpusim: N events in S s (R events/s), peak RSS M MiB"
   ev=$(sed -n 's/^fpusim: \([0-9]*\) events in \([0-9.e-]*\) s (\([0-9]*\) events\/s), peak RSS \([0-9.]*\) MiB.*/\1 \2 \3 \4/p' <<<"$out")
   read -r e wall rate rss <<<"$ev"
-  printf '%-10s %6s %10.3f %14s %12s\n' "$e" 2 "$wall" "$rate" "$rss"
+  ratio=$(awk -v a="$rate" -v b="$bare" 'BEGIN { printf "%.2f", a / b }')
+  printf '%-10s %6s %10.3f %14s %12s %14s\n' "$e" 2 "$wall" "$rate" "$rss" "$ratio"
 done
