@@ -13,6 +13,7 @@ packages=(
   libsimdjson-dev                # fast event decoding
   libgtest-dev                   # unit tests
   python3                        # tools/ (trace conversion, plots); not needed to build or test
+  gnuplot-nox                    # scripts/plot_sweep.sh (SVG plots of sweeps); not needed to build; its test is skipped without it
 )
 
 missing=()

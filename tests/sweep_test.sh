@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Tests of `fpusim sweep` (and scripts/plot_sweep.sh when gnuplot is there):
+# point directories, results.csv, resuming (skipping finished points,
+# rerunning a deleted one), -j 1 = -j 2, failed points, bad grids.
+#
+# usage: sweep_test.sh FPUSIM SOURCE_ROOT
+# Prints "ok N - ..." / "not ok N - ...: reason" per case, then
+# "N passed, M failed"; exits 1 if any case failed.
+set -u
+
+FPUSIM=${1:?usage: sweep_test.sh FPUSIM SOURCE_ROOT}
+SRC=${2:?usage: sweep_test.sh FPUSIM SOURCE_ROOT}
+case $FPUSIM in /*) ;; *) FPUSIM=$PWD/$FPUSIM ;; esac
+case $SRC in /*) ;; *) SRC=$PWD/$SRC ;; esac
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+export FPUSIM_CONFIG_DIR=${FPUSIM_CONFIG_DIR:-$SRC/configs}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fpusim-sweep.XXXXXX") || exit 99
+trap 'rm -rf "$TMP"' EXIT
+
+n=0 passed=0 failed=0
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1: $2"; }
+check() {  # check DESCRIPTION REASON-IF-FAILED CONDITION...
+  local desc=$1 why=$2
+  shift 2
+  if "$@"; then ok "$desc"; else not_ok "$desc" "$why"; fi
+}
+first_line() { sed -n '/./{p;q}' "$1" | cut -c1-300; }
+mtimes() { find "$1" -name report.json -printf '%P %T@\n' | sort; }
+column() {  # column CSV NAME: the values of a column, one per line
+  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } c { print $c }' "$1"
+}
+
+# The grid: 2 policies x 2 #NM trap costs on the 50-handoff scenario, which
+# is copied next to the grid (the scenario path is relative to the grid).
+mkdir -p "$TMP/grids"
+cp "$SRC/traces/xstate_handoff_50.json" "$TMP/grids/handoff.json"
+GRID=$TMP/grids/grid.json
+cat >"$GRID" <<'EOF'
+{
+  "format": "fpusim-sweep", "version": 1,
+  "name": "sweep-test", "description": "eager and lazy at two #NM trap costs",
+  "scenario": "handoff.json",
+  "policies": ["eager", "lazy"],
+  "parameters": {"costs.nm_trap.value": [500, 2000]},
+  "x": "costs.nm_trap.value"
+}
+EOF
+
+# ---------------------------------------------------------------------------
+# A fresh sweep.
+OUT=$TMP/out
+"$FPUSIM" sweep "$GRID" -o "$OUT" >"$TMP/stdout" 2>"$TMP/stderr"
+rc=$?
+summary=$(tail -n 1 "$TMP/stderr")
+check "fresh sweep exits 0" "exit code $rc (stderr: $(first_line "$TMP/stderr"))" [ "$rc" -eq 0 ]
+check "fresh sweep: summary says 4 ran, 0 skipped, 0 failed" "summary: $summary" \
+  grep -q "4 points: 4 ran, 0 skipped, 0 failed" <<<"$summary"
+check "fresh sweep: stderr is the summary line only (no progress when stderr is not a terminal)" \
+  "stderr: $(tr '\n' '|' <"$TMP/stderr" | cut -c1-300)" [ "$(wc -l <"$TMP/stderr")" -eq 1 ]
+check "fresh sweep: nothing on stdout" "stdout: $(first_line "$TMP/stdout")" [ ! -s "$TMP/stdout" ]
+
+want="0000-eager-costs.nm_trap.value=500 0001-lazy-costs.nm_trap.value=500 0002-eager-costs.nm_trap.value=2000 0003-lazy-costs.nm_trap.value=2000"
+have=$(ls "$OUT/points" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')
+check "point directories are index-policy-parameters, in grid order" "have: $have" [ "$have" = "$want" ]
+missing=""
+for p in $want; do
+  for f in point.json run.sh stderr.txt report.json; do
+    [ -f "$OUT/points/$p/$f" ] || missing+=" $p/$f"
+  done
+  [ -x "$OUT/points/$p/run.sh" ] || missing+=" $p/run.sh(not executable)"
+  grep -q "\"policy\": \"$(cut -d- -f2 <<<"$p")\"" "$OUT/points/$p/point.json" 2>/dev/null ||
+    missing+=" $p/point.json(policy)"
+  grep -q -- "--set costs.nm_trap.value=" "$OUT/points/$p/run.sh" || missing+=" $p/run.sh(--set)"
+done
+check "every point has point.json, an executable run.sh, stderr.txt and report.json" "missing:$missing" [ -z "$missing" ]
+
+CSV=$OUT/results.csv
+nstats=$("$FPUSIM" list stats | grep -c '^[a-z]')
+header=$(head -n 1 "$CSV" 2>/dev/null)
+check "results.csv header: point, policy, the parameter, every statistic, violations" "header: ${header:0:200}" \
+  bash -c '[[ $1 == point,policy,costs.nm_trap.value,events,* && $1 == *,fpu_cycles,* && $1 == *,violations ]]' _ "$header"
+widths=$(awk -F, '{ print NF }' "$CSV" 2>/dev/null | sort -u | tr '\n' ' ')
+check "results.csv: every line has 3 + $nstats + 1 columns" "column counts: $widths" [ "$widths" = "$((nstats + 4)) " ]
+rows=$(tail -n +2 "$CSV" | cut -d, -f1 | tr '\n' ' ' | sed 's/ $//')
+check "results.csv: one row per point, in point order" "rows: $rows" [ "$rows" = "$want" ]
+lazy_cycles=$(paste -d' ' <(column "$CSV" policy) <(column "$CSV" fpu_cycles) | awk '$1 == "lazy" { print $2 }' | tr '\n' ' ')
+read -r l500 l2000 <<<"$lazy_cycles"
+check "results.csv: lazy's fpu_cycles grow with the swept #NM cost" "lazy fpu_cycles: $lazy_cycles" \
+  [ "${l500:-0}" -lt "${l2000:-0}" ]
+check "results.csv: the parameter column holds the swept values" "values: $(column "$CSV" costs.nm_trap.value | tr '\n' ' ')" \
+  [ "$(column "$CSV" costs.nm_trap.value | tr '\n' ' ')" = "500 500 2000 2000 " ]
+check "results.json: same points" "$(grep -c '"point":' "$OUT/results.json" 2>/dev/null) points" \
+  [ "$(grep -c '"point":' "$OUT/results.json" 2>/dev/null)" -eq 4 ]
+
+# ---------------------------------------------------------------------------
+# Resuming.
+before=$(mtimes "$OUT")
+cp "$CSV" "$TMP/results.first.csv"
+sleep 0.05
+"$FPUSIM" sweep "$GRID" -o "$OUT" >/dev/null 2>"$TMP/stderr"
+rc=$?
+summary=$(tail -n 1 "$TMP/stderr")
+check "rerun exits 0 and skips every point" "exit $rc, summary: $summary" \
+  grep -q "4 points: 0 ran, 4 skipped, 0 failed" <<<"$summary"
+check "rerun writes no report (mtimes unchanged)" "before: $before / after: $(mtimes "$OUT")" [ "$before" = "$(mtimes "$OUT")" ]
+check "rerun: results.csv identical" "differs" cmp -s "$CSV" "$TMP/results.first.csv"
+
+rm "$OUT/points/0001-lazy-costs.nm_trap.value=500/report.json"
+"$FPUSIM" sweep "$GRID" -o "$OUT" >/dev/null 2>"$TMP/stderr"
+summary=$(tail -n 1 "$TMP/stderr")
+check "after deleting one report, the rerun runs only that point" "summary: $summary" \
+  grep -q "4 points: 1 ran, 3 skipped, 0 failed" <<<"$summary"
+after=$(mtimes "$OUT")
+check "... and the other reports are untouched" "before: $before / after: $after" \
+  [ "$(grep -v 0001- <<<"$before")" = "$(grep -v 0001- <<<"$after")" ]
+check "... and results.csv is the same as the first time" "differs" cmp -s "$CSV" "$TMP/results.first.csv"
+
+P1=$OUT/points/0001-lazy-costs.nm_trap.value=500
+cp "$P1/report.json" "$TMP/report.0001.json"
+rm "$P1/report.json"
+sh "$P1/run.sh" 2>"$TMP/stderr"
+check "a point's run.sh reruns it alone and writes the same report" "rc/stderr: $(first_line "$TMP/stderr")" \
+  cmp -s "$P1/report.json" "$TMP/report.0001.json"
+
+# -j 1 and -j 2 give the same results.
+"$FPUSIM" sweep "$GRID" -o "$TMP/out-j1" -j 1 >/dev/null 2>&1
+"$FPUSIM" sweep "$GRID" -o "$TMP/out-j2" -j 2 >/dev/null 2>&1
+check "-j 1 and -j 2 give identical results.csv" "differ" \
+  cmp -s "$TMP/out-j1/results.csv" "$TMP/out-j2/results.csv"
+check "... identical to the first sweep's" "differ" cmp -s "$TMP/out-j1/results.csv" "$TMP/results.first.csv"
+
+# ---------------------------------------------------------------------------
+# Failed points: an events_file scenario (not decoded up front) whose second
+# event is on CPU 1; with "cpus": 1 the run fails (exit 2) at that event.
+cat >"$TMP/grids/two-cpus.json" <<'EOF'
+{"format": "fpusim-scenario", "version": 1, "name": "two-cpus", "description": "events on CPUs 0 and 1",
+ "machine": "intel-sapphire-rapids", "costs": "intel-like", "policy": "deferred", "cpus": 2,
+ "contexts": [{"name": "A"}, {"name": "B"}], "events_file": "two-cpus.jsonl"}
+EOF
+printf '%s\n' '{"t": 0, "cpu": 0, "ev": "switch", "next": "A"}' '{"t": 10, "cpu": 1, "ev": "switch", "next": "B"}' \
+  '{"t": 100, "cpu": 0, "ev": "use", "write": ["sse"]}' >"$TMP/grids/two-cpus.jsonl"
+cat >"$TMP/grids/cpus.json" <<'EOF'
+{"format": "fpusim-sweep", "version": 1, "name": "cpus", "description": "", "scenario": "two-cpus.json",
+ "policies": ["deferred"], "parameters": {"cpus": [2, 1]}}
+EOF
+"$FPUSIM" sweep "$TMP/grids/cpus.json" -o "$TMP/out-fail" >/dev/null 2>"$TMP/stderr"
+rc=$?
+check "a point that fails: exit 1" "exit code $rc (stderr: $(first_line "$TMP/stderr"))" [ "$rc" -eq 1 ]
+check "... the failed point is listed with its error" "stderr: $(first_line "$TMP/stderr")" \
+  grep -q "point 0001-deferred-cpus=1 failed: exit code 2: .*CPU 1" "$TMP/stderr"
+check "... the summary counts it" "summary: $(tail -n 1 "$TMP/stderr")" \
+  grep -q "2 points: 1 ran, 0 skipped, 1 failed" <(tail -n 1 "$TMP/stderr")
+check "... no results.csv" "results.csv was written" [ ! -e "$TMP/out-fail/results.csv" ]
+check "... its stderr.txt holds the error" "stderr.txt: $(first_line "$TMP/out-fail/points/0001-deferred-cpus=1/stderr.txt")" \
+  grep -q "CPU 1" "$TMP/out-fail/points/0001-deferred-cpus=1/stderr.txt"
+"$FPUSIM" sweep "$GRID" -o "$TMP/out-fail" >/dev/null 2>"$TMP/stderr"
+rc=$?
+check "another grid into the same -o DIR: exit 2, refused" "exit $rc: $(first_line "$TMP/stderr")" \
+  grep -q "not a point of this grid" "$TMP/stderr"
+
+# ---------------------------------------------------------------------------
+# Bad input: exit 2, one line naming the grid file, the JSON path and what was
+# expected; no output directory created.
+# bad DESCRIPTION PATH EXPECT GRID-JSON
+bad() {
+  local desc=$1 path=$2 expect=$3 doc=$4 f=$TMP/grids/bad.json reason=""
+  printf '%s\n' "$doc" >"$f"
+  rm -rf "$TMP/out-bad"
+  "$FPUSIM" sweep "$f" -o "$TMP/out-bad" >"$TMP/stdout" 2>"$TMP/stderr"
+  local rc=$? msg
+  msg=$(first_line "$TMP/stderr")
+  if [ "$rc" -ne 2 ]; then reason="exit code $rc, expected 2 (stderr: $msg)"
+  elif [ "$(wc -l <"$TMP/stderr")" -ne 1 ]; then reason="stderr has $(wc -l <"$TMP/stderr") lines, expected one"
+  elif ! grep -qF -- "fpusim: $f: $path: " "$TMP/stderr"; then reason="message does not name the grid and \"$path\": $msg"
+  elif ! grep -qF -- "$expect" "$TMP/stderr"; then reason="message does not say \"$expect\": $msg"
+  elif [ -e "$TMP/out-bad" ]; then reason="the output directory was created"
+  fi
+  if [ -z "$reason" ]; then ok "$desc"; else not_ok "$desc" "$reason"; fi
+}
+HEAD='"format": "fpusim-sweep", "version": 1, "name": "bad", "description": "", "scenario": "handoff.json"'
+bad "unknown top-level key" "/colour" 'unknown key "colour"' \
+  "{$HEAD, \"policies\": [\"eager\"], \"colour\": 1}"
+bad "unknown policy" "/policies/1" 'unknown policy "lasy"' \
+  "{$HEAD, \"policies\": [\"eager\", \"lasy\"]}"
+bad "parameter key that is no --set key (no such cost)" "/parameters/costs.nm_trapp.value" 'no key "nm_trapp"' \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"costs.nm_trapp.value\": [1, 2]}}"
+bad "parameter key that is no --set key (no such scenario key)" "/parameters/cpuz" 'unknown key "cpuz"' \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"cpuz\": [1, 2]}}"
+bad "parameter key that is not a dotted name" "/parameters/costs..x" "expected a --set key" \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"costs..x\": [1]}}"
+bad "a bad value is named by its index" "/parameters/costs.nm_trap.value/2" "expected at least 0" \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"costs.nm_trap.value\": [500, 1000, -5]}}"
+bad "a value that is an array" "/parameters/cpus/1" "expected a number or a string or true or false" \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"cpus\": [1, [2]]}}"
+bad "x that is not a parameter" "/x" "expected one of the parameters" \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"cpus\": [1]}, \"x\": \"cpu\"}"
+bad "the policy as a parameter" "/parameters/policy" 'swept by "policies"' \
+  "{$HEAD, \"policies\": [\"eager\"], \"parameters\": {\"policy\": [\"lazy\"]}}"
+bad "a missing scenario" "/scenario" "cannot open scenario" \
+  '{"format": "fpusim-sweep", "version": 1, "name": "bad", "description": "", "scenario": "nope.json", "policies": ["eager"]}'
+bad "wrong format" "/format" '"fpusim-sweep"' \
+  '{"format": "fpusim-scenario", "version": 1, "name": "bad", "description": "", "scenario": "handoff.json", "policies": ["eager"]}'
+
+"$FPUSIM" sweep "$GRID" >/dev/null 2>"$TMP/stderr"
+rc=$?
+check "sweep without -o: exit 2" "exit $rc: $(first_line "$TMP/stderr")" grep -q "sweep needs an output directory" "$TMP/stderr"
+
+# ---------------------------------------------------------------------------
+# The plot script: an SVG with one line per policy and the crossover of eager
+# and lazy (lazy is cheaper than eager with cheap #NM traps, dearer with
+# expensive ones, on a scenario where tasks often switch without using FP).
+if command -v gnuplot >/dev/null 2>&1; then
+  cat >"$TMP/grids/cross.json" <<EOF
+{"format": "fpusim-sweep", "version": 1, "name": "crossover", "description": "",
+ "scenario": "$SRC/traces/no_fp_between_switches.json", "policies": ["eager", "lazy"],
+ "parameters": {"costs.nm_trap.value": [0, 3000]}}
+EOF
+  "$FPUSIM" sweep "$TMP/grids/cross.json" -o "$TMP/out-cross" >/dev/null 2>&1
+  bash "$SRC/scripts/plot_sweep.sh" "$TMP/out-cross" fpu_cycles "$TMP/cross.svg" >"$TMP/stdout" 2>"$TMP/stderr"
+  rc=$?
+  check "plot_sweep.sh writes an SVG" "exit $rc: $(first_line "$TMP/stderr")" grep -q "<svg" "$TMP/cross.svg"
+  check "plot_sweep.sh finds the eager/lazy crossover" "stdout: $(first_line "$TMP/stdout")" \
+    grep -q "crossover: eager = lazy at costs.nm_trap.value = " "$TMP/stdout"
+  bash "$SRC/scripts/plot_sweep.sh" "$TMP/out-cross" no_such_stat "$TMP/x.svg" >/dev/null 2>"$TMP/stderr"
+  rc=$?
+  check "plot_sweep.sh with an unknown statistic: exit 2, names it" "exit $rc: $(first_line "$TMP/stderr")" \
+    grep -q 'no statistic "no_such_stat"' "$TMP/stderr"
+else
+  echo "# gnuplot not installed: plot_sweep.sh not tested"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
