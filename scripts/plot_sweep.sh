@@ -137,11 +137,16 @@ END {
         who = spol[a] " = " spol[b]
         where = categorical ? "between " xorder[int(px)] " and " xorder[int(px) + 1] : "at " fmt(px)
         if (categorical && px == int(px)) where = "at " xorder[px]
-        if (!((px, py, who) in marked)) {   # once per place (e.g. same lines for other parameters)
-          marked[px, py, who] = 1
-          ++ncross
-          CX[ncross] = px; CY[ncross] = py; CL[ncross] = who " " where
+        # One mark per place: lines crossing at the same point are all equal
+        # there, so their names share one label ("a = b = c at x").
+        if (!((px, py) in at)) {
+          at[px, py] = ++ncross
+          CX[ncross] = px; CY[ncross] = py; CW[ncross] = where; CN[ncross] = ""
         }
+        c_ = at[px, py]
+        if (!((c_, spol[a]) in named)) { named[c_, spol[a]] = 1; CN[c_] = CN[c_] (CN[c_] == "" ? "" : " = ") spol[a] }
+        if (!((c_, spol[b]) in named)) { named[c_, spol[b]] = 1; CN[c_] = CN[c_] (CN[c_] == "" ? "" : " = ") spol[b] }
+        CL[c_] = CN[c_] " " CW[c_]
         print who " at " xkey " " (where ~ /^at / ? "= " substr(where, 4) : where) " (" stat " " fmt(py) ")" (sgroup[a] == "" ? "" : " [" sgroup[a] "]") > cross
       }
       last = i
