@@ -235,11 +235,25 @@ void Agent::charge_memcpy(CpuId cpu, ContextId ctx, std::uint64_t bytes, Cause c
   charge(cpu, ctx, Stat::other_cycles, static_cast<double>(cost_.memcpy(bytes)), "memcpy", cause, bytes);
 }
 
-StateImage Agent::retag(const StateImage& src, ComponentMask mask, Context& to) {
-  StateImage out;
-  out.present = src.present & mask;
-  for (unsigned i : bits(out.present)) out.tok[i] = Token{to.id, to.next_version++};
-  return out;
+void Agent::save_into_child(CpuId cpu, Context& child) {
+  CpuState& cs = cpus_[cpu];
+  StateImage img;
+  img.present = cs.rf.regs.present & child.fpstate.xfeatures;
+  for (unsigned i : bits(img.present)) img.tok[i] = Token{child.id, child.next_version++};
+  const std::uint64_t restored_from = cs.rf.restored_from;
+  cs.rf.restored_from = 0;  // a different buffer: no modified optimisation
+  save(cpu, child, Cause::fork);
+  cs.rf.restored_from = restored_from;
+  child.fpstate.image = img;
+  child.truth = img;
+}
+
+void Agent::take_trap(CpuId cpu, ContextId ctx, Stat kind, Cause cause, std::string_view op, ComponentMask comps) {
+  stats_.add(Stat::traps, ctx, 1);
+  stats_.add(kind, ctx, 1);
+  ++cpus_[cpu].traps;
+  stats_.per_cause[static_cast<size_t>(cause)].traps += 1;
+  charge(cpu, ctx, Stat::trap_cycles, cost_.nm_trap, op, cause, 0, comps);
 }
 
 void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
@@ -313,24 +327,18 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
   for (int attempt = 0; attempt < 4; ++attempt) {
     const TrapDecision d = cs.trap.check(touched);
     if (d.kind == TrapKind::kNone) break;
-    stats_.add(Stat::traps, c.id, 1);
-    ++cs.traps;
     if (d.kind == TrapKind::kUd) {
-      stats_.add(Stat::traps_ud, c.id, 1);
-      stats_.per_cause[static_cast<size_t>(Cause::nm_trap)].traps += 1;
-      charge(cpu, c.id, Stat::trap_cycles, cost_.nm_trap, "ud_trap", Cause::nm_trap, 0, d.ud_bits);
+      take_trap(cpu, c.id, Stat::traps_ud, Cause::nm_trap, "ud_trap", d.ud_bits);
       stats_.add(Stat::sigill, c.id, 1);
       charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap);
       return finish();
     }
-    stats_.per_cause[static_cast<size_t>(Cause::nm_trap)].traps += 1;
     if (d.kind == TrapKind::kNmXfd) {
       // exc_device_not_available() -> handle_xfd_event() (traps.c): read and
       // clear IA32_XFD_ERR, then xfd_enable_feature() under the permission
       // check; -EPERM -> SIGILL.
-      stats_.add(Stat::traps_nm_xfd, c.id, 1);
       cs.trap.xfd_err = d.xfd_err;
-      charge(cpu, c.id, Stat::trap_cycles, cost_.nm_trap, "nm_xfd_trap", Cause::nm_trap, 0, d.xfd_err);
+      take_trap(cpu, c.id, Stat::traps_nm_xfd, Cause::nm_trap, "nm_xfd_trap", d.xfd_err);
       charge(cpu, c.id, Stat::control_cycles, cost_.rdmsr_xfd_err + cost_.wrmsr_xfd_err, "xfd_err", Cause::nm_trap);
       cs.trap.xfd_err = 0;
       const ComponentMask want = d.xfd_err & machine_.dynamic;
@@ -359,8 +367,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
       continue;
     }
     // CR0.TS: the lazy-restore #NM (fpu__restore / math_state_restore).
-    stats_.add(Stat::traps_nm_ts, c.id, 1);
-    charge(cpu, c.id, Stat::trap_cycles, cost_.nm_trap, "nm_ts_trap", Cause::nm_trap);
+    take_trap(cpu, c.id, Stat::traps_nm_ts, Cause::nm_trap, "nm_ts_trap");
     policy_.nm_ts_trap(*this, cpu, c);
   }
   if (cs.trap.check(touched).kind != TrapKind::kNone) panic("trap still pending after its handler ran");

@@ -141,9 +141,13 @@ class Agent {
   void reset_fpstate(Context& ctx);
   // Make the registers hold ctx's live user state in init (fpu__clear_user_states).
   void set_truth_init(Context& ctx, ComponentMask mask) { ctx.truth.set_init(mask); }
-  // The image the registers hold for `mask`, as a new image owned by `to`
-  // (fork copies the parent's live registers into the child's buffer).
-  StateImage retag(const StateImage& src, ComponentMask mask, Context& to);
+  // fpu_clone()'s XSAVE of the live registers into a new child's buffer
+  // (its default features; a fresh buffer, so no modified optimisation). The
+  // copy becomes the child's own data: its tokens are re-tagged to the child.
+  void save_into_child(CpuId cpu, Context& child);
+  // An FPU exception taken by `ctx`: counted by kind and cause, with the
+  // exception round trip's cost.
+  void take_trap(CpuId cpu, ContextId ctx, Stat kind, Cause cause, std::string_view op, ComponentMask comps = 0);
 
   Context& ctx(ContextId id) { return contexts_[id]; }
   const Context& ctx(ContextId id) const { return contexts_[id]; }

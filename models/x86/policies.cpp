@@ -163,17 +163,7 @@ class DeferredPolicy final : public Policy {
   // child's default-size buffer; dynamic features are not inherited.
   void fork(Agent& a, CpuId cpu, Context& parent, Context& child) override {
     load_user_regs(a, cpu, parent, Cause::fork);
-    CpuState& cs = a.cpu(cpu);
-    const ComponentMask mask = child.fpstate.xfeatures;
-    StateImage img = a.retag(cs.rf.regs, mask, child);
-    // Cost and counters of an XSAVE of the live registers into a fresh buffer.
-    const std::uint64_t saved_restored = cs.rf.restored_from;
-    cs.rf.restored_from = 0;  // a different buffer: no modified optimisation
-    Fpstate& f = child.fpstate;
-    a.save(cpu, child, Cause::fork);
-    cs.rf.restored_from = saved_restored;
-    f.image = img;
-    child.truth = img;
+    a.save_into_child(cpu, child);
   }
 
   // fpu_flush_thread(): default buffer, init contents, invalidated.
@@ -386,21 +376,10 @@ class Linux4Policy final : public Policy {
     child.fpstate_active = parent.fpstate_active;
     if (!parent.fpstate_active) return;
     if (!parent.fpregs_active) {
-      a.stats().add(Stat::traps, parent.id, 1);
-      a.stats().add(Stat::traps_nm_ts, parent.id, 1);
-      ++a.cpu(cpu).traps;
-      a.stats().per_cause[static_cast<size_t>(Cause::fork)].traps += 1;
-      a.charge(cpu, parent.id, Stat::trap_cycles, a.cost().nm_trap, "nm_ts_trap", Cause::fork);
+      a.take_trap(cpu, parent.id, Stat::traps_nm_ts, Cause::fork, "nm_ts_trap");
       load_user_regs(a, cpu, parent, Cause::fork);
     }
-    CpuState& cs = a.cpu(cpu);
-    StateImage img = a.retag(cs.rf.regs, child.fpstate.xfeatures, child);
-    const std::uint64_t saved_restored = cs.rf.restored_from;
-    cs.rf.restored_from = 0;
-    a.save(cpu, child, Cause::fork);
-    cs.rf.restored_from = saved_restored;
-    child.fpstate.image = img;
-    child.truth = img;
+    a.save_into_child(cpu, child);
   }
 
   void exec(Agent& a, CpuId cpu, Context& ctx) override {
