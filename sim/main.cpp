@@ -30,6 +30,7 @@
 #include "sim/platform.h"
 #include "sim/report.h"
 #include "sim/sweep.h"
+#include "sim/trace/binary.h"
 #include "sim/trace/event.h"
 
 namespace po = boost::program_options;
@@ -57,6 +58,7 @@ const char* kTopHelp =
     "  compare SCENARIO      run several policies on the same scenario side by side\n"
     "  check SCENARIO...     run every policy a scenario's \"expect\" names and check the results\n"
     "  sweep GRID -o DIR     run a scenario over a grid of policies and --set values, one process per point\n"
+    "  convert SCENARIO -o OUT.json   copy a trace scenario with its events in the binary format (OUT.fpt)\n"
     "  layout MACHINE        XSAVE layouts and Linux's fpu_*_cfg for a machine preset\n"
     "  list WHAT             policies | machines | costs | stats\n"
     "\n"
@@ -282,7 +284,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::unordered_map<std::string, ContextId> ids;
     for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
     auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine.cpus)
-                                     : make_jsonl_source(s.events_file, &ids, s.machine.cpus);
+                                     : make_file_source(s.events_file, &ids, s.machine.cpus);
     Event e;
     std::uint64_t n = 0;
     while (src->next(e)) ++n;
@@ -445,6 +447,31 @@ int cmd_sweep(const std::vector<std::string>& args) {
   return run_sweep(so);
 }
 
+int cmd_convert(const std::vector<std::string>& args) {
+  po::options_description o("fpusim convert SCENARIO -o OUT.json [options]");
+  o.add_options()("scenario", po::value<std::string>(), "scenario file (inline events or an events_file)")(
+      "out,o", po::value<std::string>(), "the converted scenario; its events go to OUT.fpt next to it")(
+      "help,h", "show this help")("config-dir", po::value<std::string>(), "where machines/, costs/ and schema/ live");
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Decodes a trace scenario's events (with every check `run` makes) and writes a copy of the\n"
+                 "scenario whose \"events_file\" is a compact binary trace, replayed without JSON parsing.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) throw UsageError{"convert needs a SCENARIO file (see fpusim convert --help)"};
+  if (!vm.count("out")) throw UsageError{"convert needs -o OUT.json (see fpusim convert --help)"};
+  check_output_path(vm, "out");
+  const std::string out = vm["out"].as<std::string>();
+  if (out == "-") throw UsageError{"convert writes two files: -o needs a file name, not -"};
+  const std::string path = vm["scenario"].as<std::string>();
+  const ConvertResult r = convert_scenario(path, out);
+  std::cout << out << ": " << r.events << " events in " << r.binary_file << "\n";
+  return kExitOk;
+}
+
 int cmd_layout(const std::vector<std::string>& args) {
   po::options_description o("fpusim layout MACHINE [options]");
   o.add_options()("machine", po::value<std::string>(), "machine preset name or JSON file");
@@ -575,9 +602,10 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return cmd_compare(rest);
     if (cmd == "check") return cmd_check(rest);
     if (cmd == "sweep") return cmd_sweep(rest);
+    if (cmd == "convert") return cmd_convert(rest);
     if (cmd == "layout") return cmd_layout(rest);
     if (cmd == "list") return cmd_list(rest);
-    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, layout, list)"};
+    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, convert, layout, list)"};
   } catch (const UsageError& e) {
     std::cerr << "fpusim: " << e.message << "\n";
     return kExitInput;

@@ -12,6 +12,7 @@
 #include "sim/cpu_trace.h"
 #include "sim/replayer.h"
 #include "sim/scheduler.h"
+#include "sim/trace/binary.h"
 
 namespace fpusim {
 
@@ -79,7 +80,7 @@ class Platform {
     }
     std::unique_ptr<EventSource> src =
         s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
-                              : make_jsonl_source(s.events_file, &ids_, s.machine.cpus);
+                              : make_file_source(s.events_file, &ids_, s.machine.cpus);
     replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_);
     for (CpuId c = 0; c < s.machine.cpus; ++c) {
       cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));

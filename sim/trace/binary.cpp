@@ -1,0 +1,451 @@
+#include "sim/trace/binary.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include <climits>
+#include <cstdlib>
+
+#include "models/x86/xstate.h"
+#include "sim/config/presets.h"
+
+namespace fpusim {
+
+namespace {
+
+constexpr std::uint64_t kMaxTime = (1ull << 53) - 1;
+constexpr unsigned kNumKinds = 14;
+constexpr size_t kMaxRecord = 2 + 8 * 10;  // two bytes, at most eight 10-byte varints
+constexpr size_t kChunk = 1 << 20;
+
+enum Flag : std::uint8_t {
+  kFT = 0x01, kFCtx = 0x02, kFWrite = 0x04, kFRead = 0x08, kFRelease = 0x10, kFDur = 0x20, kFIndex = 0x40,
+};
+
+// Which optional fields each kind may carry (as the JSON decoder fills them),
+// and which it must carry.
+struct KindRule {
+  std::uint8_t allowed;
+  std::uint8_t required;
+};
+constexpr std::uint8_t kCommon = kFT | kFIndex;
+constexpr KindRule kRules[kNumKinds] = {
+    {kCommon | kFCtx, 0},                                     // switch (no ctx: idle)
+    {kCommon | kFCtx | kFWrite | kFRead | kFRelease, 0},      // use (a mask checked below)
+    {kCommon, 0},                                             // syscall
+    {kCommon, 0},                                             // return_to_user
+    {kCommon | kFRead | kFDur, 0},                            // kernel_fpu
+    {kCommon | kFRead | kFDur, 0},                            // irq
+    {kCommon, 0},                                             // signal
+    {kCommon, 0},                                             // sigreturn
+    {kCommon | kFCtx, kFCtx},                                 // fork
+    {kCommon, 0},                                             // exec
+    {kCommon, 0},                                             // exit
+    {kCommon | kFWrite, kFWrite},                             // xcomp_perm
+    {kCommon | kFCtx, kFCtx},                                 // state_read
+    {kCommon | kFCtx | kFWrite, kFCtx | kFWrite},             // state_write
+};
+
+ComponentMask known_components() {
+  ComponentMask m = 0;
+  for (unsigned i = 0; i < x86::kNumXfeatures; ++i) {
+    if (auto b = x86::component_mask_by_name(x86::component_name(i))) m |= *b;
+  }
+  return m;
+}
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_string(std::string& out, const std::string& s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out += s;
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& path) : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (!f_) throw InputError{path_, "", std::string("cannot write: ") + std::strerror(errno)};
+  }
+  ~TempFile() {
+    if (f_) std::fclose(f_);
+    if (!done_) std::remove(tmp_.c_str());
+  }
+  void write(const std::string& s) {
+    if (std::fwrite(s.data(), 1, s.size(), f_) != s.size()) throw InputError{path_, "", "write failed"};
+  }
+  void patch_u64(long offset, std::uint64_t v) {
+    std::string b;
+    put_u64(b, v);
+    if (std::fseek(f_, offset, SEEK_SET) != 0) throw InputError{path_, "", "write failed"};
+    write(b);
+  }
+  void commit() {
+    const int rc = std::fclose(f_);
+    f_ = nullptr;
+    if (rc != 0) throw InputError{path_, "", "write failed"};
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      throw InputError{path_, "", std::string("cannot rename the trace into place: ") + std::strerror(errno)};
+    }
+    done_ = true;
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+  bool done_ = false;
+};
+
+constexpr long kCountOffset = 8 + 4 + 4;
+
+}  // namespace
+
+std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
+                                 const std::vector<std::string>& context_names, unsigned cpus) {
+  TempFile f(path);
+  std::string buf;
+  buf.append(kBinaryTraceMagic, sizeof kBinaryTraceMagic);
+  put_u32(buf, kBinaryTraceVersion);
+  put_u32(buf, cpus);
+  put_u64(buf, 0);  // the event count, patched at the end
+  buf.push_back(src.origin().jsonl ? 1 : 0);
+  put_string(buf, src.origin().file);
+  put_u32(buf, static_cast<std::uint32_t>(context_names.size()));
+  for (const auto& n : context_names) put_string(buf, n);
+
+  Event e;
+  std::uint64_t n = 0, prev_index = ~std::uint64_t{0};
+  Cycles prev_t = 0;
+  while (src.next(e)) {
+    std::uint8_t flags = 0;
+    if (e.t != prev_t) flags |= kFT;
+    if (e.ctx != kNoContext) flags |= kFCtx;
+    if (e.write) flags |= kFWrite;
+    if (e.read) flags |= kFRead;
+    if (e.release) flags |= kFRelease;
+    if (e.dur) flags |= kFDur;
+    if (e.index != prev_index + 1) flags |= kFIndex;
+    buf.push_back(static_cast<char>(static_cast<unsigned>(e.kind) | (static_cast<unsigned>(e.where) << 4) |
+                                    (e.kernel_fpu ? 0x40u : 0u)));
+    buf.push_back(static_cast<char>(flags));
+    if (flags & kFT) put_varint(buf, e.t - prev_t);
+    put_varint(buf, e.cpu);
+    if (flags & kFCtx) put_varint(buf, e.ctx);
+    if (flags & kFWrite) put_varint(buf, e.write);
+    if (flags & kFRead) put_varint(buf, e.read);
+    if (flags & kFRelease) put_varint(buf, e.release);
+    if (flags & kFDur) put_varint(buf, e.dur);
+    if (flags & kFIndex) put_varint(buf, e.index - prev_index - 1);
+    prev_t = e.t;
+    prev_index = e.index;
+    ++n;
+    if (buf.size() >= kChunk) {
+      f.write(buf);
+      buf.clear();
+    }
+  }
+  f.write(buf);
+  f.patch_u64(kCountOffset, n);
+  f.commit();
+  return n;
+}
+
+bool is_binary_trace(const std::string& path) {
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".fpt") == 0) return true;
+  char head[sizeof kBinaryTraceMagic] = {};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  const size_t got = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  return got == sizeof head && std::memcmp(head, kBinaryTraceMagic, sizeof head) == 0;
+}
+
+namespace {
+
+class BinarySource final : public EventSource {
+ public:
+  BinarySource(const std::string& path, const std::unordered_map<std::string, ContextId>* contexts, unsigned cpus)
+      : path_(path), cpus_(cpus), known_(known_components()) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw InputError{path, "", std::string("cannot open events file: ") + std::strerror(errno)};
+    buf_.resize(kChunk + kMaxRecord);
+    read_header(contexts);
+  }
+  ~BinarySource() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool next(Event& out) override {
+    if (end_ - pos_ < kMaxRecord && !eof_) refill();
+    if (pos_ >= end_) {
+      if (n_ != count_) {
+        throw bad("truncated: " + std::to_string(count_) + " records in the header, the file ends after " +
+                  std::to_string(n_));
+      }
+      return false;
+    }
+    if (n_ >= count_) throw bad("more records than the header's " + std::to_string(count_));
+    const std::uint8_t* p = buf_.data() + pos_;
+    const std::uint8_t* const lim = buf_.data() + end_;
+    if (lim - p < 2) throw bad("truncated record");
+    const unsigned b0 = p[0], flags = p[1];
+    p += 2;
+    const unsigned kind = b0 & 0x0f, where = (b0 >> 4) & 3;
+    if ((b0 & 0x80) || kind >= kNumKinds || where > 2 || (flags & 0x80)) throw bad("malformed record");
+    const KindRule& rule = kRules[kind];
+    if ((flags & ~rule.allowed) || (flags & rule.required) != rule.required) throw bad("malformed record");
+    out.kind = static_cast<EventKind>(kind);
+    out.where = static_cast<x86::KernelFpuContext>(where);
+    out.kernel_fpu = b0 & 0x40;
+    std::uint64_t v = 0;
+    if (flags & kFT) {
+      v = varint(p, lim);
+      if (v > kMaxTime - t_) throw bad("time out of range");
+      t_ += v;
+    }
+    out.t = t_;
+    v = varint(p, lim);
+    if (v >= cpus_) {
+      throw bad("CPU " + std::to_string(v) + " does not exist (the machine has " + std::to_string(cpus_) +
+                " CPUs: 0.." + std::to_string(cpus_ - 1) + ")");
+    }
+    out.cpu = static_cast<CpuId>(v);
+    out.ctx = kNoContext;
+    if (flags & kFCtx) {
+      v = varint(p, lim);
+      if (v >= ctx_map_.size()) throw bad("context " + std::to_string(v) + " out of range");
+      out.ctx = ctx_map_[v];
+    }
+    out.write = (flags & kFWrite) ? mask(p, lim) : 0;
+    out.read = (flags & kFRead) ? mask(p, lim) : 0;
+    out.release = (flags & kFRelease) ? mask(p, lim) : 0;
+    out.dur = 0;
+    if (flags & kFDur) {
+      out.dur = varint(p, lim);
+      if (out.dur > kMaxTime) throw bad("duration out of range");
+    }
+    index_ += 1 + ((flags & kFIndex) ? varint(p, lim) : 0);
+    out.index = index_;
+    if (out.kind == EventKind::kUse && !(out.write | out.read | out.release)) throw bad("malformed record");
+    pos_ = static_cast<size_t>(p - buf_.data());
+    ++n_;
+    return true;
+  }
+  const EventOrigin& origin() const override { return origin_; }
+
+ private:
+  InputError bad(const std::string& message) const {
+    return InputError{path_, "record " + std::to_string(n_), message};
+  }
+
+  // One-byte values (most of them) inline; longer ones and errors out of line.
+  std::uint64_t varint(const std::uint8_t*& p, const std::uint8_t* lim) const {
+    if (__builtin_expect(p != lim && *p < 0x80, 1)) return *p++;
+    return varint_slow(p, lim);
+  }
+  __attribute__((noinline)) std::uint64_t varint_slow(const std::uint8_t*& p, const std::uint8_t* lim) const {
+    std::uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+      if (p == lim) throw bad("truncated record");
+      const std::uint8_t b = *p++;
+      if (shift == 63 && b > 1) break;
+      v |= std::uint64_t{b & 0x7fu} << shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw bad("malformed number");
+  }
+  ComponentMask mask(const std::uint8_t*& p, const std::uint8_t* lim) const {
+    const std::uint64_t m = varint(p, lim);
+    if (m & ~known_) throw bad("unknown components in a mask");
+    return m;
+  }
+
+  // Reads exactly n bytes of the header (refilling as needed).
+  const std::uint8_t* take(size_t n) {
+    if (end_ - pos_ < n && !eof_) {
+      if (n > buf_.size() - kMaxRecord) buf_.resize(n + kMaxRecord);
+      refill();
+    }
+    if (end_ - pos_ < n) throw InputError{path_, "", "truncated header (not a complete fpusim binary trace)"};
+    const std::uint8_t* p = buf_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+  std::uint32_t u32() {
+    const std::uint8_t* p = take(4);
+    return p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t{p[3]} << 24;
+  }
+  std::uint64_t u64() {
+    const std::uint64_t lo = u32();
+    return lo | std::uint64_t{u32()} << 32;
+  }
+  std::string str() {
+    const std::uint32_t n = u32();
+    if (n > (1u << 20)) throw InputError{path_, "", "malformed header"};
+    const std::uint8_t* p = take(n);
+    return std::string(reinterpret_cast<const char*>(p), n);
+  }
+
+  void read_header(const std::unordered_map<std::string, ContextId>* contexts) {
+    refill();
+    if (end_ < sizeof kBinaryTraceMagic || std::memcmp(buf_.data(), kBinaryTraceMagic, sizeof kBinaryTraceMagic)) {
+      throw InputError{path_, "", "not an fpusim binary trace (bad magic; expected \"FPUSIMT1\")"};
+    }
+    pos_ = sizeof kBinaryTraceMagic;
+    const std::uint32_t version = u32();
+    if (version != kBinaryTraceVersion) {
+      throw InputError{path_, "", "binary trace version " + std::to_string(version) + " is not supported (expected " +
+                                      std::to_string(kBinaryTraceVersion) + ")"};
+    }
+    const std::uint32_t cpus = u32();
+    count_ = u64();
+    const std::uint8_t jsonl = *take(1);
+    if (jsonl > 1) throw InputError{path_, "", "malformed header"};
+    origin_.jsonl = jsonl;
+    origin_.file = str();
+    const std::uint32_t n = u32();
+    std::vector<std::string> names;
+    for (std::uint32_t i = 0; i < n; ++i) names.push_back(str());
+    // Self-check: the trace was converted for exactly these contexts.
+    if (n != contexts->size()) {
+      throw InputError{path_, "", "converted for " + std::to_string(n) + " contexts, the scenario declares " +
+                                      std::to_string(contexts->size()) + " (convert the scenario again)"};
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      auto it = contexts->find(names[i]);
+      if (it == contexts->end()) {
+        throw InputError{path_, "", "converted for a context \"" + names[i] +
+                                        "\" the scenario does not declare (convert the scenario again)"};
+      }
+      ctx_map_.push_back(it->second);
+    }
+    (void)cpus;  // each record's CPU is checked against the scenario's machine
+  }
+
+  void refill() {
+    const size_t rest = end_ - pos_;
+    std::memmove(buf_.data(), buf_.data() + pos_, rest);
+    pos_ = 0;
+    end_ = rest;
+    while (!eof_ && end_ < buf_.size()) {
+      const ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        throw InputError{path_, "", std::string("read failed: ") + std::strerror(errno)};
+      }
+      if (got == 0) eof_ = true;
+      end_ += static_cast<size_t>(got);
+      if (end_ - pos_ >= kChunk) break;
+    }
+  }
+
+  std::string path_;
+  unsigned cpus_;
+  ComponentMask known_;
+  int fd_ = -1;
+  std::vector<std::uint8_t> buf_;
+  size_t pos_ = 0, end_ = 0;
+  bool eof_ = false;
+  EventOrigin origin_;
+  std::vector<ContextId> ctx_map_;
+  std::uint64_t count_ = 0, n_ = 0;
+  std::uint64_t index_ = ~std::uint64_t{0};
+  Cycles t_ = 0;
+};
+
+}  // namespace
+
+namespace {
+
+std::string dir_name(const std::string& p) {
+  const auto s = p.rfind('/');
+  return s == std::string::npos ? "." : s == 0 ? "/" : p.substr(0, s);
+}
+std::string base_name(const std::string& p) {
+  const auto s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+std::string real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) ? std::string(buf) : p;
+}
+
+}  // namespace
+
+ConvertResult convert_scenario(const std::string& scenario_path, const std::string& out_json) {
+  const Scenario s = load_scenario(scenario_path, {});
+  if (s.workload) {
+    throw InputError{scenario_path, "/workload",
+                     "a \"workload\" scenario has no trace to convert (convert needs \"events\" or \"events_file\")"};
+  }
+  std::unordered_map<std::string, ContextId> ids;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < s.contexts.size(); ++i) {
+    ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
+    names.push_back(s.contexts[i].name);
+  }
+  ConvertResult r;
+  const std::string stem = out_json.size() > 5 && out_json.compare(out_json.size() - 5, 5, ".json") == 0
+                               ? out_json.substr(0, out_json.size() - 5)
+                               : out_json;
+  r.binary_file = stem + ".fpt";
+  {
+    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine.cpus)
+                                     : make_file_source(s.events_file, &ids, s.machine.cpus);
+    r.events = write_binary_trace(*src, r.binary_file, names, s.machine.cpus);
+  }
+  // The scenario document itself, with the new event source.
+  // (Parsed again, keeping the author's key order; load_scenario has checked it.)
+  nlohmann::ordered_json doc;
+  {
+    std::ifstream in(scenario_path, std::ios::binary);
+    doc = nlohmann::ordered_json::parse(in);
+  }
+  doc.erase("events");
+  doc["events_file"] = base_name(r.binary_file);
+  if (real_path(dir_name(scenario_path)) != real_path(dir_name(out_json))) {
+    for (const char* kind : {"machine", "costs"}) {
+      if (!doc.contains(kind) || !doc[kind].is_string()) continue;
+      const std::string v = doc[kind].get<std::string>();
+      const std::string resolved = preset_path(std::string(kind) == "machine" ? "machines" : "costs", v, scenario_path);
+      if (v[0] != '/' && resolved != preset_path(std::string(kind) == "machine" ? "machines" : "costs", v, "")) {
+        doc[kind] = real_path(resolved);
+      }
+    }
+  }
+  TempFile f(out_json);
+  f.write(doc.dump(2) + "\n");
+  f.commit();
+  return r;
+}
+
+std::unique_ptr<EventSource> make_binary_source(const std::string& path,
+                                                const std::unordered_map<std::string, ContextId>* contexts,
+                                                unsigned cpus) {
+  return std::make_unique<BinarySource>(path, contexts, cpus);
+}
+
+std::unique_ptr<EventSource> make_file_source(const std::string& path,
+                                              const std::unordered_map<std::string, ContextId>* contexts,
+                                              unsigned cpus) {
+  if (is_binary_trace(path)) return make_binary_source(path, contexts, cpus);
+  return make_jsonl_source(path, contexts, cpus);
+}
+
+}  // namespace fpusim
