@@ -190,8 +190,14 @@ void Core::step() {
       offset_ += now - eff;
       if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
         const x86::Context& next = p_.agent().ctx(head_.ctx);
+        // A forked child starts only after the fork, which its parent's CPU
+        // may not have reached yet if that CPU lags behind.
+        if (p_.replayer().fork_pending(head_.ctx)) {
+          next_trigger(p_.released());
+          return;
+        }
         // A task resumes on another CPU only after its switch-out there
-        // has completed.
+        // has completed (switched_out_at: also a child's fork completion).
         if (next.running_on != kNoCpu) {
           next_trigger(p_.released());
           return;
@@ -232,7 +238,12 @@ void Core::process(Cycles now) {
     case EventKind::kIrq: cost = a.irq(id_, now, e.kernel_fpu, e.read); break;
     case EventKind::kSignal: cost = a.signal(id_, now); break;
     case EventKind::kSigreturn: cost = a.sigreturn(id_, now); break;
-    case EventKind::kFork: cost = a.fork(id_, now, e.ctx); break;
+    case EventKind::kFork:
+      cost = a.fork(id_, now, e.ctx);
+      a.ctx(e.ctx).switched_out_at = now + cost;  // the child can run from here on
+      p_.replayer().fork_done(e.ctx);
+      p_.released().notify(sc_core::SC_ZERO_TIME);
+      break;
     case EventKind::kExec: cost = a.exec(id_, now); break;
     case EventKind::kExit: cost = a.exit(id_, now); break;
     case EventKind::kXcompPerm: cost = a.xcomp_perm(id_, now, e.write); break;

@@ -5,7 +5,8 @@ namespace fpusim {
 Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t contexts,
                    const std::vector<std::string>* context_names)
     : source_(std::move(source)), queues_(cpus), raw_current_(cpus, kNoContext), raw_cpu_(contexts, kNoCpu),
-      raw_started_(contexts, false), raw_busy_until_(cpus, 0), names_(context_names) {}
+      raw_started_(contexts, false), raw_busy_until_(cpus, 0), fork_pending_(contexts, false),
+      names_(context_names) {}
 
 bool Replayer::fetch(CpuId cpu, Event& out) {
   auto& q = queues_[cpu];
@@ -72,6 +73,7 @@ void Replayer::check(const Event& e) {
         throw origin.error(e.index, "/child", name(e.ctx) + " has already run; a forked child must be a fresh context");
       }
       raw_started_[e.ctx] = true;
+      fork_pending_[e.ctx] = true;
       break;
     case EventKind::kStateWrite:
       if (raw_cpu_[e.ctx] != kNoCpu) {

@@ -24,6 +24,11 @@ class Replayer {
   // The next event of `cpu`; false when the trace has no more for it.
   bool fetch(CpuId cpu, Event& out);
 
+  // A forked child may start running only once its parent's CPU has
+  // processed the fork; until then a switch to it waits (see Core::step).
+  bool fork_pending(ContextId c) const { return fork_pending_[c]; }
+  void fork_done(ContextId c) { fork_pending_[c] = false; }
+
   std::uint64_t events_read() const { return read_; }
   size_t peak_buffered() const { return peak_buffered_; }
   const EventOrigin& origin() const { return source_->origin(); }
@@ -41,7 +46,8 @@ class Replayer {
   std::vector<ContextId> raw_current_;  // per CPU
   std::vector<CpuId> raw_cpu_;          // per context
   std::vector<bool> raw_started_;       // per context
-  std::vector<Cycles> raw_busy_until_;  // per CPU: end of the last event's "dur"
+  std::vector<Cycles> raw_busy_until_;
+  std::vector<bool> fork_pending_;      // per context: fork read, not yet processed  // per CPU: end of the last event's "dur"
   const std::vector<std::string>* names_;
 };
 

@@ -47,7 +47,9 @@ struct Context {
   CpuId running_on = kNoCpu;
   bool in_user = true;       // mode it runs (or resumes) in
   bool exited = false;
-  Cycles switched_out_at = 0;  // when its last switch-out completed (migration order)
+  // When its last switch-out completed, or for a forked child when the fork
+  // did: it may run on another CPU only from then on.
+  Cycles switched_out_at = 0;
 
   // Checker ground truth: the latest version of each component as the
   // context itself last wrote it (present = non-init).
