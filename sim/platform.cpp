@@ -181,33 +181,35 @@ void Core::step() {
         has_head_ = true;
       }
       const Cycles now = now_cycles();
-      const Cycles eff = head_.t + offset_;
+      Cycles eff = head_.t + offset_;
+      if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
+        const x86::Context& next = p_.agent().ctx(head_.ctx);
+        // A forked child starts only after the fork, which its parent's CPU
+        // may not have reached yet if that CPU lags behind; a task resumes on
+        // another CPU only after its switch-out there has completed.
+        if (p_.replayer().fork_pending(head_.ctx) || next.running_on != kNoCpu) {
+          next_trigger(p_.released());
+          return;
+        }
+        // switched_out_at: when that switch-out (or the child's fork)
+        // completed; this CPU waits until then.
+        if (next.switched_out_at > eff) {
+          offset_ += next.switched_out_at - eff;
+          eff = next.switched_out_at;
+        }
+      }
+      // Processing order across CPUs respects the trace's barrier events.
+      if (head_.index > p_.replayer().first_barrier()) {
+        next_trigger(p_.released());
+        return;
+      }
       if (eff > now) {
         next_trigger(cycles(eff - now));
         return;
       }
-      // Woken late (it waited for a migrating context): the gap stretches.
-      offset_ += now - eff;
-      if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
-        const x86::Context& next = p_.agent().ctx(head_.ctx);
-        // A forked child starts only after the fork, which its parent's CPU
-        // may not have reached yet if that CPU lags behind.
-        if (p_.replayer().fork_pending(head_.ctx)) {
-          next_trigger(p_.released());
-          return;
-        }
-        // A task resumes on another CPU only after its switch-out there
-        // has completed (switched_out_at: also a child's fork completion).
-        if (next.running_on != kNoCpu) {
-          next_trigger(p_.released());
-          return;
-        }
-        if (next.switched_out_at > now) {
-          next_trigger(cycles(next.switched_out_at - now));
-          return;
-        }
-      }
-      process(now);
+      // A CPU woken after a wait may process an event whose effective time
+      // has passed in SystemC time: the event keeps its effective time.
+      process(eff);
       has_head_ = false;
     }
   } catch (const x86::SemanticError& e) {
@@ -249,6 +251,10 @@ void Core::process(Cycles now) {
     case EventKind::kXcompPerm: cost = a.xcomp_perm(id_, now, e.write); break;
     case EventKind::kStateRead: cost = a.state_read(id_, now, e.ctx); break;
     case EventKind::kStateWrite: cost = a.state_write(id_, now, e.ctx, e.write); break;
+  }
+  if (e.kind == EventKind::kXcompPerm || e.kind == EventKind::kStateRead || e.kind == EventKind::kStateWrite) {
+    p_.replayer().barrier_done(e.index);
+    p_.released().notify(sc_core::SC_ZERO_TIME);
   }
   p_.stats().add(Stat::events);
   offset_ += cost;

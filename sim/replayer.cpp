@@ -75,7 +75,12 @@ void Replayer::check(const Event& e) {
       raw_started_[e.ctx] = true;
       fork_pending_[e.ctx] = true;
       break;
+    case EventKind::kXcompPerm:
+    case EventKind::kStateRead:
+      barriers_.insert(e.index);
+      break;
     case EventKind::kStateWrite:
+      barriers_.insert(e.index);
       if (raw_cpu_[e.ctx] != kNoCpu) {
         throw origin.error(e.index, "/target",
                            name(e.ctx) + " is running on CPU " + std::to_string(raw_cpu_[e.ctx]) +

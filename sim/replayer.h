@@ -9,6 +9,7 @@
 #pragma once
 
 #include <deque>
+#include <set>
 #include <memory>
 #include <vector>
 
@@ -29,6 +30,13 @@ class Replayer {
   bool fork_pending(ContextId c) const { return fork_pending_[c]; }
   void fork_done(ContextId c) { fork_pending_[c] = false; }
 
+  // Events whose effect reaches other CPUs' contexts (a permission granted to
+  // a whole process, a ptrace access) are barriers: no event after one in the
+  // trace is processed before it, whichever CPU runs ahead. They order
+  // processing only; simulated times are unchanged.
+  std::uint64_t first_barrier() const { return barriers_.empty() ? UINT64_MAX : *barriers_.begin(); }
+  void barrier_done(std::uint64_t index) { barriers_.erase(index); }
+
   std::uint64_t events_read() const { return read_; }
   size_t peak_buffered() const { return peak_buffered_; }
   const EventOrigin& origin() const { return source_->origin(); }
@@ -47,7 +55,8 @@ class Replayer {
   std::vector<CpuId> raw_cpu_;          // per context
   std::vector<bool> raw_started_;       // per context
   std::vector<Cycles> raw_busy_until_;
-  std::vector<bool> fork_pending_;      // per context: fork read, not yet processed  // per CPU: end of the last event's "dur"
+  std::vector<bool> fork_pending_;      // per context: fork read, not yet processed
+  std::set<std::uint64_t> barriers_;    // indices of barrier events read, not yet processed  // per CPU: end of the last event's "dur"
   const std::vector<std::string>* names_;
 };
 
