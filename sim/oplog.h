@@ -8,20 +8,19 @@
 #include <vector>
 
 #include "models/x86/agent.h"
+#include "sim/atomic_file.h"
 
 namespace fpusim {
 
 class OpLog final : public x86::Observer {
  public:
   OpLog(const std::string& path, std::vector<std::string> context_names);
-  ~OpLog() override;
   void on_operation(const x86::OpRecord& op) override;
   void close();
 
  private:
-  std::string path_, tmp_;
   std::vector<std::string> names_;
-  std::ofstream out_;
+  AtomicFile file_;
 };
 
 }  // namespace fpusim

@@ -2,7 +2,6 @@
 
 #include <cinttypes>
 #include <cstdio>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -18,10 +17,8 @@ std::string quote(const std::string& s) { return nlohmann::json(s).dump(); }
 
 PerfettoWriter::PerfettoWriter(const std::string& path, const std::string& title,
                                std::vector<std::string> context_names, unsigned cpus, double frequency_mhz)
-    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), names_(std::move(context_names)),
-      mhz_(frequency_mhz), out_(tmp_, std::ios::trunc), cpu_(cpus) {
-  if (!out_) throw InputError{path, "", "cannot write the Perfetto timeline"};
-  out_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+    : names_(std::move(context_names)), mhz_(frequency_mhz), file_(path), cpu_(cpus) {
+  file_.out() << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   event("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":" + quote(title) + "}}");
   for (CpuId c = 0; c < cpus; ++c) {
     const std::string n = "cpu" + std::to_string(c);
@@ -33,13 +30,6 @@ PerfettoWriter::PerfettoWriter(const std::string& path, const std::string& title
           ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":" + std::to_string(run_tid(c)) + "}}");
     event("{\"ph\":\"M\",\"pid\":1,\"tid\":" + std::to_string(fpu_tid(c)) +
           ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":" + std::to_string(fpu_tid(c)) + "}}");
-  }
-}
-
-PerfettoWriter::~PerfettoWriter() {
-  if (out_.is_open()) {
-    out_.close();
-    std::remove(tmp_.c_str());
   }
 }
 
@@ -56,7 +46,7 @@ std::string PerfettoWriter::name_of(ContextId c) const {
 }
 
 void PerfettoWriter::event(const std::string& body) {
-  out_ << (first_ ? "" : ",\n") << body;
+  file_.out() << (first_ ? "" : ",\n") << body;
   first_ = false;
 }
 
@@ -119,9 +109,8 @@ void PerfettoWriter::close(const std::vector<Cycles>& cpu_end) {
             ts(c < cpu_end.size() ? cpu_end[c] : 0) + "}");
     }
   }
-  out_ << "\n]}\n";
-  out_.close();
-  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) throw InputError{path_, "", "cannot rename the timeline into place"};
+  file_.out() << "\n]}\n";
+  file_.commit();
 }
 
 }  // namespace fpusim

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/x86/agent.h"
+#include "sim/atomic_file.h"
 
 namespace fpusim {
 
@@ -20,7 +21,6 @@ class PerfettoWriter final : public x86::Observer {
  public:
   PerfettoWriter(const std::string& path, const std::string& title, std::vector<std::string> context_names,
                  unsigned cpus, double frequency_mhz);
-  ~PerfettoWriter() override;
 
   void on_operation(const x86::OpRecord& op) override;
   void on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles cycles) override;
@@ -33,10 +33,9 @@ class PerfettoWriter final : public x86::Observer {
   std::string name_of(ContextId c) const;
   void event(const std::string& body);
 
-  std::string path_, tmp_;
   std::vector<std::string> names_;
   double mhz_;
-  std::ofstream out_;
+  AtomicFile file_;
   bool first_ = true;
   struct Track {
     ContextId running = kNoContext;

@@ -317,33 +317,4 @@ std::vector<std::string> check_expectation(const Expectation& x, const Json& rep
   return out;
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-    // A device or FIFO (/dev/null, /dev/stdout): write into it. Renaming a
-    // temporary file over it would replace the device node itself.
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    out.flush();
-    if (!out) throw InputError{path, "", "write failed"};
-    return;
-  }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError{path, "", std::string("cannot write: ") + std::strerror(errno)};
-    out << content;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw InputError{path, "", "write failed"};
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw InputError{path, "", "cannot rename the report into place: " + err};
-  }
-}
-
 }  // namespace fpusim

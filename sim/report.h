@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/atomic_file.h"
 #include "sim/config/json_input.h"
 #include "sim/config/presets.h"
 #include "sim/platform.h"
@@ -33,7 +34,5 @@ void write_compare_csv(std::ostream& os, const std::vector<PolicyRow>& rows);
 // one line per failed expectation.
 std::vector<std::string> check_expectation(const Expectation& x, const Json& report);
 
-// Writes `content` to `path` atomically (temporary file, then rename).
-void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace fpusim

@@ -39,11 +39,6 @@ constexpr size_t kMaxPoints = 100000;
 // ---------------------------------------------------------------------------
 // Small file-system and text helpers.
 
-std::string dir_of(const std::string& p) {
-  const auto s = p.rfind('/');
-  return s == std::string::npos ? "." : s == 0 ? "/" : p.substr(0, s);
-}
-
 bool exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;

@@ -1,6 +1,7 @@
 #include "sim/config/paths.h"
 
 #include <cstdlib>
+#include <sys/stat.h>
 
 namespace fpusim {
 
@@ -17,6 +18,16 @@ std::string config_dir() {
   if (!override_dir().empty()) return override_dir();
   if (const char* e = std::getenv("FPUSIM_CONFIG_DIR"); e && *e) return e;
   return std::string(FPUSIM_SOURCE_ROOT) + "/configs";
+}
+
+std::string dir_of(const std::string& p) {
+  const auto s = p.rfind('/');
+  return s == std::string::npos ? "." : s == 0 ? "/" : p.substr(0, s);
+}
+
+bool is_regular_file(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 }  // namespace fpusim

@@ -9,4 +9,9 @@ namespace fpusim {
 std::string config_dir();
 void set_config_dir(const std::string& dir);
 
+// The directory part of a path ("." for a bare name, "/" for "/x").
+std::string dir_of(const std::string& path);
+// An existing regular file.
+bool is_regular_file(const std::string& path);
+
 }  // namespace fpusim

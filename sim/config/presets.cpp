@@ -97,16 +97,6 @@ void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::st
   }
 }
 
-namespace {
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-std::string dir_of(const std::string& p) {
-  const auto s = p.rfind('/');
-  return s == std::string::npos ? "." : p.substr(0, s);
-}
-}  // namespace
 
 std::string preset_path(const std::string& kind, const std::string& v, const std::string& relative_to) {
   const bool is_path = v.find('/') != std::string::npos ||
@@ -521,7 +511,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     JsonIn ef = in.at("events_file");
     const std::string f = ef.as_string();
     s.events_file = f[0] == '/' ? f : dir_of(path) + "/" + f;
-    if (!file_exists(s.events_file)) {
+    if (!is_regular_file(s.events_file)) {
       throw InputError{file, ef.path(), "cannot open " + s.events_file};
     }
   }

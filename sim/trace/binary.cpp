@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "models/x86/xstate.h"
+#include "sim/atomic_file.h"
 #include "sim/config/presets.h"
 
 namespace fpusim {
@@ -77,40 +78,19 @@ void put_string(std::string& out, const std::string& s) {
   out += s;
 }
 
-class TempFile {
- public:
-  explicit TempFile(const std::string& path) : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-    f_ = std::fopen(tmp_.c_str(), "wb");
-    if (!f_) throw InputError{path_, "", std::string("cannot write: ") + std::strerror(errno)};
-  }
-  ~TempFile() {
-    if (f_) std::fclose(f_);
-    if (!done_) std::remove(tmp_.c_str());
-  }
-  void write(const std::string& s) {
-    if (std::fwrite(s.data(), 1, s.size(), f_) != s.size()) throw InputError{path_, "", "write failed"};
-  }
-  void patch_u64(long offset, std::uint64_t v) {
-    std::string b;
-    put_u64(b, v);
-    if (std::fseek(f_, offset, SEEK_SET) != 0) throw InputError{path_, "", "write failed"};
-    write(b);
-  }
-  void commit() {
-    const int rc = std::fclose(f_);
-    f_ = nullptr;
-    if (rc != 0) throw InputError{path_, "", "write failed"};
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      throw InputError{path_, "", std::string("cannot rename the trace into place: ") + std::strerror(errno)};
-    }
-    done_ = true;
-  }
+// The binary trace is written through an AtomicFile; the event count in the
+// header is patched in at the end.
+void write_bytes(AtomicFile& f, const std::string& path, const std::string& s) {
+  f.out().write(s.data(), static_cast<std::streamsize>(s.size()));
+  if (!f.out()) throw InputError{path, "", "write failed"};
+}
 
- private:
-  std::string path_, tmp_;
-  std::FILE* f_ = nullptr;
-  bool done_ = false;
-};
+void patch_u64(AtomicFile& f, const std::string& path, long offset, std::uint64_t v) {
+  std::string b;
+  put_u64(b, v);
+  f.out().seekp(offset);
+  write_bytes(f, path, b);
+}
 
 constexpr long kCountOffset = 8 + 4 + 4;
 
@@ -118,7 +98,7 @@ constexpr long kCountOffset = 8 + 4 + 4;
 
 std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
                                  const std::vector<std::string>& context_names, unsigned cpus) {
-  TempFile f(path);
+  AtomicFile f(path);
   std::string buf;
   buf.append(kBinaryTraceMagic, sizeof kBinaryTraceMagic);
   put_u32(buf, kBinaryTraceVersion);
@@ -156,12 +136,12 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
     prev_index = e.index;
     ++n;
     if (buf.size() >= kChunk) {
-      f.write(buf);
+      write_bytes(f, path, buf);
       buf.clear();
     }
   }
-  f.write(buf);
-  f.patch_u64(kCountOffset, n);
+  write_bytes(f, path, buf);
+  patch_u64(f, path, kCountOffset, n);
   f.commit();
   return n;
 }
@@ -429,9 +409,7 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
       }
     }
   }
-  TempFile f(out_json);
-  f.write(doc.dump(2) + "\n");
-  f.commit();
+  write_file_atomic(out_json, doc.dump(2) + "\n");
   return r;
 }
 
