@@ -32,7 +32,7 @@ void Checker::record(Violation v) {
 
 void Checker::check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
                         ComponentMask touched, const std::function<std::string(ContextId)>& name_of,
-                        const std::function<std::string(ComponentMask)>& components_of) {
+                        const std::function<std::string(ComponentMask)>& components_of, const char* holder) {
   for (unsigned i : bits(touched)) {
     const bool want = truth.present & bit(i);
     const bool have = regs.present & bit(i);
@@ -41,12 +41,12 @@ void Checker::check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, c
     // A foreign version the context already adopted (below) is no new leak.
     const bool adopted = want && w == h;
     if (have && h.owner != ctx && !adopted) {
-      std::string detail = "registers hold " + name_of(h.owner) + "'s version " +
+      std::string detail = std::string(holder) + " hold " + name_of(h.owner) + "'s version " +
                            std::to_string(h.version) + "; expected " +
                            (want ? "own version " + std::to_string(w.version) : std::string("init state"));
       record({ViolationKind::kLeaked, t, cpu, ctx, h.owner, bit(i), std::move(detail)});
     } else if (want != have || (want && w != h)) {
-      std::string detail = std::string("registers hold ") +
+      std::string detail = std::string(holder) + " hold " +
                            (have ? "own version " + std::to_string(h.version) : std::string("init state")) +
                            "; expected " +
                            (want ? "version " + std::to_string(w.version) : std::string("init state"));

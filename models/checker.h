@@ -43,7 +43,10 @@ class Checker {
   // one loss is reported once.
   void check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
                  ComponentMask touched, const std::function<std::string(ContextId)>& name_of,
-                 const std::function<std::string(ComponentMask)>& components_of);
+                 const std::function<std::string(ComponentMask)>& components_of,
+                 const char* holder = "registers");
+  // A violation found by a model-specific check (e.g. a guest MSR read).
+  void record_violation(Violation v) { record(std::move(v)); }
 
   // Exposure bookkeeping for one CPU: call `advance` with the time of every
   // event before handling it, then `update` with the state after it.

@@ -40,8 +40,8 @@ Cycles CostModel::memcpy(std::uint64_t bytes) const {
   return round_cycles(static_cast<double>(bytes) / memcpy_bytes_per_cycle);
 }
 
-const std::array<ScalarCostInfo, 12>& scalar_costs() {
-  static const std::array<ScalarCostInfo, 12> table = {{
+const std::array<ScalarCostInfo, 14>& scalar_costs() {
+  static const std::array<ScalarCostInfo, 14> table = {{
 #define FPUSIM_COST_INFO(field, doc) {#field, doc, &CostModel::field},
       FPUSIM_SCALAR_COSTS(FPUSIM_COST_INFO)
 #undef FPUSIM_COST_INFO

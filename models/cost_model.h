@@ -40,7 +40,9 @@ bool save_insn_by_name(std::string_view name, SaveInsn* out);
   X(xgetbv1, "XGETBV(ECX=1): read XINUSE")                                                  \
   X(fpstate_realloc, "vzalloc + copy of a larger fpstate (fpstate_realloc), excluding the save") \
   X(fninit, "FNINIT/LDMXCSR at kernel_fpu_begin")                                           \
-  X(sigill, "SIGILL delivery to a task without permission")
+  X(sigill, "SIGILL delivery to a task without permission")                                 \
+  X(rdmsr_xfd, "RDMSR IA32_XFD (fpu_sync_guest_vmexit_xfd_state after a VM exit)")          \
+  X(vm_exit, "VM exit + VM entry round trip of an exit handled in the kernel (an intercept)")
 
 struct CostModel {
   std::string name;
@@ -70,6 +72,6 @@ struct ScalarCostInfo {
   std::string_view doc;
   double CostModel::*member;
 };
-const std::array<ScalarCostInfo, 12>& scalar_costs();
+const std::array<ScalarCostInfo, 14>& scalar_costs();
 
 }  // namespace fpusim

@@ -39,6 +39,19 @@ namespace fpusim {
   X(signal_frames, "count", "signal frames written with FPU state")                                \
   X(forks, "count", "fork/clone FPU copies")                                                       \
   X(migrations, "count", "tasks moved between CPUs by the scheduler's load balancing (scheduled mode)") \
+  X(kvm_runs, "count", "KVM_RUN ioctls (vCPU thread enters the run loop)")                       \
+  X(kvm_fpu_loads, "count", "guest FPU loads (kvm_load_guest_fpu: the kvm_fpu load tracepoint)")  \
+  X(kvm_fpu_unloads, "count", "guest FPU puts (kvm_put_guest_fpu: the kvm_fpu unload tracepoint)") \
+  X(vm_entries, "count", "VM entries")                                                             \
+  X(vm_exits, "count", "VM exits (all reasons)")                                                   \
+  X(fpu_vm_exits, "count", "VM exits caused by FPU virtualisation: intercepted #NM, IA32_XFD / IA32_XFD_ERR accesses, XSETBV") \
+  X(guest_nm_injected, "count", "#NM exceptions the guest receives (re-injected after an intercept, or delivered directly)") \
+  X(guest_gp, "count", "#GP injected into a guest (bad XSETBV or XFD write)")                     \
+  X(guest_ud, "count", "#UD in a guest (XSETBV with CR4.OSXSAVE clear, a component not in the guest's XCR0)") \
+  X(xfd_passthrough, "count", "vCPUs that stopped intercepting guest IA32_XFD writes (first non-zero write)") \
+  X(xfd_syncs, "count", "RDMSR IA32_XFD at VM exit while XFD is passed through (fpu_sync_guest_vmexit_xfd_state)") \
+  X(vm_creates, "count", "VMs created (each vCPU gets a fresh guest fpstate)")                    \
+  X(kernel_xrstor_nm, "count", "XRSTOR of a component with XSTATE_BV set while IA32_XFD arms it: #NM in the kernel (the bug b45f72177594 fixed)") \
   X(fpu_cycles, "cycles", "cycles spent in FPU state management (saves, restores, traps, MSR/CR writes, reallocation)") \
   X(save_cycles, "cycles", "cycles spent in saves")                                                \
   X(restore_cycles, "cycles", "cycles spent in restores")                                          \
@@ -84,7 +97,11 @@ using StatVector = std::array<std::uint64_t, kNumStats>;
   X(fork, "fpu_clone at fork/clone")                                          \
   X(exec, "exec (fpu_flush_thread) and exit (fpu__drop)")                     \
   X(xfd_realloc, "fpstate_realloc after an XFD first-use #NM")                \
-  X(state_access, "ptrace / coredump access to a task's state (fpu_sync_fpstate)")
+  X(state_access, "ptrace / coredump access to a task's state (fpu_sync_fpstate)") \
+  X(kvm_run, "guest FPU load and put around KVM_RUN (fpu_swap_kvm_fpstate, kvm_load/put_guest_fpu)") \
+  X(vm_entry, "switch_fpu_return before VM entry, and the guest XCR0/PKRU/XFD_ERR switch around it") \
+  X(vm_exit, "FPU-virtualisation VM exits: #NM intercept, XFD MSRs, XSETBV, guest first use") \
+  X(kvm_state, "KVM_GET/SET_XSAVE and VM creation (the VMM's copies of guest state)")
 
 enum class Cause : std::uint8_t {
 #define FPUSIM_CAUSE_ENUM(name, doc) name,

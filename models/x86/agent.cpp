@@ -136,12 +136,15 @@ ComponentMask Agent::written_by_save(const CpuState& cs, const Fpstate& fps, Com
   return live;
 }
 
-void Agent::save(CpuId cpu, Context& c, Cause cause) {
+void Agent::save(CpuId cpu, Context& task, Cause cause) {
   CpuState& cs = cpus_[cpu];
+  Context& c = storage(task);
   Fpstate& f = c.fpstate;
   const ComponentMask mask = f.xfeatures & (machine_.xcr0 | machine_.xss);
   const ComponentMask written = written_by_save(cs, f, mask);
   // XSTATE_BV[i] = XINUSE[i] for every requested component (0 under XFD).
+  // A confidential guest's registers were scrubbed by the firmware at VM
+  // exit: what is saved here is init, harmlessly.
   const ComponentMask bv = cs.rf.regs.present & mask & ~cs.trap.xfd;
   f.image.present = (f.image.present & ~mask) | bv;
   for (unsigned i : bits(bv)) f.image.tok[i] = cs.rf.regs.tok[i];
@@ -167,15 +170,21 @@ void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
 }
 
 void Agent::restore(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
-  xfd_update_state(cpu, c.fpstate, cause);
+  xfd_update_state(cpu, storage(c).fpstate, cause);
   xrstor(cpu, c, mask, cause);
 }
 
-void Agent::xrstor(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
+void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   CpuState& cs = cpus_[cpu];
+  Context& c = storage(task);
   Fpstate& f = c.fpstate;
   const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss);
   const ComponentMask loaded = rfbm & f.image.present;
+  // XRSTOR of a component whose XSTATE_BV bit is set while IA32_XFD arms it
+  // raises #NM in the kernel (SDM 13.14): the WARN in
+  // exc_device_not_available() that b45f72177594 fixed for KVM guests. The
+  // model counts it and goes on as if the XRSTOR had loaded the buffer.
+  if (loaded & cs.trap.xfd) stats_.add(Stat::kernel_xrstor_nm, c.id, 1);
   cs.rf.regs.copy_from(f.image, rfbm);
   cs.rf.modified &= ~rfbm;
   cs.rf.restored_from = f.id;
@@ -221,6 +230,25 @@ void Agent::restore_init(CpuId cpu, ComponentMask mask, Cause cause) {
   const std::uint64_t bytes = kXsaveHeaderSize;
   account_save_restore(false, cpu, cs.current, cause, cost_.restore(machine_.restore_insn(), bytes), bytes, 0,
                        "restore_init");
+}
+
+void Agent::pkru_load(CpuId cpu, const Context& ctx, Cause cause) {
+  if (!(machine_.xcr0 & bit(kPKRU))) return;
+  CpuState& cs = cpus_[cpu];
+  // Two contexts that never wrote PKRU both hold the default value.
+  const bool want_live = ctx.truth.present & bit(kPKRU);
+  const bool reg_live = cs.rf.regs.present & bit(kPKRU);
+  const bool same = want_live ? (reg_live && cs.rf.regs.tok[kPKRU] == ctx.truth.tok[kPKRU]) : !reg_live;
+  if (same) return;
+  if (want_live) {
+    cs.rf.regs.present |= bit(kPKRU);
+    cs.rf.regs.tok[kPKRU] = ctx.truth.tok[kPKRU];
+  } else {
+    cs.rf.regs.present &= ~bit(kPKRU);
+  }
+  cs.rf.modified |= bit(kPKRU);
+  stats_.add(Stat::pkru_writes);
+  charge(cpu, ctx.id, Stat::control_cycles, cost_.wrpkru, "wrpkru", cause, 8, bit(kPKRU));
 }
 
 void Agent::set_ts(CpuId cpu, bool ts, Cause cause) {
@@ -272,6 +300,8 @@ void Agent::after_event(CpuId cpu, Cycles t) {
   ContextId user = kNoContext;
   if (cs.current != kNoContext && contexts_[cs.current].in_user && contexts_[cs.current].is_user()) {
     user = cs.current;
+  } else if (const Vcpu* v = guest_running(cpu)) {
+    user = v->guest;  // the guest runs with whatever traps are armed
   }
   ComponentMask armed = cs.trap.cr0_ts ? machine_.user_features() : (cs.trap.xfd & machine_.user_features());
   checker_.update(
@@ -297,6 +327,15 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
                           std::to_string(next->running_on) + " (switch it out there first)"};
     }
   }
+  if (prev && prev->vcpu != kNoVcpu) {
+    Vcpu& v = vcpus_[prev->vcpu];
+    if (v.in_guest) {
+      throw SemanticError{"switch away from " + prev->name + " while its vCPU " + v.name +
+                          " runs the guest (a vm_exit event must come first)"};
+    }
+    // kvm_sched_out() -> kvm_arch_vcpu_put(): v4.x put the guest FPU there.
+    if (kvm_mode_ == KvmMode::kLazyLegacy && v.fpu_loaded) put_guest_fpu(cpu, *prev, v);
+  }
   stats_.add(Stat::context_switches);
   policy_.switch_fpu(*this, cpu, prev, next);
   if (prev) {
@@ -318,6 +357,10 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
 
 Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release) {
   event_time_ = t;
+  if (Context* cur = current(cpu); cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].in_guest) {
+    guest_use(cpu, vcpus_[cur->vcpu], write, read, release);
+    return finish();
+  }
   check_current(cpu, "FP/SIMD use", true);
   Context& c = *current(cpu);
   CpuState& cs = cpus_[cpu];
@@ -409,7 +452,10 @@ Cycles Agent::return_to_user(CpuId cpu, Cycles t) {
 
 void Agent::kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool interrupted_user,
                                ComponentMask clobbers) {
-  if (!policy_.kernel_fpu_usable(*this, cpu, cur, in_interrupt, interrupted_user)) {
+  // v4.x: a loaded guest FPU sits inside __kernel_fpu_begin() (in_kernel_fpu
+  // set), so irq_fpu_usable() refuses (kernel_fpu_disabled()).
+  const bool guest_fpu_held = cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].fpu_loaded;
+  if (guest_fpu_held || !policy_.kernel_fpu_usable(*this, cpu, cur, in_interrupt, interrupted_user)) {
     stats_.add(Stat::kernel_fpu_fallbacks);
     return;
   }
@@ -428,6 +474,18 @@ void Agent::kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool 
 Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
   event_time_ = t;
   Context* cur = current(cpu);
+  if (cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].in_guest) {
+    if (where == KernelFpuContext::kTask) {
+      throw SemanticError{"kernel_fpu in task context while " + cur->name + " runs its guest (vm_exit first)"};
+    }
+    // An interrupt in the guest: VM exit (EXTERNAL_INTERRUPT), the handler
+    // runs in the host with interrupts enabled, then VM entry again.
+    Vcpu& v = vcpus_[cur->vcpu];
+    exit_guest(cpu, *cur, v);
+    kernel_fpu_section(cpu, cur, true, false, clobbers);
+    enter_guest(cpu, *cur, v);
+    return finish();
+  }
   if (where == KernelFpuContext::kTask && cur && cur->is_user() && cur->in_user) {
     throw SemanticError{"kernel_fpu in task context while " + cur->name +
                         " is in user mode (a syscall event must come first, or use \"in\": \"softirq\")"};
@@ -445,6 +503,13 @@ Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentM
 Cycles Agent::irq(CpuId cpu, Cycles t, bool kfpu, ComponentMask clobbers) {
   event_time_ = t;
   Context* cur = current(cpu);
+  if (cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].in_guest) {
+    Vcpu& v = vcpus_[cur->vcpu];
+    exit_guest(cpu, *cur, v);
+    if (kfpu) kernel_fpu_section(cpu, cur, true, false, clobbers);
+    enter_guest(cpu, *cur, v);
+    return finish();
+  }
   const bool from_user = cur && cur->is_user() && cur->in_user;
   if (kfpu) kernel_fpu_section(cpu, cur, true, from_user, clobbers);
   // The interrupt returns to user space through the same exit path.

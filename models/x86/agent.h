@@ -16,6 +16,7 @@
 #include "models/cost_model.h"
 #include "models/stats.h"
 #include "models/x86/context.h"
+#include "models/x86/kvm.h"
 #include "models/x86/machine.h"
 #include "models/x86/trap_unit.h"
 
@@ -103,6 +104,37 @@ class Agent {
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
 
+  // ---- KVM (agent_kvm.cpp) ----
+  void set_kvm_mode(KvmMode m) { kvm_mode_ = m; }
+  KvmMode kvm_mode() const { return kvm_mode_; }
+  // A VM and its vCPUs as the scenario declares them; each vCPU's guest
+  // state is the kGuest context `guest`, run by the user context `thread`.
+  std::uint32_t add_vm(Vm vm);
+  std::uint32_t add_vcpu(std::uint32_t vm, ContextId thread, ContextId guest);
+  // A VM that exists when the trace starts (created, KVM_SET_CPUID2 done).
+  void create_vm_at_start(std::uint32_t vm);
+  Cycles xcomp_guest_perm(CpuId cpu, Cycles t, ComponentMask features);
+  Cycles vm_create(CpuId cpu, Cycles t, std::uint32_t vm);
+  Cycles vm_destroy(CpuId cpu, Cycles t, std::uint32_t vm);
+  Cycles kvm_run(CpuId cpu, Cycles t, std::uint32_t vcpu);
+  Cycles vm_entry(CpuId cpu, Cycles t);
+  Cycles vm_exit(CpuId cpu, Cycles t, VmExitReason reason);
+  Cycles kvm_return(CpuId cpu, Cycles t);
+  Cycles guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value);
+  Cycles guest_rdmsr(CpuId cpu, Cycles t, GuestMsr msr);
+  Cycles guest_xsetbv(CpuId cpu, Cycles t, std::uint32_t index, ComponentMask xcr0);
+  Cycles guest_cr4(CpuId cpu, Cycles t, bool osxsave);
+  Cycles vcpu_save_state(CpuId cpu, Cycles t, std::uint32_t vcpu, std::uint32_t slot);
+  Cycles vcpu_load_state(CpuId cpu, Cycles t, std::uint32_t vcpu, std::uint32_t slot);
+  // KVM_SET_XSAVE alone: from a saved slot, or new values of `write`.
+  Cycles kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vcpu, std::int64_t slot, ComponentMask write);
+  const Vm& vm(std::uint32_t i) const { return vms_[i]; }
+  const Vcpu& vcpu(std::uint32_t i) const { return vcpus_[i]; }
+  size_t num_vms() const { return vms_.size(); }
+  // The vCPU whose guest runs on `cpu` right now (between VM entry and
+  // exit), or null.
+  const Vcpu* guest_running(CpuId cpu) const;
+
   // Exposure accounting around events (see Checker).
   void before_event(CpuId cpu, Cycles t) { checker_.advance(cpu, t); }
   void after_event(CpuId cpu, Cycles t);
@@ -133,6 +165,14 @@ class Agent {
     return cpus_[cpu].owner_ctx == ctx.id && ctx.last_cpu == cpu;
   }
   void set_owner(CpuId cpu, ContextId ctx) { cpus_[cpu].owner_ctx = ctx; }
+  // x86_pkru_load(): make the PKRU register hold `ctx`'s value, writing it
+  // only if it differs (also the guest/host PKRU switch around VM entry).
+  void pkru_load(CpuId cpu, const Context& ctx, Cause cause);
+  // The context whose buffer a save or restore of `ctx` uses: the guest's
+  // while a vCPU thread's fpstate is swapped (fpu->fpstate = guest fpstate).
+  Context& storage(Context& ctx) {
+    return ctx.fpstate_swapped ? contexts_[vcpus_[ctx.vcpu].guest] : ctx;
+  }
   // Copy an image between memory buffers (signal frames, fork from memory).
   void charge_memcpy(CpuId cpu, ContextId ctx, std::uint64_t bytes, Cause cause);
   void charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
@@ -181,6 +221,24 @@ class Agent {
   void account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
                             std::uint64_t bytes, ComponentMask comps, std::string_view op);
 
+  // KVM helpers (agent_kvm.cpp).
+  Vcpu& running_vcpu(CpuId cpu, const char* what, bool in_guest);
+  void guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask read, ComponentMask release);
+  void load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v);
+  void put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v);
+  void enter_guest(CpuId cpu, Context& thread, Vcpu& v);
+  void exit_guest(CpuId cpu, Context& thread, Vcpu& v);
+  // A VM exit KVM handles in the kernel and re-enters from (an intercept).
+  void fpu_exit_round_trip(CpuId cpu, Vcpu& v, VmExitReason reason, std::string_view op, bool full = false);
+  void reset_guest_fpstate(Vcpu& v);
+  void grow_guest_fpstate(CpuId cpu, Vcpu& v, ComponentMask features, Cause cause);
+  bool nm_intercepted(const Vcpu& v) const;
+  ComponentMask guest_xfd_value(const Vcpu& v) const;  // what a guest RDMSR IA32_XFD returns
+  void set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use);
+  void forget_disabled(Vcpu& v, ComponentMask xfd);
+  void check_guest_msr(CpuId cpu, Vcpu& v, GuestMsr msr, ComponentMask got);
+  void check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const char* what);
+
   const Machine& machine_;
   const CostModel& cost_;
   Policy& policy_;
@@ -191,6 +249,9 @@ class Agent {
   std::vector<Context> contexts_;
   std::vector<Process> processes_;
   std::array<std::uint32_t, kMaxComponents> comp_bytes_{};
+  KvmMode kvm_mode_ = KvmMode::kEager;
+  std::vector<Vm> vms_;
+  std::vector<Vcpu> vcpus_;
   std::uint64_t next_fpstate_id_ = 1;
   // Cycles charged so far by the event being handled, and its start time.
   double pending_ = 0;

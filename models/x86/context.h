@@ -10,7 +10,9 @@
 
 namespace fpusim::x86 {
 
-enum class ContextKind : std::uint8_t { kUser, kKthread };
+// kGuest: a vCPU's guest FPU state (see kvm.h); it never runs by itself,
+// its vCPU thread (a kUser context) runs it inside KVM_RUN.
+enum class ContextKind : std::uint8_t { kUser, kKthread, kGuest };
 
 // struct fpstate (arch/x86/include/asm/fpu/types.h): one buffer allocation.
 struct Fpstate {
@@ -25,7 +27,13 @@ struct Fpstate {
 struct Process {
   std::string name;
   ComponentMask perm = 0;  // fpu->perm.__state_perm of the group leader
+  // fpu->guest_perm of the group leader (ARCH_REQ_XCOMP_GUEST_PERM); locked
+  // by the first guest fpstate allocation (fpu_init_guest_permissions()).
+  ComponentMask guest_perm = 0;
+  bool guest_perm_locked = false;
 };
+
+constexpr std::uint32_t kNoVcpu = ~std::uint32_t{0};
 
 struct Context {
   std::string name;
@@ -42,6 +50,13 @@ struct Context {
   bool fpregs_active = false;
   bool fpstate_active = false;
   std::uint8_t counter = 0;
+
+  // A vCPU thread inside KVM_RUN: the vCPU it runs (kvm.h); with kvm-eager
+  // its fpu->fpstate is then the guest fpstate (fpu_swap_kvm_fpstate()).
+  std::uint32_t vcpu = kNoVcpu;
+  bool fpstate_swapped = false;
+  // kGuest: the vCPU this state belongs to.
+  std::uint32_t guest_of = kNoVcpu;
 
   // Where the context is.
   CpuId running_on = kNoCpu;

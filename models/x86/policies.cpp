@@ -55,27 +55,8 @@ class DeferredPolicy final : public Policy {
       // v6.16 relies on it being set already. Same state either way.
       next->need_fpu_load = true;
       // x86_pkru_load() in __switch_to(): PKRU is switched eagerly, from
-      // the thread's pkru value, not through XRSTOR (v5.14+), and written
-      // only when it differs from the value in the register. Two tasks
-      // that never wrote PKRU both hold the default value.
-      if (next->is_user() && (a.machine().xcr0 & bit(kPKRU))) {
-        CpuState& cs = a.cpu(cpu);
-        const bool next_live = next->truth.present & bit(kPKRU);
-        const bool reg_live = cs.rf.regs.present & bit(kPKRU);
-        const bool same = next_live ? (reg_live && cs.rf.regs.tok[kPKRU] == next->truth.tok[kPKRU]) : !reg_live;
-        if (!same) {
-          if (next_live) {
-            cs.rf.regs.present |= bit(kPKRU);
-            cs.rf.regs.tok[kPKRU] = next->truth.tok[kPKRU];
-          } else {
-            cs.rf.regs.present &= ~bit(kPKRU);
-          }
-          cs.rf.modified |= bit(kPKRU);
-          a.stats().add(Stat::pkru_writes);
-          a.charge(cpu, next->id, Stat::control_cycles, a.cost().wrpkru, "wrpkru", Cause::context_switch, 8,
-                   bit(kPKRU));
-        }
-      }
+      // the thread's pkru value, not through XRSTOR (v5.14+).
+      if (next->is_user()) a.pkru_load(cpu, *next, Cause::context_switch);
     } else {
       // fpu_idle_fpregs() (arch_cpu_idle_enter(), v5.17+): a CPU going idle
       // with AMX tiles in use (XGETBV(1)) releases them so that deep
@@ -181,6 +162,14 @@ class DeferredPolicy final : public Policy {
 
   // __fpu_invalidate_fpregs_state() after the buffer was modified.
   void state_written(Agent&, Context& ctx) override { ctx.last_cpu = kNoCpu; }
+
+  bool use_eager_fpu() const override { return true; }
+
+  void mark_active(Agent& a, CpuId cpu, Context& ctx) override {
+    a.set_owner(cpu, ctx.id);
+    ctx.last_cpu = cpu;
+    ctx.need_fpu_load = false;
+  }
 
   // XFEATURE_MASK_FPSTATE: everything but PKRU.
   ComponentMask restore_mask(const Agent& a) const override { return a.machine().restore_mask(); }
@@ -393,6 +382,14 @@ class Linux4Policy final : public Policy {
   void state_written(Agent&, Context& ctx) override {
     ctx.last_cpu = kNoCpu;
     ctx.fpstate_active = true;
+  }
+
+  bool use_eager_fpu() const override { return eager(); }
+
+  void mark_active(Agent& a, CpuId cpu, Context& ctx) override {
+    activate_curr(ctx);
+    fpregs_activate(a, cpu, ctx, Cause::kvm_run);
+    ctx.last_cpu = cpu;
   }
 
   // v4.x restored every feature, PKRU included.

@@ -48,6 +48,11 @@ class Policy {
   virtual void exit(Agent& a, CpuId cpu, Context& ctx) = 0;
   // The buffer of a stopped task was written (ptrace SETREGSET).
   virtual void state_written(Agent& a, Context& ctx) = 0;
+  // fpregs_mark_activate() (v5.2+) / fpregs_activate() (v4.x): the
+  // registers now hold ctx's state, live, on this CPU.
+  virtual void mark_active(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // use_eager_fpu(): CR0.TS is never set for user tasks.
+  virtual bool use_eager_fpu() const = 0;
   // The features a restore of a task's state requests.
   virtual ComponentMask restore_mask(const Agent& a) const = 0;
 };

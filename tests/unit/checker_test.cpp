@@ -192,6 +192,8 @@ class Forwarding : public x86::Policy {
   void exit(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->exit(a, cpu, c); }
   void state_written(x86::Agent& a, x86::Context& c) override { in_->state_written(a, c); }
   ComponentMask restore_mask(const x86::Agent& a) const override { return in_->restore_mask(a); }
+  void mark_active(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->mark_active(a, cpu, c); }
+  bool use_eager_fpu() const override { return in_->use_eager_fpu(); }
 
  protected:
   std::unique_ptr<x86::Policy> in_;
