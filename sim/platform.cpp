@@ -69,8 +69,37 @@ class Platform {
       ids_.emplace(c.name, id);
       names_.push_back(c.name);
     }
+    const x86::PolicyInfo* info = x86::find_policy(policy_name);
+    agent_.set_kvm_mode(info->kvm);
+    std::vector<ContextId> guest_thread(s.contexts.size(), kNoContext);
+    for (const VmDecl& d : s.vms) {
+      x86::Vm vm;
+      vm.name = d.name;
+      vm.process = processes.at(d.process);
+      vm.confidential = d.confidential;
+      vm.amx_alloc = d.amx_alloc;
+      vm.supported_xcr0 = d.features;
+      vm.xfd = d.xfd;
+      const std::uint32_t vm_id = agent_.add_vm(std::move(vm));
+      ids_.emplace(kVmKeyPrefix + d.name, vm_id);
+      for (const VcpuDecl& vd : d.vcpus) {
+        const ContextId guest = ids_.at(vd.name), thread = ids_.at(vd.thread);
+        agent_.add_vcpu(vm_id, thread, guest);
+        ids_.emplace(kVcpuKeyPrefix + vd.name, guest);
+        guest_thread[guest] = thread;
+      }
+    }
     for (x86::Observer* o : observers) agent_.add_observer(o);
     agent_.start();
+    for (std::uint32_t i = 0; i < s.vms.size(); ++i) {
+      if (s.vms[i].created) {
+        try {
+          agent_.create_vm_at_start(i);
+        } catch (const x86::SemanticError& e) {
+          throw InputError{s.file, "/vms/" + std::to_string(i), e.message};
+        }
+      }
+    }
     if (s.workload) {
       std::vector<ContextId> ids;
       for (const auto& c : s.contexts) ids.push_back(ids_.at(c.name));
@@ -82,6 +111,7 @@ class Platform {
         s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
                               : make_file_source(s.events_file, &ids_, s.machine.cpus);
     replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_);
+    replayer_->set_guest_threads(std::move(guest_thread));
     for (CpuId c = 0; c < s.machine.cpus; ++c) {
       cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));
     }
@@ -251,8 +281,28 @@ void Core::process(Cycles now) {
     case EventKind::kXcompPerm: cost = a.xcomp_perm(id_, now, e.write); break;
     case EventKind::kStateRead: cost = a.state_read(id_, now, e.ctx); break;
     case EventKind::kStateWrite: cost = a.state_write(id_, now, e.ctx, e.write); break;
+    case EventKind::kXcompGuestPerm: cost = a.xcomp_guest_perm(id_, now, e.write); break;
+    case EventKind::kVmCreate: cost = a.vm_create(id_, now, static_cast<std::uint32_t>(e.arg)); break;
+    case EventKind::kVmDestroy: cost = a.vm_destroy(id_, now, static_cast<std::uint32_t>(e.arg)); break;
+    case EventKind::kKvmRun: cost = a.kvm_run(id_, now, a.ctx(e.ctx).guest_of); break;
+    case EventKind::kVmEntry: cost = a.vm_entry(id_, now); break;
+    case EventKind::kVmExit: cost = a.vm_exit(id_, now, static_cast<x86::VmExitReason>(e.sub)); break;
+    case EventKind::kKvmReturn: cost = a.kvm_return(id_, now); break;
+    case EventKind::kGuestWrmsr: cost = a.guest_wrmsr(id_, now, static_cast<x86::GuestMsr>(e.sub), e.write); break;
+    case EventKind::kGuestRdmsr: cost = a.guest_rdmsr(id_, now, static_cast<x86::GuestMsr>(e.sub)); break;
+    case EventKind::kGuestXsetbv:
+      cost = a.guest_xsetbv(id_, now, static_cast<std::uint32_t>(e.arg), e.write);
+      break;
+    case EventKind::kGuestCr4: cost = a.guest_cr4(id_, now, e.kernel_fpu); break;
+    case EventKind::kVcpuSaveState:
+      cost = a.vcpu_save_state(id_, now, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
+      break;
+    case EventKind::kVcpuLoadState:
+      cost = a.vcpu_load_state(id_, now, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
+      break;
+    case EventKind::kKvmSetXsave: cost = a.kvm_set_xsave(id_, now, a.ctx(e.ctx).guest_of, e.arg, e.write); break;
   }
-  if (e.kind == EventKind::kXcompPerm || e.kind == EventKind::kStateRead || e.kind == EventKind::kStateWrite) {
+  if (Replayer::is_barrier(e.kind)) {
     p_.replayer().barrier_done(e.index);
     p_.released().notify(sc_core::SC_ZERO_TIME);
   }

@@ -41,12 +41,18 @@ void Replayer::check(const Event& e) {
                            std::to_string(raw_busy_until_[e.cpu]) + " with the previous event's \"dur\"");
   }
   raw_busy_until_[e.cpu] = e.t + e.dur;
+  if (is_barrier(e.kind)) barriers_.insert(e.index);
   switch (e.kind) {
     case EventKind::kSwitch: {
       const ContextId prev = raw_current_[e.cpu];
       if (e.ctx != kNoContext) {
         if (e.ctx == prev) {
           throw origin.error(e.index, "/next", name(e.ctx) + " is already running on CPU " + std::to_string(e.cpu));
+        }
+        if (e.ctx < guest_thread_.size() && guest_thread_[e.ctx] != kNoContext) {
+          throw origin.error(e.index, "/next",
+                             name(e.ctx) + " is a vCPU's guest state; switch to its thread " +
+                                 name(guest_thread_[e.ctx]) + " and give it a kvm_run event");
         }
         if (raw_cpu_[e.ctx] != kNoCpu) {
           throw origin.error(e.index, "/next",
@@ -61,7 +67,9 @@ void Replayer::check(const Event& e) {
       break;
     }
     case EventKind::kUse:
-      if (e.ctx != kNoContext && e.ctx != raw_current_[e.cpu]) {
+      if (e.ctx != kNoContext && e.ctx != raw_current_[e.cpu] &&
+          !(e.ctx < guest_thread_.size() && guest_thread_[e.ctx] != kNoContext &&
+            guest_thread_[e.ctx] == raw_current_[e.cpu])) {
         const ContextId cur = raw_current_[e.cpu];
         throw origin.error(e.index, "/ctx",
                            name(e.ctx) + " is not running on CPU " + std::to_string(e.cpu) + " (" +
@@ -75,12 +83,7 @@ void Replayer::check(const Event& e) {
       raw_started_[e.ctx] = true;
       fork_pending_[e.ctx] = true;
       break;
-    case EventKind::kXcompPerm:
-    case EventKind::kStateRead:
-      barriers_.insert(e.index);
-      break;
     case EventKind::kStateWrite:
-      barriers_.insert(e.index);
       if (raw_cpu_[e.ctx] != kNoCpu) {
         throw origin.error(e.index, "/target",
                            name(e.ctx) + " is running on CPU " + std::to_string(raw_cpu_[e.ctx]) +

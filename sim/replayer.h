@@ -34,6 +34,14 @@ class Replayer {
   // a whole process, a ptrace access) are barriers: no event after one in the
   // trace is processed before it, whichever CPU runs ahead. They order
   // processing only; simulated times are unchanged.
+  static bool is_barrier(EventKind k) {
+    return k == EventKind::kXcompPerm || k == EventKind::kStateRead || k == EventKind::kStateWrite ||
+           k == EventKind::kXcompGuestPerm || k == EventKind::kVmCreate || k == EventKind::kVmDestroy ||
+           k == EventKind::kVcpuSaveState || k == EventKind::kVcpuLoadState || k == EventKind::kKvmSetXsave;
+  }
+  // Per context: the thread that runs a vCPU's guest state (kNoContext for
+  // other contexts), so that a use may name the vCPU its thread runs.
+  void set_guest_threads(std::vector<ContextId> t) { guest_thread_ = std::move(t); }
   std::uint64_t first_barrier() const { return barriers_.empty() ? UINT64_MAX : *barriers_.begin(); }
   void barrier_done(std::uint64_t index) { barriers_.erase(index); }
 
@@ -58,6 +66,7 @@ class Replayer {
   std::vector<bool> fork_pending_;      // per context: fork read, not yet processed
   std::set<std::uint64_t> barriers_;    // indices of barrier events read, not yet processed  // per CPU: end of the last event's "dur"
   const std::vector<std::string>* names_;
+  std::vector<ContextId> guest_thread_;
 };
 
 }  // namespace fpusim

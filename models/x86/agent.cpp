@@ -334,7 +334,13 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
                           " runs the guest (a vm_exit event must come first)"};
     }
     // kvm_sched_out() -> kvm_arch_vcpu_put(): v4.x put the guest FPU there.
-    if (kvm_mode_ == KvmMode::kLazyLegacy && v.fpu_loaded) put_guest_fpu(cpu, *prev, v);
+    if (kvm_mode_ == KvmMode::kLazyLegacy) {
+      if (v.fpu_loaded) {
+        put_guest_fpu(cpu, *prev, v);
+      } else {
+        v.fpu_counter = 0;
+      }
+    }
   }
   stats_.add(Stat::context_switches);
   policy_.switch_fpu(*this, cpu, prev, next);

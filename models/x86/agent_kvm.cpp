@@ -418,10 +418,10 @@ Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
   Context& thread = *current(cpu);
   // kvm_put_guest_fpu() at the "out:" label (>= 4.15), vcpu_put() -> the
   // v4.x kvm_put_guest_fpu().
-  if (kvm_mode_ == KvmMode::kEager) {
+  if (kvm_mode_ == KvmMode::kEager || v.fpu_loaded) {
     put_guest_fpu(cpu, thread, v);
-  } else if (v.fpu_loaded) {
-    put_guest_fpu(cpu, thread, v);
+  } else {
+    v.fpu_counter = 0;  // "if (!vcpu->guest_fpu_loaded) { vcpu->fpu_counter = 0; return; }"
   }
   v.in_run = false;
   thread.vcpu = kNoVcpu;

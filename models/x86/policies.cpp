@@ -401,22 +401,53 @@ class Linux4Policy final : public Policy {
 
 std::vector<PolicyInfo> make_registry() {
   std::vector<PolicyInfo> r;
+  auto deferred = [] { return std::unique_ptr<Policy>(new DeferredPolicy()); };
+  auto linux4 = [](Preload p) { return [p] { return std::unique_ptr<Policy>(new Linux4Policy(p)); }; };
   r.push_back({"deferred", "Linux >= 5.2 (5f409e20b794; 730faa15a069 in v6.16)",
                "save at switch-out when the registers are live, restore on return to user space unless the CPU "
-               "still holds the task's registers (fpregs_state_valid)",
-               [] { return std::unique_ptr<Policy>(new DeferredPolicy()); }});
+               "still holds the task's registers (fpregs_state_valid); guests: kvm-eager",
+               deferred, KvmMode::kEager});
   r.push_back({"eager", "Linux 4.6 .. 5.1 (58122bf1d856 made eagerfpu=on the default)",
                "save the previous task and restore the next one at every switch, skipping the restore when the "
-               "CPU still holds it (fpu_want_lazy_restore); CR0.TS never set",
-               [] { return std::unique_ptr<Policy>(new Linux4Policy(Preload::kAlways)); }});
+               "CPU still holds it (fpu_want_lazy_restore); CR0.TS never set; guests: kvm-eager",
+               linux4(Preload::kAlways), KvmMode::kEager});
   r.push_back({"lazy", "Linux <= 4.5 with eagerfpu=off, without the preload heuristic",
                "save at switch-out only if the task used the FPU in its slice, set CR0.TS, restore in the #NM "
-               "handler on first use",
-               [] { return std::unique_ptr<Policy>(new Linux4Policy(Preload::kNever)); }});
+               "handler on first use; guests: kvm-lazy-legacy",
+               linux4(Preload::kNever), KvmMode::kLazyLegacy});
   r.push_back({"lazy-preload", "Linux <= 4.5 with eagerfpu=off (switch_fpu_prepare counter > 5)",
                "lazy, plus preload at switch for tasks that used the FPU in more than 5 consecutive slices "
-               "(fpu->counter, an unsigned char that wraps at 256)",
-               [] { return std::unique_ptr<Policy>(new Linux4Policy(Preload::kCounter)); }});
+               "(fpu->counter, an unsigned char that wraps at 256); guests: kvm-lazy-legacy",
+               linux4(Preload::kCounter), KvmMode::kLazyLegacy});
+  r.push_back({"kvm-eager", "Linux >= 4.15 (f775b13eedee), today fpu_swap_kvm_fpstate(); host: deferred",
+               "guest FPU loaded at KVM_RUN entry and put at its return to user space, once per ioctl; "
+               "in between the guest fpstate is the thread's, saved and restored like a task's",
+               deferred, KvmMode::kEager});
+  r.push_back({"kvm-lazy-legacy", "Linux <= 4.10 (removed by bd7e5b0899a4); host: lazy-preload",
+               "the guest runs with CR0.TS forced and #NM intercepted until its first FP use; the guest FPU is "
+               "loaded at VM entry, put at vcpu_put, and deactivated again if used in fewer than 5 consecutive "
+               "loads",
+               linux4(Preload::kCounter), KvmMode::kLazyLegacy});
+  // Every combination that existed, spelled HOST+KVM.
+  struct Host {
+    const char* name;
+    std::function<std::unique_ptr<Policy>()> make;
+    bool eager_kvm, lazy_kvm;
+  };
+  const Host hosts[] = {{"deferred", deferred, true, false},
+                        {"eager", linux4(Preload::kAlways), true, true},
+                        {"lazy", linux4(Preload::kNever), false, true},
+                        {"lazy-preload", linux4(Preload::kCounter), false, true}};
+  for (const Host& h : hosts) {
+    if (h.eager_kvm) {
+      r.push_back({std::string(h.name) + "+kvm-eager", "", "host " + std::string(h.name) + ", guests kvm-eager",
+                   h.make, KvmMode::kEager, true});
+    }
+    if (h.lazy_kvm) {
+      r.push_back({std::string(h.name) + "+kvm-lazy-legacy", "",
+                   "host " + std::string(h.name) + ", guests kvm-lazy-legacy", h.make, KvmMode::kLazyLegacy, true});
+    }
+  }
   return r;
 }
 
@@ -434,9 +465,12 @@ const PolicyInfo* find_policy(std::string_view name) {
   return nullptr;
 }
 
+// Composite HOST+KVM names are accepted everywhere and listed by
+// `fpusim list policies` after the base names.
 std::string policy_names() {
   std::string s;
   for (const auto& p : policies()) {
+    if (p.composite) continue;
     if (!s.empty()) s += ", ";
     s += p.name;
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/x86/agent.h"
+#include "models/x86/kvm.h"
 
 namespace fpusim::x86 {
 
@@ -57,11 +58,17 @@ class Policy {
   virtual ComponentMask restore_mask(const Agent& a) const = 0;
 };
 
+// A named policy: a host mechanism and how KVM handles guest FPU state.
+// Host policies name their era's KVM behaviour; "kvm-eager" and
+// "kvm-lazy-legacy" name a KVM behaviour with its era's host policy; and
+// "HOST+KVM" names any combination that existed.
 struct PolicyInfo {
   std::string name;
   std::string kernels;      // which Linux versions behaved so
   std::string description;
   std::function<std::unique_ptr<Policy>()> make;
+  KvmMode kvm = KvmMode::kEager;
+  bool composite = false;   // a "HOST+KVM" spelling (not listed separately)
 };
 
 // The registry, in registration order.

@@ -433,6 +433,81 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
   }
   }
 
+  if (in.has("vms")) {
+    JsonIn vms = in.at("vms");
+    std::map<std::string, size_t> vm_names;
+    for (size_t i = 0; i < vms.size(); ++i) {
+      JsonIn v = vms.at(i);
+      VmDecl d;
+      d.name = v.at("name").as_string();
+      if (!vm_names.emplace(d.name, i).second) {
+        throw InputError{file, v.path() + "/name", "duplicate VM name \"" + d.name + "\""};
+      }
+      const ComponentMask host = s.machine.user_features();
+      if (v.has("guest_features")) {
+        JsonIn gf = v.at("guest_features");
+        d.features = read_components(gf);
+        if (d.features & ~host) {
+          gf.fail("guest features the host supports (" + x86::mask_to_names(host) + "); " +
+                  x86::mask_to_names(d.features & ~host) + " is not");
+        }
+        if (!(d.features & bit(x86::kX87)) || !(d.features & bit(x86::kSSE))) gf.fail("at least x87 and sse");
+      } else {
+        d.features = host;
+      }
+      if (v.has("xfd")) {
+        JsonIn x = v.at("xfd");
+        d.xfd = x.as_bool();
+        if (d.xfd && !s.machine.dynamic) x.fail("false: machine " + s.machine.name + " has no XFD");
+      } else {
+        d.xfd = (d.features & s.machine.dynamic) != 0;
+      }
+      if (v.has("confidential")) d.confidential = v.at("confidential").as_bool();
+      if (v.has("amx_alloc")) {
+        JsonIn a = v.at("amx_alloc");
+        const std::string m = a.as_string();
+        if (m == "kvm_set_cpuid2") d.amx_alloc = x86::AmxAlloc::kSetCpuid;
+        else if (m == "first_use") d.amx_alloc = x86::AmxAlloc::kFirstUse;
+        else a.fail("\"kvm_set_cpuid2\" (merged kernels) or \"first_use\" (the seed-003 design)");
+      }
+      if (v.has("created")) d.created = v.at("created").as_bool();
+      JsonIn vcpus = v.at("vcpus");
+      if (!vcpus.size()) vcpus.fail("at least one vCPU");
+      for (size_t k = 0; k < vcpus.size(); ++k) {
+        JsonIn c = vcpus.at(k);
+        VcpuDecl vd;
+        vd.name = c.at("name").as_string();
+        JsonIn th = c.at("thread");
+        vd.thread = th.as_string();
+        auto it = seen.find(vd.thread);
+        if (it == seen.end() || s.contexts[it->second].kind != x86::ContextKind::kUser) {
+          th.fail("the name of a user context declared in /contexts (the vCPU thread)");
+        }
+        const std::string& proc = s.contexts[it->second].process;
+        if (d.process.empty()) d.process = proc;
+        if (proc != d.process) {
+          th.fail("a thread of the VM's process " + d.process + "; " + vd.thread + " belongs to " + proc);
+        }
+        for (const VmDecl& o : s.vms) {
+          for (const VcpuDecl& ov : o.vcpus) {
+            if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
+          }
+        }
+        for (const VcpuDecl& ov : d.vcpus) {
+          if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
+        }
+        if (!seen.emplace(vd.name, s.contexts.size()).second) {
+          throw InputError{file, c.path() + "/name", "vCPU name \"" + vd.name + "\" is already a context"};
+        }
+        s.contexts.push_back(ContextDecl{vd.name, x86::ContextKind::kGuest, d.process});
+        c.require_all_read();
+        d.vcpus.push_back(std::move(vd));
+      }
+      v.require_all_read();
+      s.vms.push_back(std::move(d));
+    }
+  }
+
   if (in.has("workload")) {
     JsonIn w = in.at("workload");
     Workload wl;

@@ -11,6 +11,7 @@
 
 #include "models/cost_model.h"
 #include "models/stats.h"
+#include "models/x86/kvm.h"
 #include "models/x86/context.h"
 #include "models/x86/machine.h"
 #include "sim/config/json_input.h"
@@ -58,6 +59,24 @@ struct ContextDecl {
   std::string process;
 };
 
+// A VM of the trace (traces/README.md, "KVM"). Each vCPU becomes a context
+// of kind kGuest named after the vCPU (its guest FPU state).
+struct VcpuDecl {
+  std::string name;
+  std::string thread;  // the user context that issues KVM_RUN
+};
+struct VmDecl {
+  std::string name;
+  std::string process;
+  bool confidential = false;
+  x86::AmxAlloc amx_alloc = x86::AmxAlloc::kSetCpuid;
+  ComponentMask features = 0;  // guest CPUID 0xD XCR0 bits
+  bool xfd = false;            // guest CPUID XFD
+  bool created = true;         // exists when the trace starts
+  std::vector<VcpuDecl> vcpus;
+};
+
+
 // Scheduled mode: synthetic tasks run by the HostScheduler instead of a
 // trace (traces/README.md, "Workloads").
 struct TaskClass {
@@ -98,6 +117,7 @@ struct Scenario {
   std::string machine_file;
   std::string costs_file;
   std::vector<ContextDecl> contexts;
+  std::vector<VmDecl> vms;
   // Events: inline (kept as JSON) or a JSON-lines file streamed at run time.
   Json inline_events;
   std::string events_file;

@@ -113,6 +113,11 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
   std::uint64_t n = 0, prev_index = ~std::uint64_t{0};
   Cycles prev_t = 0;
   while (src.next(e)) {
+    if (is_kvm_event(e.kind)) {
+      throw src.origin().error(e.index, "/ev",
+                               "KVM events (\"" + std::string(event_kind_name(e.kind)) +
+                                   "\") have no binary encoding yet; replay this trace from JSON");
+    }
     std::uint8_t flags = 0;
     if (e.t != prev_t) flags |= kFT;
     if (e.ctx != kNoContext) flags |= kFCtx;

@@ -18,9 +18,13 @@ struct EventDecoder::Parser {
 };
 
 std::string_view event_kind_name(EventKind k) {
-  static constexpr std::string_view names[] = {"switch", "use",  "syscall", "return_to_user", "kernel_fpu",
-                                               "irq",    "signal", "sigreturn", "fork",         "exec",
-                                               "exit",   "xcomp_perm", "state_read", "state_write"};
+  static constexpr std::string_view names[] = {
+      "switch",      "use",          "syscall",         "return_to_user", "kernel_fpu",  "irq",
+      "signal",      "sigreturn",    "fork",            "exec",           "exit",        "xcomp_perm",
+      "state_read",  "state_write",  "xcomp_guest_perm", "vm_create",     "vm_destroy",  "kvm_run",
+      "vm_entry",    "vm_exit",      "kvm_return",      "guest_wrmsr",    "guest_rdmsr", "guest_xsetbv",
+      "guest_cr4",   "vcpu_save_state", "vcpu_load_state", "kvm_set_xsave"};
+  static_assert(std::size(names) == kNumEventKinds);
   return names[static_cast<size_t>(k)];
 }
 
@@ -42,7 +46,9 @@ namespace {
 enum Key : unsigned {
   kT = 1u << 0, kCpu = 1u << 1, kEv = 1u << 2, kNext = 1u << 3, kCtx = 1u << 4, kWrite = 1u << 5,
   kRead = 1u << 6, kRelease = 1u << 7, kIn = 1u << 8, kDur = 1u << 9, kKfpu = 1u << 10, kClobbers = 1u << 11,
-  kChild = 1u << 12, kFeatures = 1u << 13, kTarget = 1u << 14,
+  kChild = 1u << 12, kFeatures = 1u << 13, kTarget = 1u << 14, kVcpu = 1u << 15, kVm = 1u << 16,
+  kReason = 1u << 17, kMsr = 1u << 18, kValue = 1u << 19, kXcr0 = 1u << 20, kIndex = 1u << 21,
+  kSlot = 1u << 22, kOsxsave = 1u << 23,
 };
 
 struct KindSpec {
@@ -66,10 +72,26 @@ constexpr KindSpec kKinds[] = {
     {"xcomp_perm", EventKind::kXcompPerm, kFeatures, kFeatures},
     {"state_read", EventKind::kStateRead, kTarget, kTarget},
     {"state_write", EventKind::kStateWrite, kTarget | kWrite, kTarget | kWrite},
+    {"xcomp_guest_perm", EventKind::kXcompGuestPerm, kFeatures, kFeatures},
+    {"vm_create", EventKind::kVmCreate, kVm, kVm},
+    {"vm_destroy", EventKind::kVmDestroy, kVm, kVm},
+    {"kvm_run", EventKind::kKvmRun, kVcpu, kVcpu},
+    {"vm_entry", EventKind::kVmEntry, 0, 0},
+    {"vm_exit", EventKind::kVmExit, kReason, kReason},
+    {"kvm_return", EventKind::kKvmReturn, 0, 0},
+    {"guest_wrmsr", EventKind::kGuestWrmsr, kMsr | kValue, kMsr | kValue},
+    {"guest_rdmsr", EventKind::kGuestRdmsr, kMsr, kMsr},
+    {"guest_xsetbv", EventKind::kGuestXsetbv, kXcr0 | kIndex, kXcr0},
+    {"guest_cr4", EventKind::kGuestCr4, kOsxsave, kOsxsave},
+    {"vcpu_save_state", EventKind::kVcpuSaveState, kVcpu | kSlot, kVcpu | kSlot},
+    {"vcpu_load_state", EventKind::kVcpuLoadState, kVcpu | kSlot, kVcpu | kSlot},
+    {"kvm_set_xsave", EventKind::kKvmSetXsave, kVcpu | kSlot | kWrite, kVcpu},
 };
 constexpr std::string_view kKeyNames[] = {"t",        "cpu",     "ev",         "next",     "ctx",
                                           "write",    "read",    "release",    "in",       "dur",
-                                          "kernel_fpu", "clobbers", "child",   "features", "target"};
+                                          "kernel_fpu", "clobbers", "child",   "features", "target",
+                                          "vcpu",     "vm",      "reason",     "msr",      "value",
+                                          "xcr0",     "index",   "slot",       "osxsave"};
 
 std::string kinds_list() {
   std::string s;
@@ -110,7 +132,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
   unsigned seen = 0;
   std::string_view ev;
   bool next_null = false;
-  std::string_view next_name, ctx_name, child_name, target_name;
+  std::string_view next_name, ctx_name, child_name, target_name, vcpu_name, vm_name;
 
   auto read_u64 = [&](simdjson::dom::element v, const char* key, std::uint64_t max) -> std::uint64_t {
     const element_type t = v.type();
@@ -157,6 +179,13 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       ++i;
     }
     return m;
+  };
+  auto read_vcpu = [&](std::string_view name) -> ContextId {
+    auto it = contexts_->find(kVcpuKeyPrefix + std::string(name));
+    if (it == contexts_->end()) {
+      throw fail("/vcpu", "unknown vCPU \"" + std::string(name) + "\" (declare it in /vms/*/vcpus)");
+    }
+    return it->second;
   };
   auto read_context = [&](std::string_view name, const char* key) -> ContextId {
     auto it = contexts_->find(std::string(name));
@@ -213,6 +242,34 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       case kChild: child_name = read_string(v, "child"); break;
       case kFeatures: out.write = read_components(v, "features"); break;
       case kTarget: target_name = read_string(v, "target"); break;
+      case kVcpu: vcpu_name = read_string(v, "vcpu"); break;
+      case kVm: vm_name = read_string(v, "vm"); break;
+      case kReason: {
+        const std::string_view r = read_string(v, "reason");
+        x86::VmExitReason reason;
+        if (!x86::vm_exit_reason_by_name(r, &reason)) {
+          throw fail("/reason", "unknown VM exit reason \"" + std::string(r) +
+                                    "\"; expected external_interrupt, hlt, io, mmio, msr, xsetbv, nm or other");
+        }
+        out.sub = static_cast<std::uint8_t>(reason);
+        break;
+      }
+      case kMsr: {
+        const std::string_view m = read_string(v, "msr");
+        if (m == "xfd") out.sub = static_cast<std::uint8_t>(x86::GuestMsr::kXfd);
+        else if (m == "xfd_err") out.sub = static_cast<std::uint8_t>(x86::GuestMsr::kXfdErr);
+        else throw fail("/msr", "expected \"xfd\" (IA32_XFD) or \"xfd_err\" (IA32_XFD_ERR), got \"" + std::string(m) + "\"");
+        break;
+      }
+      case kValue: out.write = read_components(v, "value"); break;
+      case kXcr0: out.write = read_components(v, "xcr0"); break;
+      case kIndex: out.arg = static_cast<std::int64_t>(read_u64(v, "index", 0xffffffffu)); break;
+      case kSlot: out.arg = static_cast<std::int64_t>(read_u64(v, "slot", 0x7fffffffu)); break;
+      case kOsxsave: {
+        if (v.type() != element_type::BOOL) throw fail("/osxsave", "expected true or false, got " + type_name(v.type()));
+        out.kernel_fpu = v.get_bool().value_unsafe();
+        break;
+      }
     }
   }
   for (unsigned k : {kT, kCpu, kEv}) {
@@ -254,7 +311,33 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
     case EventKind::kStateRead:
     case EventKind::kStateWrite: out.ctx = read_context(target_name, "target"); break;
     case EventKind::kXcompPerm:
+    case EventKind::kXcompGuestPerm:
       if (!out.write) throw fail("/features", "expected at least one feature");
+      break;
+    case EventKind::kKvmRun:
+    case EventKind::kVcpuSaveState:
+    case EventKind::kVcpuLoadState:
+    case EventKind::kKvmSetXsave: {
+      out.ctx = read_vcpu(vcpu_name);
+      if (out.kind == EventKind::kKvmSetXsave) {
+        if (!(seen & kSlot)) out.arg = -1;
+        if ((seen & kSlot) == !!(seen & kWrite)) {
+          throw fail("", "a \"kvm_set_xsave\" event needs either \"slot\" (a saved state) or \"write\" (new values)");
+        }
+      }
+      break;
+    }
+    case EventKind::kVmCreate:
+    case EventKind::kVmDestroy: {
+      auto it = contexts_->find(kVmKeyPrefix + std::string(vm_name));
+      if (it == contexts_->end()) {
+        throw fail("/vm", "unknown VM \"" + std::string(vm_name) + "\" (declare it in /vms)");
+      }
+      out.arg = it->second;
+      break;
+    }
+    case EventKind::kGuestXsetbv:
+      if (!(seen & kIndex)) out.arg = 0;
       break;
     default: break;
   }

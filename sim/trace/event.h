@@ -33,7 +33,24 @@ enum class EventKind : std::uint8_t {
   kXcompPerm,
   kStateRead,
   kStateWrite,
+  // KVM (traces/README.md, "KVM").
+  kXcompGuestPerm,
+  kVmCreate,
+  kVmDestroy,
+  kKvmRun,
+  kVmEntry,
+  kVmExit,
+  kKvmReturn,
+  kGuestWrmsr,
+  kGuestRdmsr,
+  kGuestXsetbv,
+  kGuestCr4,
+  kVcpuSaveState,
+  kVcpuLoadState,
+  kKvmSetXsave,
 };
+constexpr unsigned kNumEventKinds = static_cast<unsigned>(EventKind::kKvmSetXsave) + 1;
+inline bool is_kvm_event(EventKind k) { return k >= EventKind::kXcompGuestPerm; }
 std::string_view event_kind_name(EventKind k);
 
 struct Event {
@@ -48,9 +65,20 @@ struct Event {
   ComponentMask release = 0;  // use
   Cycles dur = 0;             // kernel_fpu, irq
   x86::KernelFpuContext where = x86::KernelFpuContext::kTask;
-  bool kernel_fpu = false;    // irq
+  bool kernel_fpu = false;    // irq; guest_cr4: CR4.OSXSAVE
+  // KVM events: the vCPU (its guest context) is in `ctx`; vm_create /
+  // vm_destroy: the VM index; vcpu_*_state / kvm_set_xsave: the slot
+  // (kvm_set_xsave without one: -1); guest_xsetbv: ECX.
+  std::int64_t arg = 0;
+  std::uint8_t sub = 0;       // vm_exit: VmExitReason; guest_wrmsr / guest_rdmsr: GuestMsr
   std::uint64_t index = 0;    // position in the trace, for messages
 };
+
+// The name table events are decoded with maps context names to ContextIds;
+// VM names (to VM indices) and vCPU names (to their guest ContextIds) share
+// it under these prefixes, which no declared name can contain.
+inline const std::string kVmKeyPrefix = "\x1fvm:";
+inline const std::string kVcpuKeyPrefix = "\x1fvcpu:";
 
 // Where an event came from, for error messages: "scenario.json: /events/12"
 // or "trace.jsonl:13".

@@ -96,7 +96,7 @@ TEST(CostModel, IntelAnchors) {
 }
 
 TEST(CostModel, ScalarCostTableIsComplete) {
-  EXPECT_EQ(scalar_costs().size(), 12u);
+  EXPECT_EQ(scalar_costs().size(), 14u);
   std::set<std::string_view> names;
   for (const auto& sc : scalar_costs()) {
     EXPECT_FALSE(sc.doc.empty()) << sc.name;
