@@ -555,16 +555,11 @@ int cmd_list(const std::vector<std::string>& args) {
   }
   const std::string what = vm.count("what") ? vm["what"].as<std::string>() : "";
   if (what == "policies") {
-    std::string combos;
     for (const auto& p : x86::policies()) {
-      if (p.composite) {
-        combos += (combos.empty() ? "" : ", ") + p.name;
-        continue;
-      }
-      std::cout << p.name << "\n    kernels: " << p.kernels << "\n    " << p.description << "\n";
+      std::cout << p.name << "\n";
+      if (!p.kernels.empty()) std::cout << "    kernels: " << p.kernels << "\n";
+      std::cout << "    " << p.description << "\n";
     }
-    std::cout << "HOST+KVM combinations (host policy and guest FPU handling of the same era):\n    " << combos
-              << "\n";
   } else if (what == "machines" || what == "costs") {
     for (const auto& n : list_presets(what)) {
       const std::string file = preset_path(what, n, "");

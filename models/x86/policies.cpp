@@ -440,12 +440,14 @@ std::vector<PolicyInfo> make_registry() {
                         {"lazy-preload", linux4(Preload::kCounter), false, true}};
   for (const Host& h : hosts) {
     if (h.eager_kvm) {
-      r.push_back({std::string(h.name) + "+kvm-eager", "", "host " + std::string(h.name) + ", guests kvm-eager",
+      r.push_back({std::string(h.name) + "+kvm-eager", "",
+                   "host policy " + std::string(h.name) + " with guests under kvm-eager",
                    h.make, KvmMode::kEager, true});
     }
     if (h.lazy_kvm) {
       r.push_back({std::string(h.name) + "+kvm-lazy-legacy", "",
-                   "host " + std::string(h.name) + ", guests kvm-lazy-legacy", h.make, KvmMode::kLazyLegacy, true});
+                   "host policy " + std::string(h.name) + " with guests under kvm-lazy-legacy", h.make,
+                   KvmMode::kLazyLegacy, true});
     }
   }
   return r;
@@ -465,8 +467,7 @@ const PolicyInfo* find_policy(std::string_view name) {
   return nullptr;
 }
 
-// Composite HOST+KVM names are accepted everywhere and listed by
-// `fpusim list policies` after the base names.
+// For messages: the base names (HOST+KVM spellings are accepted too).
 std::string policy_names() {
   std::string s;
   for (const auto& p : policies()) {
@@ -474,7 +475,7 @@ std::string policy_names() {
     if (!s.empty()) s += ", ";
     s += p.name;
   }
-  return s;
+  return s + " (or HOST+KVM, e.g. eager+kvm-lazy-legacy)";
 }
 
 }  // namespace fpusim::x86
