@@ -446,10 +446,14 @@ void Agent::fpu_exit_round_trip(CpuId cpu, Vcpu& v, VmExitReason reason, std::st
 }
 
 bool Agent::nm_intercepted(const Vcpu& v) const {
-  // vmx_update_exception_bitmap(): #NM while XFD is passed through; the
-  // seed-003 design also while KVM's own XFD layer holds a feature the
-  // guest enabled (guest_fpu->xfd & ~vcpu->arch.xfd & vcpu->arch.xcr0).
-  return v.xfd_no_write_intercept || (v.kvm_xfd & ~v.guest_xfd_msr & v.xcr0);
+  // vmx_update_exception_bitmap(): #NM is intercepted while XFD writes are
+  // passed through (b5274b1b7ba8); as first merged (ec5be88ab29f "kvm: x86:
+  // Intercept #NM for saving IA32_XFD_ERR") while the guest fpstate's XFD is
+  // non-zero, which also covers the seed-003 design's KVM-owned XFD bits
+  // (guest_fpu->xfd & ~vcpu->arch.xfd & vcpu->arch.xcr0). Without the
+  // XFD_ERR part, that design loses the guest's XFD_ERR when an #NM the
+  // guest's own XFD raised reaches it directly (fpusim reproduces the loss).
+  return v.xfd_no_write_intercept || contexts_[v.guest].fpstate.xfd != 0;
 }
 
 ComponentMask Agent::guest_xfd_value(const Vcpu& v) const {
@@ -753,6 +757,14 @@ Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t
     img = g.truth;
     for (unsigned i : bits(write)) img.tok[i] = Token{g.id, g.next_version++};
     img.present |= write;
+  }
+  // Seed 003's design has no KVM_SET_CPUID2 allocation; a restored image
+  // with tile data must get its room here (the model's reading of the
+  // design: the same growth as at the guest's first use).
+  if (const ComponentMask grow = img.present & ~f.xfeatures & v.kvm_xfd) {
+    grow_guest_fpstate(cpu, v, grow, Cause::kvm_state);
+    v.kvm_xfd &= ~grow;
+    f.xfd = v.guest_xfd_msr | v.kvm_xfd;
   }
   if (img.present & ~f.xfeatures & machine_.user_features()) {
     throw SemanticError{"KVM_SET_XSAVE of " + mask_to_names(img.present & ~f.xfeatures) + " into vCPU " + v.name +
