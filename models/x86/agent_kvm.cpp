@@ -19,7 +19,12 @@
 namespace fpusim::x86 {
 
 std::string_view kvm_mode_name(KvmMode m) {
-  return m == KvmMode::kEager ? "kvm-eager" : "kvm-lazy-legacy";
+  switch (m) {
+    case KvmMode::kEager: return "kvm-eager";
+    case KvmMode::kEagerV52: return "kvm-eager-v5.2";
+    case KvmMode::kLazyLegacy: return "kvm-lazy-legacy";
+  }
+  return "?";
 }
 std::string_view amx_alloc_name(AmxAlloc a) {
   return a == AmxAlloc::kSetCpuid ? "kvm_set_cpuid2" : "first_use";
@@ -240,8 +245,10 @@ void Agent::load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
   stats_.add(Stat::kvm_fpu_loads, g.id, 1);
-  if (kvm_mode_ == KvmMode::kEager) {
-    if (policy_.regs_live(*this, thread)) save(cpu, thread, Cause::kvm_run);
+  if (kvm_mode_ != KvmMode::kLazyLegacy) {
+    // Save only if the registers are the thread's (!TIF_NEED_FPU_LOAD);
+    // v5.2..v5.5 saved unconditionally (fixed by c9aef3b85f42).
+    if (policy_.regs_live(*this, thread) || kvm_mode_ == KvmMode::kEagerV52) save(cpu, thread, Cause::kvm_run);
     thread.fpstate_swapped = true;  // fpu->fpstate = guest fpstate
     if (!vm.confidential) {
       restore(cpu, thread, machine_.restore_mask(), Cause::kvm_run);
@@ -273,8 +280,10 @@ void Agent::put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
   stats_.add(Stat::kvm_fpu_unloads, g.id, 1);
-  if (kvm_mode_ == KvmMode::kEager) {
-    if (!vm.confidential && policy_.regs_live(*this, thread)) save(cpu, thread, Cause::kvm_run);
+  if (kvm_mode_ != KvmMode::kLazyLegacy) {
+    if (!vm.confidential && (policy_.regs_live(*this, thread) || kvm_mode_ == KvmMode::kEagerV52)) {
+      save(cpu, thread, Cause::kvm_run);
+    }
     thread.fpstate_swapped = false;  // fpu->fpstate = fpu->__task_fpstate
     restore(cpu, thread, policy_.restore_mask(*this), Cause::kvm_run);
     policy_.mark_active(*this, cpu, thread);
@@ -299,19 +308,22 @@ void Agent::put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
 Cycles Agent::kvm_run(CpuId cpu, Cycles t, std::uint32_t vid) {
   event_time_ = t;
   Vcpu& v = vcpus_[vid];
-  check_current(cpu, "KVM_RUN", true);
+  // KVM_RUN is an ioctl: a preceding syscall event may stand for its entry
+  // (so that an interrupt can come between the entry and the guest FPU load).
+  check_current(cpu, "KVM_RUN", false);
   Context& thread = *current(cpu);
   if (thread.id != v.thread) {
     throw SemanticError{"KVM_RUN of vCPU " + v.name + " by " + thread.name + "; its thread is " +
                         contexts_[v.thread].name};
   }
   if (!v.exists) throw SemanticError{"KVM_RUN of vCPU " + v.name + ", whose VM " + vms_[v.vm].name + " does not exist"};
+  if (v.in_run) throw SemanticError{"KVM_RUN of vCPU " + v.name + ", which is already inside KVM_RUN"};
   stats_.add(Stat::kvm_runs, v.guest, 1);
   thread.in_user = false;  // the ioctl
   thread.vcpu = vid;
   v.in_run = true;
   // kvm_arch_vcpu_ioctl_run() -> kvm_load_guest_fpu() (Linux >= 4.15).
-  if (kvm_mode_ == KvmMode::kEager) load_guest_fpu(cpu, thread, v);
+  if (kvm_mode_ != KvmMode::kLazyLegacy) load_guest_fpu(cpu, thread, v);
   return finish();
 }
 
@@ -321,7 +333,7 @@ void Agent::enter_guest(CpuId cpu, Context& thread, Vcpu& v) {
   CpuState& cs = cpus_[cpu];
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
-  if (kvm_mode_ == KvmMode::kEager) {
+  if (kvm_mode_ != KvmMode::kLazyLegacy) {
     // if (test_thread_flag(TIF_NEED_FPU_LOAD)) switch_fpu_return(): the
     // guest fpstate, unless the CPU still holds it.
     policy_.load_user_regs(*this, cpu, thread, Cause::vm_entry);
@@ -418,7 +430,7 @@ Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
   Context& thread = *current(cpu);
   // kvm_put_guest_fpu() at the "out:" label (>= 4.15), vcpu_put() -> the
   // v4.x kvm_put_guest_fpu().
-  if (kvm_mode_ == KvmMode::kEager || v.fpu_loaded) {
+  if (kvm_mode_ != KvmMode::kLazyLegacy || v.fpu_loaded) {
     put_guest_fpu(cpu, thread, v);
   } else {
     v.fpu_counter = 0;  // "if (!vcpu->guest_fpu_loaded) { vcpu->fpu_counter = 0; return; }"

@@ -30,6 +30,12 @@ enum class KvmMode : std::uint8_t {
   // kvm_put_guest_fpu(): the guest FPU is loaded at KVM_RUN entry and put at
   // its return to user space, once per ioctl.
   kEager,
+  // Linux 5.2 .. 5.5: kEager, but kvm_load_guest_fpu() / kvm_put_guest_fpu()
+  // XSAVEd the registers without checking TIF_NEED_FPU_LOAD, so a
+  // kernel_fpu_begin() between the ioctl entry and the load made the VMM's
+  // saved state the kernel's scratch data (fixed by c9aef3b85f42, Jan 2020;
+  // reference §6.9). Kept to show the checker catching it.
+  kEagerV52,
   // Linux <= 4.10 (removed by bd7e5b0899a4 "KVM: x86: remove code for lazy
   // FPU handling", v4.11): the guest runs with CR0.TS forced and #NM
   // intercepted until its first FP use (vmx_fpu_activate); the guest FPU is

@@ -423,6 +423,10 @@ std::vector<PolicyInfo> make_registry() {
                "guest FPU loaded at KVM_RUN entry and put at its return to user space, once per ioctl; "
                "in between the guest fpstate is the thread's, saved and restored like a task's",
                deferred, KvmMode::kEager});
+  r.push_back({"kvm-eager-v5.2", "Linux 5.2 .. 5.5 (before c9aef3b85f42); host: deferred",
+               "kvm-eager as the deferred-load series first shipped it: the guest FPU load and put XSAVE the "
+               "registers without checking TIF_NEED_FPU_LOAD (bugzilla 206215: corrupted VMM/guest FP state)",
+               deferred, KvmMode::kEagerV52});
   r.push_back({"kvm-lazy-legacy", "Linux <= 4.10 (removed by bd7e5b0899a4); host: lazy-preload",
                "the guest runs with CR0.TS forced and #NM intercepted until its first FP use; the guest FPU is "
                "loaded at VM entry, put at vcpu_put, and deactivated again if used in fewer than 5 consecutive "
