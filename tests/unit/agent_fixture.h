@@ -135,6 +135,50 @@ class Rig {
     return step(cpu, [&](Cycles t) { return agent.state_write(cpu, t, target, write); });
   }
 
+  // ---- KVM (vCPU indices as Agent::add_vcpu returns them)
+  Cycles kvm_run(CpuId cpu, std::uint32_t vcpu) {
+    return step(cpu, [&](Cycles t) { return agent.kvm_run(cpu, t, vcpu); });
+  }
+  Cycles entry(CpuId cpu) {
+    return step(cpu, [&](Cycles t) { return agent.vm_entry(cpu, t); });
+  }
+  Cycles exit_(CpuId cpu, x86::VmExitReason r = x86::VmExitReason::hlt) {
+    return step(cpu, [&](Cycles t) { return agent.vm_exit(cpu, t, r); });
+  }
+  Cycles kvm_return(CpuId cpu) {
+    return step(cpu, [&](Cycles t) { return agent.kvm_return(cpu, t); });
+  }
+  Cycles wrmsr(CpuId cpu, x86::GuestMsr m, ComponentMask v) {
+    return step(cpu, [&](Cycles t) { return agent.guest_wrmsr(cpu, t, m, v); });
+  }
+  Cycles rdmsr(CpuId cpu, x86::GuestMsr m) {
+    return step(cpu, [&](Cycles t) { return agent.guest_rdmsr(cpu, t, m); });
+  }
+  Cycles xsetbv(CpuId cpu, ComponentMask xcr0, std::uint32_t index = 0) {
+    return step(cpu, [&](Cycles t) { return agent.guest_xsetbv(cpu, t, index, xcr0); });
+  }
+  Cycles cr4(CpuId cpu, bool osxsave) {
+    return step(cpu, [&](Cycles t) { return agent.guest_cr4(cpu, t, osxsave); });
+  }
+  Cycles save_state(CpuId cpu, std::uint32_t vcpu, std::uint32_t slot) {
+    return step(cpu, [&](Cycles t) { return agent.vcpu_save_state(cpu, t, vcpu, slot); });
+  }
+  Cycles load_state(CpuId cpu, std::uint32_t vcpu, std::uint32_t slot) {
+    return step(cpu, [&](Cycles t) { return agent.vcpu_load_state(cpu, t, vcpu, slot); });
+  }
+  Cycles set_xsave(CpuId cpu, std::uint32_t vcpu, std::int64_t slot, ComponentMask write = 0) {
+    return step(cpu, [&](Cycles t) { return agent.kvm_set_xsave(cpu, t, vcpu, slot, write); });
+  }
+  Cycles vm_create(CpuId cpu, std::uint32_t vm) {
+    return step(cpu, [&](Cycles t) { return agent.vm_create(cpu, t, vm); });
+  }
+  Cycles vm_destroy(CpuId cpu, std::uint32_t vm) {
+    return step(cpu, [&](Cycles t) { return agent.vm_destroy(cpu, t, vm); });
+  }
+  Cycles guest_perm(CpuId cpu, ComponentMask f) {
+    return step(cpu, [&](Cycles t) { return agent.xcomp_guest_perm(cpu, t, f); });
+  }
+
   std::uint64_t total(Stat s) const { return stats.get(s); }
   std::uint64_t of(ContextId c, Stat s) const { return stats.per_context.at(c)[static_cast<size_t>(s)]; }
   std::uint64_t cause_saves(Cause c) const { return stats.per_cause[static_cast<size_t>(c)].saves; }
@@ -178,7 +222,9 @@ inline std::unique_ptr<x86::Policy> make_policy(const std::string& name) {
 inline std::unique_ptr<Rig> make_rig(const std::string& machine, const std::string& policy,
                                      const std::string& costs = "intel-like",
                                      const std::function<void(Json&)>& edit = {}) {
-  return std::make_unique<Rig>(load_machine_preset(machine, edit), load_cost_preset(costs), make_policy(policy));
+  auto r = std::make_unique<Rig>(load_machine_preset(machine, edit), load_cost_preset(costs), make_policy(policy));
+  r->agent.set_kvm_mode(x86::find_policy(policy)->kvm);
+  return r;
 }
 
 inline std::unique_ptr<Rig> make_rig(x86::Machine m, std::unique_ptr<x86::Policy> p,
