@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/common/round.h"
 #include "models/x86/policy.h"
 
 namespace fpusim::x86 {
@@ -70,14 +71,14 @@ void Agent::reset_fpstate(Context& c) {
 }
 
 Cycles Agent::finish() {
-  Cycles c = static_cast<Cycles>(std::llround(pending_));
+  Cycles c = static_cast<Cycles>(round_nearest(pending_));
   pending_ = 0;
   return c;
 }
 
 void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
                    std::uint64_t bytes, ComponentMask comps) {
-  const auto c = static_cast<Cycles>(std::llround(cycles));
+  const auto c = static_cast<Cycles>(round_nearest(cycles));
   if (!observers_.empty()) {
     const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, cause, c, bytes, comps};
     for (Observer* o : observers_) o->on_operation(rec);
