@@ -113,7 +113,9 @@ class Platform {
   Replayer& replayer() { return *replayer_; }
   Stats& stats() { return stats_; }
   sc_core::sc_event& released() { return released_; }
+  bool tracing() const { return tracing_; }
   void trace(sc_core::sc_trace_file* tf) {
+    tracing_ = true;
     for (auto& c : cores_) c->trace(tf);
     if (scheduler_) scheduler_->trace(tf);
   }
@@ -165,6 +167,7 @@ class Platform {
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<HostScheduler> scheduler_;
   sc_core::sc_event released_{"released"};
+  bool tracing_ = false;  // a VCD is being written
   std::optional<InputError> error_;
   std::optional<InternalError> internal_;
 };
@@ -261,7 +264,7 @@ void Core::process(Cycles now) {
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
   a.after_event(id_, end_time_);
-  vcd.update(a, id_);
+  if (p_.tracing()) vcd.update(a, id_);
 }
 
 }  // namespace

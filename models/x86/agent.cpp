@@ -19,6 +19,7 @@ Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stat
   for (unsigned i = 0; i < kMaxComponents && i < kNumXfeatures; ++i) {
     if (machine_.cfg.kernel.max_features & bit(i)) comp_bytes_[i] = component_size(machine_.cpuid, i);
   }
+  mask_bytes_ = MaskBytes(comp_bytes_);
   processes_.reserve(16);
 }
 
@@ -88,12 +89,6 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
   stats_.add(Stat::fpu_cycles, who, c);
   stats_.add(category, who, c);
   stats_.per_cause[static_cast<size_t>(cause)].cycles += c;
-}
-
-std::uint64_t Agent::bytes_of(ComponentMask mask) const {
-  std::uint64_t b = 0;
-  for (unsigned i : bits(mask)) b += (i < kMaxComponents) ? comp_bytes_[i] : 0;
-  return b;
 }
 
 void Agent::account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,

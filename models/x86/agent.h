@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/checker.h"
+#include "models/common/mask_bytes.h"
 #include "models/cost_model.h"
 #include "models/stats.h"
 #include "models/x86/context.h"
@@ -175,7 +176,7 @@ class Agent {
                           ComponentMask clobbers);
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
-  std::uint64_t bytes_of(ComponentMask mask) const;
+  std::uint64_t bytes_of(ComponentMask mask) const { return mask_bytes_(mask); }
   // The user features a signal frame carries back (PKRU is switched apart).
   ComponentMask sigframe_mask(const Context& c) const;
   void account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
@@ -191,6 +192,7 @@ class Agent {
   std::vector<Context> contexts_;
   std::vector<Process> processes_;
   std::array<std::uint32_t, kMaxComponents> comp_bytes_{};
+  MaskBytes mask_bytes_;  // bytes_of() by table
   std::uint64_t next_fpstate_id_ = 1;
   // Cycles charged so far by the event being handled, and its start time.
   double pending_ = 0;
