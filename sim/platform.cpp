@@ -1,5 +1,6 @@
 #include "sim/platform.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -25,6 +26,34 @@ Cycles now_cycles() { return sc_core::sc_time_stamp().value(); }
 
 class Platform;
 
+constexpr Cycles kNever = ~Cycles{0};
+
+// Per CPU, a lower bound on the effective time of the next event it can
+// process (see Core::step's run-ahead), in a binary tree of minimums: the
+// minimum over all CPUs but one takes O(log CPUs).
+class NextTimes {
+ public:
+  explicit NextTimes(size_t cpus) {
+    while (size_ < cpus) size_ *= 2;
+    tree_.assign(2 * size_, kNever);
+    for (size_t i = 0; i < cpus; ++i) set(i, 0);  // every Core runs at time 0
+  }
+  void set(size_t cpu, Cycles t) {
+    size_t k = cpu + size_;
+    tree_[k] = t;
+    for (; k > 1; k >>= 1) tree_[k >> 1] = std::min(tree_[k], tree_[k ^ 1]);
+  }
+  Cycles min_except(size_t cpu) const {
+    Cycles m = kNever;
+    for (size_t k = cpu + size_; k > 1; k >>= 1) m = std::min(m, tree_[k ^ 1]);
+    return m;
+  }
+
+ private:
+  size_t size_ = 1;
+  std::vector<Cycles> tree_;
+};
+
 // One CPU. An SC_METHOD that wakes only at its next event's effective time
 // (next_trigger), never per cycle.
 class Core : public sc_core::sc_module {
@@ -40,6 +69,9 @@ class Core : public sc_core::sc_module {
  private:
   void step();
   void process(Cycles now);
+  void wait_released();
+  void wait_until(Cycles eff, Cycles now);
+  bool may_run_ahead(Cycles eff) const;
 
   CpuId id_;
   Platform& p_;
@@ -82,6 +114,7 @@ class Platform {
         s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
                               : make_file_source(s.events_file, &ids_, s.machine.cpus);
     replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_);
+    next_times_ = std::make_unique<NextTimes>(s.machine.cpus);
     for (CpuId c = 0; c < s.machine.cpus; ++c) {
       cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));
     }
@@ -114,6 +147,29 @@ class Platform {
   Stats& stats() { return stats_; }
   sc_core::sc_event& released() { return released_; }
   bool tracing() const { return tracing_; }
+
+  // Every notification of `released` goes through here: CPUs waiting for it
+  // become runnable in the next delta cycle, so until they have run, their
+  // next time is "now" (0 is a lower bound).
+  void notify_released() {
+    released_.notify(sc_core::SC_ZERO_TIME);
+    notified_delta_ = sc_core::sc_delta_count();
+    for (CpuId c : waiting_) next_times_->set(c, 0);
+    waiting_.clear();
+  }
+  // `cpu` waits for `released`. It sleeps until the next notification, so
+  // nothing bounds its next time, unless a notification is already pending
+  // in this delta cycle.
+  void wait_released(CpuId cpu) {
+    if (notified_delta_ == sc_core::sc_delta_count()) {
+      next_times_->set(cpu, 0);
+    } else {
+      next_times_->set(cpu, kNever);
+      waiting_.push_back(cpu);
+    }
+  }
+  bool anyone_waiting() const { return !waiting_.empty(); }
+  NextTimes& next_times() { return *next_times_; }
   void trace(sc_core::sc_trace_file* tf) {
     tracing_ = true;
     for (auto& c : cores_) c->trace(tf);
@@ -168,6 +224,9 @@ class Platform {
   std::unique_ptr<HostScheduler> scheduler_;
   sc_core::sc_event released_{"released"};
   bool tracing_ = false;  // a VCD is being written
+  std::unique_ptr<NextTimes> next_times_;
+  std::vector<CpuId> waiting_;  // CPUs asleep until `released` is notified
+  sc_dt::uint64 notified_delta_ = ~sc_dt::uint64{0};
   std::optional<InputError> error_;
   std::optional<InternalError> internal_;
 };
@@ -176,11 +235,47 @@ Core::Core(const sc_core::sc_module_name& name, CpuId id, Platform& p) : sc_modu
   SC_METHOD(step);
 }
 
+// Run-ahead: the SystemC kernel would run this CPU alone at `eff` (and
+// process its next event there) if no other CPU can process anything before
+// or at `eff`: every other CPU is timed-waiting for a later time, asleep
+// until `released` is notified, or done. The event is then processed right
+// away, without the round trip through the kernel, in exactly the order the
+// kernel would have given. A notification of `released` from an event
+// processed ahead would wake the sleeping CPUs at the kernel's current time
+// instead of at `eff`, so events that notify run ahead only when no CPU
+// sleeps. Not with a VCD, which samples the state at SystemC times.
+bool Core::may_run_ahead(Cycles eff) const {
+  if (p_.tracing() || eff >= p_.next_times().min_except(id_)) return false;
+  switch (head_.kind) {
+    case EventKind::kSwitch:
+    case EventKind::kFork:
+    case EventKind::kXcompPerm:
+    case EventKind::kStateRead:
+    case EventKind::kStateWrite:
+      return !p_.anyone_waiting();
+    default:
+      return true;
+  }
+}
+
+void Core::wait_released() {
+  p_.wait_released(id_);
+  next_trigger(p_.released());
+}
+
+void Core::wait_until(Cycles eff, Cycles now) {
+  p_.next_times().set(id_, eff);
+  next_trigger(cycles(eff - now));
+}
+
 void Core::step() {
   try {
     while (true) {
       if (!has_head_) {
-        if (!p_.replayer().fetch(id_, head_)) return;  // no trigger: this CPU is done
+        if (!p_.replayer().fetch(id_, head_)) {  // no trigger: this CPU is done
+          p_.next_times().set(id_, kNever);
+          return;
+        }
         has_head_ = true;
       }
       const Cycles now = now_cycles();
@@ -191,7 +286,7 @@ void Core::step() {
         // may not have reached yet if that CPU lags behind; a task resumes on
         // another CPU only after its switch-out there has completed.
         if (p_.replayer().fork_pending(head_.ctx) || next.running_on != kNoCpu) {
-          next_trigger(p_.released());
+          wait_released();
           return;
         }
         // switched_out_at: when that switch-out (or the child's fork)
@@ -203,11 +298,11 @@ void Core::step() {
       }
       // Processing order across CPUs respects the trace's barrier events.
       if (head_.index > p_.replayer().first_barrier()) {
-        next_trigger(p_.released());
+        wait_released();
         return;
       }
-      if (eff > now) {
-        next_trigger(cycles(eff - now));
+      if (eff > now && !may_run_ahead(eff)) {
+        wait_until(eff, now);
         return;
       }
       // A CPU woken after a wait may process an event whose effective time
@@ -232,7 +327,7 @@ void Core::process(Cycles now) {
   switch (e.kind) {
     case EventKind::kSwitch:
       cost = a.context_switch(id_, now, e.ctx);
-      p_.released().notify(sc_core::SC_ZERO_TIME);
+      p_.notify_released();
       break;
     case EventKind::kUse:
       cost = a.use(id_, now, e.write, e.read, e.release);
@@ -247,7 +342,7 @@ void Core::process(Cycles now) {
       cost = a.fork(id_, now, e.ctx);
       a.ctx(e.ctx).switched_out_at = now + cost;  // the child can run from here on
       p_.replayer().fork_done(e.ctx);
-      p_.released().notify(sc_core::SC_ZERO_TIME);
+      p_.notify_released();
       break;
     case EventKind::kExec: cost = a.exec(id_, now); break;
     case EventKind::kExit: cost = a.exit(id_, now); break;
@@ -257,7 +352,7 @@ void Core::process(Cycles now) {
   }
   if (e.kind == EventKind::kXcompPerm || e.kind == EventKind::kStateRead || e.kind == EventKind::kStateWrite) {
     p_.replayer().barrier_done(e.index);
-    p_.released().notify(sc_core::SC_ZERO_TIME);
+    p_.notify_released();
   }
   p_.stats().add(Stat::events);
   offset_ += cost;
