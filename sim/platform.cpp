@@ -284,8 +284,11 @@ void Core::step() {
         const x86::Context& next = p_.agent().ctx(head_.ctx);
         // A forked child starts only after the fork, which its parent's CPU
         // may not have reached yet if that CPU lags behind; a task resumes on
-        // another CPU only after its switch-out there has completed.
-        if (p_.replayer().fork_pending(head_.ctx) || next.running_on != kNoCpu) {
+        // another CPU only after its switch-out there has completed, and
+        // only after its earlier switch-ins in the trace (on CPUs that may
+        // lag behind) have been processed.
+        if (p_.replayer().fork_pending(head_.ctx) || next.running_on != kNoCpu ||
+            !p_.replayer().switch_in_turn(id_, head_.ctx)) {
           wait_released();
           return;
         }
@@ -327,6 +330,7 @@ void Core::process(Cycles now) {
   switch (e.kind) {
     case EventKind::kSwitch:
       cost = a.context_switch(id_, now, e.ctx);
+      if (e.ctx != kNoContext) p_.replayer().switch_in_done(e.ctx);
       p_.notify_released();
       break;
     case EventKind::kUse:
