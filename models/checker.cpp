@@ -31,8 +31,8 @@ void Checker::record(Violation v) {
 }
 
 void Checker::check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
-                        ComponentMask touched, const std::function<std::string(ContextId)>& name_of,
-                        const std::function<std::string(ComponentMask)>& components_of, const char* holder) {
+                        ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                        FunctionRef<std::string(ComponentMask)> components_of, const char* holder) {
   for (unsigned i : bits(touched)) {
     const bool want = truth.present & bit(i);
     const bool have = regs.present & bit(i);
@@ -76,8 +76,8 @@ void Checker::advance(CpuId cpu, Cycles t) {
 }
 
 void Checker::update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
-                     const std::function<std::string(ContextId)>& name_of,
-                     const std::function<std::string(ComponentMask)>& components_of) {
+                     FunctionRef<std::string(ContextId)> name_of,
+                     FunctionRef<std::string(ComponentMask)> components_of) {
   CpuExposure& e = cpu_.at(cpu);
   std::uint64_t bytes = 0;
   ComponentMask exposed = 0;

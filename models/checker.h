@@ -8,10 +8,10 @@
 #pragma once
 
 #include <array>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "models/common/function_ref.h"
 #include "models/common/types.h"
 #include "models/register_file.h"
 #include "models/stats.h"
@@ -42,9 +42,8 @@ class Checker {
   // violation is recorded and the truth adopts what the registers hold, so
   // one loss is reported once.
   void check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
-                 ComponentMask touched, const std::function<std::string(ContextId)>& name_of,
-                 const std::function<std::string(ComponentMask)>& components_of,
-                 const char* holder = "registers");
+                 ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                 FunctionRef<std::string(ComponentMask)> components_of, const char* holder = "registers");
   // A violation found by a model-specific check (e.g. a guest MSR read).
   void record_violation(Violation v) { record(std::move(v)); }
 
@@ -54,8 +53,8 @@ class Checker {
   // `user_ctx`: the context running in user mode on `cpu`, or kNoContext.
   // `armed`: the components whose access by user code would trap.
   void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
-              const std::function<std::string(ContextId)>& name_of,
-              const std::function<std::string(ComponentMask)>& components_of);
+              FunctionRef<std::string(ContextId)> name_of,
+              FunctionRef<std::string(ComponentMask)> components_of);
 
   const std::vector<Violation>& violations() const { return recorded_; }
   std::uint64_t total_violations() const { return total_; }

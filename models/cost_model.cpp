@@ -1,6 +1,6 @@
 #include "models/cost_model.h"
 
-#include <cmath>
+#include "models/common/round.h"
 
 namespace fpusim {
 
@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kSaveNames[] = {"fxsave", "xsave", "xsaveopt", "xsavec", "xsaves"};
 constexpr std::string_view kRestoreNames[] = {"fxrstor", "xrstor", "xrstors"};
 
-Cycles round_cycles(double c) { return c <= 0 ? 0 : static_cast<Cycles>(std::llround(c)); }
+Cycles round_cycles(double c) { return c <= 0 ? 0 : static_cast<Cycles>(round_nearest(c)); }
 }  // namespace
 
 std::string_view save_insn_name(SaveInsn insn) { return kSaveNames[static_cast<size_t>(insn)]; }

@@ -1,5 +1,6 @@
 #include "sim/platform.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -25,6 +26,34 @@ Cycles now_cycles() { return sc_core::sc_time_stamp().value(); }
 
 class Platform;
 
+constexpr Cycles kNever = ~Cycles{0};
+
+// Per CPU, a lower bound on the effective time of the next event it can
+// process (see Core::step's run-ahead), in a binary tree of minimums: the
+// minimum over all CPUs but one takes O(log CPUs).
+class NextTimes {
+ public:
+  explicit NextTimes(size_t cpus) {
+    while (size_ < cpus) size_ *= 2;
+    tree_.assign(2 * size_, kNever);
+    for (size_t i = 0; i < cpus; ++i) set(i, 0);  // every Core runs at time 0
+  }
+  void set(size_t cpu, Cycles t) {
+    size_t k = cpu + size_;
+    tree_[k] = t;
+    for (; k > 1; k >>= 1) tree_[k >> 1] = std::min(tree_[k], tree_[k ^ 1]);
+  }
+  Cycles min_except(size_t cpu) const {
+    Cycles m = kNever;
+    for (size_t k = cpu + size_; k > 1; k >>= 1) m = std::min(m, tree_[k ^ 1]);
+    return m;
+  }
+
+ private:
+  size_t size_ = 1;
+  std::vector<Cycles> tree_;
+};
+
 // One CPU. An SC_METHOD that wakes only at its next event's effective time
 // (next_trigger), never per cycle.
 class Core : public sc_core::sc_module {
@@ -38,8 +67,15 @@ class Core : public sc_core::sc_module {
   const Event& head() const { return head_; }
 
  private:
+  enum class Next { kDone, kWait, kReady };
   void step();
+  Next evaluate(Cycles& eff);
   void process(Cycles now);
+  void wait_released();
+  void wait_until(Cycles eff, Cycles now);
+  bool may_go_ahead() const;
+  bool may_run_ahead(Cycles eff) const;
+  void drive_pair(Cycles eff, Cycles now);
 
   CpuId id_;
   Platform& p_;
@@ -48,6 +84,12 @@ class Core : public sc_core::sc_module {
   Cycles offset_ = 0;     // effective time minus trace time
   Cycles end_time_ = 0;
   Cycles trace_end_ = 0;
+  // Two-CPU driver (drive_pair): the other CPU processed this one's events,
+  // so this CPU's pending SystemC trigger (at stale_at_) is earlier than its
+  // next event; last_seq_ orders the CPUs' last processed events.
+  bool stale_ = false;
+  Cycles stale_at_ = 0;
+  std::uint64_t last_seq_ = 0;
 
  public:
   CpuTrace vcd;
@@ -112,6 +154,7 @@ class Platform {
                               : make_file_source(s.events_file, &ids_, s.machine.cpus);
     replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_);
     replayer_->set_guest_threads(std::move(guest_thread));
+    next_times_ = std::make_unique<NextTimes>(s.machine.cpus);
     for (CpuId c = 0; c < s.machine.cpus; ++c) {
       cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));
     }
@@ -143,7 +186,36 @@ class Platform {
   Replayer& replayer() { return *replayer_; }
   Stats& stats() { return stats_; }
   sc_core::sc_event& released() { return released_; }
+  bool tracing() const { return tracing_; }
+
+  // Every notification of `released` goes through here: CPUs waiting for it
+  // become runnable in the next delta cycle, so until they have run, their
+  // next time is "now" (0 is a lower bound).
+  void notify_released() {
+    released_.notify(sc_core::SC_ZERO_TIME);
+    notified_delta_ = sc_core::sc_delta_count();
+    for (CpuId c : waiting_) next_times_->set(c, 0);
+    waiting_.clear();
+  }
+  // `cpu` waits for `released`. It sleeps until the next notification, so
+  // nothing bounds its next time, unless a notification is already pending
+  // in this delta cycle.
+  void wait_released(CpuId cpu) {
+    if (notified_delta_ == sc_core::sc_delta_count()) {
+      next_times_->set(cpu, 0);
+    } else {
+      next_times_->set(cpu, kNever);
+      waiting_.push_back(cpu);
+    }
+  }
+  bool anyone_waiting() const { return !waiting_.empty(); }
+  Core& core(CpuId c) { return *cores_[c]; }
+  size_t cpus() const { return cores_.size(); }
+  std::uint64_t next_seq() { return ++seq_; }
+  std::uint64_t processing_index = 0;  // of the event being processed, for messages
+  NextTimes& next_times() { return *next_times_; }
   void trace(sc_core::sc_trace_file* tf) {
+    tracing_ = true;
     for (auto& c : cores_) c->trace(tf);
     if (scheduler_) scheduler_->trace(tf);
   }
@@ -195,6 +267,11 @@ class Platform {
   std::vector<std::unique_ptr<Core>> cores_;
   std::unique_ptr<HostScheduler> scheduler_;
   sc_core::sc_event released_{"released"};
+  bool tracing_ = false;  // a VCD is being written
+  std::unique_ptr<NextTimes> next_times_;
+  std::vector<CpuId> waiting_;  // CPUs asleep until `released` is notified
+  sc_dt::uint64 notified_delta_ = ~sc_dt::uint64{0};
+  std::uint64_t seq_ = 0;  // events processed
   std::optional<InputError> error_;
   std::optional<InternalError> internal_;
 };
@@ -203,39 +280,89 @@ Core::Core(const sc_core::sc_module_name& name, CpuId id, Platform& p) : sc_modu
   SC_METHOD(step);
 }
 
+// Run-ahead: the SystemC kernel would run this CPU alone at `eff` (and
+// process its next event there) if no other CPU can process anything before
+// or at `eff`: every other CPU is timed-waiting for a later time, asleep
+// until `released` is notified, or done. The event is then processed right
+// away, without the round trip through the kernel, in exactly the order the
+// kernel would have given. A notification of `released` from an event
+// processed ahead would wake the sleeping CPUs at the kernel's current time
+// instead of at `eff`, so events that notify run ahead only when no CPU
+// sleeps. Not with a VCD, which samples the state at SystemC times.
+bool Core::may_go_ahead() const {
+  if (p_.tracing()) return false;
+  const bool notifies = head_.kind == EventKind::kSwitch || head_.kind == EventKind::kFork ||
+                        Replayer::is_barrier(head_.kind);
+  return !notifies || !p_.anyone_waiting();
+}
+
+bool Core::may_run_ahead(Cycles eff) const { return eff < p_.next_times().min_except(id_) && may_go_ahead(); }
+
+void Core::wait_released() {
+  p_.wait_released(id_);
+  next_trigger(p_.released());
+}
+
+void Core::wait_until(Cycles eff, Cycles now) {
+  p_.next_times().set(id_, eff);
+  next_trigger(cycles(eff - now));
+}
+
+// Fetches the head if needed and says whether it can be processed, and when.
+Core::Next Core::evaluate(Cycles& eff) {
+  if (!has_head_) {
+    if (!p_.replayer().fetch(id_, head_)) return Next::kDone;
+    has_head_ = true;
+  }
+  eff = head_.t + offset_;
+  if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
+    const x86::Context& next = p_.agent().ctx(head_.ctx);
+    // A forked child starts only after the fork, which its parent's CPU
+    // may not have reached yet if that CPU lags behind; a task resumes on
+    // another CPU only after its switch-out there has completed, and
+    // only after its earlier switch-ins in the trace (on CPUs that may
+    // lag behind) have been processed.
+    if (p_.replayer().fork_pending(head_.ctx) || next.running_on != kNoCpu ||
+        !p_.replayer().switch_in_turn(id_, head_.ctx)) {
+      return Next::kWait;
+    }
+    // switched_out_at: when that switch-out (or the child's fork)
+    // completed; this CPU waits until then.
+    if (next.switched_out_at > eff) {
+      offset_ += next.switched_out_at - eff;
+      eff = next.switched_out_at;
+    }
+  }
+  // Processing order across CPUs respects the trace's barrier events.
+  if (head_.index > p_.replayer().first_barrier()) return Next::kWait;
+  return Next::kReady;
+}
+
 void Core::step() {
+  stale_ = false;  // this activation consumed the pending trigger
   try {
+    const Cycles now = now_cycles();
     while (true) {
-      if (!has_head_) {
-        if (!p_.replayer().fetch(id_, head_)) return;  // no trigger: this CPU is done
-        has_head_ = true;
-      }
-      const Cycles now = now_cycles();
-      Cycles eff = head_.t + offset_;
-      if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
-        const x86::Context& next = p_.agent().ctx(head_.ctx);
-        // A forked child starts only after the fork, which its parent's CPU
-        // may not have reached yet if that CPU lags behind; a task resumes on
-        // another CPU only after its switch-out there has completed.
-        if (p_.replayer().fork_pending(head_.ctx) || next.running_on != kNoCpu) {
-          next_trigger(p_.released());
+      Cycles eff = 0;
+      switch (evaluate(eff)) {
+        case Next::kDone:  // no trigger: this CPU is done
+          p_.next_times().set(id_, kNever);
           return;
-        }
-        // switched_out_at: when that switch-out (or the child's fork)
-        // completed; this CPU waits until then.
-        if (next.switched_out_at > eff) {
-          offset_ += next.switched_out_at - eff;
-          eff = next.switched_out_at;
-        }
-      }
-      // Processing order across CPUs respects the trace's barrier events.
-      if (head_.index > p_.replayer().first_barrier()) {
-        next_trigger(p_.released());
-        return;
+        case Next::kWait:
+          wait_released();
+          return;
+        case Next::kReady:
+          break;
       }
       if (eff > now) {
-        next_trigger(cycles(eff - now));
-        return;
+        if (p_.cpus() == 2 && !p_.tracing()) {
+          drive_pair(eff, now);
+          return;
+        }
+        if (!may_run_ahead(eff)) {
+          wait_until(eff, now);
+          return;
+        }
       }
       // A CPU woken after a wait may process an event whose effective time
       // has passed in SystemC time: the event keeps its effective time.
@@ -243,7 +370,7 @@ void Core::step() {
       has_head_ = false;
     }
   } catch (const x86::SemanticError& e) {
-    p_.fail(p_.replayer().origin().error(head_.index, "", e.message));
+    p_.fail(p_.replayer().origin().error(p_.processing_index, "", e.message));
   } catch (const InputError& e) {
     p_.fail(e);
   } catch (const InternalError& e) {
@@ -251,15 +378,75 @@ void Core::step() {
   }
 }
 
+// Two CPUs: the run-ahead extended to the other CPU's events. With two CPUs
+// the kernel runs, at each time, the one CPU whose next event is strictly
+// the earliest; this CPU processes that event itself, whichever CPU it
+// belongs to, until the earliest is shared by both (a tie), belongs to a CPU
+// the kernel would run now, or may not go ahead (see may_go_ahead), or a CPU
+// must wait for `released`. The other CPU's pending trigger is then stale: it
+// runs at the time of the first event processed for it, finds its next event
+// later and re-arms. Ties: the kernel's timed queue then holds one entry per
+// CPU and runs the one scheduled first, i.e. the CPU whose previous event was
+// processed first; when that is the other CPU and its trigger is stale, this
+// CPU re-arms behind it (at its stale time) so that the other goes first.
+void Core::drive_pair(Cycles eff, Cycles now) {
+  Core& o = p_.core(1 - id_);
+  NextTimes& times = p_.next_times();
+  while (true) {
+    const Cycles other = times.min_except(id_);
+    if (eff < other) {
+      if (!may_go_ahead()) break;
+      process(eff);
+      has_head_ = false;
+    } else if (other < eff && other > now && o.may_go_ahead()) {
+      Cycles oeff = 0;
+      if (o.evaluate(oeff) != Next::kReady || oeff != other) break;  // stale bound: leave it to the kernel
+      if (!o.stale_) {
+        o.stale_ = true;
+        o.stale_at_ = other;
+      }
+      o.process(oeff);
+      o.has_head_ = false;
+      const Next on = o.evaluate(oeff);
+      if (on == Next::kDone) {
+        times.set(o.id_, kNever);
+      } else if (on == Next::kWait) {
+        times.set(o.id_, 0);  // it starts waiting at its stale trigger
+        break;
+      } else {
+        times.set(o.id_, oeff);
+      }
+    } else {
+      break;
+    }
+    switch (evaluate(eff)) {
+      case Next::kDone:
+        times.set(id_, kNever);
+        return;
+      case Next::kWait:
+        wait_released();
+        return;
+      case Next::kReady:
+        break;
+    }
+  }
+  times.set(id_, eff);
+  const bool behind_other = o.stale_ && o.last_seq_ < last_seq_ && times.min_except(id_) == eff;
+  next_trigger(cycles((behind_other ? o.stale_at_ : eff) - now));
+}
+
 void Core::process(Cycles now) {
   x86::Agent& a = p_.agent();
+  p_.processing_index = head_.index;
+  last_seq_ = p_.next_seq();
   a.before_event(id_, now);
   Cycles cost = 0;
   const Event& e = head_;
   switch (e.kind) {
     case EventKind::kSwitch:
       cost = a.context_switch(id_, now, e.ctx);
-      p_.released().notify(sc_core::SC_ZERO_TIME);
+      if (e.ctx != kNoContext) p_.replayer().switch_in_done(e.ctx);
+      p_.notify_released();
       break;
     case EventKind::kUse:
       cost = a.use(id_, now, e.write, e.read, e.release);
@@ -274,7 +461,7 @@ void Core::process(Cycles now) {
       cost = a.fork(id_, now, e.ctx);
       a.ctx(e.ctx).switched_out_at = now + cost;  // the child can run from here on
       p_.replayer().fork_done(e.ctx);
-      p_.released().notify(sc_core::SC_ZERO_TIME);
+      p_.notify_released();
       break;
     case EventKind::kExec: cost = a.exec(id_, now); break;
     case EventKind::kExit: cost = a.exit(id_, now); break;
@@ -304,14 +491,14 @@ void Core::process(Cycles now) {
   }
   if (Replayer::is_barrier(e.kind)) {
     p_.replayer().barrier_done(e.index);
-    p_.released().notify(sc_core::SC_ZERO_TIME);
+    p_.notify_released();
   }
   p_.stats().add(Stat::events);
   offset_ += cost;
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
   a.after_event(id_, end_time_);
-  vcd.update(a, id_);
+  if (p_.tracing()) vcd.update(a, id_);
 }
 
 }  // namespace

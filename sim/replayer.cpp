@@ -6,7 +6,7 @@ Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t co
                    const std::vector<std::string>* context_names)
     : source_(std::move(source)), queues_(cpus), raw_current_(cpus, kNoContext), raw_cpu_(contexts, kNoCpu),
       raw_started_(contexts, false), raw_busy_until_(cpus, 0), fork_pending_(contexts, false),
-      names_(context_names) {}
+      switch_ins_read_(contexts, 0), switch_ins_done_(contexts, 0), head_turn_(cpus, 0), names_(context_names) {}
 
 bool Replayer::fetch(CpuId cpu, Event& out) {
   auto& q = queues_[cpu];
@@ -21,12 +21,14 @@ bool Replayer::fetch(CpuId cpu, Event& out) {
     check(e);
     if (e.cpu == cpu) {
       out = e;
+      head_turn_[cpu] = last_turn_;
       return true;
     }
-    queues_[e.cpu].push_back(e);
+    queues_[e.cpu].push_back(Queued{e, last_turn_});
     if (++buffered_ > peak_buffered_) peak_buffered_ = buffered_;
   }
-  out = q.front();
+  out = q.front().e;
+  head_turn_[cpu] = q.front().turn;
   q.pop_front();
   --buffered_;
   return true;
@@ -42,6 +44,7 @@ void Replayer::check(const Event& e) {
   }
   raw_busy_until_[e.cpu] = e.t + e.dur;
   if (is_barrier(e.kind)) barriers_.insert(e.index);
+  last_turn_ = 0;
   switch (e.kind) {
     case EventKind::kSwitch: {
       const ContextId prev = raw_current_[e.cpu];
@@ -61,6 +64,7 @@ void Replayer::check(const Event& e) {
         }
         raw_cpu_[e.ctx] = e.cpu;
         raw_started_[e.ctx] = true;
+        last_turn_ = switch_ins_read_[e.ctx]++;
       }
       if (prev != kNoContext) raw_cpu_[prev] = kNoCpu;
       raw_current_[e.cpu] = e.ctx;

@@ -30,6 +30,13 @@ class Replayer {
   bool fork_pending(ContextId c) const { return fork_pending_[c]; }
   void fork_done(ContextId c) { fork_pending_[c] = false; }
 
+  // A context's switch-ins are processed in trace order: the one `cpu` has
+  // last fetched (its head) may be processed only when every earlier
+  // switch-in of `c` has been. Otherwise a CPU that lags behind in effective
+  // time would see the context come back to a CPU it left later in the trace.
+  bool switch_in_turn(CpuId cpu, ContextId c) const { return switch_ins_done_[c] == head_turn_[cpu]; }
+  void switch_in_done(ContextId c) { ++switch_ins_done_[c]; }
+
   // Events whose effect reaches other CPUs' contexts (a permission granted to
   // a whole process, a ptrace access) are barriers: no event after one in the
   // trace is processed before it, whichever CPU runs ahead. They order
@@ -53,7 +60,13 @@ class Replayer {
   void check(const Event& e);
 
   std::unique_ptr<EventSource> source_;
-  std::vector<std::deque<Event>> queues_;
+  // An event read for another CPU, and for a switch-in its position among
+  // its context's switch-ins.
+  struct Queued {
+    Event e;
+    std::uint64_t turn;
+  };
+  std::vector<std::deque<Queued>> queues_;
   bool eof_ = false;
   std::uint64_t read_ = 0;
   size_t buffered_ = 0;
@@ -64,6 +77,10 @@ class Replayer {
   std::vector<bool> raw_started_;       // per context
   std::vector<Cycles> raw_busy_until_;
   std::vector<bool> fork_pending_;      // per context: fork read, not yet processed
+  std::vector<std::uint64_t> switch_ins_read_;  // per context
+  std::vector<std::uint64_t> switch_ins_done_;  // per context: processed
+  std::vector<std::uint64_t> head_turn_;        // per CPU: its head's turn (switch-ins)
+  std::uint64_t last_turn_ = 0;                 // of the switch-in check() saw last
   std::set<std::uint64_t> barriers_;    // indices of barrier events read, not yet processed  // per CPU: end of the last event's "dur"
   const std::vector<std::string>* names_;
   std::vector<ContextId> guest_thread_;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/common/round.h"
 #include "models/x86/policy.h"
 
 namespace fpusim::x86 {
@@ -18,6 +19,7 @@ Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stat
   for (unsigned i = 0; i < kMaxComponents && i < kNumXfeatures; ++i) {
     if (machine_.cfg.kernel.max_features & bit(i)) comp_bytes_[i] = component_size(machine_.cpuid, i);
   }
+  mask_bytes_ = MaskBytes(comp_bytes_);
   processes_.reserve(16);
 }
 
@@ -70,14 +72,14 @@ void Agent::reset_fpstate(Context& c) {
 }
 
 Cycles Agent::finish() {
-  Cycles c = static_cast<Cycles>(std::llround(pending_));
+  Cycles c = static_cast<Cycles>(round_nearest(pending_));
   pending_ = 0;
   return c;
 }
 
 void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
                    std::uint64_t bytes, ComponentMask comps) {
-  const auto c = static_cast<Cycles>(std::llround(cycles));
+  const auto c = static_cast<Cycles>(round_nearest(cycles));
   if (!observers_.empty()) {
     const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, cause, c, bytes, comps};
     for (Observer* o : observers_) o->on_operation(rec);
@@ -87,12 +89,6 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
   stats_.add(Stat::fpu_cycles, who, c);
   stats_.add(category, who, c);
   stats_.per_cause[static_cast<size_t>(cause)].cycles += c;
-}
-
-std::uint64_t Agent::bytes_of(ComponentMask mask) const {
-  std::uint64_t b = 0;
-  for (unsigned i : bits(mask)) b += (i < kMaxComponents) ? comp_bytes_[i] : 0;
-  return b;
 }
 
 void Agent::account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,

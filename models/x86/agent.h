@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/checker.h"
+#include "models/common/mask_bytes.h"
 #include "models/cost_model.h"
 #include "models/stats.h"
 #include "models/x86/context.h"
@@ -215,7 +216,7 @@ class Agent {
                           ComponentMask clobbers);
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
-  std::uint64_t bytes_of(ComponentMask mask) const;
+  std::uint64_t bytes_of(ComponentMask mask) const { return mask_bytes_(mask); }
   // The user features a signal frame carries back (PKRU is switched apart).
   ComponentMask sigframe_mask(const Context& c) const;
   void account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
@@ -252,6 +253,7 @@ class Agent {
   KvmMode kvm_mode_ = KvmMode::kEager;
   std::vector<Vm> vms_;
   std::vector<Vcpu> vcpus_;
+  MaskBytes mask_bytes_;  // bytes_of() by table
   std::uint64_t next_fpstate_id_ = 1;
   // Cycles charged so far by the event being handled, and its start time.
   double pending_ = 0;

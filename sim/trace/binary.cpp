@@ -240,8 +240,18 @@ class BinarySource final : public EventSource {
   }
 
   // One-byte values (most of them) inline; longer ones and errors out of line.
+  // next() has refilled the buffer so that a whole record (kMaxRecord) is
+  // readable unless the file ends first; two bytes cover time deltas below
+  // 16384 cycles.
   std::uint64_t varint(const std::uint8_t*& p, const std::uint8_t* lim) const {
-    if (__builtin_expect(p != lim && *p < 0x80, 1)) return *p++;
+    if (__builtin_expect(lim - p >= 2, 1)) {
+      if (p[0] < 0x80) return *p++;
+      if (p[1] < 0x80) {
+        const std::uint64_t v = (p[0] & 0x7fu) | std::uint64_t{p[1]} << 7;
+        p += 2;
+        return v;
+      }
+    }
     return varint_slow(p, lim);
   }
   __attribute__((noinline)) std::uint64_t varint_slow(const std::uint8_t*& p, const std::uint8_t* lim) const {
