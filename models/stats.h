@@ -46,7 +46,7 @@ namespace fpusim {
   X(vm_exits, "count", "VM exits (all reasons)")                                                   \
   X(fpu_vm_exits, "count", "VM exits caused by FPU virtualisation: intercepted #NM, IA32_XFD / IA32_XFD_ERR accesses, XSETBV") \
   X(guest_nm_injected, "count", "#NM exceptions the guest receives (re-injected after an intercept, or delivered directly)") \
-  X(guest_gp, "count", "#GP injected into a guest (bad XSETBV or XFD write)")                     \
+  X(guest_gp, "count", "#GP injected into a guest (an XSETBV that __kvm_set_xcr() refuses)")                     \
   X(guest_ud, "count", "#UD in a guest (XSETBV with CR4.OSXSAVE clear, a component not in the guest's XCR0)") \
   X(xfd_passthrough, "count", "vCPUs that stopped intercepting guest IA32_XFD writes (first non-zero write)") \
   X(xfd_syncs, "count", "RDMSR IA32_XFD at VM exit while XFD is passed through (fpu_sync_guest_vmexit_xfd_state)") \

@@ -65,6 +65,20 @@ void PerfettoWriter::on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId ne
   }
 }
 
+// Guest mode as a slice nested in the vCPU thread's run slice (a thread
+// cannot be switched out while its guest runs, so the nesting holds).
+void PerfettoWriter::on_guest(CpuId cpu, Cycles t, ContextId guest, bool running) {
+  Track& tr = cpu_[cpu];
+  if (running && !tr.guest_open) {
+    event("{\"ph\":\"B\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) +
+          ",\"name\":" + quote(name_of(guest) + " (guest)") + ",\"cat\":\"guest\"}");
+    tr.guest_open = true;
+  } else if (!running && tr.guest_open) {
+    event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) + "}");
+    tr.guest_open = false;
+  }
+}
+
 void PerfettoWriter::on_operation(const x86::OpRecord& op) {
   std::string args = "{\"context\":" + quote(name_of(op.ctx)) + ",\"cause\":\"" + std::string(cause_name(op.cause)) +
                      "\",\"cycles\":" + std::to_string(op.cycles) + ",\"bytes\":" + std::to_string(op.bytes);
@@ -104,6 +118,10 @@ void PerfettoWriter::on_cpu_state(CpuId cpu, Cycles t, const x86::CpuState& cs, 
 
 void PerfettoWriter::close(const std::vector<Cycles>& cpu_end) {
   for (CpuId c = 0; c < cpu_.size(); ++c) {
+    if (cpu_[c].guest_open) {
+      event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(c)) + ",\"ts\":" +
+            ts(c < cpu_end.size() ? cpu_end[c] : 0) + "}");
+    }
     if (cpu_[c].open) {
       event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(c)) + ",\"ts\":" +
             ts(c < cpu_end.size() ? cpu_end[c] : 0) + "}");

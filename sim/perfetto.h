@@ -25,6 +25,7 @@ class PerfettoWriter final : public x86::Observer {
   void on_operation(const x86::OpRecord& op) override;
   void on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles cycles) override;
   void on_cpu_state(CpuId cpu, Cycles t, const x86::CpuState& cs, std::uint64_t live_bytes) override;
+  void on_guest(CpuId cpu, Cycles t, ContextId guest, bool running) override;
   // Ends open slices at each CPU's end time and renames the file into place.
   void close(const std::vector<Cycles>& cpu_end);
 
@@ -40,6 +41,7 @@ class PerfettoWriter final : public x86::Observer {
   struct Track {
     ContextId running = kNoContext;
     bool open = false;
+    bool guest_open = false;  // a vCPU's guest slice nested in its thread's
     std::uint64_t live = ~0ull;
     int ts = -1;
     std::uint64_t xfd = ~0ull;

@@ -64,6 +64,22 @@ Json report_json(const Scenario& s, const RunResult& r) {
                   {"fpu_user_cfg", config_json(mm.cfg.user)},
                   {"fpu_guest_cfg", config_json(mm.cfg.guest)}};
   j["machine"] = m;
+  if (!s.vms.empty()) {
+    // Which KVM behaviour ran, and per VM how its guest got AMX room.
+    Json vms = Json::array();
+    for (const VmDecl& v : s.vms) {
+      Json vcpus = Json::array();
+      for (const VcpuDecl& c : v.vcpus) vcpus.push_back({{"name", c.name}, {"thread", c.thread}});
+      vms.push_back({{"name", v.name},
+                     {"process", v.process},
+                     {"guest_features", x86::mask_to_names(v.features)},
+                     {"xfd", v.xfd},
+                     {"confidential", v.confidential},
+                     {"amx_alloc", std::string(x86::amx_alloc_name(v.amx_alloc))},
+                     {"vcpus", vcpus}});
+    }
+    j["kvm"] = {{"mode", std::string(x86::kvm_mode_name(pi->kvm))}, {"vms", vms}};
+  }
   j["cost_model"] = s.costs_json;
   j["time_unit"] = "cycles";
   j["frequency_mhz"] = mm.frequency_mhz;
@@ -165,6 +181,22 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
   row("XFD MSR writes", st.get(Stat::xfd_writes), "");
   row("CR0.TS writes", st.get(Stat::cr0_ts_sets) + st.get(Stat::cr0_ts_clears), "");
   row("fpstate reallocations", st.get(Stat::fpstate_reallocs), "");
+  if (!s.vms.empty()) {
+    const x86::PolicyInfo* pi = x86::find_policy(r.policy);
+    os << "  KVM: " << x86::kvm_mode_name(pi->kvm);
+    for (const VmDecl& v : s.vms) {
+      os << "; " << v.name << (v.confidential ? " (confidential)" : "");
+      if (v.features & s.machine.dynamic) os << " guest AMX room at " << x86::amx_alloc_name(v.amx_alloc);
+    }
+    os << "\n";
+    row("KVM_RUNs", st.get(Stat::kvm_runs), "");
+    os << "  " << std::left << std::setw(26) << "guest FPU loads / puts" << std::right << std::setw(16)
+       << (with_commas(st.get(Stat::kvm_fpu_loads)) + " / " + with_commas(st.get(Stat::kvm_fpu_unloads))) << "\n";
+    row("VM exits", st.get(Stat::vm_exits), "");
+    os << "  " << std::left << std::setw(26) << "  FPU-caused" << std::right << std::setw(16)
+       << with_commas(st.get(Stat::fpu_vm_exits)) << "  (guest #NM " << st.get(Stat::guest_nm_injected) << ", #GP "
+       << st.get(Stat::guest_gp) << ", #UD " << st.get(Stat::guest_ud) << ")\n";
+  }
   row("FPU management", st.get(Stat::fpu_cycles), "cycles");
   os << "  " << std::left << std::setw(26) << "  share of workload" << std::right << std::setw(15) << std::fixed
      << std::setprecision(3) << pct(st.get(Stat::fpu_cycles), st.get(Stat::workload_cycles)) << "%\n";

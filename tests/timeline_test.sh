@@ -41,6 +41,26 @@ if grep -q '\$enddefinitions' "$dir/w.vcd" && grep -q 'cpu0' "$dir/w.vcd" && gre
 else
   bad "vcd content"
 fi
+# KVM: each guest run is a slice nested in its vCPU thread's run slice.
+"$fpusim" run "$root/traces/kvm_softirq_and_migration.json" --quiet --perfetto "$dir/k.json" >/dev/null 2>&1
+if python3 - "$dir/k.json" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+stack = {}
+guests = 0
+for e in ev:
+    if e["ph"] == "B":
+        s = stack.setdefault(e["tid"], [])
+        if e.get("cat") == "guest":
+            assert len(s) == 1 and s[0] == "qemu", ("guest slice outside its thread's", e, s)
+            guests += 1
+        s.append(e["name"])
+    elif e["ph"] == "E":
+        stack[e["tid"]].pop()
+assert all(not s for s in stack.values()), stack
+assert guests == 4, guests  # VM entries: 2 on cpu0, 2 on cpu1
+PY
+then ok "perfetto: vCPU guest slices nest in their thread's run slices"; else bad "perfetto vCPU guest slices"; fi
 # A failing run leaves no timeline and no temporary file.
 printf '{"format":"fpusim-scenario"}' > "$dir/bad.json"
 "$fpusim" run "$dir/bad.json" --perfetto "$dir/none.json" --vcd "$dir/none.vcd" >/dev/null 2>&1

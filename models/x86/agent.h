@@ -69,6 +69,11 @@ class Observer {
   virtual void on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles cycles) {
     (void)cpu, (void)t, (void)prev, (void)next, (void)cycles;
   }
+  // A vCPU's guest starts (`running`) or stops running on `cpu` at `t`: VM
+  // entry and VM exit.
+  virtual void on_guest(CpuId cpu, Cycles t, ContextId guest, bool running) {
+    (void)cpu, (void)t, (void)guest, (void)running;
+  }
   // The state of `cpu` after an event (at `t`, its effective end).
   virtual void on_cpu_state(CpuId cpu, Cycles t, const CpuState& cs, std::uint64_t live_bytes) {
     (void)cpu, (void)t, (void)cs, (void)live_bytes;
@@ -238,6 +243,7 @@ class Agent {
   void set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use);
   void forget_disabled(Vcpu& v, ComponentMask xfd);
   void check_guest_msr(CpuId cpu, Vcpu& v, GuestMsr msr, ComponentMask got);
+  void check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask value) const;
   void check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const char* what);
 
   const Machine& machine_;

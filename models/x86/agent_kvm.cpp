@@ -365,6 +365,7 @@ void Agent::enter_guest(CpuId cpu, Context& thread, Vcpu& v) {
   if (vm.confidential) cs.rf.regs.copy_from(v.firmware, machine_.user_features() & ~bit(kPKRU));
   v.in_guest = true;
   stats_.add(Stat::vm_entries, g.id, 1);
+  for (Observer* o : observers_) o->on_guest(cpu, event_time_ + static_cast<Cycles>(pending_), g.id, true);
 }
 
 void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
@@ -374,6 +375,7 @@ void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
   (void)thread;
   v.in_guest = false;
   stats_.add(Stat::vm_exits, g.id, 1);
+  for (Observer* o : observers_) o->on_guest(cpu, event_time_ + static_cast<Cycles>(pending_), g.id, false);
   if (vm.confidential) {
     // The TDX module / SEV-ES VMSA saves the guest registers and scrubs them.
     const ComponentMask user = machine_.user_features() & ~bit(kPKRU);
@@ -498,6 +500,23 @@ void Agent::set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use) 
   if (in_use) xfd_update_state(cpu, g.fpstate, Cause::vm_exit);
 }
 
+// kvm_set_msr_common() would inject #GP for these; a guest OS never does
+// that for IA32_XFD (it follows its CPUID), so a trace that does is taken
+// for a scenario mistake.
+void Agent::check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask value) const {
+  const Vm& vm = vms_[v.vm];
+  if (!vm.xfd || !machine_.dynamic) {
+    throw SemanticError{"guest access to " + std::string(guest_msr_name(msr)) + " in " + vm.name +
+                        ", whose guest CPUID has no XFD (give the VM a dynamic feature or \"xfd\": true)"};
+  }
+  const ComponentMask supported = vm.supported_xcr0 & machine_.dynamic;
+  if (value & ~supported) {
+    throw SemanticError{std::string(guest_msr_name(msr)) + " = " + mask_to_names(value) + " in " + vm.name +
+                        ": the guest's XFD-capable features are " +
+                        (supported ? mask_to_names(supported) : std::string("none"))};
+  }
+}
+
 void Agent::check_guest_msr(CpuId cpu, Vcpu& v, GuestMsr msr, ComponentMask got) {
   const ComponentMask want = msr == GuestMsr::kXfd ? v.truth_xfd : v.truth_xfd_err;
   if (got == want) return;
@@ -605,30 +624,17 @@ Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value
   event_time_ = t;
   Vcpu& v = running_vcpu(cpu, "guest WRMSR", true);
   const Vm& vm = vms_[v.vm];
-  Context& g = contexts_[v.guest];
   CpuState& cs = cpus_[cpu];
-  const bool has_xfd = vm.xfd && machine_.dynamic;
+  check_guest_xfd_input(v, msr, value);
   if (msr == GuestMsr::kXfdErr) {
     // Always intercepted: guest_fpu.xfd_err = data.
     fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit");
-    if (!has_xfd) {
-      stats_.add(Stat::guest_gp, g.id, 1);
-      return finish();
-    }
     v.xfd_err = value;
     v.truth_xfd_err = value;
     cs.trap.xfd_err = value;
     return finish();
   }
-  // kvm_set_msr_common(MSR_IA32_XFD): #GP without guest CPUID XFD or for
-  // bits outside kvm_guest_supported_xfd().
-  const ComponentMask supported = vm.supported_xcr0 & machine_.dynamic;
   const bool intercepted = !v.xfd_no_write_intercept;
-  if (!has_xfd || (value & ~supported)) {
-    fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit");
-    stats_.add(Stat::guest_gp, g.id, 1);
-    return finish();
-  }
   v.truth_xfd = value;
   forget_disabled(v, value);
   if (!intercepted) {
@@ -644,7 +650,7 @@ Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value
   // non-zero value" and intercept #NM from then on (b5274b1b7ba8).
   if (value && !v.kvm_xfd) {
     v.xfd_no_write_intercept = true;
-    stats_.add(Stat::xfd_passthrough, g.id, 1);
+    stats_.add(Stat::xfd_passthrough, v.guest, 1);
   }
   return finish();
 }
@@ -652,13 +658,7 @@ Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value
 Cycles Agent::guest_rdmsr(CpuId cpu, Cycles t, GuestMsr msr) {
   event_time_ = t;
   Vcpu& v = running_vcpu(cpu, "guest RDMSR", true);
-  const Vm& vm = vms_[v.vm];
-  Context& g = contexts_[v.guest];
-  if (!(vm.xfd && machine_.dynamic)) {
-    fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_rdmsr_exit");
-    stats_.add(Stat::guest_gp, g.id, 1);
-    return finish();
-  }
+  check_guest_xfd_input(v, msr, 0);
   ComponentMask got;
   if (msr == GuestMsr::kXfd && v.xfd_no_write_intercept) {
     got = cpus_[cpu].trap.xfd;  // MSR_TYPE_RW passthrough: the hardware value
