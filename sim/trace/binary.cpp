@@ -389,6 +389,10 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
     throw InputError{scenario_path, "/workload",
                      "a \"workload\" scenario has no trace to convert (convert needs \"events\" or \"events_file\")"};
   }
+  if (!s.vms.empty()) {
+    throw InputError{scenario_path, "/vms",
+                     "KVM events have no binary encoding yet; replay this scenario from its JSON events"};
+  }
   std::unordered_map<std::string, ContextId> ids;
   std::vector<std::string> names;
   for (size_t i = 0; i < s.contexts.size(); ++i) {

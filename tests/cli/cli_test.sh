@@ -398,6 +398,87 @@ bad "switching to a context running on another CPU" "other-cpu.json" "/events/2/
 variant sigreturn -e 's|^\(    {"t": 1000, "cpu": 0, "ev": "switch", "next": "B"},\)$|    {"t": 500, "cpu": 0, "ev": "sigreturn"},\n\1|'
 bad "sigreturn without a signal" "sigreturn.json" "/events/2" "no signal frame pending" -- run "$CASES/sigreturn.json"
 
+# KVM inputs: a base with one VM, then variants of it.
+KBASE=$CASES/kvm-base.json
+cat >"$KBASE" <<'KEOF'
+{
+  "format": "fpusim-scenario", "version": 1, "name": "cli-kvm", "description": "KVM base of the CLI tests",
+  "machine": "intel-sapphire-rapids", "costs": "intel-like", "policy": "kvm-eager", "cpus": 1,
+  "contexts": [{"name": "qemu", "process": "qemu"}, {"name": "other"}],
+  "vms": [{"name": "vm0", "vcpus": [{"name": "vcpu0", "thread": "qemu"}]}],
+  "events": [
+    {"t": 0, "cpu": 0, "ev": "switch", "next": "qemu"},
+    {"t": 100, "cpu": 0, "ev": "kvm_run", "vcpu": "vcpu0"},
+    {"t": 200, "cpu": 0, "ev": "vm_entry"},
+    {"t": 300, "cpu": 0, "ev": "guest_wrmsr", "msr": "xfd", "value": ["xtiledata"]},
+    {"t": 400, "cpu": 0, "ev": "use", "ctx": "vcpu0", "write": ["sse"]},
+    {"t": 500, "cpu": 0, "ev": "vm_exit", "reason": "io"},
+    {"t": 600, "cpu": 0, "ev": "kvm_return"},
+    {"t": 700, "cpu": 0, "ev": "vcpu_save_state", "vcpu": "vcpu0", "slot": 1}
+  ]
+}
+KEOF
+if "$FPUSIM" run "$KBASE" -q --json "$TMP/kvm-ok.json" 2>/dev/null; then ok "the KVM base scenario runs"
+else not_ok "the KVM base scenario runs" "exit code $?"; fi
+kvariant() {
+  local name=$1
+  shift
+  sed "$@" "$KBASE" >"$CASES/$name.json"
+}
+kvariant kvm-vcpu -e 's|"ev": "kvm_run", "vcpu": "vcpu0"|"ev": "kvm_run", "vcpu": "vcpu9"|'
+bad "KVM_RUN of an undeclared vCPU" "kvm-vcpu.json" "/events/1/vcpu" 'unknown vCPU "vcpu9" (declare it in /vms/*/vcpus)' -- \
+  run "$CASES/kvm-vcpu.json"
+kvariant kvm-vm -e 's|"ev": "vcpu_save_state", "vcpu": "vcpu0", "slot": 1|"ev": "vm_destroy", "vm": "vm7"|'
+bad "VM event naming an undeclared VM" "kvm-vm.json" "/events/7/vm" 'unknown VM "vm7" (declare it in /vms)' -- \
+  run "$CASES/kvm-vm.json"
+kvariant kvm-thread -e 's|"thread": "qemu"|"thread": "nobody"|'
+bad "vCPU thread that is not a declared context" "kvm-thread.json" "/vms/0/vcpus/0/thread" \
+  "the name of a user context declared in /contexts" -- run "$CASES/kvm-thread.json"
+kvariant kvm-thread-process -e 's|"thread": "qemu"}\]}|"thread": "qemu"}, {"name": "vcpu1", "thread": "other"}]}|'
+bad "vCPU threads of two processes in one VM" "kvm-thread-process.json" "/vms/0/vcpus/1/thread" \
+  "a thread of the VM's process qemu; other belongs to other" -- run "$CASES/kvm-thread-process.json"
+kvariant kvm-xfd-bit -e 's|"value": \["xtiledata"\]|"value": ["ymm"]|'
+bad "guest XFD bit for a feature that is not XFD-capable" "kvm-xfd-bit.json" "/events/3" \
+  "the guest's XFD-capable features are xtiledata" -- run "$CASES/kvm-xfd-bit.json"
+kvariant kvm-no-amx -e 's|"vms": \[{"name": "vm0", |"vms": [{"name": "vm0", "guest_features": ["x87", "sse", "ymm"], |'
+bad "guest XFD write in a VM whose guest lacks AMX (no XFD)" "kvm-no-amx.json" "/events/3" \
+  "whose guest CPUID has no XFD" -- run "$CASES/kvm-no-amx.json"
+kvariant kvm-features -e 's|"vms": \[{"name": "vm0", |"vms": [{"name": "vm0", "guest_features": ["x87", "sse", "apx"], |'
+bad "guest feature the host does not support" "kvm-features.json" "/vms/0/guest_features" \
+  "guest features the host supports" -- run "$CASES/kvm-features.json"
+kvariant kvm-alloc -e 's|"vms": \[{"name": "vm0", |"vms": [{"name": "vm0", "amx_alloc": "lazy", |'
+bad "unknown AMX allocation design" "kvm-alloc.json" "/vms/0/amx_alloc" 'expected one of "kvm_set_cpuid2", "first_use"' -- \
+  run "$CASES/kvm-alloc.json"
+kvariant kvm-reason -e 's|"reason": "io"|"reason": "coffee"|'
+bad "unknown VM exit reason" "kvm-reason.json" "/events/5/reason" 'unknown VM exit reason "coffee"' -- \
+  run "$CASES/kvm-reason.json"
+kvariant kvm-use-other -e 's|"ctx": "vcpu0"|"ctx": "other"|'
+bad "guest use naming a context that does not run there" "kvm-use-other.json" "/events/4/ctx" \
+  "other is not running on CPU 0" -- run "$CASES/kvm-use-other.json"
+kvariant kvm-switch-guest -e 's|"ev": "switch", "next": "qemu"|"ev": "switch", "next": "vcpu0"|'
+bad "switch to a vCPU's guest state" "kvm-switch-guest.json" "/events/0/next" \
+  "vcpu0 is a vCPU's guest state; switch to its thread qemu" -- run "$CASES/kvm-switch-guest.json"
+kvariant kvm-entry-outside -e 's|"ev": "kvm_run", "vcpu": "vcpu0"|"ev": "syscall"|'
+bad "VM entry outside KVM_RUN" "kvm-entry-outside.json" "/events/2" "not inside KVM_RUN (a kvm_run event must come first)" -- \
+  run "$CASES/kvm-entry-outside.json"
+kvariant kvm-save-in-run -e 's|{"t": 600, "cpu": 0, "ev": "kvm_return"},||'
+bad "vCPU state save inside KVM_RUN" "kvm-save-in-run.json" "/events/6" "inside KVM_RUN (kvm_return first)" -- \
+  run "$CASES/kvm-save-in-run.json"
+kvariant kvm-load-slot -e 's|"ev": "vcpu_save_state", "vcpu": "vcpu0", "slot": 1|"ev": "vcpu_load_state", "vcpu": "vcpu0", "slot": 2|'
+bad "vCPU state load from an empty slot" "kvm-load-slot.json" "/events/7" "slot 2, which no vcpu_save_state filled" -- \
+  run "$CASES/kvm-load-slot.json"
+kvariant kvm-set-xsave -e 's|"ev": "vcpu_save_state", "vcpu": "vcpu0", "slot": 1|"ev": "kvm_set_xsave", "vcpu": "vcpu0"|'
+bad "KVM_SET_XSAVE with neither slot nor write" "kvm-set-xsave.json" "/events/7" 'needs either "slot"' -- \
+  run "$CASES/kvm-set-xsave.json"
+kvariant kvm-lazy-amx -e 's|"policy": "kvm-eager"|"policy": "kvm-lazy-legacy"|'
+bad "an AMX guest under kvm-lazy-legacy" "kvm-lazy-amx.json" "/vms/0" "predates guest AMX" -- run "$CASES/kvm-lazy-amx.json"
+kvariant kvm-perm -e 's|"vms": \[{"name": "vm0", |"vms": [{"name": "vm0", "created": false, |' \
+  -e 's|"ev": "kvm_run", "vcpu": "vcpu0"|"ev": "vm_create", "vm": "vm0"|'
+bad "VM with AMX created without ARCH_REQ_XCOMP_GUEST_PERM" "kvm-perm.json" "/events/1" "fails with -EPERM" -- \
+  run "$CASES/kvm-perm.json"
+bad "KVM scenarios have no binary encoding yet" "kvm-base.json" "/vms" "no binary encoding yet" -- \
+  convert "$KBASE" -o "$OUT/kvm-converted.json"
+
 # JSON-lines events files.
 variant jsonl -e '/"events": \[/,/^  \],$/c\  "events_file": "events.jsonl",'
 cat >"$CASES/events.jsonl" <<'EOF'
