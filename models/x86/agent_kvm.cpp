@@ -199,7 +199,9 @@ Cycles Agent::vm_create(CpuId cpu, Cycles t, std::uint32_t vm_id) {
     // TDX vCPUs with XTILE in XFAM never intercept XFD writes (tdx_vcpu_create()).
     v.xfd_no_write_intercept = vm.confidential && dyn;
     v.fpu_loaded = false;
-    v.fpu_active = false;
+    // vmx_vcpu_reset() -> vmx_fpu_activate() (init_vmcb() on SVM): a new
+    // vCPU starts with its guest FPU active.
+    v.fpu_active = true;
     v.fpu_counter = 0;
     v.deactivate_pending = false;
     v.firmware = StateImage{};
@@ -271,8 +273,6 @@ void Agent::load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   }
   restore(cpu, g, machine_.restore_mask() & ~bit(kPKRU), Cause::kvm_run);
   v.fpu_loaded = true;
-  // With an eager host (vcpu->arch.eager_fpu) the guest FPU stays active.
-  if (policy_.use_eager_fpu()) v.fpu_active = true;
 }
 
 // fpu_swap_kvm_fpstate(guest_fpu, false), or the v4.x kvm_put_guest_fpu().
@@ -301,8 +301,11 @@ void Agent::put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   // "If using eager FPU mode, or if the guest is a frequent user of the
   // FPU, just leave the FPU active for next time. Every 255 times
   // fpu_counter rolls over to 0; a guest that uses the FPU in bursts will
-  // revert to loading it on demand." (vcpu->arch.eager_fpu = use_eager_fpu())
-  if (!policy_.use_eager_fpu() && ++v.fpu_counter < 5) v.deactivate_pending = true;
+  // revert to loading it on demand." vcpu->arch.eager_fpu is
+  // guest_cpuid_has_mpx() from v4.6 (use_eager_fpu() || MPX before; the
+  // same for the lazy hosts of that era).
+  const bool eager_fpu = vm.supported_xcr0 & (bit(kBndregs) | bit(kBndcsr));
+  if (!eager_fpu && ++v.fpu_counter < 5) v.deactivate_pending = true;
 }
 
 Cycles Agent::kvm_run(CpuId cpu, Cycles t, std::uint32_t vid) {

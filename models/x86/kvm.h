@@ -42,6 +42,7 @@ enum class KvmMode : std::uint8_t {
   // loaded at VM entry while fpu_active and put at vcpu_put (KVM_RUN return
   // and preemption); a guest that used the FPU in fewer than 5 consecutive
   // loads is deactivated again (KVM_REQ_DEACTIVATE_FPU, vcpu->fpu_counter).
+  // A new vCPU starts active (vmx_vcpu_reset() -> vmx_fpu_activate()).
   kLazyLegacy,
 };
 std::string_view kvm_mode_name(KvmMode m);

@@ -358,43 +358,49 @@ TEST(Kvm, ConfidentialGuestStateNeverReachesAHostBuffer) {
 
 // ---------------------------------------------------------------- policies
 
-TEST(Kvm, LazyLegacyTrapsTheFirstGuestUseAndDeactivatesAgain) {
+TEST(Kvm, LazyLegacyDeactivatesAfterAPutAndTrapsTheNextUse) {
   KvmRig k("kvm-lazy-legacy", kNoAmxGuest);
   Rig& r = *k.r;
   r.sw(0, k.vmm);
   r.kvm_run(0, k.vcpu);
-  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 0u);
+  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 0u);  // nothing at the ioctl entry (v4.x)
+  // A new vCPU starts active (vmx_vcpu_reset -> vmx_fpu_activate): the
+  // guest FPU is loaded at VM entry, no trap.
   r.entry(0);
-  EXPECT_TRUE(r.cpu(0).trap.cr0_ts);  // forced while the guest FPU is inactive
-  r.use(0, kSse);                     // #NM exit -> vmx_fpu_activate -> load
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
   EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 1u);
+  EXPECT_FALSE(r.cpu(0).trap.cr0_ts);
   r.use(0, kSse);
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
+  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 0u);
   r.exit_(0, x86::VmExitReason::io);
   r.kvm_return(0);  // vcpu_put: put; fpu_counter 1 < 5 -> KVM_REQ_DEACTIVATE_FPU
   EXPECT_EQ(r.total(Stat::kvm_fpu_unloads), 1u);
   r.kvm_run(0, k.vcpu);
   r.entry(0);
-  r.read(0, kSse);  // traps again, and finds its state
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 2u);
+  EXPECT_TRUE(r.cpu(0).trap.cr0_ts);  // forced while the guest FPU is inactive
+  r.read(0, kSse);                    // #NM exit -> vmx_fpu_activate -> load at re-entry
+  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
+  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 2u);
+  r.use(0, kSse);
+  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
   EXPECT_NO_LOSS_OR_LEAK(r);
 }
 
-TEST(Kvm, LazyLegacyWithAnEagerHostKeepsTheGuestFpuActive) {
+TEST(Kvm, LazyLegacyKeepsAFrequentUsersGuestFpuActive) {
+  // fpu_counter reaches 5 after five consecutive puts with the FPU loaded:
+  // no more KVM_REQ_DEACTIVATE_FPU, the guest FPU is loaded at entry.
   KvmRig k("eager+kvm-lazy-legacy", kNoAmxGuest);
   Rig& r = *k.r;
   r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
-  r.use(0, kSse);  // the first use still traps: fpu_active starts clear
-  r.exit_(0, x86::VmExitReason::io);
-  r.kvm_return(0);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);  // vcpu->arch.eager_fpu: loaded at entry, no trap
-  r.read(0, kSse);
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
-  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 2u);
+  for (int run = 1; run <= 6; ++run) {
+    r.kvm_run(0, k.vcpu);
+    r.entry(0);
+    r.use(0, kSse, kSse);
+    r.exit_(0, x86::VmExitReason::io);
+    r.kvm_return(0);
+  }
+  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 4u);  // runs 2..5 trap; 1 and 6 do not
+  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 6u);
+  EXPECT_EQ(k.v().fpu_counter, 6u);
   EXPECT_CLEAN(r);
 }
 
