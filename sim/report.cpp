@@ -289,10 +289,21 @@ void write_compare_text(std::ostream& os, const Scenario& s, const std::vector<P
   os << std::left << std::setw(20) << "";
   for (const auto& r : rows) os << std::right << std::setw(static_cast<int>(w)) << r.policy;
   os << "\n";
-  for (const auto& c : kCompareColumns) {
+  auto line = [&](const Column& c) {
     os << std::left << std::setw(20) << c.label;
     for (const auto& r : rows) os << std::right << std::setw(static_cast<int>(w)) << cell(r.report, c);
     os << "\n";
+  };
+  for (const auto& c : kCompareColumns) line(c);
+  // KVM rows, for scenarios with VMs.
+  static const Column kKvmColumns[] = {{"KVM_RUNs", "kvm_runs"},
+                                       {"guest FPU loads", "kvm_fpu_loads"},
+                                       {"guest FPU puts", "kvm_fpu_unloads"},
+                                       {"VM exits", "vm_exits"},
+                                       {"  FPU-caused", "fpu_vm_exits"},
+                                       {"guest #NM", "guest_nm_injected"}};
+  if (!s.vms.empty()) {
+    for (const auto& c : kKvmColumns) line(c);
   }
 }
 
