@@ -22,6 +22,7 @@ std::string_view kvm_mode_name(KvmMode m) {
   switch (m) {
     case KvmMode::kEager: return "kvm-eager";
     case KvmMode::kEagerV52: return "kvm-eager-v5.2";
+    case KvmMode::kEagerV618: return "kvm-eager-v6.18";
     case KvmMode::kLazyLegacy: return "kvm-lazy-legacy";
   }
   return "?";
@@ -417,6 +418,7 @@ Cycles Agent::vm_entry(CpuId cpu, Cycles t) {
   event_time_ = t;
   Vcpu& v = running_vcpu(cpu, "vm_entry", false);
   if (!v.in_run) throw SemanticError{"vm_entry of vCPU " + v.name + " outside KVM_RUN"};
+  v.msr_exit_pending = false;
   enter_guest(cpu, *current(cpu), v);
   return finish();
 }
@@ -426,6 +428,7 @@ Cycles Agent::vm_exit(CpuId cpu, Cycles t, VmExitReason reason) {
   (void)reason;  // exits to user space are the kvm_return event
   Vcpu& v = running_vcpu(cpu, "vm_exit", true);
   exit_guest(cpu, *current(cpu), v);
+  v.msr_exit_pending = reason == VmExitReason::msr;
   return finish();
 }
 
@@ -497,8 +500,10 @@ void Agent::set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use) 
   // fpu_update_guest_xfd(): with the guest state in memory
   // (TIF_NEED_FPU_LOAD), XSTATE_BV &= ~xfd (b45f72177594); then
   // fpstate->xfd, and the MSR if the fpstate is in use.
-  if (value && thread.fpstate_swapped && !policy_.regs_live(*this, thread)) g.fpstate.image.present &= ~value;
-  if (value && !in_use) g.fpstate.image.present &= ~value;
+  if (kvm_mode_ != KvmMode::kEagerV618) {
+    if (value && thread.fpstate_swapped && !policy_.regs_live(*this, thread)) g.fpstate.image.present &= ~value;
+    if (value && !in_use) g.fpstate.image.present &= ~value;
+  }
   g.fpstate.xfd = value;
   if (in_use) xfd_update_state(cpu, g.fpstate, Cause::vm_exit);
 }
@@ -623,15 +628,31 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
   cs.rf.modified |= write | release;
 }
 
+// A WRMSR in the guest, or, after an explicit vm_exit with reason msr, its
+// exit handler (so that interrupts can come between the exit and the
+// handler: the S13 race).
 Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value) {
   event_time_ = t;
-  Vcpu& v = running_vcpu(cpu, "guest WRMSR", true);
+  Context* cur = current(cpu);
+  const bool handler = cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].msr_exit_pending;
+  Vcpu& v = running_vcpu(cpu, "guest WRMSR", !handler);
   const Vm& vm = vms_[v.vm];
   CpuState& cs = cpus_[cpu];
   check_guest_xfd_input(v, msr, value);
+  v.msr_exit_pending = false;
+  // The exit's cost; the exit and entry themselves are the trace's events
+  // when the handler runs apart.
+  auto intercept = [&] {
+    if (handler) {
+      stats_.add(Stat::fpu_vm_exits, v.guest, 1);
+      charge(cpu, v.guest, Stat::trap_cycles, cost_.vm_exit, "guest_wrmsr_exit", Cause::vm_exit);
+    } else {
+      fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit");
+    }
+  };
   if (msr == GuestMsr::kXfdErr) {
     // Always intercepted: guest_fpu.xfd_err = data.
-    fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit");
+    intercept();
     v.xfd_err = value;
     v.truth_xfd_err = value;
     cs.trap.xfd_err = value;
@@ -641,13 +662,17 @@ Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value
   v.truth_xfd = value;
   forget_disabled(v, value);
   if (!intercepted) {
+    if (handler) {
+      throw SemanticError{"an IA32_XFD write handler after a vm_exit, but vCPU " + v.name +
+                          " passes XFD writes through (no exit)"};
+    }
     // Passed through: the hardware MSR changes, the kernel learns it at
     // the next VM exit.
     cs.trap.xfd = value;
     if (vm.amx_alloc == AmxAlloc::kFirstUse) v.guest_xfd_msr = value;
     return finish();
   }
-  fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit");
+  intercept();
   set_guest_xfd(cpu, v, value, true);
   // vmx_set_msr(): "Disable interception upon the first write with a
   // non-zero value" and intercept #NM from then on (b5274b1b7ba8).
@@ -792,7 +817,7 @@ Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t
   g.truth.copy_from(img, machine_.user_features());
   const ComponentMask xfd = f.xfd;
   if (f.image.present & xfd) {
-    f.image.present &= ~xfd;
+    if (kvm_mode_ != KvmMode::kEagerV618) f.image.present &= ~xfd;
     forget_disabled(v, xfd);
   }
   // The thread's registers no longer match the buffer (the kernel does

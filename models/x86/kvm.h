@@ -36,6 +36,11 @@ enum class KvmMode : std::uint8_t {
   // saved state the kernel's scratch data (fixed by c9aef3b85f42, Jan 2020;
   // reference §6.9). Kept to show the checker catching it.
   kEagerV52,
+  // Linux 5.17 .. 6.18: kEager without b45f72177594 ("x86/fpu: Clear
+  // XSTATE_BV[i] in guest XSAVE state whenever XFD[i]=1", v6.19-rc): a guest
+  // XFD write or KVM_SET_XSAVE leaves XSTATE_BV[i] set in the guest buffer,
+  // and the next XRSTOR takes #NM in the kernel (reference §6.8, S13).
+  kEagerV618,
   // Linux <= 4.10 (removed by bd7e5b0899a4 "KVM: x86: remove code for lazy
   // FPU handling", v4.11): the guest runs with CR0.TS forced and #NM
   // intercepted until its first FP use (vmx_fpu_activate); the guest FPU is
@@ -102,6 +107,7 @@ struct Vcpu {
   // Where the thread is.
   bool in_run = false;     // inside the KVM_RUN ioctl
   bool in_guest = false;   // between VM entry and VM exit
+  bool msr_exit_pending = false;  // a vm_exit with reason msr whose handler has not run
 
   // Guest architectural state KVM keeps.
   ComponentMask xcr0 = 0;               // vcpu->arch.xcr0

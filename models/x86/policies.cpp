@@ -427,6 +427,10 @@ std::vector<PolicyInfo> make_registry() {
                "kvm-eager as the deferred-load series first shipped it: the guest FPU load and put XSAVE the "
                "registers without checking TIF_NEED_FPU_LOAD (bugzilla 206215: corrupted VMM/guest FP state)",
                deferred, KvmMode::kEagerV52});
+  r.push_back({"kvm-eager-v6.18", "Linux 5.17 .. 6.18 (before b45f72177594); host: deferred",
+               "kvm-eager without clearing XSTATE_BV for components the guest's XFD disables: a guest XFD write "
+               "racing a softirq's save, or KVM_SET_XSAVE, can make the next XRSTOR take #NM in the kernel",
+               deferred, KvmMode::kEagerV618});
   r.push_back({"kvm-lazy-legacy", "Linux <= 4.10 (removed by bd7e5b0899a4); host: lazy-preload",
                "the guest runs with CR0.TS forced and #NM intercepted until its first FP use; the guest FPU is "
                "loaded at VM entry, put at vcpu_put, and deactivated again if used in fewer than 5 consecutive "
