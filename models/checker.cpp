@@ -96,7 +96,7 @@ void Checker::update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& 
     if (exposure_is_violation_) {
       std::string detail = components_of(exposed) + " of " + name_of(owner) +
                            " live in the registers under an armed trap while " + name_of(user_ctx) +
-                           " runs in user mode (" + std::to_string(bytes) + " bytes)";
+                           " runs outside the kernel (" + std::to_string(bytes) + " bytes)";
       record({ViolationKind::kExposed, t, cpu, user_ctx, owner, exposed, std::move(detail)});
     }
   }

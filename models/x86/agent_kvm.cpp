@@ -173,6 +173,10 @@ Cycles Agent::vm_create(CpuId cpu, Cycles t, std::uint32_t vm_id) {
     throw SemanticError{"VM " + vm.name + " exposes " + mask_to_names(dyn) +
                         " to its guest; kvm-lazy-legacy (Linux <= 4.10) predates guest AMX (v5.17)"};
   }
+  if (vm.confidential && kvm_mode_ == KvmMode::kLazyLegacy) {
+    throw SemanticError{"VM " + vm.name + " is confidential; kvm-lazy-legacy (Linux <= 4.10) predates "
+                        "SEV-ES (v5.11) and TDX guests"};
+  }
   // kvm_check_cpuid() -> fpu_enable_guest_xfd_features(): -EPERM unless
   // the VMM asked with ARCH_REQ_XCOMP_GUEST_PERM.
   if ((p.guest_perm & dyn) != dyn) {
