@@ -321,7 +321,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       out.ctx = read_vcpu(vcpu_name);
       if (out.kind == EventKind::kKvmSetXsave) {
         if (!(seen & kSlot)) out.arg = -1;
-        if ((seen & kSlot) == !!(seen & kWrite)) {
+        if (!!(seen & kSlot) == !!(seen & kWrite)) {
           throw fail("", "a \"kvm_set_xsave\" event needs either \"slot\" (a saved state) or \"write\" (new values)");
         }
       }

@@ -242,3 +242,64 @@ TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- KVM events
+
+struct KvmDecoderTest : DecoderTest {
+  KvmDecoderTest() {
+    contexts.emplace("vcpu0", 2);
+    contexts.emplace(kVcpuKeyPrefix + "vcpu0", 2);
+    contexts.emplace(kVmKeyPrefix + "vm0", 0);
+  }
+};
+
+TEST_F(KvmDecoderTest, RunEntryExitReturn) {
+  Event e = decode(R"({"t": 1, "cpu": 0, "ev": "kvm_run", "vcpu": "vcpu0"})");
+  EXPECT_EQ(e.kind, EventKind::kKvmRun);
+  EXPECT_EQ(e.ctx, 2u);
+  EXPECT_EQ(decode(R"({"t": 2, "cpu": 0, "ev": "vm_entry"})").kind, EventKind::kVmEntry);
+  e = decode(R"({"t": 3, "cpu": 0, "ev": "vm_exit", "reason": "hlt"})");
+  EXPECT_EQ(e.kind, EventKind::kVmExit);
+  EXPECT_EQ(static_cast<x86::VmExitReason>(e.sub), x86::VmExitReason::hlt);
+  EXPECT_EQ(decode(R"({"t": 4, "cpu": 0, "ev": "kvm_return"})").kind, EventKind::kKvmReturn);
+}
+
+TEST_F(KvmDecoderTest, GuestInstructionsAndVmmEvents) {
+  Event e = decode(R"({"t": 1, "cpu": 0, "ev": "guest_wrmsr", "msr": "xfd_err", "value": ["xtiledata"]})");
+  EXPECT_EQ(static_cast<x86::GuestMsr>(e.sub), x86::GuestMsr::kXfdErr);
+  EXPECT_EQ(e.write, bit(x86::kXtileData));
+  e = decode(R"({"t": 2, "cpu": 0, "ev": "guest_xsetbv", "xcr0": ["x87", "sse"], "index": 1})");
+  EXPECT_EQ(e.write, kX87 | kSse);
+  EXPECT_EQ(e.arg, 1);
+  e = decode(R"({"t": 3, "cpu": 0, "ev": "guest_xsetbv", "xcr0": ["x87"]})");
+  EXPECT_EQ(e.arg, 0);
+  e = decode(R"({"t": 4, "cpu": 0, "ev": "guest_cr4", "osxsave": false})");
+  EXPECT_FALSE(e.kernel_fpu);
+  e = decode(R"({"t": 5, "cpu": 0, "ev": "vm_destroy", "vm": "vm0"})");
+  EXPECT_EQ(e.arg, 0);
+  e = decode(R"({"t": 6, "cpu": 0, "ev": "vcpu_save_state", "vcpu": "vcpu0", "slot": 7})");
+  EXPECT_EQ(e.ctx, 2u);
+  EXPECT_EQ(e.arg, 7);
+  e = decode(R"({"t": 7, "cpu": 0, "ev": "kvm_set_xsave", "vcpu": "vcpu0", "write": ["ymm"]})");
+  EXPECT_EQ(e.arg, -1);
+  EXPECT_EQ(e.write, kYmm);
+  e = decode(R"({"t": 8, "cpu": 0, "ev": "xcomp_guest_perm", "features": ["xtiledata"]})");
+  EXPECT_EQ(e.kind, EventKind::kXcompGuestPerm);
+}
+
+TEST_F(KvmDecoderTest, Errors) {
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "kvm_run", "vcpu": "A"})").message, "unknown vCPU \"A\"");
+  EXPECT_EQ(error(R"({"t": 1, "cpu": 0, "ev": "kvm_run", "vcpu": "A"})").path, "/events/1/vcpu");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "vm_create", "vm": "vcpu0"})").message, "unknown VM \"vcpu0\"");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "vm_exit", "reason": "tea"})").message, "unknown VM exit reason");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "vm_exit"})").message, "needs \"reason\"");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "guest_rdmsr", "msr": "pkru"})").message, "expected \"xfd\"");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "guest_wrmsr", "msr": "xfd"})").message, "needs \"value\"");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "kvm_set_xsave", "vcpu": "vcpu0", "slot": 1, "write": ["sse"]})")
+                      .message,
+                  "either \"slot\"");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "vm_entry", "vcpu": "vcpu0"})").message,
+                  "does not belong to a \"vm_entry\" event");
+  EXPECT_CONTAINS(error(R"({"t": 1, "cpu": 0, "ev": "vcpu_load_state", "vcpu": "vcpu0", "slot": -1})").message,
+                  "non-negative integer");
+}
