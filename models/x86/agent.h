@@ -245,6 +245,8 @@ class Agent {
   void check_guest_msr(CpuId cpu, Vcpu& v, GuestMsr msr, ComponentMask got);
   void check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask value) const;
   void check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const char* what);
+  Vcpu& vmm_access(std::uint32_t vcpu, const char* what);
+  const VcpuSnapshot& snapshot(const Vcpu& v, std::uint32_t slot, const char* what) const;
 
   const Machine& machine_;
   const CostModel& cost_;

@@ -751,15 +751,31 @@ void Agent::check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); }, what);
 }
 
+// The VMM's vCPU ioctls on guest state: the VM exists, the vCPU is outside
+// KVM_RUN (its state is in the buffer), and the guest is not confidential
+// (KVM refuses: guest_state_protected).
+Vcpu& Agent::vmm_access(std::uint32_t vid, const char* what) {
+  Vcpu& v = vcpus_[vid];
+  if (!v.exists) throw SemanticError{std::string(what) + " of vCPU " + v.name + ", whose VM does not exist"};
+  if (v.in_run) throw SemanticError{std::string(what) + " of vCPU " + v.name + " inside KVM_RUN (kvm_return first)"};
+  if (vms_[v.vm].confidential) {
+    throw SemanticError{std::string(what) + " of confidential vCPU " + v.name + " is refused (guest state is protected)"};
+  }
+  return v;
+}
+
+const VcpuSnapshot& Agent::snapshot(const Vcpu& v, std::uint32_t slot, const char* what) const {
+  auto it = v.snapshots.find(slot);
+  if (it == v.snapshots.end()) {
+    throw SemanticError{std::string(what) + " of vCPU " + v.name + " from slot " + std::to_string(slot) +
+                        ", which no vcpu_save_state filled"};
+  }
+  return it->second;
+}
+
 Cycles Agent::vcpu_save_state(CpuId cpu, Cycles t, std::uint32_t vid, std::uint32_t slot) {
   event_time_ = t;
-  Vcpu& v = vcpus_[vid];
-  const Vm& vm = vms_[v.vm];
-  if (!v.exists) throw SemanticError{"state save of vCPU " + v.name + ", whose VM does not exist"};
-  if (v.in_run) throw SemanticError{"state save of vCPU " + v.name + " inside KVM_RUN (kvm_return first)"};
-  if (vm.confidential) {
-    throw SemanticError{"KVM_GET_XSAVE of confidential vCPU " + v.name + " is refused (guest state is protected)"};
-  }
+  Vcpu& v = vmm_access(vid, "state save (KVM_GET_XSAVE2)");
   Context& g = contexts_[v.guest];
   // fpu_copy_guest_fpstate_to_uabi(): the guest buffer is current outside
   // KVM_RUN; what the VMM gets must be the guest's latest state.
@@ -780,23 +796,12 @@ Cycles Agent::vcpu_save_state(CpuId cpu, Cycles t, std::uint32_t vid, std::uint3
 
 Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t slot, ComponentMask write) {
   event_time_ = t;
-  Vcpu& v = vcpus_[vid];
-  const Vm& vm = vms_[v.vm];
-  if (!v.exists) throw SemanticError{"KVM_SET_XSAVE of vCPU " + v.name + ", whose VM does not exist"};
-  if (v.in_run) throw SemanticError{"KVM_SET_XSAVE of vCPU " + v.name + " inside KVM_RUN (kvm_return first)"};
-  if (vm.confidential) {
-    throw SemanticError{"KVM_SET_XSAVE of confidential vCPU " + v.name + " is refused (guest state is protected)"};
-  }
+  Vcpu& v = vmm_access(vid, "KVM_SET_XSAVE");
   Context& g = contexts_[v.guest];
   Fpstate& f = g.fpstate;
   StateImage img;
   if (slot >= 0) {
-    auto it = v.snapshots.find(static_cast<std::uint32_t>(slot));
-    if (it == v.snapshots.end()) {
-      throw SemanticError{"KVM_SET_XSAVE of vCPU " + v.name + " from slot " + std::to_string(slot) +
-                          ", which no vcpu_save_state filled"};
-    }
-    img = it->second.image;
+    img = snapshot(v, static_cast<std::uint32_t>(slot), "KVM_SET_XSAVE").image;
   } else {
     img = g.truth;
     for (unsigned i : bits(write)) img.tok[i] = Token{g.id, g.next_version++};
@@ -831,13 +836,8 @@ Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t
 }
 
 Cycles Agent::vcpu_load_state(CpuId cpu, Cycles t, std::uint32_t vid, std::uint32_t slot) {
-  Vcpu& v = vcpus_[vid];
-  auto it = v.snapshots.find(slot);
-  if (it == v.snapshots.end()) {
-    throw SemanticError{"state load of vCPU " + v.name + " from slot " + std::to_string(slot) +
-                        ", which no vcpu_save_state filled"};
-  }
-  const VcpuSnapshot s = it->second;
+  Vcpu& v = vmm_access(vid, "state load (KVM_SET_XSAVE)");
+  const VcpuSnapshot s = snapshot(v, slot, "state load");
   // vcpu_load_state() (selftests): KVM_SET_XSAVE, KVM_SET_XCRS, then
   // KVM_SET_MSRS (host-initiated writes go through vmx_set_msr() too).
   const Cycles copy = kvm_set_xsave(cpu, t, vid, slot, 0);
