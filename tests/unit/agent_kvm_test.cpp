@@ -42,6 +42,17 @@ struct KvmRig {
     if (created) r->agent.create_vm_at_start(vm);
   }
   const x86::Vcpu& v() const { return r->agent.vcpu(vcpu); }
+  // The VMM thread switched in on `cpu`, inside KVM_RUN, its guest running.
+  void start_guest(CpuId cpu = 0) {
+    r->sw(cpu, vmm);
+    r->kvm_run(cpu, vcpu);
+    r->entry(cpu);
+  }
+  // An IO exit to user space: KVM_RUN returns.
+  void io_return(CpuId cpu = 0) {
+    r->exit_(cpu, x86::VmExitReason::io);
+    r->kvm_return(cpu);
+  }
 };
 
 // ---------------------------------------------------------------- swaps
@@ -96,9 +107,7 @@ TEST(Kvm, InKernelExitsDoNotTouchTheGuestFpu) {
 TEST(Kvm, SoftirqDuringARunSavesTheGuestStateIntoTheGuestBuffer) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.use(0, kSse | kYmm);
   // An interrupt exits the guest; kernel_fpu_begin() saves current's fpstate,
   // which is the guest's; the next VM entry restores it (switch_fpu_return).
@@ -114,9 +123,7 @@ TEST(Kvm, SoftirqDuringARunSavesTheGuestStateIntoTheGuestBuffer) {
 TEST(Kvm, PreemptedVcpuThreadMigratesWithItsGuestState) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.use(0, kAvx512);
   r.exit_(0);
   r.idle(0);  // switch_fpu() saves the guest registers into the guest fpstate
@@ -131,9 +138,7 @@ TEST(Kvm, PreemptedVcpuThreadMigratesWithItsGuestState) {
 TEST(Kvm, SwitchingAwayFromARunningGuestIsAnError) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   EXPECT_THROW(r.idle(0), x86::SemanticError);
 }
 
@@ -142,9 +147,7 @@ TEST(Kvm, SwitchingAwayFromARunningGuestIsAnError) {
 TEST(Kvm, XfdWritesExitUntilTheFirstNonZeroOne) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.wrmsr(0, GuestMsr::kXfd, 0);
   EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
   EXPECT_FALSE(k.v().xfd_no_write_intercept);
@@ -168,9 +171,7 @@ TEST(Kvm, XfdWritesExitUntilTheFirstNonZeroOne) {
 TEST(Kvm, InterceptedNmSnapshotsXfdErrForTheGuest) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.wrmsr(0, GuestMsr::kXfd, kTileData);
   r.use(0, kTileData);  // #NM: intercepted, XFD_ERR read with IRQs off, re-injected
   EXPECT_EQ(r.total(Stat::guest_nm_injected), 1u);
@@ -197,18 +198,14 @@ TEST(Kvm, SetXsaveDropsComponentsTheGuestDisabled) {
   // XFD[18] = 1 clears the bit, so the next XRSTOR takes no #NM in the kernel.
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.use(0, kAmx);
-  r.exit_(0, x86::VmExitReason::io);
-  r.kvm_return(0);
+  k.io_return();
   r.save_state(0, k.vcpu, 4);
   r.kvm_run(0, k.vcpu);
   r.entry(0);
   r.wrmsr(0, GuestMsr::kXfd, kTileData);
-  r.exit_(0, x86::VmExitReason::io);
-  r.kvm_return(0);
+  k.io_return();
   r.set_xsave(0, k.vcpu, 4);
   EXPECT_EQ(r.ctx(k.guest).fpstate.image.present & kTileData, 0u);
   r.kvm_run(0, k.vcpu);
@@ -237,9 +234,7 @@ TEST(Kvm, FirstUseDesignGrowsTheBufferAtTheGuestsFirstTileUse) {
   KvmRig k("kvm-eager", 0, true, false, x86::AmxAlloc::kFirstUse);
   Rig& r = *k.r;
   EXPECT_FALSE(r.ctx(k.guest).fpstate.xfeatures & kTileData);
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   EXPECT_EQ(r.cpu(0).trap.xfd, kTileData);  // KVM's own XFD bit
   r.rdmsr(0, GuestMsr::kXfd);               // the guest reads its own 0
   r.use(0, kAmx);
@@ -255,9 +250,7 @@ TEST(Kvm, FirstUseDesignGrowsTheBufferAtTheGuestsFirstTileUse) {
 TEST(Kvm, XsetbvFollowsKvmSetXcrRules) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   const ComponentMask fp = kX87, sse = kSse;
   struct Case {
     ComponentMask xcr0;
@@ -288,9 +281,7 @@ TEST(Kvm, XsetbvFollowsKvmSetXcrRules) {
 TEST(Kvm, GuestUseOfAComponentOutsideItsXcr0IsUd) {
   KvmRig k("kvm-eager");
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.xsetbv(0, kX87 | kSse);
   r.use(0, kYmm);
   EXPECT_EQ(r.total(Stat::guest_ud), 1u);
@@ -302,12 +293,9 @@ TEST(Kvm, GuestUseOfAComponentOutsideItsXcr0IsUd) {
 TEST(Kvm, RecreatedVmWithoutStateLoadLosesTheGuestState) {
   KvmRig k("kvm-eager", kNoAmxGuest);
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.use(0, kSse | kAvx512);
-  r.exit_(0, x86::VmExitReason::io);
-  r.kvm_return(0);
+  k.io_return();
   r.save_state(0, k.vcpu, 1);
   r.vm_destroy(0, k.vm);
   r.vm_create(0, k.vm);
@@ -321,12 +309,9 @@ TEST(Kvm, RecreatedVmWithoutStateLoadLosesTheGuestState) {
 TEST(Kvm, StateSaveAndLoadAcrossRecreationKeepEveryComponent) {
   KvmRig k("kvm-eager", kNoAmxGuest);
   Rig& r = *k.r;
-  r.sw(0, k.vmm);
-  r.kvm_run(0, k.vcpu);
-  r.entry(0);
+  k.start_guest();
   r.use(0, kX87 | kSse | kYmm | kAvx512 | bit(x86::kPKRU));
-  r.exit_(0, x86::VmExitReason::io);
-  r.kvm_return(0);
+  k.io_return();
   r.save_state(0, k.vcpu, 1);
   r.vm_destroy(0, k.vm);
   r.vm_create(0, k.vm);
@@ -349,8 +334,7 @@ TEST(Kvm, ConfidentialGuestStateNeverReachesAHostBuffer) {
   r.use(0, kSse | kAvx512);
   r.irq(0, true);  // kernel_fpu_begin() saves the scrubbed registers
   r.read(0, kSse | kAvx512);
-  r.exit_(0, x86::VmExitReason::io);
-  r.kvm_return(0);
+  k.io_return();
   EXPECT_EQ(r.ctx(k.guest).fpstate.image.present & (kSse | kAvx512), 0u);
   EXPECT_THROW(r.save_state(0, k.vcpu, 1), x86::SemanticError);
   EXPECT_CLEAN(r);
@@ -395,8 +379,7 @@ TEST(Kvm, LazyLegacyKeepsAFrequentUsersGuestFpuActive) {
     r.kvm_run(0, k.vcpu);
     r.entry(0);
     r.use(0, kSse, kSse);
-    r.exit_(0, x86::VmExitReason::io);
-    r.kvm_return(0);
+    k.io_return();
   }
   EXPECT_EQ(r.total(Stat::fpu_vm_exits), 4u);  // runs 2..5 trap; 1 and 6 do not
   EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 6u);
@@ -419,8 +402,7 @@ TEST(Kvm, V52LoadWithoutTheNeedLoadCheckCorruptsTheVmm) {
     r.kfpu(0, KernelFpuContext::kSoftirq);
     r.kvm_run(0, k.vcpu);
     r.entry(0);
-    r.exit_(0, x86::VmExitReason::io);
-    r.kvm_return(0);
+    k.io_return();
     r.read(0, kSse | kYmm);
     if (std::string(policy) == "kvm-eager") {
       EXPECT_CLEAN(r);
