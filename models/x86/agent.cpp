@@ -189,8 +189,11 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
                        "restore");
 }
 
+// The user features a signal frame carries back: every one the frame holds,
+// PKRU included (restore_fpregs_from_user(): XRSTOR of the frame's
+// xfeatures, init for the rest of xfeatures_mask_uabi()).
 ComponentMask Agent::sigframe_mask(const Context& c) const {
-  return c.fpstate.xfeatures & machine_.user_features() & ~bit(kPKRU);
+  return c.fpstate.xfeatures & machine_.user_features();
 }
 
 void Agent::xsave_to_sigframe(CpuId cpu, Context& c) {

@@ -222,7 +222,7 @@ class Agent {
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
   std::uint64_t bytes_of(ComponentMask mask) const { return mask_bytes_(mask); }
-  // The user features a signal frame carries back (PKRU is switched apart).
+  // The user features a signal frame carries back.
   ComponentMask sigframe_mask(const Context& c) const;
   void account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
                             std::uint64_t bytes, ComponentMask comps, std::string_view op);

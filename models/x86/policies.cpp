@@ -115,9 +115,12 @@ class DeferredPolicy final : public Policy {
   void signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
     load_user_regs(a, cpu, ctx, Cause::signal);
     a.xsave_to_sigframe(cpu, ctx);
-    // The handler starts with init user state, live in the registers.
+    // The handler starts with init user state, live in the registers, and
+    // the default PKRU (restore_fpregs_from_init_fpstate() ->
+    // pkru_write_default(), a WRPKRU only if the value differs).
     a.restore_init(cpu, user_mask(a) & ~bit(kPKRU), Cause::signal);
-    a.set_truth_init(ctx, user_mask(a) & ~bit(kPKRU));
+    a.set_truth_init(ctx, user_mask(a));
+    a.pkru_load(cpu, ctx, Cause::signal);
     a.set_owner(cpu, ctx.id);  // fpregs_mark_activate()
     ctx.last_cpu = cpu;
     ctx.need_fpu_load = false;
@@ -148,11 +151,14 @@ class DeferredPolicy final : public Policy {
   }
 
   // fpu_flush_thread(): default buffer, init contents, invalidated.
-  void exec(Agent& a, CpuId, Context& ctx) override {
+  // flush_thread(): fpu_flush_thread(), then pkru_flush_thread() loads the
+  // default PKRU right away.
+  void exec(Agent& a, CpuId cpu, Context& ctx) override {
     a.reset_fpstate(ctx);
     ctx.last_cpu = kNoCpu;
     ctx.need_fpu_load = true;
-    ctx.truth.set_init(~ComponentMask{0} & ~bit(kPKRU));
+    ctx.truth.set_init(~ComponentMask{0});
+    a.pkru_load(cpu, ctx, Cause::exec);
   }
 
   // fpu__drop(): forget the registers if this CPU's owner is ctx.

@@ -614,3 +614,35 @@ TEST_F(DeferredTest, SemanticErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+constexpr ComponentMask kPkru = bit(x86::kPKRU);
+
+TEST_F(DeferredTest, SignalHandlerRunsWithDefaultPkruAndSigreturnRestoresIt) {
+  r->sw(0, A);
+  r->use(0, kSse | kPkru);  // WRPKRU: a non-default protection key setup
+  const std::uint64_t writes = r->total(Stat::pkru_writes);
+  r->signal(0);
+  // fpu__clear_user_states() -> restore_fpregs_from_init_fpstate() ->
+  // pkru_write_default(): the handler starts with the default PKRU.
+  EXPECT_EQ(r->total(Stat::pkru_writes), writes + 1);
+  EXPECT_EQ(r->cpu(0).rf.regs.present & kPkru, 0u);
+  r->read(0, kPkru);  // the handler reads the default value
+  r->sigreturn(0);
+  // The frame's XRSTOR brings the task's PKRU back.
+  r->read(0, kSse | kPkru);
+  EXPECT_CLEAN(*r);
+}
+
+TEST_F(DeferredTest, ExecLoadsTheDefaultPkru) {
+  r->sw(0, A);
+  r->use(0, kPkru);
+  r->syscall(0);
+  r->exec(0);  // pkru_flush_thread()
+  EXPECT_EQ(r->cpu(0).rf.regs.present & kPkru, 0u);
+  r->read(0, kPkru);
+  EXPECT_CLEAN(*r);
+}
+
+}  // namespace
