@@ -6,6 +6,7 @@
 
 #include "models/x86/policy.h"
 #include "sim/config/paths.h"
+#include "sim/trace/event.h"
 
 namespace fpusim {
 
@@ -361,6 +362,16 @@ auto load_preset(const JsonIn& field, const Json& doc, const std::string& file, 
 }
 
 }  // namespace
+
+std::unordered_map<std::string, ContextId> name_table(const Scenario& s) {
+  std::unordered_map<std::string, ContextId> ids;
+  for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
+  for (size_t i = 0; i < s.vms.size(); ++i) {
+    ids.emplace(kVmKeyPrefix + s.vms[i].name, static_cast<ContextId>(i));
+    for (const VcpuDecl& v : s.vms[i].vcpus) ids.emplace(kVcpuKeyPrefix + v.name, ids.at(v.name));
+  }
+  return ids;
+}
 
 Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
   Scenario s;

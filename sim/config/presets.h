@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -124,6 +125,10 @@ struct Scenario {
   std::optional<Workload> workload;  // scheduled mode
   std::map<std::string, Expectation> expect;
 };
+
+// The names events are decoded with: contexts (by their index in
+// `contexts`), VMs and vCPUs under the prefixes of sim/trace/event.h.
+std::unordered_map<std::string, ContextId> name_table(const Scenario& s);
 
 // Loads, validates and resolves a scenario (machine and costs included).
 Scenario load_scenario(const std::string& path, const std::vector<Override>& sets);

@@ -1,5 +1,7 @@
 #include "sim/trace/binary.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,12 +22,13 @@ namespace fpusim {
 namespace {
 
 constexpr std::uint64_t kMaxTime = (1ull << 53) - 1;
-constexpr unsigned kNumKinds = 14;
+constexpr unsigned kNumKinds = kNumEventKinds;
 constexpr size_t kMaxRecord = 2 + 8 * 10;  // two bytes, at most eight 10-byte varints
 constexpr size_t kChunk = 1 << 20;
 
 enum Flag : std::uint8_t {
   kFT = 0x01, kFCtx = 0x02, kFWrite = 0x04, kFRead = 0x08, kFRelease = 0x10, kFDur = 0x20, kFIndex = 0x40,
+  kFExt = 0x80,  // KVM events: a `sub` byte and a zigzag varint `arg` follow
 };
 
 // Which optional fields each kind may carry (as the JSON decoder fills them),
@@ -50,6 +53,20 @@ constexpr KindRule kRules[kNumKinds] = {
     {kCommon | kFWrite, kFWrite},                             // xcomp_perm
     {kCommon | kFCtx, kFCtx},                                 // state_read
     {kCommon | kFCtx | kFWrite, kFCtx | kFWrite},             // state_write
+    {kCommon | kFWrite, kFWrite},                             // xcomp_guest_perm
+    {kCommon | kFExt, 0},                                     // vm_create (arg: the VM)
+    {kCommon | kFExt, 0},                                     // vm_destroy
+    {kCommon | kFCtx, kFCtx},                                 // kvm_run (ctx: the vCPU)
+    {kCommon, 0},                                             // vm_entry
+    {kCommon | kFExt, 0},                                     // vm_exit (sub: the reason)
+    {kCommon, 0},                                             // kvm_return
+    {kCommon | kFWrite | kFExt, 0},                           // guest_wrmsr (sub: the MSR; value may be 0)
+    {kCommon | kFExt, 0},                                     // guest_rdmsr
+    {kCommon | kFWrite | kFExt, 0},                           // guest_xsetbv (arg: ECX; XCR0 may be 0)
+    {kCommon | kFExt, 0},                                     // guest_cr4 (sub: OSXSAVE)
+    {kCommon | kFCtx | kFExt, kFCtx},                         // vcpu_save_state (arg: slot)
+    {kCommon | kFCtx | kFExt, kFCtx},                         // vcpu_load_state
+    {kCommon | kFCtx | kFWrite | kFExt, kFCtx},               // kvm_set_xsave (arg: slot, -1 = write)
 };
 
 ComponentMask known_components() {
@@ -113,11 +130,9 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
   std::uint64_t n = 0, prev_index = ~std::uint64_t{0};
   Cycles prev_t = 0;
   while (src.next(e)) {
-    if (is_kvm_event(e.kind)) {
-      throw src.origin().error(e.index, "/ev",
-                               "KVM events (\"" + std::string(event_kind_name(e.kind)) +
-                                   "\") have no binary encoding yet; replay this trace from JSON");
-    }
+    // guest_cr4 keeps OSXSAVE in kernel_fpu, like the JSON decoder; in the
+    // record it travels as `sub`.
+    const std::uint8_t sub = e.kind == EventKind::kGuestCr4 ? e.kernel_fpu : e.sub;
     std::uint8_t flags = 0;
     if (e.t != prev_t) flags |= kFT;
     if (e.ctx != kNoContext) flags |= kFCtx;
@@ -126,8 +141,11 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
     if (e.release) flags |= kFRelease;
     if (e.dur) flags |= kFDur;
     if (e.index != prev_index + 1) flags |= kFIndex;
-    buf.push_back(static_cast<char>(static_cast<unsigned>(e.kind) | (static_cast<unsigned>(e.where) << 4) |
-                                    (e.kernel_fpu ? 0x40u : 0u)));
+    if (sub || e.arg) flags |= kFExt;
+    const unsigned kind = static_cast<unsigned>(e.kind);
+    const bool irq_kfpu = e.kernel_fpu && e.kind != EventKind::kGuestCr4;
+    buf.push_back(static_cast<char>((kind & 0x0f) | (static_cast<unsigned>(e.where) << 4) | (irq_kfpu ? 0x40u : 0u) |
+                                    (kind >= 16 ? 0x80u : 0u)));
     buf.push_back(static_cast<char>(flags));
     if (flags & kFT) put_varint(buf, e.t - prev_t);
     put_varint(buf, e.cpu);
@@ -137,6 +155,10 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
     if (flags & kFRelease) put_varint(buf, e.release);
     if (flags & kFDur) put_varint(buf, e.dur);
     if (flags & kFIndex) put_varint(buf, e.index - prev_index - 1);
+    if (flags & kFExt) {
+      buf.push_back(static_cast<char>(sub));
+      put_varint(buf, (static_cast<std::uint64_t>(e.arg) << 1) ^ static_cast<std::uint64_t>(e.arg >> 63));
+    }
     prev_t = e.t;
     prev_index = e.index;
     ++n;
@@ -191,8 +213,8 @@ class BinarySource final : public EventSource {
     if (lim - p < 2) throw bad("truncated record");
     const unsigned b0 = p[0], flags = p[1];
     p += 2;
-    const unsigned kind = b0 & 0x0f, where = (b0 >> 4) & 3;
-    if ((b0 & 0x80) || kind >= kNumKinds || where > 2 || (flags & 0x80)) throw bad("malformed record");
+    const unsigned kind = (b0 & 0x0f) | ((b0 & 0x80) >> 3), where = (b0 >> 4) & 3;
+    if (kind >= kNumKinds || where > 2) throw bad("malformed record");
     const KindRule& rule = kRules[kind];
     if ((flags & ~rule.allowed) || (flags & rule.required) != rule.required) throw bad("malformed record");
     out.kind = static_cast<EventKind>(kind);
@@ -227,6 +249,17 @@ class BinarySource final : public EventSource {
     }
     index_ += 1 + ((flags & kFIndex) ? varint(p, lim) : 0);
     out.index = index_;
+    out.sub = 0;
+    out.arg = 0;
+    if (flags & kFExt) {
+      if (p == lim) throw bad("truncated record");
+      out.sub = *p++;
+      const std::uint64_t z = varint(p, lim);
+      out.arg = static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
+      check_kvm(out);
+    } else if (is_kvm_event(out.kind)) {
+      check_kvm(out);
+    }
     if (out.kind == EventKind::kUse && !(out.write | out.read | out.release)) throw bad("malformed record");
     pos_ = static_cast<size_t>(p - buf_.data());
     ++n_;
@@ -235,6 +268,47 @@ class BinarySource final : public EventSource {
   const EventOrigin& origin() const override { return origin_; }
 
  private:
+  // A KVM record's extension and vCPU against what the scenario declares.
+  __attribute__((noinline)) void check_kvm(Event& e) const {
+    switch (e.kind) {
+      case EventKind::kVmCreate:
+      case EventKind::kVmDestroy:
+        if (e.arg < 0 || static_cast<std::uint64_t>(e.arg) >= vms_) throw bad("VM index out of range");
+        break;
+      case EventKind::kVmExit:
+        if (e.sub >= static_cast<unsigned>(x86::VmExitReason::kCount) || e.arg) throw bad("malformed record");
+        break;
+      case EventKind::kGuestWrmsr:
+      case EventKind::kGuestRdmsr:
+        if (e.sub > 1 || e.arg) throw bad("malformed record");
+        break;
+      case EventKind::kGuestXsetbv:
+        if (e.sub || e.arg < 0 || e.arg > 0xffffffffll) throw bad("malformed record");
+        break;
+      case EventKind::kGuestCr4:
+        if (e.sub > 1 || e.arg) throw bad("malformed record");
+        e.kernel_fpu = e.sub;
+        e.sub = 0;
+        break;
+      case EventKind::kVcpuSaveState:
+      case EventKind::kVcpuLoadState:
+      case EventKind::kKvmSetXsave:
+        if (e.sub || e.arg < (e.kind == EventKind::kKvmSetXsave ? -1 : 0) || e.arg > 0x7fffffffll ||
+            (e.kind == EventKind::kKvmSetXsave && (e.arg < 0) != (e.write != 0))) {
+          throw bad("malformed record");
+        }
+        break;
+      default:
+        if (e.sub || e.arg) throw bad("malformed record");
+        break;
+    }
+    if ((e.kind == EventKind::kKvmRun || e.kind == EventKind::kVcpuSaveState ||
+         e.kind == EventKind::kVcpuLoadState || e.kind == EventKind::kKvmSetXsave) &&
+        !is_vcpu_[e.ctx]) {
+      throw bad("context " + std::to_string(e.ctx) + " is not a vCPU");
+    }
+  }
+
   InputError bad(const std::string& message) const {
     return InputError{path_, "record " + std::to_string(n_), message};
   }
@@ -304,7 +378,7 @@ class BinarySource final : public EventSource {
     }
     pos_ = sizeof kBinaryTraceMagic;
     const std::uint32_t version = u32();
-    if (version != kBinaryTraceVersion) {
+    if (version != kBinaryTraceVersion && version != 1) {
       throw InputError{path_, "", "binary trace version " + std::to_string(version) + " is not supported (expected " +
                                       std::to_string(kBinaryTraceVersion) + ")"};
     }
@@ -317,10 +391,25 @@ class BinarySource final : public EventSource {
     const std::uint32_t n = u32();
     std::vector<std::string> names;
     for (std::uint32_t i = 0; i < n; ++i) names.push_back(str());
-    // Self-check: the trace was converted for exactly these contexts.
-    if (n != contexts->size()) {
+    // Self-check: the trace was converted for exactly these contexts. The
+    // name table also holds VMs and vCPUs under their prefixes.
+    size_t declared = 0;
+    ContextId max_id = 0;
+    for (const auto& [name, id] : *contexts) {
+      if (name.rfind(kVmKeyPrefix, 0) == 0) {
+        ++vms_;
+      } else if (name.rfind(kVcpuKeyPrefix, 0) != 0) {
+        ++declared;
+        max_id = std::max(max_id, id);
+      }
+    }
+    is_vcpu_.assign(std::max<size_t>(declared, max_id + 1), false);
+    for (const auto& [name, id] : *contexts) {
+      if (name.rfind(kVcpuKeyPrefix, 0) == 0 && id < is_vcpu_.size()) is_vcpu_[id] = true;
+    }
+    if (n != declared) {
       throw InputError{path_, "", "converted for " + std::to_string(n) + " contexts, the scenario declares " +
-                                      std::to_string(contexts->size()) + " (convert the scenario again)"};
+                                      std::to_string(declared) + " (convert the scenario again)"};
     }
     for (std::uint32_t i = 0; i < n; ++i) {
       auto it = contexts->find(names[i]);
@@ -359,6 +448,8 @@ class BinarySource final : public EventSource {
   bool eof_ = false;
   EventOrigin origin_;
   std::vector<ContextId> ctx_map_;
+  std::uint64_t vms_ = 0;           // VMs the scenario declares
+  std::vector<bool> is_vcpu_;       // per context: a vCPU's guest state
   std::uint64_t count_ = 0, n_ = 0;
   std::uint64_t index_ = ~std::uint64_t{0};
   Cycles t_ = 0;
@@ -389,16 +480,9 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
     throw InputError{scenario_path, "/workload",
                      "a \"workload\" scenario has no trace to convert (convert needs \"events\" or \"events_file\")"};
   }
-  if (!s.vms.empty()) {
-    throw InputError{scenario_path, "/vms",
-                     "KVM events have no binary encoding yet; replay this scenario from its JSON events"};
-  }
-  std::unordered_map<std::string, ContextId> ids;
+  const std::unordered_map<std::string, ContextId> ids = name_table(s);
   std::vector<std::string> names;
-  for (size_t i = 0; i < s.contexts.size(); ++i) {
-    ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
-    names.push_back(s.contexts[i].name);
-  }
+  for (const auto& c : s.contexts) names.push_back(c.name);
   ConvertResult r;
   const std::string stem = out_json.size() > 5 && out_json.compare(out_json.size() - 5, 5, ".json") == 0
                                ? out_json.substr(0, out_json.size() - 5)

@@ -3,16 +3,21 @@
 // read back without JSON parsing.
 //
 // Layout (integers little-endian):
-//   header:  "FPUSIMT1"  u32 version (1)  u32 cpus  u64 event count
+//   header:  "FPUSIMT1"  u32 version (2; 1 is read too)  u32 cpus  u64 event count
 //            u8 origin kind (0: inline "events" array, 1: JSON lines)
 //            u32 length + bytes: the original file (for messages)
 //            u32 context count, then per context u32 length + name bytes
 //   records: one per event, in trace order:
-//            u8  kind (bits 0-3) | where (bits 4-5) | kernel_fpu (bit 6)
+//            u8  kind bits 0-3 (bit 4 of the kind in bit 7) | where (bits
+//                4-5) | kernel_fpu (bit 6)
 //            u8  flags: 0x01 t delta, 0x02 ctx, 0x04 write, 0x08 read,
-//                0x10 release, 0x20 dur, 0x40 index gap (bit 7 reserved)
+//                0x10 release, 0x20 dur, 0x40 index gap, 0x80 extension
 //            LEB128 varints: [t - previous t], cpu, [ctx], [write], [read],
-//            [release], [dur], [index - previous index - 1]
+//            [release], [dur], [index - previous index - 1]; then with the
+//            extension (KVM events, version 2): u8 sub (exit reason, MSR,
+//            guest_cr4's OSXSAVE) and a zigzag varint arg (VM index, slot
+//            or -1, XSETBV's ECX). A vCPU is its guest context; VM indices
+//            are the scenario's order of "vms".
 //   A field whose flag is clear is 0 (ctx: no context, for a switch to idle).
 //   ctx is a position in the header's context list; the header's contexts
 //   must be exactly the scenario's (order may differ: ids are mapped by name).
@@ -35,7 +40,9 @@
 namespace fpusim {
 
 inline constexpr char kBinaryTraceMagic[8] = {'F', 'P', 'U', 'S', 'I', 'M', 'T', '1'};
-inline constexpr std::uint32_t kBinaryTraceVersion = 1;
+// Version 2 added KVM events (kinds from 16 on, the extension field); version 1
+// files are still read.
+inline constexpr std::uint32_t kBinaryTraceVersion = 2;
 
 // Writes every event of `src` to `path` (atomically: a temporary file renamed
 // into place). `context_names` are the scenario's contexts in order; an

@@ -476,8 +476,6 @@ kvariant kvm-perm -e 's|"vms": \[{"name": "vm0", |"vms": [{"name": "vm0", "creat
   -e 's|"ev": "kvm_run", "vcpu": "vcpu0"|"ev": "vm_create", "vm": "vm0"|'
 bad "VM with AMX created without ARCH_REQ_XCOMP_GUEST_PERM" "kvm-perm.json" "/events/1" "fails with -EPERM" -- \
   run "$CASES/kvm-perm.json"
-bad "KVM scenarios have no binary encoding yet" "kvm-base.json" "/vms" "no binary encoding yet" -- \
-  convert "$KBASE" -o "$OUT/kvm-converted.json"
 
 # JSON-lines events files.
 variant jsonl -e '/"events": \[/,/^  \],$/c\  "events_file": "events.jsonl",'
