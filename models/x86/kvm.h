@@ -42,12 +42,12 @@ enum class KvmMode : std::uint8_t {
   // and the next XRSTOR takes #NM in the kernel (reference §6.8, S13).
   kEagerV618,
   // Linux <= 4.10 (removed by bd7e5b0899a4 "KVM: x86: remove code for lazy
-  // FPU handling", v4.11): the guest runs with CR0.TS forced and #NM
-  // intercepted until its first FP use (vmx_fpu_activate); the guest FPU is
-  // loaded at VM entry while fpu_active and put at vcpu_put (KVM_RUN return
-  // and preemption); a guest that used the FPU in fewer than 5 consecutive
-  // loads is deactivated again (KVM_REQ_DEACTIVATE_FPU, vcpu->fpu_counter).
-  // A new vCPU starts active (vmx_vcpu_reset() -> vmx_fpu_activate()).
+  // FPU handling", v4.11): the guest FPU is loaded at VM entry while
+  // fpu_active and put at vcpu_put (KVM_RUN return and preemption); a guest
+  // that used it in fewer than 5 consecutive loads is deactivated
+  // (KVM_REQ_DEACTIVATE_FPU, vcpu->fpu_counter) and then runs with CR0.TS
+  // forced and #NM intercepted until its next FP use (vmx_fpu_activate). A
+  // new vCPU starts active (vmx_vcpu_reset() -> vmx_fpu_activate()).
   kLazyLegacy,
 };
 std::string_view kvm_mode_name(KvmMode m);

@@ -438,9 +438,9 @@ std::vector<PolicyInfo> make_registry() {
                "racing a softirq's save, or KVM_SET_XSAVE, can make the next XRSTOR take #NM in the kernel",
                deferred, KvmMode::kEagerV618});
   r.push_back({"kvm-lazy-legacy", "Linux <= 4.10 (removed by bd7e5b0899a4); host: lazy-preload",
-               "the guest runs with CR0.TS forced and #NM intercepted until its first FP use; the guest FPU is "
-               "loaded at VM entry, put at vcpu_put, and deactivated again if used in fewer than 5 consecutive "
-               "loads",
+               "the guest FPU is loaded at VM entry while active and put at vcpu_put (KVM_RUN return, "
+               "preemption); a guest that used it in fewer than 5 consecutive loads is deactivated and runs "
+               "with CR0.TS forced and #NM intercepted until its next FP use",
                linux4(Preload::kCounter), KvmMode::kLazyLegacy});
   // Every combination that existed, spelled HOST+KVM.
   struct Host {
