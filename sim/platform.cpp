@@ -70,6 +70,9 @@ class Core : public sc_core::sc_module {
   enum class Next { kDone, kWait, kReady };
   void step();
   Next evaluate(Cycles& eff);
+  // evaluate(); when the head is not ready, arms what this CPU waits for
+  // (nothing when done, `released` when waiting) and returns false.
+  bool ready(Cycles& eff);
   void process(Cycles now);
   void wait_released();
   void wait_until(Cycles eff, Cycles now);
@@ -298,6 +301,20 @@ bool Core::may_go_ahead() const {
 
 bool Core::may_run_ahead(Cycles eff) const { return eff < p_.next_times().min_except(id_) && may_go_ahead(); }
 
+bool Core::ready(Cycles& eff) {
+  switch (evaluate(eff)) {
+    case Next::kDone:  // no trigger: this CPU is done
+      p_.next_times().set(id_, kNever);
+      return false;
+    case Next::kWait:
+      wait_released();
+      return false;
+    case Next::kReady:
+      break;
+  }
+  return true;
+}
+
 void Core::wait_released() {
   p_.wait_released(id_);
   next_trigger(p_.released());
@@ -344,16 +361,7 @@ void Core::step() {
     const Cycles now = now_cycles();
     while (true) {
       Cycles eff = 0;
-      switch (evaluate(eff)) {
-        case Next::kDone:  // no trigger: this CPU is done
-          p_.next_times().set(id_, kNever);
-          return;
-        case Next::kWait:
-          wait_released();
-          return;
-        case Next::kReady:
-          break;
-      }
+      if (!ready(eff)) return;
       if (eff > now) {
         if (p_.cpus() == 2 && !p_.tracing()) {
           drive_pair(eff, now);
@@ -419,16 +427,7 @@ void Core::drive_pair(Cycles eff, Cycles now) {
     } else {
       break;
     }
-    switch (evaluate(eff)) {
-      case Next::kDone:
-        times.set(id_, kNever);
-        return;
-      case Next::kWait:
-        wait_released();
-        return;
-      case Next::kReady:
-        break;
-    }
+    if (!ready(eff)) return;
   }
   times.set(id_, eff);
   const bool behind_other = o.stale_ && o.last_seq_ < last_seq_ && times.min_except(id_) == eff;

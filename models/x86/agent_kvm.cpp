@@ -459,7 +459,7 @@ Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
 void Agent::fpu_exit_round_trip(CpuId cpu, Vcpu& v, VmExitReason reason, std::string_view op, bool full) {
   (void)reason;
   stats_.add(Stat::fpu_vm_exits, v.guest, 1);
-  if (!full) {  // exit_guest() / enter_guest() count the full path themselves
+  if (!full) {  // else the exit and entry are counted where they happen
     stats_.add(Stat::vm_exits, v.guest, 1);
     stats_.add(Stat::vm_entries, v.guest, 1);
   }
@@ -644,16 +644,9 @@ Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value
   CpuState& cs = cpus_[cpu];
   check_guest_xfd_input(v, msr, value);
   v.msr_exit_pending = false;
-  // The exit's cost; the exit and entry themselves are the trace's events
-  // when the handler runs apart.
-  auto intercept = [&] {
-    if (handler) {
-      stats_.add(Stat::fpu_vm_exits, v.guest, 1);
-      charge(cpu, v.guest, Stat::trap_cycles, cost_.vm_exit, "guest_wrmsr_exit", Cause::vm_exit);
-    } else {
-      fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit");
-    }
-  };
+  // The intercept; when the handler runs apart, the exit and the entry are
+  // the trace's own events (counted there).
+  auto intercept = [&] { fpu_exit_round_trip(cpu, v, VmExitReason::msr, "guest_wrmsr_exit", handler); };
   if (msr == GuestMsr::kXfdErr) {
     // Always intercepted: guest_fpu.xfd_err = data.
     intercept();
