@@ -52,7 +52,7 @@ bool Replayer::fetch(CpuId cpu, Event& out) {
   return true;
 }
 
-const Replayer::Queued* Replayer::read_next() {
+const Replayer::Queued* Replayer::read_next_batch() {
   while (true) {
     if (have_batch_) {
       const Batch& b = slots_[taken_ % kSlots];
@@ -130,11 +130,6 @@ void Replayer::fill(Batch& b) {
   } catch (...) {
     b.error = std::current_exception();
   }
-}
-
-void Replayer::note(const Event& e) {
-  if (is_barrier(e.kind)) barriers_.insert(e.index);
-  if (e.kind == EventKind::kFork) fork_pending_[e.ctx] = true;
 }
 
 void Replayer::check(const Event& e, std::uint64_t& turn) {

@@ -53,11 +53,7 @@ class Replayer {
   // a whole process, a ptrace access) are barriers: no event after one in the
   // trace is processed before it, whichever CPU runs ahead. They order
   // processing only; simulated times are unchanged.
-  static bool is_barrier(EventKind k) {
-    return k == EventKind::kXcompPerm || k == EventKind::kStateRead || k == EventKind::kStateWrite ||
-           k == EventKind::kXcompGuestPerm || k == EventKind::kVmCreate || k == EventKind::kVmDestroy ||
-           k == EventKind::kVcpuSaveState || k == EventKind::kVcpuLoadState || k == EventKind::kKvmSetXsave;
-  }
+  static bool is_barrier(EventKind k) { return kind_bit(k) & kBarriers; }
   // Per context: the thread that runs a vCPU's guest state (kNoContext for
   // other contexts), so that a use may name the vCPU its thread runs.
   void set_guest_threads(std::vector<ContextId> t) { guest_thread_ = std::move(t); }
@@ -69,6 +65,11 @@ class Replayer {
   const EventOrigin& origin() const { return source_->origin(); }
 
  private:
+  static constexpr std::uint32_t kBarriers =
+      kind_bit(EventKind::kXcompPerm) | kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite) |
+      kind_bit(EventKind::kXcompGuestPerm) | kind_bit(EventKind::kVmCreate) | kind_bit(EventKind::kVmDestroy) |
+      kind_bit(EventKind::kVcpuSaveState) | kind_bit(EventKind::kVcpuLoadState) | kind_bit(EventKind::kKvmSetXsave);
+
   // An event, and for a switch-in its position among its context's switch-ins.
   struct Queued {
     Event e;
@@ -101,12 +102,25 @@ class Replayer {
     std::exception_ptr error;      // thrown reading the event after these
   };
 
-  const Queued* read_next();  // nullptr at the end; throws the reader's error
+  // The next event read: nullptr at the end; throws the reader's error.
+  const Queued* read_next() {
+    if (have_batch_) {
+      const Batch& b = slots_[taken_ % kSlots];
+      if (pos_ < b.n) return &b.items[pos_++];
+    }
+    return read_next_batch();
+  }
+  const Queued* read_next_batch();
   void take_batch();
   void fill(Batch& b);        // decodes and checks (reader thread)
   void reader();              // the reader thread's loop
   void check(const Event& e, std::uint64_t& turn);  // trace-time checks (reader thread)
-  void note(const Event& e);  // bookkeeping for the simulation, in trace order
+  // Bookkeeping for the simulation, in trace order.
+  void note(const Event& e) {
+    if (!(kind_bit(e.kind) & (kBarriers | kind_bit(EventKind::kFork)))) return;
+    if (is_barrier(e.kind)) barriers_.insert(e.index);
+    if (e.kind == EventKind::kFork) fork_pending_[e.ctx] = true;
+  }
 
   std::unique_ptr<EventSource> source_;
   std::vector<Fifo> queues_;

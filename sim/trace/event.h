@@ -51,6 +51,10 @@ enum class EventKind : std::uint8_t {
 };
 constexpr unsigned kNumEventKinds = static_cast<unsigned>(EventKind::kKvmSetXsave) + 1;
 inline bool is_kvm_event(EventKind k) { return k >= EventKind::kXcompGuestPerm; }
+// A kind as a bit, so that it is tested against a set of kinds in one step
+// (such tests run for every event).
+constexpr std::uint32_t kind_bit(EventKind k) { return std::uint32_t{1} << static_cast<unsigned>(k); }
+static_assert(kNumEventKinds <= 32);
 std::string_view event_kind_name(EventKind k);
 
 struct Event {
