@@ -71,12 +71,6 @@ void Agent::reset_fpstate(Context& c) {
   f.image = StateImage{};
 }
 
-Cycles Agent::finish() {
-  Cycles c = static_cast<Cycles>(round_nearest(pending_));
-  pending_ = 0;
-  return c;
-}
-
 void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(round_nearest(cycles));
@@ -280,7 +274,7 @@ void Agent::take_trap(CpuId cpu, ContextId ctx, Stat kind, Cause cause, std::str
   charge(cpu, ctx, Stat::trap_cycles, cost_.nm_trap, op, cause, 0, comps);
 }
 
-void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
+void Agent::not_current(CpuId cpu, const char* what, bool need_user_mode) {
   Context* c = current(cpu);
   if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
   if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
@@ -289,6 +283,7 @@ void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
     throw SemanticError{std::string(what) + " by " + c->name +
                         " while it is in kernel mode (add a return_to_user event first)"};
   }
+  panic("not_current: the context is current");
 }
 
 void Agent::after_event(CpuId cpu, Cycles t) {
