@@ -30,9 +30,9 @@ void Checker::record(Violation v) {
   if (recorded_.size() < max_recorded_) recorded_.push_back(std::move(v));
 }
 
-void Checker::check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
-                        ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
-                        FunctionRef<std::string(ComponentMask)> components_of, const char* holder) {
+void Checker::check_use_mismatch(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
+                                 ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                                 FunctionRef<std::string(ComponentMask)> components_of, const char* holder) {
   for (unsigned i : bits(touched)) {
     const bool want = truth.present & bit(i);
     const bool have = regs.present & bit(i);
