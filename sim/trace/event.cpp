@@ -93,6 +93,33 @@ constexpr std::string_view kKeyNames[] = {"t",        "cpu",     "ev",         "
                                           "vcpu",     "vm",      "reason",     "msr",      "value",
                                           "xcr0",     "index",   "slot",       "osxsave"};
 
+// The bit of an event key, 0 for an unknown key: by length, then the few
+// keys of that length (this runs for every key of every event).
+constexpr unsigned key_bit(std::string_view k) {
+  switch (k.size()) {
+    case 1: return k == "t" ? kT : 0;
+    case 2: return k == "ev" ? kEv : k == "in" ? kIn : k == "vm" ? kVm : 0;
+    case 3: return k == "cpu" ? kCpu : k == "ctx" ? kCtx : k == "dur" ? kDur : k == "msr" ? kMsr : 0;
+    case 4:
+      return k == "next" ? kNext : k == "read" ? kRead : k == "vcpu" ? kVcpu : k == "xcr0" ? kXcr0
+             : k == "slot" ? kSlot : 0;
+    case 5: return k == "write" ? kWrite : k == "child" ? kChild : k == "value" ? kValue : k == "index" ? kIndex : 0;
+    case 6: return k == "target" ? kTarget : k == "reason" ? kReason : 0;
+    case 7: return k == "release" ? kRelease : k == "osxsave" ? kOsxsave : 0;
+    case 8: return k == "clobbers" ? kClobbers : k == "features" ? kFeatures : 0;
+    case 10: return k == "kernel_fpu" ? kKfpu : 0;
+    default: return 0;
+  }
+}
+
+constexpr bool key_bits_match_names() {
+  for (unsigned i = 0; i < std::size(kKeyNames); ++i) {
+    if (key_bit(kKeyNames[i]) != 1u << i) return false;
+  }
+  return true;
+}
+static_assert(key_bits_match_names(), "key_bit() and kKeyNames disagree");
+
 std::string kinds_list() {
   std::string s;
   for (const auto& k : kKinds) s += (s.empty() ? "" : ", ") + std::string(k.name);
@@ -197,13 +224,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
 
   for (auto field : obj) {
     const std::string_view key = field.key;
-    unsigned k = 0;
-    for (unsigned i = 0; i < std::size(kKeyNames); ++i) {
-      if (kKeyNames[i] == key) {
-        k = 1u << i;
-        break;
-      }
-    }
+    const unsigned k = key_bit(key);
     if (!k) throw fail("/" + std::string(key), "unknown key \"" + std::string(key) + "\"");
     if (seen & k) throw fail("/" + std::string(key), "duplicate key \"" + std::string(key) + "\"");
     seen |= k;
@@ -279,7 +300,10 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
   }
   const KindSpec* spec = nullptr;
   for (const auto& ks : kKinds) {
-    if (ks.name == ev) spec = &ks;
+    if (ks.name == ev) {
+      spec = &ks;
+      break;
+    }
   }
   if (!spec) throw fail("/ev", "unknown event kind \"" + std::string(ev) + "\"; expected one of " + kinds_list());
   out.kind = spec->kind;
