@@ -1,5 +1,6 @@
 #include "sim/replayer.h"
 
+#include <cstdlib>
 #include <system_error>
 
 namespace fpusim {
@@ -70,11 +71,15 @@ void Replayer::take_batch() {
   if (!started_) {
     started_ = true;
     for (Batch& b : slots_) b.items.resize(kBatch);
-    try {
-      thread_ = std::thread([this] { reader(); });
-      threaded_ = true;
-    } catch (const std::system_error&) {
-      threaded_ = false;  // no thread: read in this one
+    // FPUSIM_READER_THREAD=0 reads in this thread (for measurements).
+    const char* env = std::getenv("FPUSIM_READER_THREAD");
+    if (!env || std::string(env) != "0") {
+      try {
+        thread_ = std::thread([this] { reader(); });
+        threaded_ = true;
+      } catch (const std::system_error&) {
+        threaded_ = false;  // no thread: read in this one
+      }
     }
   }
   if (!threaded_) {
@@ -88,9 +93,15 @@ void Replayer::take_batch() {
   if (have_batch_) {  // done with it: the reader may refill its slot
     ++taken_;
     --filled_;
-    space_.notify_one();
+    // A waiting reader is woken once half the slots are free, so that it
+    // runs in bursts (fewer thread switches on a busy machine).
+    if (reader_waiting_ && filled_ <= kSlots / 2) space_.notify_one();
   }
-  ready_.wait(lock, [this] { return filled_ > 0; });
+  if (filled_ == 0) {
+    sim_waiting_ = true;
+    ready_.wait(lock, [this] { return filled_ > 0; });
+    sim_waiting_ = false;
+  }
   have_batch_ = true;
   pos_ = 0;
 }
@@ -99,7 +110,11 @@ void Replayer::reader() {
   for (size_t written = 0;; ++written) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      space_.wait(lock, [this] { return stop_ || filled_ < kSlots; });
+      if (filled_ == kSlots) {
+        reader_waiting_ = true;
+        space_.wait(lock, [this] { return stop_ || filled_ <= kSlots / 2; });
+        reader_waiting_ = false;
+      }
       if (stop_) return;
     }
     Batch& b = slots_[written % kSlots];
@@ -107,8 +122,8 @@ void Replayer::reader() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++filled_;
+      if (sim_waiting_) ready_.notify_one();
     }
-    ready_.notify_one();
     if (b.end || b.error) return;
   }
 }

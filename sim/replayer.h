@@ -93,7 +93,7 @@ class Replayer {
     size_t head_ = 0, tail_ = 0, mask_ = 0;
   };
   // Reader thread to simulation: kSlots batches of up to kBatch events.
-  static constexpr size_t kSlots = 4;
+  static constexpr size_t kSlots = 16;
   static constexpr size_t kBatch = 1024;
   struct Batch {
     std::vector<Queued> items;
@@ -147,6 +147,7 @@ class Replayer {
   std::condition_variable ready_, space_;
   size_t filled_ = 0;       // guarded by mu_: batches ready, the one being consumed included
   bool stop_ = false;       // guarded by mu_: the simulation is done with the trace
+  bool reader_waiting_ = false, sim_waiting_ = false;  // guarded by mu_
   size_t taken_ = 0;        // simulation: batches taken so far
   bool have_batch_ = false;
   size_t pos_ = 0;          // simulation: next item of the current batch
