@@ -97,18 +97,50 @@ constexpr std::string_view kKeyNames[] = {"t",        "cpu",     "ev",         "
 // keys of that length (this runs for every key of every event).
 constexpr unsigned key_bit(std::string_view k) {
   switch (k.size()) {
-    case 1: return k == "t" ? kT : 0;
-    case 2: return k == "ev" ? kEv : k == "in" ? kIn : k == "vm" ? kVm : 0;
-    case 3: return k == "cpu" ? kCpu : k == "ctx" ? kCtx : k == "dur" ? kDur : k == "msr" ? kMsr : 0;
+    case 1:
+      if (k == "t") return kT;
+      return 0;
+    case 2:
+      if (k == "ev") return kEv;
+      if (k == "in") return kIn;
+      if (k == "vm") return kVm;
+      return 0;
+    case 3:
+      if (k == "cpu") return kCpu;
+      if (k == "ctx") return kCtx;
+      if (k == "dur") return kDur;
+      if (k == "msr") return kMsr;
+      return 0;
     case 4:
-      return k == "next" ? kNext : k == "read" ? kRead : k == "vcpu" ? kVcpu : k == "xcr0" ? kXcr0
-             : k == "slot" ? kSlot : 0;
-    case 5: return k == "write" ? kWrite : k == "child" ? kChild : k == "value" ? kValue : k == "index" ? kIndex : 0;
-    case 6: return k == "target" ? kTarget : k == "reason" ? kReason : 0;
-    case 7: return k == "release" ? kRelease : k == "osxsave" ? kOsxsave : 0;
-    case 8: return k == "clobbers" ? kClobbers : k == "features" ? kFeatures : 0;
-    case 10: return k == "kernel_fpu" ? kKfpu : 0;
-    default: return 0;
+      if (k == "next") return kNext;
+      if (k == "read") return kRead;
+      if (k == "vcpu") return kVcpu;
+      if (k == "xcr0") return kXcr0;
+      if (k == "slot") return kSlot;
+      return 0;
+    case 5:
+      if (k == "write") return kWrite;
+      if (k == "child") return kChild;
+      if (k == "value") return kValue;
+      if (k == "index") return kIndex;
+      return 0;
+    case 6:
+      if (k == "target") return kTarget;
+      if (k == "reason") return kReason;
+      return 0;
+    case 7:
+      if (k == "release") return kRelease;
+      if (k == "osxsave") return kOsxsave;
+      return 0;
+    case 8:
+      if (k == "clobbers") return kClobbers;
+      if (k == "features") return kFeatures;
+      return 0;
+    case 10:
+      if (k == "kernel_fpu") return kKfpu;
+      return 0;
+    default:
+      return 0;
   }
 }
 
