@@ -213,6 +213,7 @@ class Agent {
   // Returns and clears the cycles charged by this event (inline: every
   // event ends here).
   Cycles finish() {
+    if (pending_ == 0) return 0;  // most events cost nothing: no rounding
     const auto c = static_cast<Cycles>(round_nearest(pending_));
     pending_ = 0;
     return c;
