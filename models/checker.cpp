@@ -30,9 +30,9 @@ void Checker::record(Violation v) {
   if (recorded_.size() < max_recorded_) recorded_.push_back(std::move(v));
 }
 
-void Checker::check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
-                        ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
-                        FunctionRef<std::string(ComponentMask)> components_of, const char* holder) {
+void Checker::check_use_mismatch(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
+                                 ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                                 FunctionRef<std::string(ComponentMask)> components_of, const char* holder) {
   for (unsigned i : bits(touched)) {
     const bool want = truth.present & bit(i);
     const bool have = regs.present & bit(i);
@@ -66,18 +66,14 @@ void Checker::check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, c
   }
 }
 
-void Checker::advance(CpuId cpu, Cycles t) {
-  CpuExposure& e = cpu_.at(cpu);
-  if (e.bytes && t > e.since) {
-    stats_->add(Stat::exposure_cycles, t - e.since);
-    stats_->add(Stat::exposure_byte_cycles, (t - e.since) * e.bytes);
-  }
-  e.since = t;
+void Checker::add_exposure(const CpuExposure& e, Cycles t) {
+  stats_->add(Stat::exposure_cycles, t - e.since);
+  stats_->add(Stat::exposure_byte_cycles, (t - e.since) * e.bytes);
 }
 
-void Checker::update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
-                     FunctionRef<std::string(ContextId)> name_of,
-                     FunctionRef<std::string(ComponentMask)> components_of) {
+void Checker::update_exposed(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
+                             FunctionRef<std::string(ContextId)> name_of,
+                             FunctionRef<std::string(ComponentMask)> components_of) {
   CpuExposure& e = cpu_.at(cpu);
   std::uint64_t bytes = 0;
   ComponentMask exposed = 0;

@@ -43,18 +43,40 @@ class Checker {
   // one loss is reported once.
   void check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
                  ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
-                 FunctionRef<std::string(ComponentMask)> components_of, const char* holder = "registers");
+                 FunctionRef<std::string(ComponentMask)> components_of, const char* holder = "registers") {
+    // Inline, the common case (every use): the registers hold exactly the
+    // context's own versions of what it touches.
+    if (!((truth.present ^ regs.present) & touched)) {
+      bool same = true;
+      for (unsigned i : bits(touched & truth.present)) same &= truth.tok[i] == regs.tok[i];
+      if (same) return;
+    }
+    check_use_mismatch(t, cpu, ctx, truth, regs, touched, name_of, components_of, holder);
+  }
   // A violation found by a model-specific check (e.g. a guest MSR read).
   void record_violation(Violation v) { record(std::move(v)); }
 
   // Exposure bookkeeping for one CPU: call `advance` with the time of every
   // event before handling it, then `update` with the state after it.
-  void advance(CpuId cpu, Cycles t);
+  // Both run for every event: the common cases are inline.
+  void advance(CpuId cpu, Cycles t) {
+    CpuExposure& e = cpu_[cpu];
+    if (e.bytes && t > e.since) add_exposure(e, t);
+    e.since = t;
+  }
   // `user_ctx`: the context running in user mode on `cpu`, or kNoContext.
   // `armed`: the components whose access by user code would trap.
   void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
               FunctionRef<std::string(ContextId)> name_of,
-              FunctionRef<std::string(ComponentMask)> components_of);
+              FunctionRef<std::string(ComponentMask)> components_of) {
+    if (user_ctx == kNoContext || !(regs.present & armed)) {  // nothing exposed
+      CpuExposure& e = cpu_[cpu];
+      e.bytes = 0;
+      e.since = t;
+      return;
+    }
+    update_exposed(cpu, t, user_ctx, regs, armed, name_of, components_of);
+  }
 
   const std::vector<Violation>& violations() const { return recorded_; }
   std::uint64_t total_violations() const { return total_; }
@@ -68,6 +90,13 @@ class Checker {
     Cycles since = 0;
     std::uint64_t bytes = 0;
   };
+  void check_use_mismatch(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
+                          ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                          FunctionRef<std::string(ComponentMask)> components_of, const char* holder);
+  void add_exposure(const CpuExposure& e, Cycles t);
+  void update_exposed(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
+                      FunctionRef<std::string(ContextId)> name_of,
+                      FunctionRef<std::string(ComponentMask)> components_of);
   std::vector<CpuExposure> cpu_;
   std::array<std::uint32_t, kMaxComponents> bytes_;
   bool exposure_is_violation_;

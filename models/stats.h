@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -129,7 +130,12 @@ struct Stats {
   void add(Stat s, std::uint64_t v = 1) { total[static_cast<size_t>(s)] += v; }
   void add(Stat s, ContextId ctx, std::uint64_t v) {
     total[static_cast<size_t>(s)] += v;
-    if (ctx != kNoContext) per_context.at(ctx)[static_cast<size_t>(s)] += v;
+    // ctx is a declared context (the decoders check every id): checked in
+    // debug builds only, this runs several times per event.
+    if (ctx != kNoContext) {
+      assert(ctx < per_context.size());
+      per_context[ctx][static_cast<size_t>(s)] += v;
+    }
   }
   std::uint64_t get(Stat s) const { return total[static_cast<size_t>(s)]; }
 };

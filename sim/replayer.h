@@ -6,11 +6,20 @@
 // their overheads differ, not by the trace length) and checks, in trace
 // order, what must hold at the traced times: a context runs on one CPU at a
 // time, a use names the running context, a forked child is fresh.
+//
+// Decoding and those checks run on a reader thread, a bounded number of
+// batches ahead of the simulation (on two cores they overlap with it). Each
+// batch ends at the end of the trace or with the error that stopped the
+// reader; fetch() takes events in trace order and rethrows that error exactly
+// where reading the trace in the simulation's thread would have thrown it.
 #pragma once
 
-#include <deque>
-#include <set>
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "sim/trace/event.h"
@@ -21,6 +30,9 @@ class Replayer {
  public:
   Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t contexts,
            const std::vector<std::string>* context_names);
+  ~Replayer();
+  Replayer(const Replayer&) = delete;
+  Replayer& operator=(const Replayer&) = delete;
 
   // The next event of `cpu`; false when the trace has no more for it.
   bool fetch(CpuId cpu, Event& out);
@@ -41,11 +53,7 @@ class Replayer {
   // a whole process, a ptrace access) are barriers: no event after one in the
   // trace is processed before it, whichever CPU runs ahead. They order
   // processing only; simulated times are unchanged.
-  static bool is_barrier(EventKind k) {
-    return k == EventKind::kXcompPerm || k == EventKind::kStateRead || k == EventKind::kStateWrite ||
-           k == EventKind::kXcompGuestPerm || k == EventKind::kVmCreate || k == EventKind::kVmDestroy ||
-           k == EventKind::kVcpuSaveState || k == EventKind::kVcpuLoadState || k == EventKind::kKvmSetXsave;
-  }
+  static bool is_barrier(EventKind k) { return kind_bit(k) & kBarriers; }
   // Per context: the thread that runs a vCPU's guest state (kNoContext for
   // other contexts), so that a use may name the vCPU its thread runs.
   void set_guest_threads(std::vector<ContextId> t) { guest_thread_ = std::move(t); }
@@ -57,33 +65,95 @@ class Replayer {
   const EventOrigin& origin() const { return source_->origin(); }
 
  private:
-  void check(const Event& e);
+  static constexpr std::uint32_t kBarriers =
+      kind_bit(EventKind::kXcompPerm) | kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite) |
+      kind_bit(EventKind::kXcompGuestPerm) | kind_bit(EventKind::kVmCreate) | kind_bit(EventKind::kVmDestroy) |
+      kind_bit(EventKind::kVcpuSaveState) | kind_bit(EventKind::kVcpuLoadState) | kind_bit(EventKind::kKvmSetXsave);
 
-  std::unique_ptr<EventSource> source_;
-  // An event read for another CPU, and for a switch-in its position among
-  // its context's switch-ins.
+  // An event, and for a switch-in its position among its context's switch-ins.
   struct Queued {
     Event e;
     std::uint64_t turn;
   };
-  std::vector<std::deque<Queued>> queues_;
-  bool eof_ = false;
+  // Events read for one CPU ahead of it: a ring that doubles when full (a
+  // std::deque allocates a block every few events).
+  class Fifo {
+   public:
+    bool empty() const { return head_ == tail_; }
+    const Queued& front() const { return buf_[head_ & mask_]; }
+    void pop() { ++head_; }
+    void push(const Queued& q) {
+      if (tail_ - head_ == buf_.size()) grow();
+      buf_[tail_++ & mask_] = q;
+    }
+
+   private:
+    void grow();
+    std::vector<Queued> buf_;
+    size_t head_ = 0, tail_ = 0, mask_ = 0;
+  };
+  // Reader thread to simulation: kSlots batches of up to kBatch events.
+  static constexpr size_t kSlots = 16;
+  static constexpr size_t kBatch = 1024;
+  struct Batch {
+    std::vector<Queued> items;
+    size_t n = 0;
+    bool end = false;              // the trace ends after these
+    std::exception_ptr error;      // thrown reading the event after these
+  };
+
+  // The next event read: nullptr at the end; throws the reader's error.
+  const Queued* read_next() {
+    if (have_batch_) {
+      const Batch& b = slots_[taken_ % kSlots];
+      if (pos_ < b.n) return &b.items[pos_++];
+    }
+    return read_next_batch();
+  }
+  const Queued* read_next_batch();
+  void take_batch();
+  void fill(Batch& b);        // decodes and checks (reader thread)
+  void reader();              // the reader thread's loop
+  void check(const Event& e, std::uint64_t& turn);  // trace-time checks (reader thread)
+  // Bookkeeping for the simulation, in trace order.
+  void note(const Event& e) {
+    if (!(kind_bit(e.kind) & (kBarriers | kind_bit(EventKind::kFork)))) return;
+    if (is_barrier(e.kind)) barriers_.insert(e.index);
+    if (e.kind == EventKind::kFork) fork_pending_[e.ctx] = true;
+  }
+
+  std::unique_ptr<EventSource> source_;
+  std::vector<Fifo> queues_;
   std::uint64_t read_ = 0;
   size_t buffered_ = 0;
   size_t peak_buffered_ = 0;
-  // The trace-time view, for checks.
+  // Reader side: the trace-time view, for checks.
   std::vector<ContextId> raw_current_;  // per CPU
   std::vector<CpuId> raw_cpu_;          // per context
   std::vector<bool> raw_started_;       // per context
-  std::vector<Cycles> raw_busy_until_;
-  std::vector<bool> fork_pending_;      // per context: fork read, not yet processed
+  std::vector<Cycles> raw_busy_until_;  // per CPU: end of the last event's "dur"
   std::vector<std::uint64_t> switch_ins_read_;  // per context
-  std::vector<std::uint64_t> switch_ins_done_;  // per context: processed
-  std::vector<std::uint64_t> head_turn_;        // per CPU: its head's turn (switch-ins)
-  std::uint64_t last_turn_ = 0;                 // of the switch-in check() saw last
-  std::set<std::uint64_t> barriers_;    // indices of barrier events read, not yet processed  // per CPU: end of the last event's "dur"
   const std::vector<std::string>* names_;
   std::vector<ContextId> guest_thread_;
+  // Simulation side.
+  std::vector<bool> fork_pending_;      // per context: fork read, not yet processed
+  std::vector<std::uint64_t> switch_ins_done_;  // per context: processed
+  std::vector<std::uint64_t> head_turn_;        // per CPU: its head's turn (switch-ins)
+  std::set<std::uint64_t> barriers_;    // indices of barrier events read, not yet processed
+  // The hand-over. slots_[taken_ % kSlots] is the batch being consumed
+  // (when have_batch_), the next ones up to filled_ are ready.
+  Batch slots_[kSlots];
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  size_t filled_ = 0;       // guarded by mu_: batches ready, the one being consumed included
+  bool stop_ = false;       // guarded by mu_: the simulation is done with the trace
+  bool reader_waiting_ = false, sim_waiting_ = false;  // guarded by mu_
+  size_t taken_ = 0;        // simulation: batches taken so far
+  bool have_batch_ = false;
+  size_t pos_ = 0;          // simulation: next item of the current batch
+  bool threaded_ = false;   // false: batches are filled on demand in the simulation's thread
+  bool started_ = false;
+  std::thread thread_;
 };
 
 }  // namespace fpusim

@@ -71,12 +71,6 @@ void Agent::reset_fpstate(Context& c) {
   f.image = StateImage{};
 }
 
-Cycles Agent::finish() {
-  Cycles c = static_cast<Cycles>(round_nearest(pending_));
-  pending_ = 0;
-  return c;
-}
-
 void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(round_nearest(cycles));
@@ -283,7 +277,7 @@ void Agent::take_trap(CpuId cpu, ContextId ctx, Stat kind, Cause cause, std::str
   charge(cpu, ctx, Stat::trap_cycles, cost_.nm_trap, op, cause, 0, comps);
 }
 
-void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
+void Agent::not_current(CpuId cpu, const char* what, bool need_user_mode) {
   Context* c = current(cpu);
   if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
   if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
@@ -292,6 +286,7 @@ void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
     throw SemanticError{std::string(what) + " by " + c->name +
                         " while it is in kernel mode (add a return_to_user event first)"};
   }
+  panic("not_current: the context is current");
 }
 
 void Agent::after_event(CpuId cpu, Cycles t) {
@@ -372,9 +367,13 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
   const ComponentMask touched = write | read | release;
   // Each trap is handled and the instruction re-executed; a correct kernel
   // needs at most one of each kind.
+  bool clear = false;  // the last check found no trap (no need to check again)
   for (int attempt = 0; attempt < 4; ++attempt) {
     const TrapDecision d = cs.trap.check(touched);
-    if (d.kind == TrapKind::kNone) break;
+    if (d.kind == TrapKind::kNone) {
+      clear = true;
+      break;
+    }
     if (d.kind == TrapKind::kUd) {
       take_trap(cpu, c.id, Stat::traps_ud, Cause::nm_trap, "ud_trap", d.ud_bits);
       stats_.add(Stat::sigill, c.id, 1);
@@ -418,7 +417,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     take_trap(cpu, c.id, Stat::traps_nm_ts, Cause::nm_trap, "nm_ts_trap");
     policy_.nm_ts_trap(*this, cpu, c);
   }
-  if (cs.trap.check(touched).kind != TrapKind::kNone) panic("trap still pending after its handler ran");
+  if (!clear && cs.trap.check(touched).kind != TrapKind::kNone) panic("trap still pending after its handler ran");
 
   checker_.check_use(
       t + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cs.rf.regs, (write | read) & ~release,

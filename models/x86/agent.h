@@ -14,6 +14,7 @@
 
 #include "models/checker.h"
 #include "models/common/mask_bytes.h"
+#include "models/common/round.h"
 #include "models/cost_model.h"
 #include "models/stats.h"
 #include "models/x86/context.h"
@@ -214,12 +215,25 @@ class Agent {
   void add_observer(Observer* o) { observers_.push_back(o); }
 
  private:
-  Cycles finish();  // returns and clears the cycles charged by this event
+  // Returns and clears the cycles charged by this event (inline: every
+  // event ends here).
+  Cycles finish() {
+    if (pending_ == 0) return 0;  // most events cost nothing: no rounding
+    const auto c = static_cast<Cycles>(round_nearest(pending_));
+    pending_ = 0;
+    return c;
+  }
   // kernel_fpu_begin() .. kernel_fpu_end() with the section's own SIMD work,
   // if irq_fpu_usable() allows it.
   void kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool interrupted_user,
                           ComponentMask clobbers);
-  void check_current(CpuId cpu, const char* what, bool need_user_mode);
+  // That a user context runs on `cpu` (in user mode if `need_user_mode`);
+  // the check is inline, the failure (a SemanticError) is not.
+  void check_current(CpuId cpu, const char* what, bool need_user_mode) {
+    const Context* c = current(cpu);
+    if (!c || c->exited || !c->is_user() || (need_user_mode && !c->in_user)) not_current(cpu, what, need_user_mode);
+  }
+  [[noreturn]] void not_current(CpuId cpu, const char* what, bool need_user_mode);
   ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
   std::uint64_t bytes_of(ComponentMask mask) const { return mask_bytes_(mask); }
   // The user features a signal frame carries back.

@@ -3,6 +3,7 @@
 #include "models/x86/xstate.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 namespace fpusim::x86 {
@@ -65,8 +66,15 @@ std::string component_name(unsigned index) {
 }
 
 std::optional<ComponentMask> component_mask_by_name(std::string_view name) {
+  // As string_views: no strlen per comparison (event decoding looks up
+  // every component name of every event here).
+  static constexpr auto kViews = [] {
+    std::array<std::string_view, kNumXfeatures> v{};
+    for (unsigned i = 0; i < kNumXfeatures; ++i) v[i] = kNames[i];
+    return v;
+  }();
   for (unsigned i = 0; i < kNumXfeatures; ++i)
-    if (name == kNames[i]) return bit(i);
+    if (name == kViews[i]) return bit(i);
   if (name == "avx") return bit(kYMM);
   if (name == "avx512") return kMaskAvx512;
   if (name == "amx") return kMaskAmx;

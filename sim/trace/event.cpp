@@ -93,6 +93,65 @@ constexpr std::string_view kKeyNames[] = {"t",        "cpu",     "ev",         "
                                           "vcpu",     "vm",      "reason",     "msr",      "value",
                                           "xcr0",     "index",   "slot",       "osxsave"};
 
+// The bit of an event key, 0 for an unknown key: by length, then the few
+// keys of that length (this runs for every key of every event).
+constexpr unsigned key_bit(std::string_view k) {
+  switch (k.size()) {
+    case 1:
+      if (k == "t") return kT;
+      return 0;
+    case 2:
+      if (k == "ev") return kEv;
+      if (k == "in") return kIn;
+      if (k == "vm") return kVm;
+      return 0;
+    case 3:
+      if (k == "cpu") return kCpu;
+      if (k == "ctx") return kCtx;
+      if (k == "dur") return kDur;
+      if (k == "msr") return kMsr;
+      return 0;
+    case 4:
+      if (k == "next") return kNext;
+      if (k == "read") return kRead;
+      if (k == "vcpu") return kVcpu;
+      if (k == "xcr0") return kXcr0;
+      if (k == "slot") return kSlot;
+      return 0;
+    case 5:
+      if (k == "write") return kWrite;
+      if (k == "child") return kChild;
+      if (k == "value") return kValue;
+      if (k == "index") return kIndex;
+      return 0;
+    case 6:
+      if (k == "target") return kTarget;
+      if (k == "reason") return kReason;
+      return 0;
+    case 7:
+      if (k == "release") return kRelease;
+      if (k == "osxsave") return kOsxsave;
+      return 0;
+    case 8:
+      if (k == "clobbers") return kClobbers;
+      if (k == "features") return kFeatures;
+      return 0;
+    case 10:
+      if (k == "kernel_fpu") return kKfpu;
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+constexpr bool key_bits_match_names() {
+  for (unsigned i = 0; i < std::size(kKeyNames); ++i) {
+    if (key_bit(kKeyNames[i]) != 1u << i) return false;
+  }
+  return true;
+}
+static_assert(key_bits_match_names(), "key_bit() and kKeyNames disagree");
+
 std::string kinds_list() {
   std::string s;
   for (const auto& k : kKinds) s += (s.empty() ? "" : ", ") + std::string(k.name);
@@ -197,13 +256,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
 
   for (auto field : obj) {
     const std::string_view key = field.key;
-    unsigned k = 0;
-    for (unsigned i = 0; i < std::size(kKeyNames); ++i) {
-      if (kKeyNames[i] == key) {
-        k = 1u << i;
-        break;
-      }
-    }
+    const unsigned k = key_bit(key);
     if (!k) throw fail("/" + std::string(key), "unknown key \"" + std::string(key) + "\"");
     if (seen & k) throw fail("/" + std::string(key), "duplicate key \"" + std::string(key) + "\"");
     seen |= k;
@@ -279,7 +332,10 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
   }
   const KindSpec* spec = nullptr;
   for (const auto& ks : kKinds) {
-    if (ks.name == ev) spec = &ks;
+    if (ks.name == ev) {
+      spec = &ks;
+      break;
+    }
   }
   if (!spec) throw fail("/ev", "unknown event kind \"" + std::string(ev) + "\"; expected one of " + kinds_list());
   out.kind = spec->kind;
