@@ -28,6 +28,7 @@
 #include "sim/oplog.h"
 #include "sim/perfetto.h"
 #include "sim/platform.h"
+#include "sim/replayer.h"
 #include "sim/report.h"
 #include "sim/sweep.h"
 #include "sim/trace/binary.h"
@@ -206,6 +207,7 @@ int finish_run(ChildRun& c) {
 // Runs `policies` with at most `jobs` children at a time. Reports in order.
 std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::string>& policies, unsigned jobs,
                                     int* worst_exit) {
+  Replayer::share_cores(static_cast<unsigned>(std::min<size_t>(jobs, policies.size())));
   std::vector<PolicyRow> rows(policies.size());
   std::vector<std::pair<std::string, std::string>> errors;  // message, policies
   std::vector<ChildRun> running;

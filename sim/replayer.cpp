@@ -1,7 +1,10 @@
 #include "sim/replayer.h"
 
+#include <sched.h>
+
 #include <cstdlib>
 #include <system_error>
+#include <thread>
 
 namespace fpusim {
 
@@ -10,6 +13,14 @@ Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t co
     : source_(std::move(source)), queues_(cpus), raw_current_(cpus, kNoContext), raw_cpu_(contexts, kNoCpu),
       raw_started_(contexts, false), raw_busy_until_(cpus, 0), switch_ins_read_(contexts, 0), names_(context_names),
       fork_pending_(contexts, false), switch_ins_done_(contexts, 0), head_turn_(cpus, 0) {}
+
+void Replayer::share_cores(unsigned processes) {
+  if (std::getenv("FPUSIM_READER_THREAD")) return;
+  unsigned cores = std::thread::hardware_concurrency();
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) cores = static_cast<unsigned>(CPU_COUNT(&set));
+  if (cores < 2 * processes) ::setenv("FPUSIM_READER_THREAD", "0", 1);
+}
 
 Replayer::~Replayer() {
   if (thread_.joinable()) {

@@ -25,6 +25,7 @@
 
 #include "models/x86/policy.h"
 #include "sim/config/paths.h"
+#include "sim/replayer.h"
 #include "sim/report.h"
 #include "sim/trace/event.h"
 
@@ -655,6 +656,7 @@ int run_sweep(const SweepOptions& opt) {
   }
   const size_t skipped = points.size() - todo.size();
   const unsigned jobs = std::max(1u, opt.jobs);
+  Replayer::share_cores(static_cast<unsigned>(std::min<size_t>(jobs, todo.size())));
   const bool tty = ::isatty(2);
   if (tty) {
     std::cerr << "fpusim sweep: " << g.name << ": " << points.size() << " points, " << skipped

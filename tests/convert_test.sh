@@ -150,6 +150,27 @@ expect_fail "a .fpt converted for other contexts is refused" 'conv/bench.fpt: co
 expect_fail "a .fpt event on a CPU the machine lacks" "conv/bench.fpt: record" \
   "$FPUSIM" run conv/bench.json -q --set cpus=1
 
+# 4b. Reading on a reader thread (the default) or in the simulation's thread
+# (FPUSIM_READER_THREAD=0) gives the same report, the same error at the same
+# point and the same exit code. The 40000-event traces span more batches
+# than the reader keeps ahead (16 x 1024 events).
+mkdir big
+"$GENTRACE" --events 40000 --out big 2>/dev/null || { echo "fpusim-gentrace failed"; exit 99; }
+"$FPUSIM" convert big/bench.json -o big/bin.json >/dev/null 2>&1 || not_ok "convert big/bench.json" ""
+sz=$(stat -c %s big/bin.fpt)
+head -c $((sz - 3)) big/bin.fpt >big/cut.fpt
+sed 's/"bin.fpt"/"cut.fpt"/' big/bin.json >big/cut.json
+for s in big/bench.json big/bin.json big/cut.json sem/s.json conv/junk.json; do
+  "$FPUSIM" run "$s" --json thr.json --log thr.log -q 2>thr.err; ra=$?
+  FPUSIM_READER_THREAD=0 "$FPUSIM" run "$s" --json one.json --log one.log -q 2>one.err; rb=$?
+  if [ "$ra" = "$rb" ] && cmp -s thr.err one.err && { [ "$ra" != 0 ] || { cmp -s thr.json one.json && cmp -s thr.log one.log; }; }; then
+    ok "$s: the same with and without the reader thread"
+  else
+    not_ok "$s: the same with and without the reader thread" "exit $ra vs $rb: $(first_line thr.err) / $(first_line one.err)"
+  fi
+  rm -f thr.* one.*
+done
+
 # 5. Bad input to convert: exit 2, the message run gives, nothing written.
 mkdir bad
 cp sem/s.json bad/s.json
