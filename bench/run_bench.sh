@@ -17,18 +17,29 @@ counts=("$@")
 ((${#counts[@]})) || counts=(1000000 10000000)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+# Time the host steals from this (virtual) machine, for the record.
+read -r st0 tot0 < <(awk '/^cpu /{ print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
 # The ceiling: bare SystemC timed activations per second on this machine.
 read -r _ _ bare < <(SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 "$build/bench/fpusim-sc-bare" 10000000)
-printf 'bare SystemC (one SC_METHOD, next_trigger): %s timed activations/s\n\n' "$bare"
-printf '%-10s %-6s %6s %10s %14s %12s %14s\n' events format cpus "wall s" "events/s" "peak RSS MiB" "ratio to bare"
+printf 'bare SystemC (one SC_METHOD, next_trigger): %s timed activations/s ("ratio" below: events/s to this)\n\n' "$bare"
+# Columns: "run s" and "events/s" time run_scenario (the platform, the
+# replay and reading the trace, which overlaps with it); "process" times the
+# whole `fpusim run` command (start-up, configuration, reports): end to end.
+printf '%-9s %-6s %4s %8s %11s %10s %11s %9s %7s\n' events format cpus "run s" "events/s" "process s" \
+  "end-to-end" "RSS MiB" "ratio"
 row() {  # row FORMAT SCENARIO [CPUS]
-  local out ev e wall rate rss ratio
+  local out ev e wall rate rss ratio t0 t1 proc
+  t0=$(date +%s%N)
   out=$("$build/fpusim" run "$2" --quiet --perf 2>&1 >/dev/null)
+  t1=$(date +%s%N)
   # "fpusim: N events in S s (R events/s), peak RSS M MiB"
   ev=$(sed -n 's/^fpusim: \([0-9]*\) events in \([0-9.e-]*\) s (\([0-9]*\) events\/s), peak RSS \([0-9.]*\) MiB.*/\1 \2 \3 \4/p' <<<"$out")
   read -r e wall rate rss <<<"$ev"
   ratio=$(awk -v a="$rate" -v b="$bare" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-10s %-6s %6s %10.3f %14s %12s %14s\n' "$e" "$1" "${3:-2}" "$wall" "$rate" "$rss" "$ratio"
+  proc=$(awk -v ns="$((t1 - t0))" 'BEGIN { printf "%.3f", ns / 1e9 }')
+  printf '%-9s %-6s %4s %8.3f %11s %10s %11.0f %9s %7s\n' "$e" "$1" "${3:-2}" "$wall" "$rate" "$proc" \
+    "$(awk -v n="$e" -v s="$proc" 'BEGIN { print n / s }')" "$rss" "$ratio"
 }
 for n in "${counts[@]}"; do
   "$build/bench/fpusim-gentrace" --events "$n" --cpus 2 --tasks 8 --seed 1 --out "$dir" 2>/dev/null
@@ -57,22 +68,38 @@ cat >"$dir/grid.json" <<EOF
  "parameters": {"costs.nm_trap.value": [250, 500, 1000, 2000]}}
 EOF
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || return 1; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
-# sweep_times LABEL [ENV...]: -j 1 and -j 2, three times each, best of three.
+# sweep_times LABEL [ENV...]: -j 1 and -j 2 alternated, five times each;
+# the median and the best of each.
 sweep_times() {
-  local label=$1 best1=0 best2=0 a b rep all=""
+  local label=$1 a b rep all="" t1=() t2=()
   shift
-  for rep in 1 2 3; do
+  for rep in 1 2 3 4 5; do
     rm -rf "$dir/j1" "$dir/j2"
     a=$(ms env "$@" "$build/fpusim" sweep "$dir/grid.json" -o "$dir/j1" -j 1)
     b=$(ms env "$@" "$build/fpusim" sweep "$dir/grid.json" -o "$dir/j2" -j 2)
     cmp -s "$dir/j1/results.csv" "$dir/j2/results.csv" || { echo "sweep results differ between -j 1 and -j 2" >&2; exit 1; }
-    all+=$(awk -v a="$a" -v b="$b" 'BEGIN { printf " %.2f/%.2f", a / 1000, b / 1000 }')
-    ((best1 == 0 || a < best1)) && best1=$a
-    ((best2 == 0 || b < best2)) && best2=$b
+    t1+=("$a") t2+=("$b")
+    all+=$(awk -v a="$a" -v b="$b" 'BEGIN { printf " %.1f/%.1f", a / 1000, b / 1000 }')
   done
-  awk -v l="$label" -v a="$best1" -v b="$best2" -v all="$all" \
-    'BEGIN { printf "  %-34s -j 1 %5.2f s, -j 2 %5.2f s, speed-up %.2fx   (runs -j1/-j2:%s)\n", l, a / 1000, b / 1000, a / b, all }'
+  read -r m1 b1 < <(printf '%s\n' "${t1[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[3], v[1] }')
+  read -r m2 b2 < <(printf '%s\n' "${t2[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[3], v[1] }')
+  awk -v l="$label" -v m1="$m1" -v m2="$m2" -v b1="$b1" -v b2="$b2" -v all="$all" 'BEGIN {
+    printf "  %s\n    median -j 1 %5.2f s, -j 2 %5.2f s: %.2fx; best %5.2f s, %5.2f s: %.2fx (runs -j1/-j2:%s)\n",
+      l, m1 / 1000, m2 / 1000, m1 / m2, b1 / 1000, b2 / 1000, b1 / b2, all }'
 }
-printf '\nsweep of 8 points (2 policies x 4 #NM costs, 2 M events each, JSON lines), %s cores, best of 3:\n' "$(nproc)"
+printf '\nsweep of 8 points (2 policies x 4 #NM costs, 2 M events each, JSON lines), %s cores:\n' "$(nproc)"
 sweep_times "as shipped (Replayer::share_cores):"
-sweep_times "FPUSIM_READER_THREAD=0 (one thread):" FPUSIM_READER_THREAD=0
+sweep_times "FPUSIM_READER_THREAD=0 (single-threaded points):" FPUSIM_READER_THREAD=0
+# Two copies of the bare loop at once against one after the other: how far
+# this machine itself scales to two processes (the sweep's ceiling).
+n=20000000
+s0=$(date +%s%N)
+"$build/bench/fpusim-sc-bare" "$n" >/dev/null && "$build/bench/fpusim-sc-bare" "$n" >/dev/null
+s1=$(date +%s%N)
+"$build/bench/fpusim-sc-bare" "$n" >/dev/null & "$build/bench/fpusim-sc-bare" "$n" >/dev/null; wait
+s2=$(date +%s%N)
+awk -v a="$((s1 - s0))" -v b="$((s2 - s1))" \
+  'BEGIN { printf "  this machine: two bare SystemC loops at once %.2fx faster than one after the other\n", a / b }'
+steal_end=$(awk '/^cpu /{ print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+read -r st1 tot1 <<<"$steal_end"
+awk -v s="$((st1 - st0))" -v t="$((tot1 - tot0))" 'BEGIN { if (t > 0) printf "\nCPU time stolen by the host during this run: %.1f %%\n", 100 * s / t }'
