@@ -12,7 +12,8 @@ packages=(
   libvalijson-dev                # JSON Schema validation of inputs
   libsimdjson-dev                # fast event decoding
   libgtest-dev                   # unit tests
-  python3                        # tools/ (trace conversion, plots); not needed to build or test
+  python3                        # tests (timeline, cli) and tools/ (trace conversion)
+  jq                             # tests (convert) and bench/compare_outputs.sh
   gnuplot-nox                    # scripts/plot_sweep.sh (SVG plots of sweeps); not needed to build; its test is skipped without it
 )
 
