@@ -24,6 +24,7 @@
 
 #include "models/x86/policy.h"
 #include "sim/config/paths.h"
+#include "sim/cores.h"
 #include "sim/config/presets.h"
 #include "sim/oplog.h"
 #include "sim/perfetto.h"
@@ -338,8 +339,8 @@ int cmd_compare(const std::vector<std::string>& args) {
   po::options_description o("fpusim compare SCENARIO [options]");
   o.add_options()("scenario", po::value<std::string>(), "scenario JSON file")(
       "policies", po::value<std::string>()->default_value("eager,lazy,lazy-preload,deferred"),
-      "comma-separated policies")("jobs,j", po::value<unsigned>()->default_value(2),
-                                   "policies simulated in parallel (one process each)")(
+      "comma-separated policies")("jobs,j", po::value<unsigned>()->default_value(usable_cores()),
+                                   "policies simulated in parallel (one process each; default: the usable CPUs)")(
       "json", po::value<std::string>(), "write the comparison as JSON")(
       "csv", po::value<std::string>(), "write the comparison as CSV (one row per policy)");
   o.add(common_options());
@@ -377,7 +378,7 @@ int cmd_compare(const std::vector<std::string>& args) {
 int cmd_check(const std::vector<std::string>& args) {
   po::options_description o("fpusim check SCENARIO... [options]");
   o.add_options()("scenario", po::value<std::vector<std::string>>(), "scenario JSON files")(
-      "jobs,j", po::value<unsigned>()->default_value(2), "simulations in parallel");
+      "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "simulations in parallel (default: the usable CPUs)");
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("scenario", -1);
@@ -427,7 +428,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   po::options_description o("fpusim sweep GRID -o DIR [options]");
   o.add_options()("grid", po::value<std::string>(), "sweep grid JSON file (traces/README.md, \"Sweeps\")")(
       "out,o", po::value<std::string>(), "output directory (points/, results.csv, results.json); reused to resume")(
-      "jobs,j", po::value<unsigned>()->default_value(2), "points simulated in parallel (one process each)");
+      "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "points simulated in parallel (one process each; default: the usable CPUs)");
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("grid", 1);

@@ -1,10 +1,9 @@
 #include "sim/replayer.h"
 
-#include <sched.h>
-
 #include <cstdlib>
 #include <system_error>
-#include <thread>
+
+#include "sim/cores.h"
 
 namespace fpusim {
 
@@ -16,10 +15,7 @@ Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t co
 
 void Replayer::share_cores(unsigned processes) {
   if (std::getenv("FPUSIM_READER_THREAD")) return;
-  unsigned cores = std::thread::hardware_concurrency();
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) cores = static_cast<unsigned>(CPU_COUNT(&set));
-  if (cores < 2 * processes) ::setenv("FPUSIM_READER_THREAD", "0", 1);
+  if (usable_cores() < 2 * processes) ::setenv("FPUSIM_READER_THREAD", "0", 1);
 }
 
 Replayer::~Replayer() {

@@ -161,6 +161,16 @@ good() {
 good "fpusim --version exits 0" 0 "fpusim " -- --version
 good "fpusim --help exits 0" 0 "usage: fpusim COMMAND" -- --help
 good "fpusim run --help exits 0" 0 "--dry-run" -- run --help
+# -j defaults to the CPUs the process may use (usable_cores: its affinity).
+if command -v taskset >/dev/null 2>&1; then
+  for cmd in compare check sweep; do
+    if taskset -c 0 "$FPUSIM" "$cmd" --help 2>&1 | grep -q -- "--jobs ] arg (=1)"; then
+      ok "$cmd -j defaults to the usable CPUs (1 under taskset -c 0)"
+    else
+      not_ok "$cmd -j defaults to the usable CPUs (1 under taskset -c 0)" "$(taskset -c 0 "$FPUSIM" "$cmd" --help 2>&1 | grep -- --jobs)"
+    fi
+  done
+fi
 good "fpusim list policies" 0 "deferred" -- list policies
 good "fpusim list machines" 0 "intel-sapphire-rapids" -- list machines
 good "fpusim list costs" 0 "intel-like" -- list costs
