@@ -77,10 +77,11 @@ const Replayer::Queued* Replayer::read_next_batch() {
 void Replayer::take_batch() {
   if (!started_) {
     started_ = true;
-    for (Batch& b : slots_) b.items.resize(kBatch);
-    // FPUSIM_READER_THREAD=0 reads in this thread (for measurements).
+    // FPUSIM_READER_THREAD=0 reads in this thread (for measurements, and
+    // for simulations that share their cores: share_cores).
     const char* env = std::getenv("FPUSIM_READER_THREAD");
     if (!env || std::string(env) != "0") {
+      for (Batch& b : slots_) b.items.resize(kBatch);
       try {
         thread_ = std::thread([this] { reader(); });
         threaded_ = true;
@@ -88,12 +89,17 @@ void Replayer::take_batch() {
         threaded_ = false;  // no thread: read in this one
       }
     }
+    if (!threaded_) {
+      batch_ = kBatchUnthreaded;
+      slots_[0].items.resize(batch_);
+    }
   }
   if (!threaded_) {
-    if (have_batch_) ++taken_;
+    // One batch, refilled once consumed (taken_ stays 0): fetch() has copied
+    // every event it was handed before it asks for the next.
     have_batch_ = true;
     pos_ = 0;
-    fill(slots_[taken_ % kSlots]);
+    fill(slots_[0]);
     return;
   }
   std::unique_lock<std::mutex> lock(mu_);
@@ -140,7 +146,7 @@ void Replayer::fill(Batch& b) {
   b.end = false;
   b.error = nullptr;
   try {
-    while (b.n < kBatch) {
+    while (b.n < batch_) {
       Queued& q = b.items[b.n];
       if (!source_->next(q.e)) {
         b.end = true;
