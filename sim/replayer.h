@@ -56,9 +56,8 @@ class Replayer {
   static bool is_barrier(EventKind k) { return kind_bit(k) & kBarriers; }
   // For `processes` simulations run side by side (sweep, compare): a reader
   // thread pays only when each simulation has a second core for it; with
-  // fewer than 2 x processes usable cores their threads would only take
-  // turns (measured: a sweep's -j2 speed-up on 2 cores falls from 1.8x to
-  // 1.3-1.6x). Then sets FPUSIM_READER_THREAD=0 in this process's
+  // fewer than 2 x processes usable cores the threads only take turns, and
+  // each switch costs. Then sets FPUSIM_READER_THREAD=0 in this process's
   // environment, for the children it starts, unless the user has set it.
   static void share_cores(unsigned processes);
   // Per context: the thread that runs a vCPU's guest state (kNoContext for
