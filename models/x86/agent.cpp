@@ -367,13 +367,10 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
   const ComponentMask touched = write | read | release;
   // Each trap is handled and the instruction re-executed; a correct kernel
   // needs at most one of each kind.
-  bool clear = false;  // the last check found no trap (no need to check again)
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  for (int handled = 0;; ++handled) {
     const TrapDecision d = cs.trap.check(touched);
-    if (d.kind == TrapKind::kNone) {
-      clear = true;
-      break;
-    }
+    if (d.kind == TrapKind::kNone) break;
+    if (handled == 4) panic("trap still pending after its handler ran");
     if (d.kind == TrapKind::kUd) {
       take_trap(cpu, c.id, Stat::traps_ud, Cause::nm_trap, "ud_trap", d.ud_bits);
       stats_.add(Stat::sigill, c.id, 1);
@@ -417,7 +414,6 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     take_trap(cpu, c.id, Stat::traps_nm_ts, Cause::nm_trap, "nm_ts_trap");
     policy_.nm_ts_trap(*this, cpu, c);
   }
-  if (!clear && cs.trap.check(touched).kind != TrapKind::kNone) panic("trap still pending after its handler ran");
 
   checker_.check_use(
       t + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cs.rf.regs, (write | read) & ~release,
