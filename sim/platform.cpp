@@ -479,7 +479,7 @@ void Core::process(Cycles now) {
     case EventKind::kGuestXsetbv:
       cost = a.guest_xsetbv(id_, now, static_cast<std::uint32_t>(e.arg), e.write);
       break;
-    case EventKind::kGuestCr4: cost = a.guest_cr4(id_, now, e.kernel_fpu); break;
+    case EventKind::kGuestCr4: cost = a.guest_cr4(id_, now, e.sub != 0); break;
     case EventKind::kVcpuSaveState:
       cost = a.vcpu_save_state(id_, now, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
       break;

@@ -130,9 +130,6 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
   std::uint64_t n = 0, prev_index = ~std::uint64_t{0};
   Cycles prev_t = 0;
   while (src.next(e)) {
-    // guest_cr4 keeps OSXSAVE in kernel_fpu, like the JSON decoder; in the
-    // record it travels as `sub`.
-    const std::uint8_t sub = e.kind == EventKind::kGuestCr4 ? e.kernel_fpu : e.sub;
     std::uint8_t flags = 0;
     if (e.t != prev_t) flags |= kFT;
     if (e.ctx != kNoContext) flags |= kFCtx;
@@ -141,10 +138,9 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
     if (e.release) flags |= kFRelease;
     if (e.dur) flags |= kFDur;
     if (e.index != prev_index + 1) flags |= kFIndex;
-    if (sub || e.arg) flags |= kFExt;
+    if (e.sub || e.arg) flags |= kFExt;
     const unsigned kind = static_cast<unsigned>(e.kind);
-    const bool irq_kfpu = e.kernel_fpu && e.kind != EventKind::kGuestCr4;
-    buf.push_back(static_cast<char>((kind & 0x0f) | (static_cast<unsigned>(e.where) << 4) | (irq_kfpu ? 0x40u : 0u) |
+    buf.push_back(static_cast<char>((kind & 0x0f) | (static_cast<unsigned>(e.where) << 4) | (e.kernel_fpu ? 0x40u : 0u) |
                                     (kind >= 16 ? 0x80u : 0u)));
     buf.push_back(static_cast<char>(flags));
     if (flags & kFT) put_varint(buf, e.t - prev_t);
@@ -156,7 +152,7 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
     if (flags & kFDur) put_varint(buf, e.dur);
     if (flags & kFIndex) put_varint(buf, e.index - prev_index - 1);
     if (flags & kFExt) {
-      buf.push_back(static_cast<char>(sub));
+      buf.push_back(static_cast<char>(e.sub));
       put_varint(buf, (static_cast<std::uint64_t>(e.arg) << 1) ^ static_cast<std::uint64_t>(e.arg >> 63));
     }
     prev_t = e.t;
@@ -269,7 +265,7 @@ class BinarySource final : public EventSource {
 
  private:
   // A KVM record's extension and vCPU against what the scenario declares.
-  __attribute__((noinline)) void check_kvm(Event& e) const {
+  __attribute__((noinline)) void check_kvm(const Event& e) const {
     switch (e.kind) {
       case EventKind::kVmCreate:
       case EventKind::kVmDestroy:
@@ -287,8 +283,6 @@ class BinarySource final : public EventSource {
         break;
       case EventKind::kGuestCr4:
         if (e.sub > 1 || e.arg) throw bad("malformed record");
-        e.kernel_fpu = e.sub;
-        e.sub = 0;
         break;
       case EventKind::kVcpuSaveState:
       case EventKind::kVcpuLoadState:

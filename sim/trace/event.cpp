@@ -324,7 +324,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       case kSlot: out.arg = static_cast<std::int64_t>(read_u64(v, "slot", 0x7fffffffu)); break;
       case kOsxsave: {
         if (v.type() != element_type::BOOL) throw fail("/osxsave", "expected true or false, got " + type_name(v.type()));
-        out.kernel_fpu = v.get_bool().value_unsafe();
+        out.sub = v.get_bool().value_unsafe();
         break;
       }
     }

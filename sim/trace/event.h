@@ -76,8 +76,8 @@ struct Event {
   ContextId ctx = kNoContext;
   EventKind kind = EventKind::kSwitch;
   x86::KernelFpuContext where = x86::KernelFpuContext::kTask;
-  bool kernel_fpu = false;    // irq; guest_cr4: CR4.OSXSAVE
-  std::uint8_t sub = 0;       // vm_exit: VmExitReason; guest_wrmsr / guest_rdmsr: GuestMsr
+  bool kernel_fpu = false;    // irq
+  std::uint8_t sub = 0;       // vm_exit: VmExitReason; guest_wrmsr / guest_rdmsr: GuestMsr; guest_cr4: OSXSAVE
 };
 
 // The name table events are decoded with maps context names to ContextIds;

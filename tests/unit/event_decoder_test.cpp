@@ -274,7 +274,9 @@ TEST_F(KvmDecoderTest, GuestInstructionsAndVmmEvents) {
   e = decode(R"({"t": 3, "cpu": 0, "ev": "guest_xsetbv", "xcr0": ["x87"]})");
   EXPECT_EQ(e.arg, 0);
   e = decode(R"({"t": 4, "cpu": 0, "ev": "guest_cr4", "osxsave": false})");
-  EXPECT_FALSE(e.kernel_fpu);
+  EXPECT_EQ(e.sub, 0);
+  e = decode(R"({"t": 4, "cpu": 0, "ev": "guest_cr4", "osxsave": true})");
+  EXPECT_EQ(e.sub, 1);
   e = decode(R"({"t": 5, "cpu": 0, "ev": "vm_destroy", "vm": "vm0"})");
   EXPECT_EQ(e.arg, 0);
   e = decode(R"({"t": 6, "cpu": 0, "ev": "vcpu_save_state", "vcpu": "vcpu0", "slot": 7})");
