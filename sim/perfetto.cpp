@@ -50,17 +50,25 @@ void PerfettoWriter::event(const std::string& body) {
   first_ = false;
 }
 
+void PerfettoWriter::begin_run_slice(CpuId cpu, Cycles t, const std::string& name, const char* cat) {
+  event("{\"ph\":\"B\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) +
+        ",\"name\":" + quote(name) + ",\"cat\":\"" + cat + "\"}");
+}
+
+void PerfettoWriter::end_run_slice(CpuId cpu, Cycles t) {
+    event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) + "}");
+}
+
 void PerfettoWriter::on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles) {
   Track& tr = cpu_[cpu];
   if (tr.open) {
-    event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) + "}");
+    end_run_slice(cpu, t);
     tr.open = false;
   }
   (void)prev;
   tr.running = next;
   if (next != kNoContext) {
-    event("{\"ph\":\"B\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) +
-          ",\"name\":" + quote(name_of(next)) + ",\"cat\":\"run\"}");
+    begin_run_slice(cpu, t, name_of(next), "run");
     tr.open = true;
   }
 }
@@ -70,11 +78,10 @@ void PerfettoWriter::on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId ne
 void PerfettoWriter::on_guest(CpuId cpu, Cycles t, ContextId guest, bool running) {
   Track& tr = cpu_[cpu];
   if (running && !tr.guest_open) {
-    event("{\"ph\":\"B\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) +
-          ",\"name\":" + quote(name_of(guest) + " (guest)") + ",\"cat\":\"guest\"}");
+    begin_run_slice(cpu, t, name_of(guest) + " (guest)", "guest");
     tr.guest_open = true;
   } else if (!running && tr.guest_open) {
-    event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(cpu)) + ",\"ts\":" + ts(t) + "}");
+    end_run_slice(cpu, t);
     tr.guest_open = false;
   }
 }
@@ -118,14 +125,9 @@ void PerfettoWriter::on_cpu_state(CpuId cpu, Cycles t, const x86::CpuState& cs, 
 
 void PerfettoWriter::close(const std::vector<Cycles>& cpu_end) {
   for (CpuId c = 0; c < cpu_.size(); ++c) {
-    if (cpu_[c].guest_open) {
-      event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(c)) + ",\"ts\":" +
-            ts(c < cpu_end.size() ? cpu_end[c] : 0) + "}");
-    }
-    if (cpu_[c].open) {
-      event("{\"ph\":\"E\",\"pid\":1,\"tid\":" + std::to_string(run_tid(c)) + ",\"ts\":" +
-            ts(c < cpu_end.size() ? cpu_end[c] : 0) + "}");
-    }
+    const Cycles end = c < cpu_end.size() ? cpu_end[c] : 0;
+    if (cpu_[c].guest_open) end_run_slice(c, end);
+    if (cpu_[c].open) end_run_slice(c, end);
   }
   file_.out() << "\n]}\n";
   file_.commit();

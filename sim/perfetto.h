@@ -33,6 +33,9 @@ class PerfettoWriter final : public x86::Observer {
   std::string ts(Cycles c) const;
   std::string name_of(ContextId c) const;
   void event(const std::string& body);
+  // A slice on `cpu`'s run track: the runs of contexts, guest runs nested.
+  void begin_run_slice(CpuId cpu, Cycles t, const std::string& name, const char* cat);
+  void end_run_slice(CpuId cpu, Cycles t);
 
   std::vector<std::string> names_;
   double mhz_;
