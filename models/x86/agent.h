@@ -260,6 +260,10 @@ class Agent {
   void check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask value) const;
   void check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const char* what);
   Vcpu& vmm_access(std::uint32_t vcpu, const char* what);
+  // b45f72177594 (v6.19): a guest buffer's XSTATE_BV loses the components
+  // its XFD disables (every KVM mode but kvm-eager-v6.18, which models the
+  // kernels before it).
+  bool clears_xstate_bv_under_xfd() const { return kvm_mode_ != KvmMode::kEagerV618; }
   const VcpuSnapshot& snapshot(const Vcpu& v, std::uint32_t slot, const char* what) const;
 
   const Machine& machine_;

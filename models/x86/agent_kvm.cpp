@@ -504,7 +504,7 @@ void Agent::set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use) 
   // fpu_update_guest_xfd(): with the guest state in memory
   // (TIF_NEED_FPU_LOAD), XSTATE_BV &= ~xfd (b45f72177594); then
   // fpstate->xfd, and the MSR if the fpstate is in use.
-  if (kvm_mode_ != KvmMode::kEagerV618) {
+  if (clears_xstate_bv_under_xfd()) {
     if (value && thread.fpstate_swapped && !policy_.regs_live(*this, thread)) g.fpstate.image.present &= ~value;
     if (value && !in_use) g.fpstate.image.present &= ~value;
   }
@@ -819,7 +819,7 @@ Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t
   g.truth.copy_from(img, machine_.user_features());
   const ComponentMask xfd = f.xfd;
   if (f.image.present & xfd) {
-    if (kvm_mode_ != KvmMode::kEagerV618) f.image.present &= ~xfd;
+    if (clears_xstate_bv_under_xfd()) f.image.present &= ~xfd;
     forget_disabled(v, xfd);
   }
   // The thread's registers no longer match the buffer (the kernel does
