@@ -55,13 +55,15 @@ BASE=$TMP/base.json
 # variants; the positive checks make sure it is valid as written.
 MACHINE='{"name": "cli-avx", "description": "small AVX machine of the CLI tests", "sources": ["tests/cli"], "arch": "x86_64", "cpus": 2, "frequency_mhz": 3000, "xsave_instruction": "xsaveopt", "lazyfp_vulnerable": false, "cpuid_0xd": {"subleaf0": {"eax": "0x7", "ebx": "0x340", "ecx": "0x340", "edx": "0x0"}, "subleaf1": {"eax": "0x1", "ebx": "0x0", "ecx": "0x0", "edx": "0x0"}, "components": {"ymm": {"eax": "0x100", "ebx": "0x240", "ecx": "0x0"}}, "dump_xcr0": "0x7", "dump_xss": "0x0"}, "os": {"xcr0": "0x7", "xss": "0x0", "dynamic_features": []}}'
 
-# variant NAME SED-ARGS...: $CASES/NAME.json = base edited by sed. A variant
-# that sed left unchanged is a broken test, reported by the case using it.
-variant() {
-  local name=$1
-  shift
-  sed "$@" "$BASE" >"$CASES/$name.json"
+# variant_of BASE NAME SED-ARGS...: $CASES/NAME.json = BASE edited by sed;
+# variant NAME SED-ARGS...: of the base. A variant that sed left unchanged is
+# a broken test, reported by the case using it.
+variant_of() {
+  local base=$1 name=$2
+  shift 2
+  sed "$@" "$base" >"$CASES/$name.json"
 }
+variant() { variant_of "$BASE" "$@"; }
 # inline_machine NAME MACHINE-JSON: the base with an inline machine object.
 inline_machine() {
   local m=${2//&/\\&}
@@ -430,11 +432,7 @@ cat >"$KBASE" <<'KEOF'
 KEOF
 if "$FPUSIM" run "$KBASE" -q --json "$TMP/kvm-ok.json" 2>/dev/null; then ok "the KVM base scenario runs"
 else not_ok "the KVM base scenario runs" "exit code $?"; fi
-kvariant() {
-  local name=$1
-  shift
-  sed "$@" "$KBASE" >"$CASES/$name.json"
-}
+kvariant() { variant_of "$KBASE" "$@"; }
 kvariant kvm-vcpu -e 's|"ev": "kvm_run", "vcpu": "vcpu0"|"ev": "kvm_run", "vcpu": "vcpu9"|'
 bad "KVM_RUN of an undeclared vCPU" "kvm-vcpu.json" "/events/1/vcpu" 'unknown vCPU "vcpu9" (declare it in /vms/*/vcpus)' -- \
   run "$CASES/kvm-vcpu.json"
