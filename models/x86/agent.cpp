@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "models/common/round.h"
+#include "models/core/round.h"
 #include "models/x86/policy.h"
 
 namespace fpusim::x86 {

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "models/checker.h"
-#include "models/common/mask_bytes.h"
-#include "models/common/round.h"
-#include "models/cost_model.h"
-#include "models/stats.h"
+#include "models/core/checker.h"
+#include "models/core/mask_bytes.h"
+#include "models/core/round.h"
+#include "models/x86/cost_model.h"
+#include "models/core/stats.h"
 #include "models/x86/context.h"
 #include "models/x86/kvm.h"
 #include "models/x86/machine.h"

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "models/common/types.h"
-#include "models/register_file.h"
+#include "models/core/types.h"
+#include "models/core/register_file.h"
 
 namespace fpusim::x86 {
 

@@ -1,12 +1,12 @@
 // A simulated x86 machine: CPU count, clock, the CPUID leaf 0xD table and the
 // XSAVE configuration the simulated Linux enables. Plain data; loaded by
-// sim/config from configs/machines/*.json.
+// sim/input from configs/machines/*.json.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "models/cost_model.h"
+#include "models/x86/cost_model.h"
 #include "models/x86/xstate.h"
 
 namespace fpusim::x86 {

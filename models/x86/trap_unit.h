@@ -2,7 +2,7 @@
 // decision an FP/SIMD instruction meets. Plain C++; the SystemC Core wraps it.
 #pragma once
 
-#include "models/common/types.h"
+#include "models/core/types.h"
 #include "models/x86/xstate.h"
 
 namespace fpusim::x86 {

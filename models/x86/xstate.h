@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "models/common/types.h"
+#include "models/core/types.h"
 
 namespace fpusim::x86 {
 

@@ -1,6 +1,6 @@
 // Shared fixture for the unit tests of the x86 functional core: a Rig wires
 // Machine, CostModel, Policy, Stats, Checker and Agent the way
-// sim/platform.cpp does, without the SystemC kernel, and runs events the way
+// sim/platform/platform.cpp does, without the SystemC kernel, and runs events the way
 // Core::process() does: before_event(cpu, t), the handler, then
 // after_event(cpu, t + cost). Each CPU keeps its own clock; `gap` cycles of
 // workload separate consecutive events on a CPU.
@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "models/checker.h"
-#include "models/cost_model.h"
-#include "models/stats.h"
+#include "models/core/checker.h"
+#include "models/x86/cost_model.h"
+#include "models/core/stats.h"
 #include "models/x86/agent.h"
 #include "models/x86/policy.h"
 #include "models/x86/xstate.h"
-#include "sim/config/json_input.h"
-#include "sim/config/presets.h"
+#include "sim/input/json_input.h"
+#include "sim/input/presets.h"
 
 namespace fpusim::test {
 

@@ -7,9 +7,9 @@
 #include <functional>
 #include <set>
 
-#include "models/cost_model.h"
-#include "sim/config/json_input.h"
-#include "sim/config/presets.h"
+#include "models/x86/cost_model.h"
+#include "sim/input/json_input.h"
+#include "sim/input/presets.h"
 #include "tests/unit/agent_fixture.h"
 
 using namespace fpusim;

@@ -1,4 +1,4 @@
-// EventDecoder (sim/trace/event.cpp): every event kind decodes into the
+// EventDecoder (sim/input/event.cpp): every event kind decodes into the
 // fields the replayer uses, and every malformed event is one InputError that
 // names the file, the JSON path of the offending value and what was expected
 // (DESIGN principle 4).
@@ -9,7 +9,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "sim/trace/event.h"
+#include "sim/input/event.h"
 
 using namespace fpusim;
 

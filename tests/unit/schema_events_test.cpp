@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sim/config/json_input.h"
+#include "sim/input/json_input.h"
 
 namespace fpusim {
 namespace {

@@ -1,7 +1,0 @@
-#include "models/common/types.h"
-
-namespace fpusim {
-
-void panic(const std::string& message) { throw InternalError{message}; }
-
-}  // namespace fpusim

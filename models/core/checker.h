@@ -1,0 +1,110 @@
+// The oracle (DESIGN principle 3). Every FP/SIMD use by a context checks that
+// the register file holds that context's latest version of each component it
+// touches (else: lost state) and no other context's data (else: leaked
+// state). Exposure is the time during which a context's live data sits in a
+// CPU's registers while another context runs there in user mode with the
+// trap armed: the LazyFP window (CVE-2018-3665). It is always measured, and it
+// is a violation on machines that speculate past #NM.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "models/core/function_ref.h"
+#include "models/core/types.h"
+#include "models/core/register_file.h"
+#include "models/core/stats.h"
+
+namespace fpusim {
+
+enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed };
+std::string_view violation_kind_name(ViolationKind k);
+
+struct Violation {
+  ViolationKind kind;
+  Cycles time;
+  CpuId cpu;
+  ContextId context;       // the context that lost state, or saw foreign state
+  ContextId other;         // whose data it saw / whose data was exposed
+  ComponentMask components;
+  std::string detail;
+};
+
+class Checker {
+ public:
+  // Only the first `max_recorded` violations are kept in full; all are counted.
+  Checker(unsigned cpus, std::array<std::uint32_t, kMaxComponents> component_bytes, bool exposure_is_violation,
+          Stats* stats, size_t max_recorded = 1000);
+
+  // A use by `ctx` of `touched` components on `cpu`, after any trap was
+  // handled. `truth` is the context's own latest state. On a mismatch the
+  // violation is recorded and the truth adopts what the registers hold, so
+  // one loss is reported once.
+  void check_use(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
+                 ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                 FunctionRef<std::string(ComponentMask)> components_of, const char* holder = "registers") {
+    // Inline, the common case (every use): the registers hold exactly the
+    // context's own versions of what it touches.
+    if (!((truth.present ^ regs.present) & touched)) {
+      bool same = true;
+      for (unsigned i : bits(touched & truth.present)) same &= truth.tok[i] == regs.tok[i];
+      if (same) return;
+    }
+    check_use_mismatch(t, cpu, ctx, truth, regs, touched, name_of, components_of, holder);
+  }
+  // A violation found by a model-specific check (e.g. a guest MSR read).
+  void record_violation(Violation v) { record(std::move(v)); }
+
+  // Exposure bookkeeping for one CPU: call `advance` with the time of every
+  // event before handling it, then `update` with the state after it.
+  // Both run for every event: the common cases are inline.
+  void advance(CpuId cpu, Cycles t) {
+    CpuExposure& e = cpu_[cpu];
+    if (e.bytes && t > e.since) add_exposure(e, t);
+    e.since = t;
+  }
+  // `user_ctx`: the context running in user mode on `cpu`, or kNoContext.
+  // `armed`: the components whose access by user code would trap.
+  void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
+              FunctionRef<std::string(ContextId)> name_of,
+              FunctionRef<std::string(ComponentMask)> components_of) {
+    if (user_ctx == kNoContext || !(regs.present & armed)) {  // nothing exposed
+      CpuExposure& e = cpu_[cpu];
+      e.bytes = 0;
+      e.since = t;
+      return;
+    }
+    update_exposed(cpu, t, user_ctx, regs, armed, name_of, components_of);
+  }
+
+  const std::vector<Violation>& violations() const { return recorded_; }
+  std::uint64_t total_violations() const { return total_; }
+  // Largest number of bytes of foreign state exposed at once.
+  std::uint64_t peak_exposed_bytes() const { return peak_bytes_; }
+
+ private:
+  void record(Violation v);
+
+  struct CpuExposure {
+    Cycles since = 0;
+    std::uint64_t bytes = 0;
+  };
+  void check_use_mismatch(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,
+                          ComponentMask touched, FunctionRef<std::string(ContextId)> name_of,
+                          FunctionRef<std::string(ComponentMask)> components_of, const char* holder);
+  void add_exposure(const CpuExposure& e, Cycles t);
+  void update_exposed(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
+                      FunctionRef<std::string(ContextId)> name_of,
+                      FunctionRef<std::string(ComponentMask)> components_of);
+  std::vector<CpuExposure> cpu_;
+  std::array<std::uint32_t, kMaxComponents> bytes_;
+  bool exposure_is_violation_;
+  Stats* stats_;
+  size_t max_recorded_;
+  std::vector<Violation> recorded_;
+  std::uint64_t total_ = 0;
+  std::uint64_t peak_bytes_ = 0;
+};
+
+}  // namespace fpusim

@@ -1,0 +1,633 @@
+// fpusim command line. Parses and validates everything before SystemC is
+// touched; each simulation runs in its own process (`run` in this one,
+// `check` and `compare` in forked children), because the SystemC kernel
+// cannot be restarted.
+//
+// Exit codes: 0 ok, 1 checker violation or failed expectation, 2 bad input
+// or usage, 3 internal error.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <systemc>
+
+#include "models/x86/policy.h"
+#include "sim/input/paths.h"
+#include "sim/app/cores.h"
+#include "sim/input/presets.h"
+#include "sim/output/oplog.h"
+#include "sim/output/perfetto.h"
+#include "sim/platform/platform.h"
+#include "sim/input/replayer.h"
+#include "sim/output/report.h"
+#include "sim/app/sweep.h"
+#include "sim/input/binary.h"
+#include "sim/input/event.h"
+
+namespace po = boost::program_options;
+using namespace fpusim;
+
+// libsystemc's own main() calls sc_main; fpusim has its own main and never
+// calls sc_elab_and_sim, but the symbol must exist.
+int sc_main(int, char*[]) { return 3; }
+
+namespace {
+
+constexpr int kExitOk = 0, kExitViolation = 1, kExitInput = 2, kExitInternal = 3;
+
+struct UsageError {
+  std::string message;
+};
+
+const char* kTopHelp =
+    "fpusim - cycle-level simulator of FPU/SIMD register-state context switching\n"
+    "\n"
+    "usage: fpusim COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  run SCENARIO          replay a scenario under one policy; text summary, --json, --csv\n"
+    "  compare SCENARIO      run several policies on the same scenario side by side\n"
+    "  check SCENARIO...     run every policy a scenario's \"expect\" names and check the results\n"
+    "  sweep GRID -o DIR     run a scenario over a grid of policies and --set values, one process per point\n"
+    "  convert SCENARIO -o OUT.json   copy a trace scenario with its events in the binary format (OUT.fpt)\n"
+    "  layout MACHINE        XSAVE layouts and Linux's fpu_*_cfg for a machine preset\n"
+    "  list WHAT             policies | machines | costs | stats\n"
+    "\n"
+    "  fpusim COMMAND --help   options of a command\n"
+    "  fpusim --version\n"
+    "\n"
+    "exit codes: 0 ok, 1 violation or failed expectation, 2 bad input or usage, 3 internal error\n";
+
+po::options_description common_options() {
+  po::options_description o("common options");
+  o.add_options()("help,h", "show this help")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "KEY=VALUE override, repeatable: 'policy=lazy', 'cpus=4', 'machine.lazyfp_vulnerable=false', "
+      "'costs.nm_trap.value=1500'")("config-dir", po::value<std::string>(),
+                                    "where machines/, costs/ and schema/ live (default: $FPUSIM_CONFIG_DIR or the "
+                                    "source tree's configs/)");
+  return o;
+}
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& opts,
+                        const po::positional_options_description& pos) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError{e.what()};
+  }
+  if (vm.count("config-dir")) set_config_dir(vm["config-dir"].as<std::string>());
+  return vm;
+}
+
+std::vector<Override> overrides(const po::variables_map& vm) {
+  std::vector<Override> out;
+  if (vm.count("set")) {
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) out.push_back(parse_override(s));
+  }
+  return out;
+}
+
+void write_output(const std::string& path, const std::string& content) {
+  if (path == "-") {
+    std::cout << content;
+  } else {
+    write_file_atomic(path, content);
+  }
+}
+
+// Fails before any simulation if an output file cannot be written (its
+// directory is missing or read-only, or it is a directory), so a bad path
+// neither wastes a long run nor leaves one report written and the next not.
+void check_output_path(const po::variables_map& vm, const char* option) {
+  if (!vm.count(option)) return;
+  const std::string path = vm[option].as<std::string>();
+  if (path == "-") return;
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string problem;
+  if (path.empty() || path.back() == '/') {
+    problem = "expected a file name";
+  } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    problem = "cannot write in " + dir + ": " + std::strerror(errno);
+  } else if (::access(path.c_str(), F_OK) == 0 && ::access((path + "/.").c_str(), F_OK) == 0) {
+    problem = "is a directory";
+  }
+  if (!problem.empty()) throw InputError{path, "", std::string("--") + option + ": " + problem};
+}
+
+// Runs one policy in a forked child and returns its JSON report. On bad input
+// the child sends its one-line message through the pipe instead and exits 2
+// (3 for an internal error); the parent prints each distinct message once, so
+// a mistake every policy trips over is not reported once per policy, nor
+// interleaved with the other children's output.
+struct ChildRun {
+  pid_t pid = -1;
+  int fd = -1;
+  std::string policy;
+  std::string out;
+};
+
+ChildRun spawn_run(const Scenario& s, const std::string& policy) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw InternalError{std::string("pipe: ") + std::strerror(errno)};
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw InternalError{std::string("fork: ") + std::strerror(errno)};
+  if (pid == 0) {
+    ::close(fds[0]);
+    int code = kExitOk;
+    std::string text;
+    try {
+      RunResult r = run_scenario(s, policy);
+      text = report_json(s, r).dump();
+    } catch (const InputError& e) {
+      text = "fpusim: " + e.what();
+      code = kExitInput;
+    } catch (const x86::SemanticError& e) {
+      text = "fpusim: " + e.message;
+      code = kExitInput;
+    } catch (const InternalError& e) {
+      text = "fpusim: internal error: " + e.message;
+      code = kExitInternal;
+    } catch (const std::exception& e) {
+      text = "fpusim: internal error: " + std::string(e.what());
+      code = kExitInternal;
+    }
+    {
+      size_t off = 0;
+      while (off < text.size()) {
+        const ssize_t n = ::write(fds[1], text.data() + off, text.size() - off);
+        if (n <= 0) {
+          code = kExitInternal;
+          break;
+        }
+        off += static_cast<size_t>(n);
+      }
+    }
+    ::close(fds[1]);
+    std::cerr.flush();
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  return ChildRun{pid, fds[0], policy, ""};
+}
+
+// Collects a child's report; returns its exit code.
+int finish_run(ChildRun& c) {
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(c.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    c.out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(c.fd);
+  int status = 0;
+  while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  std::cerr << "fpusim: simulation of policy " << c.policy << " died with signal " << WTERMSIG(status) << "\n";
+  return kExitInternal;
+}
+
+// Runs `policies` with at most `jobs` children at a time. Reports in order.
+std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::string>& policies, unsigned jobs,
+                                    int* worst_exit) {
+  Replayer::share_cores(static_cast<unsigned>(std::min<size_t>(jobs, policies.size())));
+  std::vector<PolicyRow> rows(policies.size());
+  std::vector<std::pair<std::string, std::string>> errors;  // message, policies
+  std::vector<ChildRun> running;
+  std::vector<size_t> index;
+  size_t next = 0;
+  auto drain_one = [&]() {
+    ChildRun c = std::move(running.front());
+    const size_t i = index.front();
+    running.erase(running.begin());
+    index.erase(index.begin());
+    const int code = finish_run(c);
+    if (code != kExitOk) {
+      *worst_exit = std::max(*worst_exit, code);
+      if (code == kExitInput || code == kExitInternal) {
+        auto it = std::find_if(errors.begin(), errors.end(), [&](const auto& e) { return e.first == c.out; });
+        if (it == errors.end()) errors.emplace_back(c.out, c.policy);
+        else it->second += ", " + c.policy;
+      }
+      return;
+    }
+    rows[i].policy = c.policy;
+    rows[i].report = Json::parse(c.out);
+  };
+  while (next < policies.size() || !running.empty()) {
+    if (next < policies.size() && running.size() < jobs) {
+      running.push_back(spawn_run(s, policies[next]));
+      index.push_back(next++);
+    } else {
+      drain_one();
+    }
+  }
+  for (const auto& [message, names] : errors) {
+    std::cerr << message << " [" << (names.find(',') == std::string::npos ? "policy " : "policies ") << names << "]\n";
+  }
+  return rows;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description o("fpusim run SCENARIO [options]");
+  o.add_options()("scenario", po::value<std::string>(), "scenario JSON file")(
+      "policy,p", po::value<std::string>(), "policy (default: the scenario's \"policy\")")(
+      "json", po::value<std::string>(), "write the JSON report here ('-' for stdout)")(
+      "csv", po::value<std::string>(), "write the CSV report here ('-' for stdout)")(
+      "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here")(
+      "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON)")(
+      "vcd", po::value<std::string>(), "write a VCD of per-CPU owner, CR0.TS, IA32_XFD, live bytes (1 ps = 1 cycle)")(
+      "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
+      "perf", "print events/s and peak memory on stderr (also without --quiet)");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Replays a scenario under one policy.\n\n" << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) throw UsageError{"run needs a SCENARIO file (see fpusim run --help)"};
+  const std::string path = vm["scenario"].as<std::string>();
+  Scenario s = load_scenario(path, overrides(vm));
+  const std::string policy = vm.count("policy") ? vm["policy"].as<std::string>() : s.policy;
+  if (!x86::find_policy(policy)) {
+    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
+  }
+  if (vm.count("dry-run")) {
+    // Decode every event too, so a dry run finds every input error a run would.
+    std::unordered_map<std::string, ContextId> ids;
+    for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
+    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine.cpus)
+                                     : make_file_source(s.events_file, &ids, s.machine.cpus);
+    Event e;
+    std::uint64_t n = 0;
+    while (src->next(e)) ++n;
+    std::cout << path << ": ok (" << s.contexts.size() << " contexts, " << n << " events, machine "
+              << s.machine.name << ", costs " << s.costs.name << ", policy " << policy << ")\n";
+    return kExitOk;
+  }
+  for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
+  RunOptions options;
+  std::unique_ptr<OpLog> log;
+  std::unique_ptr<PerfettoWriter> timeline;
+  if (vm.count("perfetto")) {
+    std::vector<std::string> names;
+    for (const auto& c : s.contexts) names.push_back(c.name);
+    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy + "]",
+                                                std::move(names), s.machine.cpus, s.machine.frequency_mhz);
+    options.observers.push_back(timeline.get());
+  }
+  if (vm.count("vcd")) options.vcd_file = vm["vcd"].as<std::string>();
+  if (vm.count("log")) {
+    std::vector<std::string> names;
+    for (const auto& c : s.contexts) names.push_back(c.name);
+    log = std::make_unique<OpLog>(vm["log"].as<std::string>(), std::move(names));
+  }
+  if (log) options.observers.push_back(log.get());
+  RunResult r = run_scenario(s, policy, options);
+  if (log) log->close();
+  if (timeline) timeline->close(r.cpu_end);
+  const Json rep = report_json(s, r);
+  if (vm.count("json")) write_output(vm["json"].as<std::string>(), rep.dump(2) + "\n");
+  if (vm.count("csv")) {
+    std::ostringstream csv;
+    write_csv(csv, rep);
+    write_output(vm["csv"].as<std::string>(), csv.str());
+  }
+  if (!vm.count("quiet")) write_text_summary(std::cout, s, r);
+  if (!vm.count("quiet") || vm.count("perf")) {
+    const double rate = r.wall_seconds > 0 ? static_cast<double>(r.stats.get(Stat::events)) / r.wall_seconds : 0;
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
+    std::cerr << "fpusim: " << r.stats.get(Stat::events) << " events in " << r.wall_seconds << " s ("
+              << static_cast<std::uint64_t>(rate) << " events/s), peak RSS " << std::fixed << std::setprecision(1)
+              << static_cast<double>(ru.ru_maxrss) / 1024.0 << " MiB\n";
+  }
+  return r.total_violations ? kExitViolation : kExitOk;
+}
+
+int cmd_compare(const std::vector<std::string>& args) {
+  po::options_description o("fpusim compare SCENARIO [options]");
+  o.add_options()("scenario", po::value<std::string>(), "scenario JSON file")(
+      "policies", po::value<std::string>()->default_value("eager,lazy,lazy-preload,deferred"),
+      "comma-separated policies")("jobs,j", po::value<unsigned>()->default_value(usable_cores()),
+                                   "policies simulated in parallel (one process each; default: the usable CPUs)")(
+      "json", po::value<std::string>(), "write the comparison as JSON")(
+      "csv", po::value<std::string>(), "write the comparison as CSV (one row per policy)");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Runs several policies on one scenario and shows them side by side.\n\n" << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) throw UsageError{"compare needs a SCENARIO file"};
+  Scenario s = load_scenario(vm["scenario"].as<std::string>(), overrides(vm));
+  const auto policies = split_commas(vm["policies"].as<std::string>());
+  if (policies.empty()) throw UsageError{"--policies names no policy"};
+  for (const auto& p : policies) {
+    if (!x86::find_policy(p)) {
+      throw InputError{"--policies", "", "unknown policy \"" + p + "\"; policies: " + x86::policy_names()};
+    }
+  }
+  for (const char* opt : {"json", "csv"}) check_output_path(vm, opt);
+  const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
+  int worst = kExitOk;
+  auto rows = run_policies(s, policies, jobs, &worst);
+  if (worst != kExitOk) return worst;
+  write_compare_text(std::cout, s, rows);
+  if (vm.count("json")) write_output(vm["json"].as<std::string>(), compare_json(s, rows).dump(2) + "\n");
+  if (vm.count("csv")) {
+    std::ostringstream csv;
+    write_compare_csv(csv, rows);
+    write_output(vm["csv"].as<std::string>(), csv.str());
+  }
+  return kExitOk;
+}
+
+int cmd_check(const std::vector<std::string>& args) {
+  po::options_description o("fpusim check SCENARIO... [options]");
+  o.add_options()("scenario", po::value<std::vector<std::string>>(), "scenario JSON files")(
+      "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "simulations in parallel (default: the usable CPUs)");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("scenario", -1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Runs every policy named in each scenario's \"expect\" and compares the results.\n\n" << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) throw UsageError{"check needs at least one SCENARIO file"};
+  const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
+  int exit_code = kExitOk;
+  unsigned passed = 0, failed = 0;
+  for (const auto& path : vm["scenario"].as<std::vector<std::string>>()) {
+    Scenario s = load_scenario(path, overrides(vm));
+    if (s.expect.empty()) {
+      throw InputError{path, "/expect", "no expectations to check: add \"expect\" with at least one policy"};
+    }
+    std::vector<std::string> policies;
+    for (const auto& [p, x] : s.expect) policies.push_back(p);
+    int worst = kExitOk;
+    auto rows = run_policies(s, policies, jobs, &worst);
+    if (worst == kExitInput) return kExitInput;
+    for (size_t i = 0; i < policies.size(); ++i) {
+      if (rows[i].policy.empty()) {
+        std::cout << "FAIL " << path << " [" << policies[i] << "]: the simulation failed\n";
+        ++failed;
+        exit_code = std::max(exit_code, worst);
+        continue;
+      }
+      const auto problems = check_expectation(s.expect.at(policies[i]), rows[i].report);
+      if (problems.empty()) {
+        std::cout << "PASS " << path << " [" << policies[i] << "]\n";
+        ++passed;
+      } else {
+        std::cout << "FAIL " << path << " [" << policies[i] << "]\n";
+        for (const auto& p : problems) std::cout << "       " << p << "\n";
+        ++failed;
+        exit_code = std::max(exit_code, kExitViolation);
+      }
+    }
+  }
+  std::cout << passed << " passed, " << failed << " failed\n";
+  return exit_code;
+}
+
+int cmd_sweep(const std::vector<std::string>& args) {
+  po::options_description o("fpusim sweep GRID -o DIR [options]");
+  o.add_options()("grid", po::value<std::string>(), "sweep grid JSON file (traces/README.md, \"Sweeps\")")(
+      "out,o", po::value<std::string>(), "output directory (points/, results.csv, results.json); reused to resume")(
+      "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "points simulated in parallel (one process each; default: the usable CPUs)");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("grid", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Runs a scenario under every policy and every combination of --set values of a grid, one process\n"
+                 "per point, skipping points whose report exists; writes DIR/results.csv and DIR/results.json.\n"
+                 "Exit code 0 if every point ran (violations included), 1 if some point failed, 2 for bad input.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("grid")) throw UsageError{"sweep needs a GRID file (see fpusim sweep --help)"};
+  if (!vm.count("out")) throw UsageError{"sweep needs an output directory: -o DIR"};
+  SweepOptions so;
+  so.grid_file = vm["grid"].as<std::string>();
+  so.out_dir = vm["out"].as<std::string>();
+  so.jobs = vm["jobs"].as<unsigned>();
+  so.sets = overrides(vm);
+  return run_sweep(so);
+}
+
+int cmd_convert(const std::vector<std::string>& args) {
+  po::options_description o("fpusim convert SCENARIO -o OUT.json [options]");
+  o.add_options()("scenario", po::value<std::string>(), "scenario file (inline events or an events_file)")(
+      "out,o", po::value<std::string>(), "the converted scenario; its events go to OUT.fpt next to it")(
+      "help,h", "show this help")("config-dir", po::value<std::string>(), "where machines/, costs/ and schema/ live");
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Decodes a trace scenario's events (with every check `run` makes) and writes a copy of the\n"
+                 "scenario whose \"events_file\" is a compact binary trace, replayed without JSON parsing.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) throw UsageError{"convert needs a SCENARIO file (see fpusim convert --help)"};
+  if (!vm.count("out")) throw UsageError{"convert needs -o OUT.json (see fpusim convert --help)"};
+  check_output_path(vm, "out");
+  const std::string out = vm["out"].as<std::string>();
+  if (out == "-") throw UsageError{"convert writes two files: -o needs a file name, not -"};
+  const std::string path = vm["scenario"].as<std::string>();
+  const ConvertResult r = convert_scenario(path, out);
+  std::cout << out << ": " << r.events << " events in " << r.binary_file << "\n";
+  return kExitOk;
+}
+
+int cmd_layout(const std::vector<std::string>& args) {
+  po::options_description o("fpusim layout MACHINE [options]");
+  o.add_options()("machine", po::value<std::string>(), "machine preset name or JSON file");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("machine", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Prints the XSAVE components, layouts and Linux's fpu_kernel_cfg / fpu_user_cfg / fpu_guest_cfg.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("machine")) throw UsageError{"layout needs a MACHINE (see fpusim list machines)"};
+  const std::string name = vm["machine"].as<std::string>();
+  const std::string file = preset_path("machines", name, "");
+  Json doc;
+  try {
+    doc = load_json_file(file);
+  } catch (const InputError& e) {
+    if (file == name || e.message.rfind("cannot open", 0) != 0) throw;  // a path: the message says it all
+    std::string names;
+    for (const auto& n : list_presets("machines")) names += (names.empty() ? "" : ", ") + n;
+    throw InputError{"layout", "", "no machine preset \"" + name + "\" (" + file + " cannot be opened); presets: " + names};
+  }
+  const auto sets = overrides(vm);
+  apply_overrides(doc, sets, "machine");
+  const x86::Machine m = load_machine(doc, with_overrides(file, sets, "machine"));
+  const auto& c = m.cpuid;
+  std::cout << m.name << ": " << m.description << "\n\n";
+  std::cout << "XCR0 " << x86::mask_to_names(m.xcr0) << "\nIA32_XSS " << x86::mask_to_names(m.xss)
+            << "\ndynamic (XFD) " << x86::mask_to_names(m.dynamic) << "\nsave instruction "
+            << save_insn_name(m.save_insn) << ", restore " << restore_insn_name(m.restore_insn()) << "\n\n";
+  const ComponentMask all = m.xcr0 | m.xss;
+  std::printf("%-4s %-12s %6s %10s %10s %10s  %s\n", "#", "component", "size", "standard", "compacted", "kernel",
+              "flags");
+  for (unsigned i = 0; i < x86::kNumXfeatures; ++i) {
+    if (!(all & bit(i))) continue;
+    const bool sup = i >= 2 && c.comp[i].supervisor;
+    const std::string std_off = sup ? "-" : std::to_string(x86::standard_offset(c, i));
+    const std::string cmp_off = i < 2 ? std::to_string(x86::standard_offset(c, i))
+                                      : std::to_string(x86::compacted_offset(c, all, i));
+    const std::string kern_off =
+        (m.cfg.kernel.max_features & bit(i))
+            ? (m.compacted() ? (i < 2 ? std::to_string(x86::standard_offset(c, i))
+                                      : std::to_string(x86::compacted_offset(c, m.cfg.kernel.max_features, i)))
+                             : std_off)
+            : "-";
+    std::string flags;
+    if (sup) flags += "supervisor ";
+    if (i >= 2 && c.comp[i].align64) flags += "align64 ";
+    if (i >= 2 && c.comp[i].xfd) flags += "xfd ";
+    if (m.dynamic & bit(i)) flags += "dynamic ";
+    std::printf("%-4u %-12s %6u %10s %10s %10s  %s\n", i, x86::component_name(i).c_str(), x86::component_size(c, i),
+                std_off.c_str(), cmp_off.c_str(), kern_off.c_str(), flags.c_str());
+  }
+  std::printf("\nsizes: standard %u (XCR0), compacted %u (XCR0|XSS), without dynamic features: standard %u, compacted %u\n",
+              x86::standard_size(c, m.xcr0), x86::compacted_size(c, all), x86::standard_size(c, m.xcr0 & ~m.dynamic),
+              x86::compacted_size(c, all & ~m.dynamic));
+  auto cfg = [](const char* name, const x86::FpuStateConfig& f) {
+    std::printf("%-15s default %-6u max %-6u  default features %s\n%-15s %20s max features %s\n", name, f.default_size,
+                f.max_size, x86::mask_to_names(f.default_features).c_str(), "", "",
+                x86::mask_to_names(f.max_features).c_str());
+  };
+  std::printf("\nLinux configurations (%s kernel buffers):\n", m.compacted() ? "compacted" : "standard");
+  cfg("fpu_kernel_cfg", m.cfg.kernel);
+  cfg("fpu_user_cfg", m.cfg.user);
+  cfg("fpu_guest_cfg", m.cfg.guest);
+  return kExitOk;
+}
+
+int cmd_list(const std::vector<std::string>& args) {
+  po::options_description o("fpusim list {policies|machines|costs|stats}");
+  o.add_options()("what", po::value<std::string>(), "what to list");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("what", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << o << "\n";
+    return kExitOk;
+  }
+  const std::string what = vm.count("what") ? vm["what"].as<std::string>() : "";
+  if (what == "policies") {
+    for (const auto& p : x86::policies()) {
+      std::cout << p.name << "\n";
+      if (!p.kernels.empty()) std::cout << "    kernels: " << p.kernels << "\n";
+      std::cout << "    " << p.description << "\n";
+    }
+  } else if (what == "machines" || what == "costs") {
+    for (const auto& n : list_presets(what)) {
+      const std::string file = preset_path(what, n, "");
+      const Json doc = load_json_file(file);
+      // The first sentence of the description; `fpusim layout` shows all.
+      std::string d = doc.value("description", "");
+      const auto stop = d.find(". ");
+      if (stop != std::string::npos) d = d.substr(0, stop + 1);
+      std::cout << n << "\n    " << d << "\n";
+    }
+  } else if (what == "stats") {
+    for (const auto& st : stat_table()) {
+      std::cout << st.name << " [" << st.unit << "]\n    " << st.description << "\n";
+    }
+  } else {
+    throw UsageError{"list what? policies, machines, costs or stats"};
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty()) {
+      std::cerr << kTopHelp;
+      return kExitInput;
+    }
+    const std::string cmd = args[0];
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kTopHelp;
+      return kExitOk;
+    }
+    if (cmd == "--version") {
+      std::cout << "fpusim " << FPUSIM_VERSION << " (SystemC " << sc_core::sc_release() << ")\n";
+      return kExitOk;
+    }
+    if (cmd == "run") return cmd_run(rest);
+    if (cmd == "compare") return cmd_compare(rest);
+    if (cmd == "check") return cmd_check(rest);
+    if (cmd == "sweep") return cmd_sweep(rest);
+    if (cmd == "convert") return cmd_convert(rest);
+    if (cmd == "layout") return cmd_layout(rest);
+    if (cmd == "list") return cmd_list(rest);
+    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, convert, layout, list)"};
+  } catch (const UsageError& e) {
+    std::cerr << "fpusim: " << e.message << "\n";
+    return kExitInput;
+  } catch (const InputError& e) {
+    std::cerr << "fpusim: " << e.what() << "\n";
+    return kExitInput;
+  } catch (const x86::SemanticError& e) {
+    std::cerr << "fpusim: " << e.message << "\n";
+    return kExitInput;
+  } catch (const InternalError& e) {
+    std::cerr << "fpusim: internal error: " << e.message << "\n";
+    return kExitInternal;
+  } catch (const sc_core::sc_report& e) {
+    std::cerr << "fpusim: SystemC: " << e.what() << "\n";
+    return kExitInternal;
+  } catch (const std::exception& e) {
+    std::cerr << "fpusim: internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+}

@@ -1,0 +1,29 @@
+// `fpusim sweep`: runs a scenario over a grid of policies and --set values,
+// one process per point (fork + exec of this binary's `run`), at most N at
+// a time, resumable, and collects every point's totals into one CSV/JSON.
+// The grid format (configs/schema/sweep.schema.json) is described in
+// traces/README.md, section "Sweeps".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/input/presets.h"
+
+namespace fpusim {
+
+struct SweepOptions {
+  std::string grid_file;          // the grid JSON
+  std::string out_dir;            // -o DIR
+  unsigned jobs = 2;              // -j N: points simulated at once
+  std::vector<Override> sets;     // command-line --set, applied to every point
+};
+
+// Validates the grid (and every point's scenario) up front, throwing
+// InputError on bad input (exit code 2); then runs the points not yet done
+// and writes DIR/results.csv and DIR/results.json. Returns 0 if every point
+// ran (violations are data here), 1 if some point failed, 128 + signal if
+// interrupted (SIGINT, SIGTERM, SIGHUP).
+int run_sweep(const SweepOptions& options);
+
+}  // namespace fpusim

@@ -1,0 +1,640 @@
+#include "sim/input/presets.h"
+
+#include <algorithm>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "models/x86/policy.h"
+#include "sim/input/paths.h"
+#include "sim/input/event.h"
+
+namespace fpusim {
+
+using x86::ComponentInfo;
+using x86::CpuidXstate;
+using x86::Machine;
+
+Override parse_override(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw InputError{"--set " + text, "", "expected KEY=VALUE, e.g. --set costs.nm_trap.value=1500"};
+  }
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+namespace {
+// Whether an override addresses `doc_name` ("machine", "costs", "" for the scenario).
+bool override_applies(const Override& o, const std::string& doc_name) {
+  const std::string first = o.key.substr(0, o.key.find('.'));
+  const bool for_preset = first == "machine" || first == "costs";
+  return doc_name.empty() ? !for_preset : first == doc_name;
+}
+}  // namespace
+
+std::string with_overrides(const std::string& file, const std::vector<Override>& sets, const std::string& doc_name) {
+  std::string note;
+  for (const Override& o : sets) {
+    if (override_applies(o, doc_name)) note += (note.empty() ? " (with --set " : ", --set ") + o.key + "=" + o.value;
+  }
+  return note.empty() ? file : file + note + ")";
+}
+
+void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::string& doc_name) {
+  for (const Override& o : sets) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+      const auto dot = o.key.find('.', start);
+      parts.push_back(o.key.substr(start, dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    if (!override_applies(o, doc_name)) continue;
+    if (!doc_name.empty()) parts.erase(parts.begin());
+    if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
+      throw InputError{"--set " + o.key + "=" + o.value, "", "the key must name a value, e.g. machine.cpus"};
+    }
+    // Objects are entered by key, arrays by index ("workload.tasks.0.fp").
+    auto index_of = [](const std::string& p, size_t size) -> long {
+      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) return -1;
+      const unsigned long i = std::stoul(p);
+      return i < size ? static_cast<long>(i) : -1;
+    };
+    Json* node = &doc;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      if (node->is_array()) {
+        const long k = index_of(parts[i], node->size());
+        if (k < 0) {
+          throw InputError{"--set " + o.key + "=" + o.value, "",
+                           "\"" + parts[i] + "\" is not an index of an array of " + std::to_string(node->size())};
+        }
+        node = &(*node)[static_cast<size_t>(k)];
+        continue;
+      }
+      if (!node->is_object() || !node->contains(parts[i])) {
+        throw InputError{"--set " + o.key + "=" + o.value, "", "no key \"" + parts[i] + "\" to descend into"};
+      }
+      node = &(*node)[parts[i]];
+    }
+    Json value;
+    try {
+      value = Json::parse(o.value);
+    } catch (const Json::parse_error&) {
+      value = o.value;
+    }
+    if (node->is_array()) {
+      const long k = index_of(parts.back(), node->size());
+      if (k < 0) {
+        throw InputError{"--set " + o.key + "=" + o.value, "",
+                         "\"" + parts.back() + "\" is not an index of an array of " + std::to_string(node->size())};
+      }
+      (*node)[static_cast<size_t>(k)] = value;
+      continue;
+    }
+    if (!node->is_object()) {
+      throw InputError{"--set " + o.key + "=" + o.value, "", "cannot set a key inside a non-object"};
+    }
+    (*node)[parts.back()] = value;
+  }
+}
+
+
+std::string preset_path(const std::string& kind, const std::string& v, const std::string& relative_to) {
+  const bool is_path = v.find('/') != std::string::npos ||
+                       (v.size() > 5 && v.compare(v.size() - 5, 5, ".json") == 0);
+  if (is_path) return (v[0] == '/' || relative_to.empty()) ? v : dir_of(relative_to) + "/" + v;
+  return config_dir() + "/" + kind + "/" + v + ".json";
+}
+
+std::vector<std::string> list_presets(const std::string& kind) {
+  std::vector<std::string> out;
+  const std::string dir = config_dir() + "/" + kind;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) out.push_back(n.substr(0, n.size() - 5));
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Bound::str() const {
+  if (min == max) return std::to_string(min);
+  std::string s = ">= " + std::to_string(min);
+  if (max != UINT64_MAX) s += " and <= " + std::to_string(max);
+  return s;
+}
+
+namespace {
+
+ComponentMask read_components(const JsonIn& arr) {
+  ComponentMask m = 0;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    JsonIn e = arr.at(i);
+    auto mask = x86::component_mask_by_name(e.as_string());
+    if (!mask) e.fail("a component name (x87, sse, ymm, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata, ...)");
+    m |= *mask;
+  }
+  return m;
+}
+
+}  // namespace
+
+Machine load_machine(const Json& doc, const std::string& file) {
+  validate_against_schema(doc, schema_named("machine"), file);
+  JsonIn in(doc, file);
+  Machine m;
+  m.name = in.at("name").as_string();
+  m.description = in.at("description").as_string();
+  JsonIn src = in.at("sources");
+  for (size_t i = 0; i < src.size(); ++i) m.sources.push_back(src.at(i).as_string());
+  in.at("arch").as_string();
+  m.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
+  m.frequency_mhz = in.at("frequency_mhz").as_positive();
+  JsonIn insn = in.at("xsave_instruction");
+  if (!save_insn_by_name(insn.as_string(), &m.save_insn)) insn.fail("fxsave, xsave, xsaveopt, xsavec or xsaves");
+  m.lazyfp_vulnerable = in.at("lazyfp_vulnerable").as_bool();
+
+  JsonIn cpuid = in.at("cpuid_0xd");
+  CpuidXstate& c = m.cpuid;
+  JsonIn sl0 = cpuid.at("subleaf0");
+  JsonIn sl1 = cpuid.at("subleaf1");
+  const std::uint64_t sl0_eax = sl0.at("eax").as_hex(), sl0_ebx = sl0.at("ebx").as_hex(),
+                      sl0_ecx = sl0.at("ecx").as_hex(), sl0_edx = sl0.at("edx").as_hex();
+  const std::uint64_t sl1_eax = sl1.at("eax").as_hex(), sl1_ebx = sl1.at("ebx").as_hex(),
+                      sl1_ecx = sl1.at("ecx").as_hex(), sl1_edx = sl1.at("edx").as_hex();
+  c.xcr0_supported = (sl0_edx << 32) | (sl0_eax & 0xffffffffu);
+  c.xss_supported = (sl1_edx << 32) | (sl1_ecx & 0xffffffffu);
+  c.has_xsaveopt = sl1_eax & 1;
+  c.has_xsavec = sl1_eax & 2;
+  c.has_xgetbv1 = sl1_eax & 4;
+  c.has_xsaves = sl1_eax & 8;
+  c.has_xfd = sl1_eax & 16;
+  JsonIn comps = cpuid.at("components");
+  for (auto it = comps.json().begin(); it != comps.json().end(); ++it) {
+    JsonIn e = comps.at(it.key());
+    auto mask = x86::component_mask_by_name(it.key());
+    if (!mask || popcount(*mask) != 1 || (*mask & x86::kMaskFpSse)) {
+      throw InputError{file, e.path(), "expected a single XSAVE component numbered 2 or more (ymm, opmask, ...)"};
+    }
+    const unsigned idx = static_cast<unsigned>(__builtin_ctzll(*mask));
+    ComponentInfo& ci = c.comp[idx];
+    ci.present = true;
+    ci.size = static_cast<std::uint32_t>(e.at("eax").as_hex());
+    ci.offset = static_cast<std::uint32_t>(e.at("ebx").as_hex());
+    const std::uint64_t ecx = e.at("ecx").as_hex();
+    ci.supervisor = ecx & 1;
+    ci.align64 = ecx & 2;
+    ci.xfd = ecx & 4;
+    if (ci.size == 0) throw InputError{file, e.path() + "/eax", "a component size of 0"};
+    e.require_all_read();
+  }
+  for (unsigned i = 2; i < 64; ++i) {
+    const bool listed = c.comp[i].present;
+    const bool reported = ((c.xcr0_supported | c.xss_supported) >> i) & 1;
+    if (reported && !listed) {
+      throw InputError{file, cpuid.path() + "/components",
+                       "sub-leaf 0/1 report " + x86::component_name(i) + " as supported but it has no entry"};
+    }
+  }
+  // User components occupy disjoint ranges of the standard format after the
+  // legacy area and header (a mistyped size or offset overlaps a neighbour).
+  for (unsigned i = 2; i < 64; ++i) {
+    const ComponentInfo& a = c.comp[i];
+    if (!a.present || a.supervisor) continue;
+    if (a.offset < x86::kXsaveAreaStart) {
+      throw InputError{file, comps.path() + "/" + x86::component_name(i) + "/ebx",
+                       "a standard offset below 576 (the legacy area and XSAVE header come first)"};
+    }
+    for (unsigned j = i + 1; j < 64; ++j) {
+      const ComponentInfo& b = c.comp[j];
+      if (!b.present || b.supervisor) continue;
+      if (a.offset < b.offset + b.size && b.offset < a.offset + a.size) {
+        throw InputError{file, comps.path() + "/" + x86::component_name(i),
+                         x86::component_name(i) + " [" + std::to_string(a.offset) + ", " +
+                             std::to_string(a.offset + a.size) + ") overlaps " + x86::component_name(j) + " [" +
+                             std::to_string(b.offset) + ", " + std::to_string(b.offset + b.size) +
+                             ") in the standard format; check the sizes and offsets"};
+      }
+    }
+  }
+  const ComponentMask dump_xcr0 = cpuid.at("dump_xcr0").as_hex();
+  const ComponentMask dump_xss = cpuid.at("dump_xss").as_hex();
+  // The dump's own totals must follow from the table (catches a mistyped
+  // size or offset): sub-leaf 0 EBX/ECX and, with XSAVES, sub-leaf 1 EBX.
+  if (x86::standard_size(c, dump_xcr0) != sl0_ebx) {
+    throw InputError{file, cpuid.path() + "/subleaf0/ebx",
+                     "the table gives a standard size of " + std::to_string(x86::standard_size(c, dump_xcr0)) +
+                         " bytes for dump_xcr0, the dump says " + std::to_string(sl0_ebx)};
+  }
+  if (x86::standard_size(c, c.xcr0_supported) != sl0_ecx) {
+    throw InputError{file, cpuid.path() + "/subleaf0/ecx",
+                     "the table gives a standard size of " + std::to_string(x86::standard_size(c, c.xcr0_supported)) +
+                         " bytes for all supported features, the dump says " + std::to_string(sl0_ecx)};
+  }
+  if (c.has_xsaves && x86::compacted_size(c, dump_xcr0 | dump_xss) != sl1_ebx) {
+    throw InputError{file, cpuid.path() + "/subleaf1/ebx",
+                     "the table gives a compacted size of " +
+                         std::to_string(x86::compacted_size(c, dump_xcr0 | dump_xss)) +
+                         " bytes for dump_xcr0|dump_xss, the dump says " + std::to_string(sl1_ebx)};
+  }
+  cpuid.require_all_read();
+
+  JsonIn os = in.at("os");
+  JsonIn xcr0 = os.at("xcr0");
+  m.xcr0 = xcr0.as_hex();
+  if (auto err = x86::check_xcr0(c, m.xcr0)) throw InputError{file, xcr0.path(), "impossible XCR0: " + *err};
+  JsonIn xss = os.at("xss");
+  m.xss = xss.as_hex();
+  if (auto err = x86::check_xss(c, m.xss)) throw InputError{file, xss.path(), "impossible IA32_XSS: " + *err};
+  JsonIn dyn = os.at("dynamic_features");
+  m.dynamic = read_components(dyn);
+  for (unsigned i : bits(m.dynamic)) {
+    if (!(m.xcr0 & bit(i)) || !c.comp[i].xfd || !c.has_xfd) {
+      throw InputError{file, dyn.path(),
+                       x86::component_name(i) + " cannot be dynamic: it must be enabled in XCR0 and XFD-capable "
+                       "(CPUID.(0xD,1).EAX[4] and CPUID.(0xD," + std::to_string(i) + ").ECX[2])"};
+    }
+  }
+  os.require_all_read();
+  const bool supported = (m.save_insn == SaveInsn::kXsaves && c.has_xsaves) ||
+                         (m.save_insn == SaveInsn::kXsavec && c.has_xsavec) ||
+                         (m.save_insn == SaveInsn::kXsaveopt && c.has_xsaveopt) || m.save_insn == SaveInsn::kXsave ||
+                         m.save_insn == SaveInsn::kFxsave;
+  if (!supported) insn.fail("an instruction this CPU supports (CPUID.(0xD,1).EAX)");
+  if (m.save_insn == SaveInsn::kFxsave && (m.xcr0 & ~x86::kMaskFpSse)) {
+    insn.fail("xsave or better: FXSAVE cannot save " + x86::mask_to_names(m.xcr0 & ~x86::kMaskFpSse));
+  }
+  if (m.xss && m.save_insn != SaveInsn::kXsaves) {
+    throw InputError{file, xss.path(), "supervisor state needs XSAVES; set os.xss to \"0x0\" or use xsaves"};
+  }
+  in.require_all_read();
+  m.cfg = x86::derive_fpu_configs(c, m.xcr0, m.xss, m.dynamic, m.compacted());
+  return m;
+}
+
+CostModel load_costs(const Json& doc, const std::string& file) {
+  validate_against_schema(doc, schema_named("cost"), file);
+  JsonIn in(doc, file);
+  CostModel cm;
+  cm.name = in.at("name").as_string();
+  cm.description = in.at("description").as_string();
+  auto value = [](const JsonIn& p) {
+    const double v = p.at("value").as_non_negative();
+    p.at("source").as_string();
+    p.require_all_read();
+    return v;
+  };
+  JsonIn sb = in.at("save_base");
+  for (size_t i = 0; i < static_cast<size_t>(SaveInsn::kCount); ++i) {
+    cm.save_base[i] = value(sb.at(std::string(save_insn_name(static_cast<SaveInsn>(i)))));
+  }
+  sb.require_all_read();
+  JsonIn rb = in.at("restore_base");
+  for (size_t i = 0; i < static_cast<size_t>(RestoreInsn::kCount); ++i) {
+    cm.restore_base[i] = value(rb.at(std::string(restore_insn_name(static_cast<RestoreInsn>(i)))));
+  }
+  rb.require_all_read();
+  cm.save_bytes_per_cycle = value(in.at("save_bytes_per_cycle"));
+  cm.restore_bytes_per_cycle = value(in.at("restore_bytes_per_cycle"));
+  cm.memcpy_bytes_per_cycle = value(in.at("memcpy_bytes_per_cycle"));
+  for (const auto& sc : scalar_costs()) cm.*(sc.member) = value(in.at(std::string(sc.name)));
+  in.require_all_read();
+  return cm;
+}
+
+namespace {
+
+Bound read_bound(const JsonIn& j) {
+  Bound b;
+  if (j.is_object()) {
+    if (j.has("min")) b.min = j.at("min").as_u64();
+    if (j.has("max")) b.max = j.at("max").as_u64();
+    if (b.min > b.max) j.fail("min <= max");
+    j.require_all_read();
+  } else {
+    b.min = b.max = j.as_u64();
+  }
+  return b;
+}
+
+// Loads a preset given inline or by name.
+Json resolve_preset(const JsonIn& field, const std::string& kind, const std::string& scenario_file,
+                    std::string* file_out) {
+  if (field.is_object()) {
+    *file_out = scenario_file + " " + field.path();
+    return field.json();
+  }
+  *file_out = preset_path(kind, field.as_string(), scenario_file);
+  try {
+    return load_json_file(*file_out);
+  } catch (const InputError& e) {
+    if (e.message.rfind("cannot open", 0) == 0) {
+      std::string names;
+      for (const auto& n : list_presets(kind)) names += (names.empty() ? "" : ", ") + n;
+      throw InputError{field.file(), field.path(),
+                       "no " + kind.substr(0, kind.size() - 1) + " preset \"" + field.as_string() + "\" (" +
+                           *file_out + " cannot be opened); presets: " + names};
+    }
+    throw;
+  }
+}
+
+// Loads a resolved machine or cost document. Errors in an inline object are
+// reported against the scenario at the object's own path ("/machine/os/xcr0").
+// Messages name the --set overrides that changed the document, whose values
+// are not in the file.
+template <class Load>
+auto load_preset(const JsonIn& field, const Json& doc, const std::string& file, const std::string& scenario_path,
+                 const std::vector<Override>& sets, const std::string& doc_name, Load load) {
+  const std::string label = with_overrides(file, sets, doc_name);
+  try {
+    return load(doc, label);
+  } catch (InputError& e) {
+    if (field.is_object() && e.file == label) {
+      e.file = with_overrides(scenario_path, sets, doc_name);
+      e.path = field.path() + (e.path == "/" ? "" : e.path);
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+std::unordered_map<std::string, ContextId> name_table(const Scenario& s) {
+  std::unordered_map<std::string, ContextId> ids;
+  for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
+  for (size_t i = 0; i < s.vms.size(); ++i) {
+    ids.emplace(kVmKeyPrefix + s.vms[i].name, static_cast<ContextId>(i));
+    for (const VcpuDecl& v : s.vms[i].vcpus) ids.emplace(kVcpuKeyPrefix + v.name, ids.at(v.name));
+  }
+  return ids;
+}
+
+Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
+  Scenario s;
+  s.file = path;
+  // The name in messages about the scenario document itself.
+  const std::string file = with_overrides(path, sets, "");
+  Json doc = load_json_file(path);
+  apply_overrides(doc, sets, "");
+  if (doc.is_object()) {
+    // Exactly one source of events: a trace inline, a trace file, or a
+    // synthetic workload (and traces need their contexts).
+    const int sources = doc.contains("events") + doc.contains("events_file") + doc.contains("workload");
+    if (sources > 1) {
+      throw InputError{file, "/", "give one of \"events\", \"events_file\" or \"workload\", not several"};
+    }
+    if (sources == 0) {
+      throw InputError{file, "/", "missing required key \"events\" (or \"events_file\", or \"workload\")"};
+    }
+    if (!doc.contains("workload") && !doc.contains("contexts")) {
+      throw InputError{file, "/", "missing required key \"contexts\" (a trace names its contexts)"};
+    }
+  }
+  {
+    // Events are checked by the event decoder, whose messages are precise;
+    // the rest against the published schema.
+    Json head = doc;
+    if (head.is_object() && head.contains("events") && head["events"].is_array()) head["events"] = Json::array();
+    validate_against_schema(head, schema_named("scenario"), file);
+  }
+  JsonIn in(doc, file);
+  in.at("format");
+  in.at("version");
+  s.name = in.at("name").as_string();
+  s.description = in.at("description").as_string();
+
+  JsonIn machine = in.at("machine");
+  s.machine_json = resolve_preset(machine, "machines", path, &s.machine_file);
+  apply_overrides(s.machine_json, sets, "machine");
+  s.machine = load_preset(machine, s.machine_json, s.machine_file, path, sets, "machine", load_machine);
+  if (in.has("cpus")) {
+    s.machine.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
+    s.machine_json["cpus"] = s.machine.cpus;
+  }
+  JsonIn costs = in.at("costs");
+  s.costs_json = resolve_preset(costs, "costs", path, &s.costs_file);
+  apply_overrides(s.costs_json, sets, "costs");
+  s.costs = load_preset(costs, s.costs_json, s.costs_file, path, sets, "costs", load_costs);
+
+  JsonIn pol = in.at("policy");
+  s.policy = pol.as_string();
+  if (!x86::find_policy(s.policy)) {
+    throw InputError{file, pol.path(), "unknown policy \"" + s.policy + "\"; policies: " + x86::policy_names()};
+  }
+
+  std::map<std::string, size_t> seen;
+  if (in.has("contexts")) {
+  JsonIn ctxs = in.at("contexts");
+  for (size_t i = 0; i < ctxs.size(); ++i) {
+    JsonIn c = ctxs.at(i);
+    ContextDecl d;
+    d.name = c.at("name").as_string();
+    if (d.name == "idle") throw InputError{file, c.path() + "/name", "\"idle\" is reserved (switch to null for idle)"};
+    if (!seen.emplace(d.name, i).second) {
+      throw InputError{file, c.path() + "/name", "duplicate context name \"" + d.name + "\""};
+    }
+    if (c.has("kind")) d.kind = c.at("kind").as_string() == "kthread" ? x86::ContextKind::kKthread : x86::ContextKind::kUser;
+    d.process = c.has("process") ? c.at("process").as_string() : d.name;
+    c.require_all_read();
+    s.contexts.push_back(std::move(d));
+  }
+  }
+
+  if (in.has("vms")) {
+    JsonIn vms = in.at("vms");
+    std::map<std::string, size_t> vm_names;
+    for (size_t i = 0; i < vms.size(); ++i) {
+      JsonIn v = vms.at(i);
+      VmDecl d;
+      d.name = v.at("name").as_string();
+      if (!vm_names.emplace(d.name, i).second) {
+        throw InputError{file, v.path() + "/name", "duplicate VM name \"" + d.name + "\""};
+      }
+      const ComponentMask host = s.machine.user_features();
+      if (v.has("guest_features")) {
+        JsonIn gf = v.at("guest_features");
+        d.features = read_components(gf);
+        if (d.features & ~host) {
+          gf.fail("guest features the host supports (" + x86::mask_to_names(host) + "); " +
+                  x86::mask_to_names(d.features & ~host) + " is not");
+        }
+        if (!(d.features & bit(x86::kX87)) || !(d.features & bit(x86::kSSE))) gf.fail("at least x87 and sse");
+      } else {
+        d.features = host;
+      }
+      if (v.has("xfd")) {
+        JsonIn x = v.at("xfd");
+        d.xfd = x.as_bool();
+        if (d.xfd && !s.machine.dynamic) x.fail("false: machine " + s.machine.name + " has no XFD");
+      } else {
+        d.xfd = (d.features & s.machine.dynamic) != 0;
+      }
+      if (v.has("confidential")) d.confidential = v.at("confidential").as_bool();
+      if (v.has("amx_alloc")) {
+        JsonIn a = v.at("amx_alloc");
+        const std::string m = a.as_string();
+        if (m == "kvm_set_cpuid2") d.amx_alloc = x86::AmxAlloc::kSetCpuid;
+        else if (m == "first_use") d.amx_alloc = x86::AmxAlloc::kFirstUse;
+        else a.fail("\"kvm_set_cpuid2\" (merged kernels) or \"first_use\" (the seed-003 design)");
+      }
+      if (v.has("created")) d.created = v.at("created").as_bool();
+      JsonIn vcpus = v.at("vcpus");
+      if (!vcpus.size()) vcpus.fail("at least one vCPU");
+      for (size_t k = 0; k < vcpus.size(); ++k) {
+        JsonIn c = vcpus.at(k);
+        VcpuDecl vd;
+        vd.name = c.at("name").as_string();
+        JsonIn th = c.at("thread");
+        vd.thread = th.as_string();
+        auto it = seen.find(vd.thread);
+        if (it == seen.end() || s.contexts[it->second].kind != x86::ContextKind::kUser) {
+          th.fail("the name of a user context declared in /contexts (the vCPU thread)");
+        }
+        const std::string& proc = s.contexts[it->second].process;
+        if (d.process.empty()) d.process = proc;
+        if (proc != d.process) {
+          th.fail("a thread of the VM's process " + d.process + "; " + vd.thread + " belongs to " + proc);
+        }
+        for (const VmDecl& o : s.vms) {
+          for (const VcpuDecl& ov : o.vcpus) {
+            if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
+          }
+        }
+        for (const VcpuDecl& ov : d.vcpus) {
+          if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
+        }
+        if (!seen.emplace(vd.name, s.contexts.size()).second) {
+          throw InputError{file, c.path() + "/name", "vCPU name \"" + vd.name + "\" is already a context"};
+        }
+        s.contexts.push_back(ContextDecl{vd.name, x86::ContextKind::kGuest, d.process});
+        c.require_all_read();
+        d.vcpus.push_back(std::move(vd));
+      }
+      v.require_all_read();
+      s.vms.push_back(std::move(d));
+    }
+  }
+
+  if (in.has("workload")) {
+    JsonIn w = in.at("workload");
+    Workload wl;
+    wl.seed = w.at("seed").as_u64();
+    wl.duration = w.at("duration").as_u64();
+    wl.timeslice = w.at("timeslice").as_u64();
+    if (!wl.duration) w.at("duration").fail("a duration of at least 1 cycle");
+    if (!wl.timeslice) w.at("timeslice").fail("a timeslice of at least 1 cycle");
+    if (w.has("wakeup_granularity")) wl.wakeup_granularity = w.at("wakeup_granularity").as_u64();
+    if (w.has("balance_interval")) wl.balance_interval = w.at("balance_interval").as_u64();
+    if (w.has("irqs")) {
+      JsonIn q = w.at("irqs");
+      wl.irq_per_million_cycles = q.at("per_million_cycles").as_non_negative();
+      wl.irq_dur = q.at("dur").as_u64();
+      if (q.has("kernel_fpu_probability")) wl.irq_kernel_fpu_probability = q.at("kernel_fpu_probability").as_non_negative();
+      q.require_all_read();
+    }
+    auto range = [](const JsonIn& r, Cycles* lo, Cycles* hi) {
+      *lo = r.at("min").as_u64();
+      *hi = r.at("max").as_u64();
+      if (*lo > *hi) r.fail("min <= max");
+    };
+    JsonIn tasks = w.at("tasks");
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      JsonIn t = tasks.at(i);
+      TaskClass tc;
+      tc.name = t.at("name").as_string();
+      if (t.has("count")) tc.count = static_cast<unsigned>(t.at("count").as_u64(65536));
+      JsonIn burst = t.at("burst");
+      range(burst, &tc.burst_min, &tc.burst_max);
+      if (!tc.burst_min) burst.at("min").fail("a burst of at least 1 cycle");
+      burst.require_all_read();
+      if (t.has("fp")) {
+        JsonIn fp = t.at("fp");
+        tc.fp_probability = fp.at("probability").as_non_negative();
+        tc.fp_write = read_components(fp.at("write"));
+        if (fp.has("uses")) tc.fp_uses = static_cast<unsigned>(fp.at("uses").as_u64(64));
+        fp.require_all_read();
+      }
+      if (t.has("sleep")) {
+        JsonIn sl = t.at("sleep");
+        tc.sleep_probability = sl.at("probability").as_non_negative();
+        range(sl, &tc.sleep_min, &tc.sleep_max);
+        sl.require_all_read();
+      }
+      if (t.has("syscall_probability")) tc.syscall_probability = t.at("syscall_probability").as_non_negative();
+      if (tc.sleep_probability + tc.syscall_probability > 1) {
+        t.fail("sleep.probability + syscall_probability <= 1");
+      }
+      if (t.has("amx_permission")) tc.amx_permission = t.at("amx_permission").as_bool();
+      if (t.has("cpu")) {
+        JsonIn c = t.at("cpu");
+        tc.cpu = static_cast<int>(c.as_u64(4095));
+        if (static_cast<unsigned>(tc.cpu) >= s.machine.cpus) {
+          c.fail("a CPU below " + std::to_string(s.machine.cpus) + " (the machine's CPU count)");
+        }
+      }
+      t.require_all_read();
+      // One context per task, each its own process: "web0", "web1", ...
+      for (unsigned k = 0; k < tc.count; ++k) {
+        ContextDecl d;
+        d.name = tc.count == 1 ? tc.name : tc.name + std::to_string(k);
+        d.process = d.name;
+        if (!seen.emplace(d.name, s.contexts.size()).second) {
+          throw InputError{file, t.path() + "/name", "task name \"" + d.name + "\" is already a context"};
+        }
+        s.contexts.push_back(std::move(d));
+      }
+      wl.tasks.push_back(std::move(tc));
+    }
+    w.require_all_read();
+    s.workload = std::move(wl);
+  } else if (in.has("events")) {
+    s.inline_events = in.at("events").json();
+  } else {
+    JsonIn ef = in.at("events_file");
+    const std::string f = ef.as_string();
+    s.events_file = f[0] == '/' ? f : dir_of(path) + "/" + f;
+    if (!is_regular_file(s.events_file)) {
+      throw InputError{file, ef.path(), "cannot open " + s.events_file};
+    }
+  }
+
+  if (in.has("expect")) {
+    JsonIn ex = in.at("expect");
+    for (auto it = ex.json().begin(); it != ex.json().end(); ++it) {
+      JsonIn e = ex.at(it.key());
+      if (!x86::find_policy(it.key())) {
+        throw InputError{file, e.path(), "unknown policy \"" + it.key() + "\"; policies: " + x86::policy_names()};
+      }
+      Expectation x;
+      if (e.has("totals")) {
+        JsonIn t = e.at("totals");
+        for (auto jt = t.json().begin(); jt != t.json().end(); ++jt) {
+          Stat st;
+          JsonIn b = t.at(jt.key());
+          if (!stat_by_name(jt.key(), &st)) {
+            throw InputError{file, b.path(), "unknown statistic \"" + jt.key() + "\" (see `fpusim list stats`)"};
+          }
+          x.totals.emplace_back(st, read_bound(b));
+        }
+        t.require_all_read();
+      }
+      if (e.has("violations")) {
+        JsonIn v = e.at("violations");
+        if (v.has("lost")) x.lost = read_bound(v.at("lost"));
+        if (v.has("leaked")) x.leaked = read_bound(v.at("leaked"));
+        if (v.has("exposed")) x.exposed = read_bound(v.at("exposed"));
+        v.require_all_read();
+      }
+      e.require_all_read();
+      s.expect.emplace(it.key(), std::move(x));
+    }
+  }
+  in.require_all_read();
+  return s;
+}
+
+}  // namespace fpusim

@@ -1,0 +1,136 @@
+// Loading machine and cost presets (configs/machines, configs/costs) and
+// scenarios into typed structs. Schema-validated first, then read through
+// JsonIn so that every key is consumed.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "models/x86/cost_model.h"
+#include "models/core/stats.h"
+#include "models/x86/kvm.h"
+#include "models/x86/context.h"
+#include "models/x86/machine.h"
+#include "sim/input/json_input.h"
+
+namespace fpusim {
+
+// A --set KEY=VALUE override. KEY is a dotted path: "machine.X" and
+// "costs.X" address the machine and cost documents, anything else the
+// scenario (e.g. "policy", "cpus").
+struct Override {
+  std::string key;
+  std::string value;
+};
+Override parse_override(const std::string& text);  // "a.b=3"
+// Applies the overrides whose first component is `doc_name` ("" for the
+// scenario); VALUE is parsed as JSON, else taken as a string.
+void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::string& doc_name);
+// `file` followed by " (with --set KEY=VALUE, ...)" listing the overrides that
+// apply to `doc_name`, for messages about a document the overrides changed.
+std::string with_overrides(const std::string& file, const std::vector<Override>& sets, const std::string& doc_name);
+
+// Resolves a preset name to configs/<kind>/<name>.json; a value containing
+// '/' or ending in .json is a path, relative to `relative_to`'s directory.
+std::string preset_path(const std::string& kind, const std::string& name_or_path, const std::string& relative_to);
+std::vector<std::string> list_presets(const std::string& kind);
+
+x86::Machine load_machine(const Json& doc, const std::string& file);
+CostModel load_costs(const Json& doc, const std::string& file);
+
+struct Bound {
+  std::uint64_t min = 0;
+  std::uint64_t max = UINT64_MAX;
+  bool contains(std::uint64_t v) const { return v >= min && v <= max; }
+  std::string str() const;
+};
+
+struct Expectation {
+  std::vector<std::pair<Stat, Bound>> totals;
+  std::optional<Bound> lost, leaked, exposed;
+};
+
+struct ContextDecl {
+  std::string name;
+  x86::ContextKind kind = x86::ContextKind::kUser;
+  std::string process;
+};
+
+// A VM of the trace (traces/README.md, "KVM"). Each vCPU becomes a context
+// of kind kGuest named after the vCPU (its guest FPU state).
+struct VcpuDecl {
+  std::string name;
+  std::string thread;  // the user context that issues KVM_RUN
+};
+struct VmDecl {
+  std::string name;
+  std::string process;
+  bool confidential = false;
+  x86::AmxAlloc amx_alloc = x86::AmxAlloc::kSetCpuid;
+  ComponentMask features = 0;  // guest CPUID 0xD XCR0 bits
+  bool xfd = false;            // guest CPUID XFD
+  bool created = true;         // exists when the trace starts
+  std::vector<VcpuDecl> vcpus;
+};
+
+
+// Scheduled mode: synthetic tasks run by the HostScheduler instead of a
+// trace (traces/README.md, "Workloads").
+struct TaskClass {
+  std::string name;
+  unsigned count = 1;
+  Cycles burst_min = 0, burst_max = 0;  // user-mode computation between blocking points
+  double fp_probability = 0;            // share of bursts that use FP/SIMD
+  ComponentMask fp_write = 0;           // what those bursts write
+  unsigned fp_uses = 1;                 // uses spread over such a burst
+  double sleep_probability = 0;         // a burst ends in a blocking syscall
+  Cycles sleep_min = 0, sleep_max = 0;
+  double syscall_probability = 0;       // a burst ends in a non-blocking syscall
+  bool amx_permission = false;          // arch_prctl(ARCH_REQ_XCOMP_PERM) at start
+  int cpu = -1;                         // initial CPU; -1 = round robin
+};
+
+struct Workload {
+  std::uint64_t seed = 1;
+  Cycles duration = 0;
+  Cycles timeslice = 0;
+  Cycles wakeup_granularity = 0;  // 0 = a woken task waits for the slice end
+  Cycles balance_interval = 0;    // 0 = no load balancing
+  double irq_per_million_cycles = 0;
+  double irq_kernel_fpu_probability = 0;
+  Cycles irq_dur = 0;
+  std::vector<TaskClass> tasks;
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::string policy;
+  x86::Machine machine;
+  CostModel costs;
+  Json machine_json;  // resolved (with overrides), for reports
+  Json costs_json;
+  std::string machine_file;
+  std::string costs_file;
+  std::vector<ContextDecl> contexts;
+  std::vector<VmDecl> vms;
+  // Events: inline (kept as JSON) or a JSON-lines file streamed at run time.
+  Json inline_events;
+  std::string events_file;
+  std::optional<Workload> workload;  // scheduled mode
+  std::map<std::string, Expectation> expect;
+};
+
+// The names events are decoded with: contexts (by their index in
+// `contexts`), VMs and vCPUs under the prefixes of sim/input/event.h.
+std::unordered_map<std::string, ContextId> name_table(const Scenario& s);
+
+// Loads, validates and resolves a scenario (machine and costs included).
+Scenario load_scenario(const std::string& path, const std::vector<Override>& sets);
+
+}  // namespace fpusim

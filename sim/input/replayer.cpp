@@ -1,0 +1,226 @@
+#include "sim/input/replayer.h"
+
+#include <cstdlib>
+#include <system_error>
+
+#include "sim/app/cores.h"
+
+namespace fpusim {
+
+Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t contexts,
+                   const std::vector<std::string>* context_names)
+    : source_(std::move(source)), queues_(cpus), raw_current_(cpus, kNoContext), raw_cpu_(contexts, kNoCpu),
+      raw_started_(contexts, false), raw_busy_until_(cpus, 0), switch_ins_read_(contexts, 0), names_(context_names),
+      fork_pending_(contexts, false), switch_ins_done_(contexts, 0), head_turn_(cpus, 0) {}
+
+void Replayer::share_cores(unsigned processes) {
+  if (std::getenv("FPUSIM_READER_THREAD")) return;
+  if (usable_cores() < 2 * processes) ::setenv("FPUSIM_READER_THREAD", "0", 1);
+}
+
+Replayer::~Replayer() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      space_.notify_one();
+    }
+    thread_.join();
+  }
+}
+
+void Replayer::Fifo::grow() {
+  std::vector<Queued> b(buf_.empty() ? 16 : 2 * buf_.size());
+  for (size_t i = head_; i != tail_; ++i) b[i - head_] = buf_[i & mask_];
+  tail_ -= head_;
+  head_ = 0;
+  buf_.swap(b);
+  mask_ = buf_.size() - 1;
+}
+
+bool Replayer::fetch(CpuId cpu, Event& out) {
+  Fifo& q = queues_[cpu];
+  while (q.empty()) {
+    const Queued* it = read_next();
+    if (!it) return false;
+    ++read_;
+    note(it->e);
+    if (it->e.cpu == cpu) {
+      out = it->e;
+      head_turn_[cpu] = it->turn;
+      return true;
+    }
+    queues_[it->e.cpu].push(*it);
+    if (++buffered_ > peak_buffered_) peak_buffered_ = buffered_;
+  }
+  out = q.front().e;
+  head_turn_[cpu] = q.front().turn;
+  q.pop();
+  --buffered_;
+  return true;
+}
+
+const Replayer::Queued* Replayer::read_next_batch() {
+  while (true) {
+    if (have_batch_) {
+      const Batch& b = slots_[taken_ % kSlots];
+      if (pos_ < b.n) return &b.items[pos_++];
+      // Past the batch's events: the end of the trace or the reader's error
+      // (again on every later call: the run stops at the first).
+      if (b.error) std::rethrow_exception(b.error);
+      if (b.end) return nullptr;
+    }
+    take_batch();
+  }
+}
+
+void Replayer::take_batch() {
+  if (!started_) {
+    started_ = true;
+    // FPUSIM_READER_THREAD=0 reads in this thread (for measurements, and
+    // for simulations that share their cores: share_cores).
+    const char* env = std::getenv("FPUSIM_READER_THREAD");
+    if (!env || std::string(env) != "0") {
+      for (Batch& b : slots_) b.items.resize(kBatch);
+      try {
+        thread_ = std::thread([this] { reader(); });
+        threaded_ = true;
+      } catch (const std::system_error&) {
+        threaded_ = false;  // no thread: read in this one
+      }
+    }
+    if (!threaded_) {
+      batch_ = kBatchUnthreaded;
+      slots_[0].items.resize(batch_);
+    }
+  }
+  if (!threaded_) {
+    // One batch, refilled once consumed (taken_ stays 0): fetch() has copied
+    // every event it was handed before it asks for the next.
+    have_batch_ = true;
+    pos_ = 0;
+    fill(slots_[0]);
+    return;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  if (have_batch_) {  // done with it: the reader may refill its slot
+    ++taken_;
+    --filled_;
+    // A waiting reader is woken once half the slots are free, so that it
+    // runs in bursts (fewer thread switches on a busy machine).
+    if (reader_waiting_ && filled_ <= kSlots / 2) space_.notify_one();
+  }
+  if (filled_ == 0) {
+    sim_waiting_ = true;
+    ready_.wait(lock, [this] { return filled_ > 0; });
+    sim_waiting_ = false;
+  }
+  have_batch_ = true;
+  pos_ = 0;
+}
+
+void Replayer::reader() {
+  for (size_t written = 0;; ++written) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (filled_ == kSlots) {
+        reader_waiting_ = true;
+        space_.wait(lock, [this] { return stop_ || filled_ <= kSlots / 2; });
+        reader_waiting_ = false;
+      }
+      if (stop_) return;
+    }
+    Batch& b = slots_[written % kSlots];
+    fill(b);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++filled_;
+      if (sim_waiting_) ready_.notify_one();
+    }
+    if (b.end || b.error) return;
+  }
+}
+
+void Replayer::fill(Batch& b) {
+  b.n = 0;
+  b.end = false;
+  b.error = nullptr;
+  try {
+    while (b.n < batch_) {
+      Queued& q = b.items[b.n];
+      if (!source_->next(q.e)) {
+        b.end = true;
+        return;
+      }
+      check(q.e, q.turn);
+      ++b.n;
+    }
+  } catch (...) {
+    b.error = std::current_exception();
+  }
+}
+
+void Replayer::check(const Event& e, std::uint64_t& turn) {
+  const auto& origin = source_->origin();
+  auto name = [&](ContextId c) { return (*names_)[c]; };
+  if (e.t < raw_busy_until_[e.cpu]) {
+    throw origin.error(e.index, "/t",
+                       "CPU " + std::to_string(e.cpu) + " is still busy until " +
+                           std::to_string(raw_busy_until_[e.cpu]) + " with the previous event's \"dur\"");
+  }
+  raw_busy_until_[e.cpu] = e.t + e.dur;
+  turn = 0;
+  switch (e.kind) {
+    case EventKind::kSwitch: {
+      const ContextId prev = raw_current_[e.cpu];
+      if (e.ctx != kNoContext) {
+        if (e.ctx == prev) {
+          throw origin.error(e.index, "/next", name(e.ctx) + " is already running on CPU " + std::to_string(e.cpu));
+        }
+        if (e.ctx < guest_thread_.size() && guest_thread_[e.ctx] != kNoContext) {
+          throw origin.error(e.index, "/next",
+                             name(e.ctx) + " is a vCPU's guest state; switch to its thread " +
+                                 name(guest_thread_[e.ctx]) + " and give it a kvm_run event");
+        }
+        if (raw_cpu_[e.ctx] != kNoCpu) {
+          throw origin.error(e.index, "/next",
+                             name(e.ctx) + " is running on CPU " + std::to_string(raw_cpu_[e.ctx]) +
+                                 " at this time in the trace; switch it out there first");
+        }
+        raw_cpu_[e.ctx] = e.cpu;
+        raw_started_[e.ctx] = true;
+        turn = switch_ins_read_[e.ctx]++;
+      }
+      if (prev != kNoContext) raw_cpu_[prev] = kNoCpu;
+      raw_current_[e.cpu] = e.ctx;
+      break;
+    }
+    case EventKind::kUse:
+      if (e.ctx != kNoContext && e.ctx != raw_current_[e.cpu] &&
+          !(e.ctx < guest_thread_.size() && guest_thread_[e.ctx] != kNoContext &&
+            guest_thread_[e.ctx] == raw_current_[e.cpu])) {
+        const ContextId cur = raw_current_[e.cpu];
+        throw origin.error(e.index, "/ctx",
+                           name(e.ctx) + " is not running on CPU " + std::to_string(e.cpu) + " (" +
+                               (cur == kNoContext ? std::string("the CPU is idle") : name(cur) + " is") + ")");
+      }
+      break;
+    case EventKind::kFork:
+      if (raw_started_[e.ctx]) {
+        throw origin.error(e.index, "/child", name(e.ctx) + " has already run; a forked child must be a fresh context");
+      }
+      raw_started_[e.ctx] = true;
+      break;
+    case EventKind::kStateWrite:
+      if (raw_cpu_[e.ctx] != kNoCpu) {
+        throw origin.error(e.index, "/target",
+                           name(e.ctx) + " is running on CPU " + std::to_string(raw_cpu_[e.ctx]) +
+                               "; ptrace writes a stopped task's state");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace fpusim

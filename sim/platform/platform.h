@@ -1,0 +1,39 @@
+// The SystemC platform of one run: a Core module per CPU replaying its
+// events at their effective times, the host agent and policy they call, and
+// the checker and stats observing them. One simulation per process: the
+// SystemC kernel cannot be restarted.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/core/checker.h"
+#include "models/core/stats.h"
+#include "models/x86/agent.h"
+#include "sim/input/presets.h"
+
+namespace fpusim {
+
+struct RunResult {
+  std::string policy;
+  Stats stats;
+  std::vector<Violation> violations;
+  std::uint64_t total_violations = 0;
+  std::uint64_t peak_exposed_bytes = 0;
+  std::vector<std::string> context_names;
+  std::vector<Cycles> cpu_end;         // per CPU: effective time its last event ended
+  std::uint64_t peak_buffered_events = 0;
+  double wall_seconds = 0;
+};
+
+struct RunOptions {
+  std::vector<x86::Observer*> observers;  // operation log, Perfetto timeline
+  std::string vcd_file;                   // SystemC VCD of per-CPU state; "" = none
+};
+
+// Replays `scenario` under `policy` in this process. Throws InputError for a
+// bad trace (with file and JSON path), InternalError for simulator bugs.
+RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options = {});
+
+}  // namespace fpusim
