@@ -29,7 +29,7 @@ struct StateImage {
   ComponentMask present = 0;
   std::array<Token, kMaxComponents> tok{};
 
-  // Copy the components in `mask` from `src` (an XSAVE or XRSTOR of `mask`).
+  // Copy the components in `mask` from `src` (a save or restore of `mask`).
   void copy_from(const StateImage& src, ComponentMask mask) {
     present = (present & ~mask) | (src.present & mask);
     for (unsigned i : bits(src.present & mask)) tok[i] = src.tok[i];
@@ -37,8 +37,9 @@ struct StateImage {
   void set_init(ComponentMask mask) { present &= ~mask; }
 };
 
-// Per-CPU register file. Besides the contents it tracks what the XSAVEOPT /
-// XSAVES modified optimisation needs (SDM vol. 1 13.6): which components were
+// Per-CPU register file. Besides the contents it tracks what a save that
+// skips unmodified components needs (the x86 SDM's "modified optimisation",
+// vol. 1 13.6): which components were
 // written since the last XRSTOR(S), and which buffer that XRSTOR read
 // (XRSTOR_INFO).
 struct RegisterFileState {

@@ -2,40 +2,35 @@
 
 namespace fpusim {
 
-const std::array<StatInfo, kNumStats>& stat_table() {
-  static const std::array<StatInfo, kNumStats> table = {{
+const StatGroup& core_stat_group() {
+  static const StatGroup group{"core",
+                               "what every architecture counts: saves, restores, bytes, traps, cycles, violations, exposure",
+                               0,
+                               {
 #define FPUSIM_STAT_INFO(name, unit, doc) {#name, unit, doc},
-      FPUSIM_STATS(FPUSIM_STAT_INFO)
+                                   FPUSIM_CORE_STATS(FPUSIM_STAT_INFO)
 #undef FPUSIM_STAT_INFO
-  }};
-  return table;
+                               }};
+  return group;
 }
 
-const StatInfo& stat_info(Stat s) { return stat_table()[static_cast<size_t>(s)]; }
+StatSet::StatSet(std::vector<const StatGroup*> groups) : groups_(std::move(groups)) {
+  for (const StatGroup* g : groups_) {
+    if (g->first != size_) panic("stat group " + std::string(g->name) + " does not start where the previous ends");
+    for (const StatInfo& s : g->stats) info_.push_back(&s);
+    size_ = g->end();
+  }
+  if (size_ > kMaxStats) panic("more counters than kMaxStats");
+}
 
-bool stat_by_name(std::string_view name, Stat* out) {
-  const auto& t = stat_table();
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (t[i].name == name) {
-      *out = static_cast<Stat>(i);
+bool StatSet::find(std::string_view name, StatId* out) const {
+  for (StatId i = 0; i < size_; ++i) {
+    if (info_[i]->name == name) {
+      *out = i;
       return true;
     }
   }
   return false;
 }
-
-namespace {
-struct CauseInfo {
-  std::string_view name, doc;
-};
-constexpr CauseInfo kCauses[] = {
-#define FPUSIM_CAUSE_INFO(name, doc) {#name, doc},
-    FPUSIM_CAUSES(FPUSIM_CAUSE_INFO)
-#undef FPUSIM_CAUSE_INFO
-};
-}  // namespace
-
-std::string_view cause_name(Cause c) { return kCauses[static_cast<size_t>(c)].name; }
-std::string_view cause_description(Cause c) { return kCauses[static_cast<size_t>(c)].doc; }
 
 }  // namespace fpusim

@@ -10,7 +10,8 @@ namespace fpusim {
 // Time is counted in core cycles of the simulated machine.
 using Cycles = std::uint64_t;
 
-// A bit per architectural state component. x86: the XSAVE feature number
+// A bit per architectural state component, numbered by the architecture
+// (on x86 the state-component number of CPUID leaf 0xD)
 // (bit i = XFEATURE i); arm64 uses its own numbering (models/arm64, later).
 using ComponentMask = std::uint64_t;
 
@@ -57,6 +58,22 @@ struct InputError {
     return s + ": " + message;
   }
 };
+
+// A scenario that asks for something the modelled kernel cannot do (a use in
+// kernel mode, sigreturn without a frame, ...). The replayer adds the file and
+// JSON path; exit code 2.
+struct SemanticError {
+  std::string message;
+};
+
+// Context id used as the owner of register contents the kernel itself wrote
+// (kernel-mode FP/SIMD users such as crypto): a user context that finds them
+// has been leaked kernel data.
+constexpr ContextId kKernelContext = kNoContext - 1;
+
+// Where a kernel-mode FP/SIMD section runs (x86 kernel_fpu_begin, arm64
+// kernel_neon_begin callers).
+enum class KernelFpuContext : std::uint8_t { kTask, kSoftirq, kHardirq };
 
 // A simulator bug: aborts with context (exit code 3 at the top level).
 struct InternalError {

@@ -75,7 +75,7 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(round_nearest(cycles));
   if (!observers_.empty()) {
-    const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, cause, c, bytes, comps};
+    const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, static_cast<CauseId>(cause), c, bytes, comps};
     for (Observer* o : observers_) o->on_operation(rec);
   }
   pending_ += static_cast<double>(c);
@@ -150,12 +150,12 @@ void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
   if (!machine_.dynamic) return;
   CpuState& cs = cpus_[cpu];
   if (cs.xfd_cache == fps.xfd) {
-    stats_.add(Stat::xfd_writes_avoided);
+    stats_.add(XStat::xfd_writes_avoided);
     return;
   }
   cs.xfd_cache = fps.xfd;
   cs.trap.xfd = fps.xfd;
-  stats_.add(Stat::xfd_writes);
+  stats_.add(XStat::xfd_writes);
   charge(cpu, kNoContext, Stat::control_cycles, cost_.wrmsr_xfd, "wrmsr_xfd", cause, 0, fps.xfd);
 }
 
@@ -174,7 +174,7 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   // raises #NM in the kernel (SDM 13.14): the WARN in
   // exc_device_not_available() that b45f72177594 fixed for KVM guests. The
   // model counts it and goes on as if the XRSTOR had loaded the buffer.
-  if (loaded & cs.trap.xfd) stats_.add(Stat::kernel_xrstor_nm, c.id, 1);
+  if (loaded & cs.trap.xfd) stats_.add(XStat::kernel_xrstor_nm, c.id, 1);
   cs.rf.regs.copy_from(f.image, rfbm);
   cs.rf.modified &= ~rfbm;
   cs.rf.restored_from = f.id;
@@ -240,7 +240,7 @@ void Agent::pkru_load(CpuId cpu, const Context& ctx, Cause cause) {
     cs.rf.regs.present &= ~bit(kPKRU);
   }
   cs.rf.modified |= bit(kPKRU);
-  stats_.add(Stat::pkru_writes);
+  stats_.add(XStat::pkru_writes);
   charge(cpu, ctx.id, Stat::control_cycles, cost_.wrpkru, "wrpkru", cause, 8, bit(kPKRU));
 }
 
@@ -248,7 +248,7 @@ void Agent::set_ts(CpuId cpu, bool ts, Cause cause) {
   CpuState& cs = cpus_[cpu];
   if (cs.trap.cr0_ts == ts) return;
   cs.trap.cr0_ts = ts;
-  stats_.add(ts ? Stat::cr0_ts_sets : Stat::cr0_ts_clears);
+  stats_.add(ts ? XStat::cr0_ts_sets : XStat::cr0_ts_clears);
   charge(cpu, kNoContext, Stat::control_cycles, ts ? cost_.stts : cost_.clts, ts ? "stts" : "clts", cause);
 }
 
@@ -269,7 +269,7 @@ void Agent::save_into_child(CpuId cpu, Context& child) {
   child.truth = img;
 }
 
-void Agent::take_trap(CpuId cpu, ContextId ctx, Stat kind, Cause cause, std::string_view op, ComponentMask comps) {
+void Agent::take_trap(CpuId cpu, ContextId ctx, XStat kind, Cause cause, std::string_view op, ComponentMask comps) {
   stats_.add(Stat::traps, ctx, 1);
   stats_.add(kind, ctx, 1);
   ++cpus_[cpu].traps;
@@ -302,9 +302,22 @@ void Agent::after_event(CpuId cpu, Cycles t) {
       cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
       [](ComponentMask m) { return mask_to_names(m); });
   if (!observers_.empty()) {
-    const std::uint64_t live = bytes_of(cs.rf.regs.present);
-    for (Observer* o : observers_) o->on_cpu_state(cpu, t, cs, live);
+    const CpuView view = cpu_view(cpu);
+    for (Observer* o : observers_) o->on_cpu_state(cpu, t, view);
   }
+}
+
+CpuView Agent::cpu_view(CpuId cpu) const {
+  const CpuState& cs = cpus_[cpu];
+  CpuView v;
+  v.current = cs.current;
+  v.owner = cs.owner_ctx;
+  v.live_bytes = bytes_of(cs.rf.regs.present);
+  v.traps = cs.traps;
+  // In the order of X86Arch::controls() (models/x86/arch.cpp).
+  v.controls[0] = cs.trap.cr0_ts;
+  v.controls[1] = cs.trap.xfd;
+  return v;
 }
 
 // ---------------------------------------------------------------- events
@@ -372,8 +385,8 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     if (d.kind == TrapKind::kNone) break;
     if (handled == 4) panic("trap still pending after its handler ran");
     if (d.kind == TrapKind::kUd) {
-      take_trap(cpu, c.id, Stat::traps_ud, Cause::nm_trap, "ud_trap", d.ud_bits);
-      stats_.add(Stat::sigill, c.id, 1);
+      take_trap(cpu, c.id, XStat::traps_ud, Cause::nm_trap, "ud_trap", d.ud_bits);
+      stats_.add(XStat::sigill, c.id, 1);
       charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap);
       return finish();
     }
@@ -382,12 +395,12 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
       // clear IA32_XFD_ERR, then xfd_enable_feature() under the permission
       // check; -EPERM -> SIGILL.
       cs.trap.xfd_err = d.xfd_err;
-      take_trap(cpu, c.id, Stat::traps_nm_xfd, Cause::nm_trap, "nm_xfd_trap", d.xfd_err);
+      take_trap(cpu, c.id, XStat::traps_nm_xfd, Cause::nm_trap, "nm_xfd_trap", d.xfd_err);
       charge(cpu, c.id, Stat::control_cycles, cost_.rdmsr_xfd_err + cost_.wrmsr_xfd_err, "xfd_err", Cause::nm_trap);
       cs.trap.xfd_err = 0;
       const ComponentMask want = d.xfd_err & machine_.dynamic;
       if ((process_of(c).perm & want) != want || !want) {
-        stats_.add(Stat::sigill, c.id, 1);
+        stats_.add(XStat::sigill, c.id, 1);
         charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap, 0, d.xfd_err);
         return finish();
       }
@@ -403,15 +416,15 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
       f.size = buffer_size(machine_.cpuid, f.xfeatures, machine_.compacted());
       f.user_size = standard_size(machine_.cpuid, f.xfeatures);
       f.image = StateImage{};
-      stats_.add(Stat::fpstate_reallocs, c.id, 1);
-      stats_.add(Stat::fpstate_bytes_grown, c.id, f.size - old_size);
+      stats_.add(XStat::fpstate_reallocs, c.id, 1);
+      stats_.add(XStat::fpstate_bytes_grown, c.id, f.size - old_size);
       charge(cpu, c.id, Stat::other_cycles, cost_.fpstate_realloc, "fpstate_realloc", Cause::xfd_realloc,
              f.size, want);
       xfd_update_state(cpu, f, Cause::xfd_realloc);
       continue;
     }
     // CR0.TS: the lazy-restore #NM (fpu__restore / math_state_restore).
-    take_trap(cpu, c.id, Stat::traps_nm_ts, Cause::nm_trap, "nm_ts_trap");
+    take_trap(cpu, c.id, XStat::traps_nm_ts, Cause::nm_trap, "nm_ts_trap");
     policy_.nm_ts_trap(*this, cpu, c);
   }
 

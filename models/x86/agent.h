@@ -16,39 +16,23 @@
 #include "models/core/mask_bytes.h"
 #include "models/core/round.h"
 #include "models/x86/cost_model.h"
+#include "models/core/observer.h"
 #include "models/core/stats.h"
 #include "models/x86/context.h"
 #include "models/x86/kvm.h"
 #include "models/x86/machine.h"
+#include "models/x86/stats.h"
 #include "models/x86/trap_unit.h"
 
 namespace fpusim::x86 {
 
 class Policy;
 
-// Context id used as the owner of register contents the kernel itself wrote
-// (kernel_fpu_begin users such as crypto): a user context that finds them
-// has been leaked kernel data.
-constexpr ContextId kKernelContext = kNoContext - 1;
-
-// A scenario that asks for something the modelled kernel cannot do (a use in
-// kernel mode, sigreturn without a frame, ...). The replayer adds the file and
-// JSON path; exit code 2.
-struct SemanticError {
-  std::string message;
-};
-
-// One FPU-management operation, for timelines and the operation log.
-struct OpRecord {
-  Cycles time;           // when it started
-  CpuId cpu;
-  ContextId ctx;         // whose state (kNoContext if none)
-  std::string_view op;   // "save", "restore", "restore_init", "nm_trap", ...
-  Cause cause;
-  Cycles cycles;
-  std::uint64_t bytes;
-  ComponentMask components;
-};
+using fpusim::KernelFpuContext;
+using fpusim::kKernelContext;
+using fpusim::Observer;
+using fpusim::OpRecord;
+using fpusim::SemanticError;
 
 struct CpuState {
   ContextId current = kNoContext;     // running context; kNoContext = idle
@@ -58,31 +42,6 @@ struct CpuState {
   TrapUnit trap;
   std::uint64_t traps = 0;            // FPU exceptions taken on this CPU
 };
-
-// Watches a run: the operation log and the timelines. Called in simulation
-// order; times are effective cycles.
-class Observer {
- public:
-  virtual ~Observer() = default;
-  virtual void on_operation(const OpRecord& op) = 0;
-  // A context switch on `cpu` at `t`: `prev` stops, `next` starts running
-  // once the switch's own FPU work (`cycles`) is done. kNoContext = idle.
-  virtual void on_switch(CpuId cpu, Cycles t, ContextId prev, ContextId next, Cycles cycles) {
-    (void)cpu, (void)t, (void)prev, (void)next, (void)cycles;
-  }
-  // A vCPU's guest starts (`running`) or stops running on `cpu` at `t`: VM
-  // entry and VM exit.
-  virtual void on_guest(CpuId cpu, Cycles t, ContextId guest, bool running) {
-    (void)cpu, (void)t, (void)guest, (void)running;
-  }
-  // The state of `cpu` after an event (at `t`, its effective end).
-  virtual void on_cpu_state(CpuId cpu, Cycles t, const CpuState& cs, std::uint64_t live_bytes) {
-    (void)cpu, (void)t, (void)cs, (void)live_bytes;
-  }
-};
-
-// Where a kernel FPU section runs (kernel_fpu_begin caller).
-enum class KernelFpuContext : std::uint8_t { kTask, kSoftirq, kHardirq };
 
 class Agent {
  public:
@@ -194,7 +153,7 @@ class Agent {
   void save_into_child(CpuId cpu, Context& child);
   // An FPU exception taken by `ctx`: counted by kind and cause, with the
   // exception round trip's cost.
-  void take_trap(CpuId cpu, ContextId ctx, Stat kind, Cause cause, std::string_view op, ComponentMask comps = 0);
+  void take_trap(CpuId cpu, ContextId ctx, XStat kind, Cause cause, std::string_view op, ComponentMask comps = 0);
 
   Context& ctx(ContextId id) { return contexts_[id]; }
   const Context& ctx(ContextId id) const { return contexts_[id]; }
@@ -204,6 +163,8 @@ class Agent {
   }
   CpuState& cpu(CpuId id) { return cpus_[id]; }
   const CpuState& cpu(CpuId id) const { return cpus_[id]; }
+  // The state of `cpu` as observers see it.
+  CpuView cpu_view(CpuId cpu) const;
   // Bytes of non-init state the registers of `id` hold.
   std::uint64_t live_bytes(CpuId id) const { return bytes_of(cpus_[id].rf.regs.present); }
   Process& process_of(const Context& c) { return processes_[c.process]; }

@@ -6,13 +6,12 @@
 #include <vector>
 
 #include "models/core/types.h"
+#include "models/core/context.h"
 #include "models/core/register_file.h"
 
 namespace fpusim::x86 {
 
-// kGuest: a vCPU's guest FPU state (see kvm.h); it never runs by itself,
-// its vCPU thread (a kUser context) runs it inside KVM_RUN.
-enum class ContextKind : std::uint8_t { kUser, kKthread, kGuest };
+using fpusim::ContextKind;
 
 // struct fpstate (arch/x86/include/asm/fpu/types.h): one buffer allocation.
 struct Fpstate {
@@ -35,10 +34,9 @@ struct Process {
 
 constexpr std::uint32_t kNoVcpu = ~std::uint32_t{0};
 
-struct Context {
-  std::string name;
-  ContextId id = kNoContext;
-  ContextKind kind = ContextKind::kUser;
+// The shared part (ContextBase: identity, where it runs, the checker's
+// truth) and the x86 kernel's bookkeeping.
+struct Context : ContextBase {
   std::uint32_t process = 0;
 
   Fpstate fpstate;
@@ -57,23 +55,6 @@ struct Context {
   bool fpstate_swapped = false;
   // kGuest: the vCPU this state belongs to.
   std::uint32_t guest_of = kNoVcpu;
-
-  // Where the context is.
-  CpuId running_on = kNoCpu;
-  bool in_user = true;       // mode it runs (or resumes) in
-  bool exited = false;
-  // When its last switch-out completed, or for a forked child when the fork
-  // did: it may run on another CPU only from then on.
-  Cycles switched_out_at = 0;
-
-  // Checker ground truth: the latest version of each component as the
-  // context itself last wrote it (present = non-init).
-  StateImage truth;
-  std::uint32_t next_version = 1;
-  // Signal frames pushed and not yet returned from (their FPU images).
-  std::vector<StateImage> sigframes;
-
-  bool is_user() const { return kind == ContextKind::kUser; }
 };
 
 }  // namespace fpusim::x86

@@ -371,7 +371,7 @@ class Linux4Policy final : public Policy {
     child.fpstate_active = parent.fpstate_active;
     if (!parent.fpstate_active) return;
     if (!parent.fpregs_active) {
-      a.take_trap(cpu, parent.id, Stat::traps_nm_ts, Cause::fork, "nm_ts_trap");
+      a.take_trap(cpu, parent.id, XStat::traps_nm_ts, Cause::fork, "nm_ts_trap");
       load_user_regs(a, cpu, parent, Cause::fork);
     }
     a.save_into_child(cpu, child);

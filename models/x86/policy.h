@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "models/core/arch.h"
 #include "models/x86/agent.h"
 #include "models/x86/kvm.h"
 
@@ -62,10 +63,7 @@ class Policy {
 // Host policies name their era's KVM behaviour; "kvm-eager" and
 // "kvm-lazy-legacy" name a KVM behaviour with its era's host policy; and
 // "HOST+KVM" names any combination that existed.
-struct PolicyInfo {
-  std::string name;
-  std::string kernels;      // which Linux versions behaved so
-  std::string description;
+struct PolicyInfo : PolicyDesc {
   std::function<std::unique_ptr<Policy>()> make;
   KvmMode kvm = KvmMode::kEager;
   bool composite = false;   // a "HOST+KVM" spelling (not listed separately)

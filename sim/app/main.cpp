@@ -158,7 +158,7 @@ ChildRun spawn_run(const Scenario& s, const std::string& policy) {
     } catch (const InputError& e) {
       text = "fpusim: " + e.what();
       code = kExitInput;
-    } catch (const x86::SemanticError& e) {
+    } catch (const SemanticError& e) {
       text = "fpusim: " + e.message;
       code = kExitInput;
     } catch (const InternalError& e) {
@@ -303,14 +303,14 @@ int cmd_run(const std::vector<std::string>& args) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
     timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy + "]",
-                                                std::move(names), s.machine.cpus, s.machine.frequency_mhz);
+                                                scenario_arch(s), std::move(names), s.machine.cpus, s.machine.frequency_mhz);
     options.observers.push_back(timeline.get());
   }
   if (vm.count("vcd")) options.vcd_file = vm["vcd"].as<std::string>();
   if (vm.count("log")) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
-    log = std::make_unique<OpLog>(vm["log"].as<std::string>(), std::move(names));
+    log = std::make_unique<OpLog>(vm["log"].as<std::string>(), scenario_arch(s), std::move(names));
   }
   if (log) options.observers.push_back(log.get());
   RunResult r = run_scenario(s, policy, options);
@@ -574,8 +574,16 @@ int cmd_list(const std::vector<std::string>& args) {
       std::cout << n << "\n    " << d << "\n";
     }
   } else if (what == "stats") {
-    for (const auto& st : stat_table()) {
-      std::cout << st.name << " [" << st.unit << "]\n    " << st.description << "\n";
+    // Group by group: the core's, then each architecture's.
+    std::vector<const StatGroup*> groups{&core_stat_group()};
+    for (const Arch* a : archs()) {
+      for (const StatGroup* g : a->stat_groups()) groups.push_back(g);
+    }
+    for (const StatGroup* g : groups) {
+      std::cout << "# " << g->name << ": " << g->description << "\n";
+      for (const StatInfo& st : g->stats) {
+        std::cout << st.name << " [" << st.unit << "]\n    " << st.description << "\n";
+      }
     }
   } else {
     throw UsageError{"list what? policies, machines, costs or stats"};
@@ -617,7 +625,7 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::cerr << "fpusim: " << e.what() << "\n";
     return kExitInput;
-  } catch (const x86::SemanticError& e) {
+  } catch (const SemanticError& e) {
     std::cerr << "fpusim: " << e.message << "\n";
     return kExitInput;
   } catch (const InternalError& e) {

@@ -327,7 +327,7 @@ void validate_points(const Grid& g, const std::vector<Override>& cmdline_sets) {
         throw InputError{g.file, at + "/" + std::to_string(i),
                          "--set " + p.key + "=" + override_text(p.values[i]) + " does not give a valid " + scen_label +
                              ": " + e.what()};
-      } catch (const x86::SemanticError& e) {
+      } catch (const SemanticError& e) {
         throw InputError{g.file, "/parameters/" + pointer_token(p.key) + "/" + std::to_string(i), e.message};
       }
     }
@@ -558,7 +558,8 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
                    const std::string& out_dir) {
   std::vector<std::string> columns = {"point", "policy"};
   for (const auto& p : g.params) columns.push_back(p.key);
-  for (const auto& st : stat_table()) columns.emplace_back(st.name);
+  const std::vector<const StatInfo*> stats = all_stats();
+  for (const StatInfo* st : stats) columns.emplace_back(st->name);
   columns.emplace_back("violations");
 
   std::ostringstream csv;
@@ -579,8 +580,8 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
     }
     row["parameters"] = params;
     OJson totals = OJson::object();
-    for (const auto& st : stat_table()) {
-      const std::string name(st.name);
+    for (const StatInfo* st : stats) {
+      const std::string name(st->name);
       const auto it = r["totals"].find(name);
       csv << "," << (it == r["totals"].end() ? std::string() : it->dump());
       totals[name] = it == r["totals"].end() ? OJson() : OJson::parse(it->dump());
@@ -611,8 +612,8 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
   j["parameters"] = keys;
   j["columns"] = columns;
   OJson defs = OJson::object();
-  for (const auto& st : stat_table()) {
-    defs[std::string(st.name)] = {{"unit", std::string(st.unit)}, {"description", std::string(st.description)}};
+  for (const StatInfo* st : stats) {
+    defs[std::string(st->name)] = {{"unit", std::string(st->unit)}, {"description", std::string(st->description)}};
   }
   j["stat_definitions"] = defs;
   j["points"] = rows;
@@ -754,8 +755,8 @@ int run_sweep(const SweepOptions& opt) {
       reports[i] = load_json_file(points[i].report);
       const Json& t = reports[i].at("totals");
       bool missing = false;
-      for (const auto& st : stat_table()) {
-        const auto it = t.find(std::string(st.name));
+      for (const StatInfo* st : all_stats()) {
+        const auto it = t.find(std::string(st->name));
         if (it == t.end()) missing = true;
         else (void)it->get<std::uint64_t>();
       }

@@ -22,7 +22,7 @@ namespace fpusim {
 namespace {
 
 constexpr std::uint64_t kMaxTime = (1ull << 53) - 1;
-constexpr unsigned kNumKinds = kNumEventKinds;
+constexpr unsigned kNumKinds = x86::ev::kNumKinds;
 constexpr size_t kMaxRecord = 2 + 8 * 10;  // two bytes, at most eight 10-byte varints
 constexpr size_t kChunk = 1 << 20;
 
@@ -214,7 +214,7 @@ class BinarySource final : public EventSource {
     const KindRule& rule = kRules[kind];
     if ((flags & ~rule.allowed) || (flags & rule.required) != rule.required) throw bad("malformed record");
     out.kind = static_cast<EventKind>(kind);
-    out.where = static_cast<x86::KernelFpuContext>(where);
+    out.where = static_cast<KernelFpuContext>(where);
     out.kernel_fpu = b0 & 0x40;
     std::uint64_t v = 0;
     if (flags & kFT) {
@@ -253,7 +253,7 @@ class BinarySource final : public EventSource {
       const std::uint64_t z = varint(p, lim);
       out.arg = static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
       check_kvm(out);
-    } else if (is_kvm_event(out.kind)) {
+    } else if (x86::ev::is_kvm_event(out.kind)) {
       check_kvm(out);
     }
     if (out.kind == EventKind::kUse && !(out.write | out.read | out.release)) throw bad("malformed record");
@@ -267,28 +267,28 @@ class BinarySource final : public EventSource {
   // A KVM record's extension and vCPU against what the scenario declares.
   __attribute__((noinline)) void check_kvm(const Event& e) const {
     switch (e.kind) {
-      case EventKind::kVmCreate:
-      case EventKind::kVmDestroy:
+      case x86::ev::kVmCreate:
+      case x86::ev::kVmDestroy:
         if (e.arg < 0 || static_cast<std::uint64_t>(e.arg) >= vms_) throw bad("VM index out of range");
         break;
-      case EventKind::kVmExit:
+      case x86::ev::kVmExit:
         if (e.sub >= static_cast<unsigned>(x86::VmExitReason::kCount) || e.arg) throw bad("malformed record");
         break;
-      case EventKind::kGuestWrmsr:
-      case EventKind::kGuestRdmsr:
+      case x86::ev::kGuestWrmsr:
+      case x86::ev::kGuestRdmsr:
         if (e.sub > 1 || e.arg) throw bad("malformed record");
         break;
-      case EventKind::kGuestXsetbv:
+      case x86::ev::kGuestXsetbv:
         if (e.sub || e.arg < 0 || e.arg > 0xffffffffll) throw bad("malformed record");
         break;
-      case EventKind::kGuestCr4:
+      case x86::ev::kGuestCr4:
         if (e.sub > 1 || e.arg) throw bad("malformed record");
         break;
-      case EventKind::kVcpuSaveState:
-      case EventKind::kVcpuLoadState:
-      case EventKind::kKvmSetXsave:
-        if (e.sub || e.arg < (e.kind == EventKind::kKvmSetXsave ? -1 : 0) || e.arg > 0x7fffffffll ||
-            (e.kind == EventKind::kKvmSetXsave && (e.arg < 0) != (e.write != 0))) {
+      case x86::ev::kVcpuSaveState:
+      case x86::ev::kVcpuLoadState:
+      case x86::ev::kKvmSetXsave:
+        if (e.sub || e.arg < (e.kind == x86::ev::kKvmSetXsave ? -1 : 0) || e.arg > 0x7fffffffll ||
+            (e.kind == x86::ev::kKvmSetXsave && (e.arg < 0) != (e.write != 0))) {
           throw bad("malformed record");
         }
         break;
@@ -296,8 +296,8 @@ class BinarySource final : public EventSource {
         if (e.sub || e.arg) throw bad("malformed record");
         break;
     }
-    if ((e.kind == EventKind::kKvmRun || e.kind == EventKind::kVcpuSaveState ||
-         e.kind == EventKind::kVcpuLoadState || e.kind == EventKind::kKvmSetXsave) &&
+    if ((e.kind == x86::ev::kKvmRun || e.kind == x86::ev::kVcpuSaveState ||
+         e.kind == x86::ev::kVcpuLoadState || e.kind == x86::ev::kKvmSetXsave) &&
         !is_vcpu_[e.ctx]) {
       throw bad("context " + std::to_string(e.ctx) + " is not a vCPU");
     }

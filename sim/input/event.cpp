@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include "models/x86/kvm.h"
 #include "models/x86/xstate.h"
 
 namespace fpusim {
@@ -24,7 +25,7 @@ std::string_view event_kind_name(EventKind k) {
       "state_read",  "state_write",  "xcomp_guest_perm", "vm_create",     "vm_destroy",  "kvm_run",
       "vm_entry",    "vm_exit",      "kvm_return",      "guest_wrmsr",    "guest_rdmsr", "guest_xsetbv",
       "guest_cr4",   "vcpu_save_state", "vcpu_load_state", "kvm_set_xsave"};
-  static_assert(std::size(names) == kNumEventKinds);
+  static_assert(std::size(names) == x86::ev::kNumKinds);
   return names[static_cast<size_t>(k)];
 }
 
@@ -69,23 +70,23 @@ constexpr KindSpec kKinds[] = {
     {"fork", EventKind::kFork, kChild, kChild},
     {"exec", EventKind::kExec, 0, 0},
     {"exit", EventKind::kExit, 0, 0},
-    {"xcomp_perm", EventKind::kXcompPerm, kFeatures, kFeatures},
+    {"xcomp_perm", x86::ev::kXcompPerm, kFeatures, kFeatures},
     {"state_read", EventKind::kStateRead, kTarget, kTarget},
     {"state_write", EventKind::kStateWrite, kTarget | kWrite, kTarget | kWrite},
-    {"xcomp_guest_perm", EventKind::kXcompGuestPerm, kFeatures, kFeatures},
-    {"vm_create", EventKind::kVmCreate, kVm, kVm},
-    {"vm_destroy", EventKind::kVmDestroy, kVm, kVm},
-    {"kvm_run", EventKind::kKvmRun, kVcpu, kVcpu},
-    {"vm_entry", EventKind::kVmEntry, 0, 0},
-    {"vm_exit", EventKind::kVmExit, kReason, kReason},
-    {"kvm_return", EventKind::kKvmReturn, 0, 0},
-    {"guest_wrmsr", EventKind::kGuestWrmsr, kMsr | kValue, kMsr | kValue},
-    {"guest_rdmsr", EventKind::kGuestRdmsr, kMsr, kMsr},
-    {"guest_xsetbv", EventKind::kGuestXsetbv, kXcr0 | kIndex, kXcr0},
-    {"guest_cr4", EventKind::kGuestCr4, kOsxsave, kOsxsave},
-    {"vcpu_save_state", EventKind::kVcpuSaveState, kVcpu | kSlot, kVcpu | kSlot},
-    {"vcpu_load_state", EventKind::kVcpuLoadState, kVcpu | kSlot, kVcpu | kSlot},
-    {"kvm_set_xsave", EventKind::kKvmSetXsave, kVcpu | kSlot | kWrite, kVcpu},
+    {"xcomp_guest_perm", x86::ev::kXcompGuestPerm, kFeatures, kFeatures},
+    {"vm_create", x86::ev::kVmCreate, kVm, kVm},
+    {"vm_destroy", x86::ev::kVmDestroy, kVm, kVm},
+    {"kvm_run", x86::ev::kKvmRun, kVcpu, kVcpu},
+    {"vm_entry", x86::ev::kVmEntry, 0, 0},
+    {"vm_exit", x86::ev::kVmExit, kReason, kReason},
+    {"kvm_return", x86::ev::kKvmReturn, 0, 0},
+    {"guest_wrmsr", x86::ev::kGuestWrmsr, kMsr | kValue, kMsr | kValue},
+    {"guest_rdmsr", x86::ev::kGuestRdmsr, kMsr, kMsr},
+    {"guest_xsetbv", x86::ev::kGuestXsetbv, kXcr0 | kIndex, kXcr0},
+    {"guest_cr4", x86::ev::kGuestCr4, kOsxsave, kOsxsave},
+    {"vcpu_save_state", x86::ev::kVcpuSaveState, kVcpu | kSlot, kVcpu | kSlot},
+    {"vcpu_load_state", x86::ev::kVcpuLoadState, kVcpu | kSlot, kVcpu | kSlot},
+    {"kvm_set_xsave", x86::ev::kKvmSetXsave, kVcpu | kSlot | kWrite, kVcpu},
 };
 constexpr std::string_view kKeyNames[] = {"t",        "cpu",     "ev",         "next",     "ctx",
                                           "write",    "read",    "release",    "in",       "dur",
@@ -283,9 +284,9 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       case kRelease: out.release = read_components(v, "release"); break;
       case kIn: {
         std::string_view w = read_string(v, "in");
-        if (w == "task") out.where = x86::KernelFpuContext::kTask;
-        else if (w == "softirq") out.where = x86::KernelFpuContext::kSoftirq;
-        else if (w == "hardirq") out.where = x86::KernelFpuContext::kHardirq;
+        if (w == "task") out.where = KernelFpuContext::kTask;
+        else if (w == "softirq") out.where = KernelFpuContext::kSoftirq;
+        else if (w == "hardirq") out.where = KernelFpuContext::kHardirq;
         else throw fail("/in", "expected \"task\", \"softirq\" or \"hardirq\", got \"" + std::string(w) + "\"");
         break;
       }
@@ -370,16 +371,16 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
     case EventKind::kFork: out.ctx = read_context(child_name, "child"); break;
     case EventKind::kStateRead:
     case EventKind::kStateWrite: out.ctx = read_context(target_name, "target"); break;
-    case EventKind::kXcompPerm:
-    case EventKind::kXcompGuestPerm:
+    case x86::ev::kXcompPerm:
+    case x86::ev::kXcompGuestPerm:
       if (!out.write) throw fail("/features", "expected at least one feature");
       break;
-    case EventKind::kKvmRun:
-    case EventKind::kVcpuSaveState:
-    case EventKind::kVcpuLoadState:
-    case EventKind::kKvmSetXsave: {
+    case x86::ev::kKvmRun:
+    case x86::ev::kVcpuSaveState:
+    case x86::ev::kVcpuLoadState:
+    case x86::ev::kKvmSetXsave: {
       out.ctx = read_vcpu(vcpu_name);
-      if (out.kind == EventKind::kKvmSetXsave) {
+      if (out.kind == x86::ev::kKvmSetXsave) {
         if (!(seen & kSlot)) out.arg = -1;
         if (!!(seen & kSlot) == !!(seen & kWrite)) {
           throw fail("", "a \"kvm_set_xsave\" event needs either \"slot\" (a saved state) or \"write\" (new values)");
@@ -387,8 +388,8 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       }
       break;
     }
-    case EventKind::kVmCreate:
-    case EventKind::kVmDestroy: {
+    case x86::ev::kVmCreate:
+    case x86::ev::kVmDestroy: {
       auto it = contexts_->find(kVmKeyPrefix + std::string(vm_name));
       if (it == contexts_->end()) {
         throw fail("/vm", "unknown VM \"" + std::string(vm_name) + "\" (declare it in /vms)");
@@ -396,7 +397,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       out.arg = it->second;
       break;
     }
-    case EventKind::kGuestXsetbv:
+    case x86::ev::kGuestXsetbv:
       if (!(seen & kIndex)) out.arg = 0;
       break;
     default: break;

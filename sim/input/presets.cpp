@@ -410,6 +410,9 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
   JsonIn machine = in.at("machine");
   s.machine_json = resolve_preset(machine, "machines", path, &s.machine_file);
   apply_overrides(s.machine_json, sets, "machine");
+  if (s.machine_json.is_object() && s.machine_json.contains("arch") && s.machine_json["arch"].is_string()) {
+    s.arch = s.machine_json["arch"].get<std::string>();  // validated with the rest by load_machine
+  }
   s.machine = load_preset(machine, s.machine_json, s.machine_file, path, sets, "machine", load_machine);
   if (in.has("cpus")) {
     s.machine.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
@@ -568,7 +571,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       if (tc.sleep_probability + tc.syscall_probability > 1) {
         t.fail("sleep.probability + syscall_probability <= 1");
       }
-      if (t.has("amx_permission")) tc.amx_permission = t.at("amx_permission").as_bool();
+      if (t.has("amx_permission")) tc.dynamic_permission = t.at("amx_permission").as_bool();
       if (t.has("cpu")) {
         JsonIn c = t.at("cpu");
         tc.cpu = static_cast<int>(c.as_u64(4095));
@@ -613,12 +616,11 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       if (e.has("totals")) {
         JsonIn t = e.at("totals");
         for (auto jt = t.json().begin(); jt != t.json().end(); ++jt) {
-          Stat st;
           JsonIn b = t.at(jt.key());
-          if (!stat_by_name(jt.key(), &st)) {
+          if (!find_stat(jt.key())) {
             throw InputError{file, b.path(), "unknown statistic \"" + jt.key() + "\" (see `fpusim list stats`)"};
           }
-          x.totals.emplace_back(st, read_bound(b));
+          x.totals.emplace_back(jt.key(), read_bound(b));
         }
         t.require_all_read();
       }

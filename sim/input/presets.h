@@ -50,7 +50,7 @@ struct Bound {
 };
 
 struct Expectation {
-  std::vector<std::pair<Stat, Bound>> totals;
+  std::vector<std::pair<std::string, Bound>> totals;  // by counter name
   std::optional<Bound> lost, leaked, exposed;
 };
 
@@ -90,7 +90,9 @@ struct TaskClass {
   double sleep_probability = 0;         // a burst ends in a blocking syscall
   Cycles sleep_min = 0, sleep_max = 0;
   double syscall_probability = 0;       // a burst ends in a non-blocking syscall
-  bool amx_permission = false;          // arch_prctl(ARCH_REQ_XCOMP_PERM) at start
+  // "amx_permission": asks for the dynamic features at start
+  // (ArchAgent::request_dynamic_features; x86: arch_prctl(ARCH_REQ_XCOMP_PERM)).
+  bool dynamic_permission = false;
   int cpu = -1;                         // initial CPU; -1 = round robin
 };
 
@@ -108,6 +110,7 @@ struct Workload {
 
 struct Scenario {
   std::string file;
+  std::string arch;  // the machine preset's "arch": picks the Arch (models/core/arch.h)
   std::string name;
   std::string description;
   std::string policy;

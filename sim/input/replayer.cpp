@@ -8,8 +8,8 @@
 namespace fpusim {
 
 Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t contexts,
-                   const std::vector<std::string>* context_names)
-    : source_(std::move(source)), queues_(cpus), raw_current_(cpus, kNoContext), raw_cpu_(contexts, kNoCpu),
+                   const std::vector<std::string>* context_names, std::uint32_t barriers)
+    : source_(std::move(source)), barriers_kinds_(barriers), queues_(cpus), raw_current_(cpus, kNoContext), raw_cpu_(contexts, kNoCpu),
       raw_started_(contexts, false), raw_busy_until_(cpus, 0), switch_ins_read_(contexts, 0), names_(context_names),
       fork_pending_(contexts, false), switch_ins_done_(contexts, 0), head_turn_(cpus, 0) {}
 

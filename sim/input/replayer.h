@@ -28,8 +28,9 @@ namespace fpusim {
 
 class Replayer {
  public:
+  // `barriers`: the kinds that order processing across CPUs (Arch::barrier_kinds()).
   Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t contexts,
-           const std::vector<std::string>* context_names);
+           const std::vector<std::string>* context_names, std::uint32_t barriers);
   ~Replayer();
   Replayer(const Replayer&) = delete;
   Replayer& operator=(const Replayer&) = delete;
@@ -53,7 +54,7 @@ class Replayer {
   // a whole process, a ptrace access) are barriers: no event after one in the
   // trace is processed before it, whichever CPU runs ahead. They order
   // processing only; simulated times are unchanged.
-  static bool is_barrier(EventKind k) { return kind_bit(k) & kBarriers; }
+  bool is_barrier(EventKind k) const { return kind_bit(k) & barriers_kinds_; }
   // For `processes` simulations run side by side (sweep, compare): a reader
   // thread pays only when each simulation has a second core for it; with
   // fewer than 2 x processes usable cores the threads only take turns, and
@@ -71,11 +72,6 @@ class Replayer {
   const EventOrigin& origin() const { return source_->origin(); }
 
  private:
-  static constexpr std::uint32_t kBarriers =
-      kind_bit(EventKind::kXcompPerm) | kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite) |
-      kind_bit(EventKind::kXcompGuestPerm) | kind_bit(EventKind::kVmCreate) | kind_bit(EventKind::kVmDestroy) |
-      kind_bit(EventKind::kVcpuSaveState) | kind_bit(EventKind::kVcpuLoadState) | kind_bit(EventKind::kKvmSetXsave);
-
   // An event, and for a switch-in its position among its context's switch-ins.
   struct Queued {
     Event e;
@@ -126,12 +122,13 @@ class Replayer {
   void check(const Event& e, std::uint64_t& turn);  // trace-time checks (reader thread)
   // Bookkeeping for the simulation, in trace order.
   void note(const Event& e) {
-    if (!(kind_bit(e.kind) & (kBarriers | kind_bit(EventKind::kFork)))) return;
+    if (!(kind_bit(e.kind) & (barriers_kinds_ | kind_bit(EventKind::kFork)))) return;
     if (is_barrier(e.kind)) barriers_.insert(e.index);
     if (e.kind == EventKind::kFork) fork_pending_[e.ctx] = true;
   }
 
   std::unique_ptr<EventSource> source_;
+  std::uint32_t barriers_kinds_;
   std::vector<Fifo> queues_;
   std::uint64_t read_ = 0;
   size_t buffered_ = 0;

@@ -7,18 +7,19 @@
 #include <string>
 #include <vector>
 
-#include "models/x86/agent.h"
+#include "models/core/arch.h"
 #include "sim/output/atomic_file.h"
 
 namespace fpusim {
 
-class OpLog final : public x86::Observer {
+class OpLog final : public Observer {
  public:
-  OpLog(const std::string& path, std::vector<std::string> context_names);
-  void on_operation(const x86::OpRecord& op) override;
+  OpLog(const std::string& path, const Arch& arch, std::vector<std::string> context_names);
+  void on_operation(const OpRecord& op) override;
   void close();
 
  private:
+  const Arch& arch_;
   std::vector<std::string> names_;
   AtomicFile file_;
 };

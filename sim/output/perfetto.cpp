@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/x86/xstate.h"
 
 namespace fpusim {
 
@@ -15,9 +14,9 @@ int fpu_tid(CpuId c) { return static_cast<int>(2 * c + 1); }
 std::string quote(const std::string& s) { return nlohmann::json(s).dump(); }
 }  // namespace
 
-PerfettoWriter::PerfettoWriter(const std::string& path, const std::string& title,
+PerfettoWriter::PerfettoWriter(const std::string& path, const std::string& title, const Arch& arch,
                                std::vector<std::string> context_names, unsigned cpus, double frequency_mhz)
-    : names_(std::move(context_names)), mhz_(frequency_mhz), file_(path), cpu_(cpus) {
+    : arch_(arch), names_(std::move(context_names)), mhz_(frequency_mhz), file_(path), cpu_(cpus) {
   file_.out() << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   event("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":" + quote(title) + "}}");
   for (CpuId c = 0; c < cpus; ++c) {
@@ -41,7 +40,7 @@ std::string PerfettoWriter::ts(Cycles c) const {
 
 std::string PerfettoWriter::name_of(ContextId c) const {
   if (c == kNoContext) return "idle";
-  if (c == x86::kKernelContext) return "kernel";
+  if (c == kKernelContext) return "kernel";
   return names_.at(c);
 }
 
@@ -86,10 +85,11 @@ void PerfettoWriter::on_guest(CpuId cpu, Cycles t, ContextId guest, bool running
   }
 }
 
-void PerfettoWriter::on_operation(const x86::OpRecord& op) {
-  std::string args = "{\"context\":" + quote(name_of(op.ctx)) + ",\"cause\":\"" + std::string(cause_name(op.cause)) +
+void PerfettoWriter::on_operation(const OpRecord& op) {
+  std::string args = "{\"context\":" + quote(name_of(op.ctx)) + ",\"cause\":\"" +
+                     std::string(arch_.causes().at(op.cause).name) +
                      "\",\"cycles\":" + std::to_string(op.cycles) + ",\"bytes\":" + std::to_string(op.bytes);
-  if (op.components) args += ",\"components\":" + quote(x86::mask_to_names(op.components));
+  if (op.components) args += ",\"components\":" + quote(arch_.components_string(op.components));
   args += "}";
   const std::string name = std::string(op.op) + (op.ctx == kNoContext ? "" : " " + name_of(op.ctx));
   if (op.cycles) {
@@ -103,23 +103,20 @@ void PerfettoWriter::on_operation(const x86::OpRecord& op) {
   }
 }
 
-void PerfettoWriter::on_cpu_state(CpuId cpu, Cycles t, const x86::CpuState& cs, std::uint64_t live_bytes) {
+void PerfettoWriter::on_cpu_state(CpuId cpu, Cycles t, const CpuView& v) {
   Track& tr = cpu_[cpu];
   const std::string c = std::to_string(cpu);
-  if (live_bytes != tr.live) {
+  if (v.live_bytes != tr.live) {
     event("{\"ph\":\"C\",\"pid\":1,\"ts\":" + ts(t) + ",\"name\":\"cpu" + c + " live state bytes\",\"args\":{\"bytes\":" +
-          std::to_string(live_bytes) + "}}");
-    tr.live = live_bytes;
+          std::to_string(v.live_bytes) + "}}");
+    tr.live = v.live_bytes;
   }
-  if (static_cast<int>(cs.trap.cr0_ts) != tr.ts) {
-    event("{\"ph\":\"C\",\"pid\":1,\"ts\":" + ts(t) + ",\"name\":\"cpu" + c + " CR0.TS\",\"args\":{\"TS\":" +
-          std::to_string(cs.trap.cr0_ts ? 1 : 0) + "}}");
-    tr.ts = cs.trap.cr0_ts;
-  }
-  if (cs.trap.xfd != tr.xfd) {
-    event("{\"ph\":\"C\",\"pid\":1,\"ts\":" + ts(t) + ",\"name\":\"cpu" + c + " IA32_XFD\",\"args\":{\"XFD\":" +
-          std::to_string(cs.trap.xfd) + "}}");
-    tr.xfd = cs.trap.xfd;
+  const auto& controls = arch_.controls();
+  for (size_t i = 0; i < controls.size() && i < kMaxControls; ++i) {
+    if (v.controls[i] == tr.controls[i]) continue;
+    event("{\"ph\":\"C\",\"pid\":1,\"ts\":" + ts(t) + ",\"name\":\"cpu" + c + " " + std::string(controls[i].display) +
+          "\",\"args\":{\"" + std::string(controls[i].arg) + "\":" + std::to_string(v.controls[i]) + "}}");
+    tr.controls[i] = v.controls[i];
   }
 }
 

@@ -9,7 +9,6 @@
 
 #include <systemc>
 
-#include "models/x86/policy.h"
 #include "sim/platform/cpu_trace.h"
 #include "sim/input/replayer.h"
 #include "sim/platform/scheduler.h"
@@ -96,79 +95,33 @@ class Core : public sc_core::sc_module {
 
  public:
   CpuTrace vcd;
-  void trace(sc_core::sc_trace_file* tf) { vcd.trace(tf, name()); }
+  void trace(sc_core::sc_trace_file* tf, const Arch& arch) { vcd.trace(tf, name(), arch); }
 };
 
 class Platform {
  public:
-  Platform(const Scenario& s, const std::string& policy_name, const std::vector<x86::Observer*>& observers)
-      : scenario_(s), policy_(x86::find_policy(policy_name)->make()),
-        checker_(s.machine.cpus, component_bytes(s.machine), s.machine.lazyfp_vulnerable, &stats_),
-        agent_(s.machine, s.costs, *policy_, stats_, checker_) {
-    agent_.reserve_contexts(s.contexts.size());
-    std::unordered_map<std::string, std::uint32_t> processes;
-    for (const auto& c : s.contexts) {
-      auto it = processes.find(c.process);
-      if (it == processes.end()) it = processes.emplace(c.process, agent_.add_process(c.process)).first;
-      const ContextId id = agent_.add_context(c.name, c.kind, it->second);
-      ids_.emplace(c.name, id);
-      names_.push_back(c.name);
-    }
-    const x86::PolicyInfo* info = x86::find_policy(policy_name);
-    agent_.set_kvm_mode(info->kvm);
-    std::vector<ContextId> guest_thread(s.contexts.size(), kNoContext);
-    for (const VmDecl& d : s.vms) {
-      x86::Vm vm;
-      vm.name = d.name;
-      vm.process = processes.at(d.process);
-      vm.confidential = d.confidential;
-      vm.amx_alloc = d.amx_alloc;
-      vm.supported_xcr0 = d.features;
-      vm.xfd = d.xfd;
-      const std::uint32_t vm_id = agent_.add_vm(std::move(vm));
-      ids_.emplace(kVmKeyPrefix + d.name, vm_id);
-      for (const VcpuDecl& vd : d.vcpus) {
-        const ContextId guest = ids_.at(vd.name), thread = ids_.at(vd.thread);
-        agent_.add_vcpu(vm_id, thread, guest);
-        ids_.emplace(kVcpuKeyPrefix + vd.name, guest);
-        guest_thread[guest] = thread;
-      }
-    }
-    for (x86::Observer* o : observers) agent_.add_observer(o);
-    agent_.start();
-    for (std::uint32_t i = 0; i < s.vms.size(); ++i) {
-      if (s.vms[i].created) {
-        try {
-          agent_.create_vm_at_start(i);
-        } catch (const x86::SemanticError& e) {
-          throw InputError{s.file, "/vms/" + std::to_string(i), e.message};
-        }
-      }
-    }
+  Platform(const Scenario& s, const Arch& arch, const PolicyDesc& policy, const std::vector<Observer*>& observers)
+      : scenario_(s), arch_(arch), policy_(policy),
+        checker_(s.machine.cpus, arch.component_bytes(s), s.machine.lazyfp_vulnerable, &stats_),
+        agent_(arch.make_agent(s, policy, stats_, checker_, ids_, observers)) {
+    for (const auto& c : s.contexts) names_.push_back(c.name);
     if (s.workload) {
       std::vector<ContextId> ids;
       for (const auto& c : s.contexts) ids.push_back(ids_.at(c.name));
-      scheduler_ = std::make_unique<HostScheduler>("host", agent_, stats_, *s.workload, ids, s.machine.cpus,
+      scheduler_ = std::make_unique<HostScheduler>("host", *agent_, arch_, stats_, *s.workload, ids, s.machine.cpus,
                                                    [this](InternalError e) { fail_internal(std::move(e)); });
       return;
     }
     std::unique_ptr<EventSource> src =
         s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
                               : make_file_source(s.events_file, &ids_, s.machine.cpus);
-    replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_);
-    replayer_->set_guest_threads(std::move(guest_thread));
+    replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_,
+                                           arch.barrier_kinds());
+    replayer_->set_guest_threads(agent_->runner_threads());
     next_times_ = std::make_unique<NextTimes>(s.machine.cpus);
     for (CpuId c = 0; c < s.machine.cpus; ++c) {
       cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));
     }
-  }
-
-  static std::array<std::uint32_t, kMaxComponents> component_bytes(const x86::Machine& m) {
-    std::array<std::uint32_t, kMaxComponents> b{};
-    for (unsigned i = 0; i < x86::kNumXfeatures; ++i) {
-      if ((m.xcr0 | m.xss) & bit(i)) b[i] = x86::component_size(m.cpuid, i);
-    }
-    return b;
   }
 
   // The first failure stops the simulation; other CPUs may still fail in
@@ -185,7 +138,8 @@ class Platform {
     if (!stopped) sc_core::sc_stop();
   }
 
-  x86::Agent& agent() { return agent_; }
+  ArchAgent& agent() { return *agent_; }
+  const Arch& arch() const { return arch_; }
   Replayer& replayer() { return *replayer_; }
   Stats& stats() { return stats_; }
   sc_core::sc_event& released() { return released_; }
@@ -219,7 +173,7 @@ class Platform {
   NextTimes& next_times() { return *next_times_; }
   void trace(sc_core::sc_trace_file* tf) {
     tracing_ = true;
-    for (auto& c : cores_) c->trace(tf);
+    for (auto& c : cores_) c->trace(tf, arch_);
     if (scheduler_) scheduler_->trace(tf);
   }
 
@@ -246,6 +200,8 @@ class Platform {
     }
     stats_.add(Stat::sim_cycles, sim_end);
     stats_.add(Stat::workload_cycles, workload);
+    r.arch = &arch_;
+    r.policy_desc = &policy_;
     r.policy = policy_name_;
     r.stats = stats_;
     r.violations = checker_.violations();
@@ -260,11 +216,12 @@ class Platform {
 
  private:
   const Scenario& scenario_;
-  std::unique_ptr<x86::Policy> policy_;
+  const Arch& arch_;
+  const PolicyDesc& policy_;
+  std::unordered_map<std::string, ContextId> ids_;
   Stats stats_;
   Checker checker_;
-  x86::Agent agent_;
-  std::unordered_map<std::string, ContextId> ids_;
+  std::unique_ptr<ArchAgent> agent_;
   std::vector<std::string> names_;
   std::unique_ptr<Replayer> replayer_;
   std::vector<std::unique_ptr<Core>> cores_;
@@ -295,7 +252,7 @@ Core::Core(const sc_core::sc_module_name& name, CpuId id, Platform& p) : sc_modu
 bool Core::may_go_ahead() const {
   if (p_.tracing()) return false;
   const bool notifies = head_.kind == EventKind::kSwitch || head_.kind == EventKind::kFork ||
-                        Replayer::is_barrier(head_.kind);
+                        p_.replayer().is_barrier(head_.kind);
   return !notifies || !p_.anyone_waiting();
 }
 
@@ -333,7 +290,7 @@ Core::Next Core::evaluate(Cycles& eff) {
   }
   eff = head_.t + offset_;
   if (head_.kind == EventKind::kSwitch && head_.ctx != kNoContext) {
-    const x86::Context& next = p_.agent().ctx(head_.ctx);
+    const ContextBase& next = p_.agent().context(head_.ctx);
     // A forked child starts only after the fork, which its parent's CPU
     // may not have reached yet if that CPU lags behind; a task resumes on
     // another CPU only after its switch-out there has completed, and
@@ -377,7 +334,7 @@ void Core::step() {
       process(eff);
       has_head_ = false;
     }
-  } catch (const x86::SemanticError& e) {
+  } catch (const SemanticError& e) {
     p_.fail(p_.replayer().origin().error(p_.processing_index, "", e.message));
   } catch (const InputError& e) {
     p_.fail(e);
@@ -435,60 +392,21 @@ void Core::drive_pair(Cycles eff, Cycles now) {
 }
 
 void Core::process(Cycles now) {
-  x86::Agent& a = p_.agent();
+  ArchAgent& a = p_.agent();
   p_.processing_index = head_.index;
   last_seq_ = p_.next_seq();
   a.before_event(id_, now);
-  Cycles cost = 0;
   const Event& e = head_;
-  switch (e.kind) {
-    case EventKind::kSwitch:
-      cost = a.context_switch(id_, now, e.ctx);
-      if (e.ctx != kNoContext) p_.replayer().switch_in_done(e.ctx);
-      p_.notify_released();
-      break;
-    case EventKind::kUse:
-      cost = a.use(id_, now, e.write, e.read, e.release);
-      break;
-    case EventKind::kSyscall: cost = a.syscall(id_, now); break;
-    case EventKind::kReturnToUser: cost = a.return_to_user(id_, now); break;
-    case EventKind::kKernelFpu: cost = a.kernel_fpu(id_, now, e.where, e.read); break;
-    case EventKind::kIrq: cost = a.irq(id_, now, e.kernel_fpu, e.read); break;
-    case EventKind::kSignal: cost = a.signal(id_, now); break;
-    case EventKind::kSigreturn: cost = a.sigreturn(id_, now); break;
-    case EventKind::kFork:
-      cost = a.fork(id_, now, e.ctx);
-      a.ctx(e.ctx).switched_out_at = now + cost;  // the child can run from here on
-      p_.replayer().fork_done(e.ctx);
-      p_.notify_released();
-      break;
-    case EventKind::kExec: cost = a.exec(id_, now); break;
-    case EventKind::kExit: cost = a.exit(id_, now); break;
-    case EventKind::kXcompPerm: cost = a.xcomp_perm(id_, now, e.write); break;
-    case EventKind::kStateRead: cost = a.state_read(id_, now, e.ctx); break;
-    case EventKind::kStateWrite: cost = a.state_write(id_, now, e.ctx, e.write); break;
-    case EventKind::kXcompGuestPerm: cost = a.xcomp_guest_perm(id_, now, e.write); break;
-    case EventKind::kVmCreate: cost = a.vm_create(id_, now, static_cast<std::uint32_t>(e.arg)); break;
-    case EventKind::kVmDestroy: cost = a.vm_destroy(id_, now, static_cast<std::uint32_t>(e.arg)); break;
-    case EventKind::kKvmRun: cost = a.kvm_run(id_, now, a.ctx(e.ctx).guest_of); break;
-    case EventKind::kVmEntry: cost = a.vm_entry(id_, now); break;
-    case EventKind::kVmExit: cost = a.vm_exit(id_, now, static_cast<x86::VmExitReason>(e.sub)); break;
-    case EventKind::kKvmReturn: cost = a.kvm_return(id_, now); break;
-    case EventKind::kGuestWrmsr: cost = a.guest_wrmsr(id_, now, static_cast<x86::GuestMsr>(e.sub), e.write); break;
-    case EventKind::kGuestRdmsr: cost = a.guest_rdmsr(id_, now, static_cast<x86::GuestMsr>(e.sub)); break;
-    case EventKind::kGuestXsetbv:
-      cost = a.guest_xsetbv(id_, now, static_cast<std::uint32_t>(e.arg), e.write);
-      break;
-    case EventKind::kGuestCr4: cost = a.guest_cr4(id_, now, e.sub != 0); break;
-    case EventKind::kVcpuSaveState:
-      cost = a.vcpu_save_state(id_, now, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
-      break;
-    case EventKind::kVcpuLoadState:
-      cost = a.vcpu_load_state(id_, now, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
-      break;
-    case EventKind::kKvmSetXsave: cost = a.kvm_set_xsave(id_, now, a.ctx(e.ctx).guest_of, e.arg, e.write); break;
+  const Cycles cost = a.handle(id_, now, e);
+  if (e.kind == EventKind::kSwitch) {
+    if (e.ctx != kNoContext) p_.replayer().switch_in_done(e.ctx);
+    p_.notify_released();
+  } else if (e.kind == EventKind::kFork) {
+    a.context(e.ctx).switched_out_at = now + cost;  // the child can run from here on
+    p_.replayer().fork_done(e.ctx);
+    p_.notify_released();
   }
-  if (Replayer::is_barrier(e.kind)) {
+  if (p_.replayer().is_barrier(e.kind)) {
     p_.replayer().barrier_done(e.index);
     p_.notify_released();
   }
@@ -497,20 +415,28 @@ void Core::process(Cycles now) {
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
   a.after_event(id_, end_time_);
-  if (p_.tracing()) vcd.update(a, id_);
+  if (p_.tracing()) vcd.update(a.cpu_view(id_));
 }
 
 }  // namespace
 
+const Arch& scenario_arch(const Scenario& s) {
+  const Arch* arch = find_arch(s.arch);
+  if (!arch) throw InputError{s.machine_file, "/arch", "no architecture \"" + s.arch + "\" in this build"};
+  return *arch;
+}
+
 RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options) {
-  if (!x86::find_policy(policy)) {
-    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
+  const Arch* arch = &scenario_arch(scenario);
+  const PolicyDesc* desc = arch->find_policy(policy);
+  if (!desc) {
+    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + arch->policy_names()};
   }
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_DO_NOTHING);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // e.g. the VCD timescale note
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);  // 1 resolution unit = 1 core cycle
   const auto t0 = std::chrono::steady_clock::now();
-  Platform p(scenario, policy, options.observers);
+  Platform p(scenario, *arch, *desc, options.observers);
   p.policy_name_ = policy;
   // The VCD goes to a temporary name (SystemC appends ".vcd") and is renamed
   // into place when complete.

@@ -9,13 +9,15 @@
 #include <vector>
 
 #include "models/core/checker.h"
+#include "models/core/arch.h"
 #include "models/core/stats.h"
-#include "models/x86/agent.h"
 #include "sim/input/presets.h"
 
 namespace fpusim {
 
 struct RunResult {
+  const Arch* arch = nullptr;
+  const PolicyDesc* policy_desc = nullptr;
   std::string policy;
   Stats stats;
   std::vector<Violation> violations;
@@ -28,9 +30,13 @@ struct RunResult {
 };
 
 struct RunOptions {
-  std::vector<x86::Observer*> observers;  // operation log, Perfetto timeline
+  std::vector<Observer*> observers;  // operation log, Perfetto timeline
   std::string vcd_file;                   // SystemC VCD of per-CPU state; "" = none
 };
+
+// The architecture of the scenario's machine; InputError if this build has
+// none of that name.
+const Arch& scenario_arch(const Scenario& scenario);
 
 // Replays `scenario` under `policy` in this process. Throws InputError for a
 // bad trace (with file and JSON path), InternalError for simulator bugs.

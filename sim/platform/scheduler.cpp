@@ -9,10 +9,10 @@ sc_core::sc_time cycles(Cycles c) { return sc_core::sc_time::from_value(c); }
 Cycles now_cycles() { return sc_core::sc_time_stamp().value(); }
 }  // namespace
 
-HostScheduler::HostScheduler(const sc_core::sc_module_name& name, x86::Agent& agent, Stats& stats,
+HostScheduler::HostScheduler(const sc_core::sc_module_name& name, ArchAgent& agent, const Arch& arch, Stats& stats,
                              const Workload& w, const std::vector<ContextId>& ids, unsigned cpus,
                              std::function<void(InternalError)> on_error)
-    : sc_module(name), agent_(agent), stats_(stats), w_(w), cpus_(cpus), on_error_(std::move(on_error)) {
+    : sc_module(name), agent_(agent), arch_(arch), stats_(stats), w_(w), cpus_(cpus), on_error_(std::move(on_error)) {
   // Tasks in declaration order; each has its own random stream.
   size_t k = 0;
   unsigned next_cpu = 0;
@@ -49,7 +49,7 @@ HostScheduler::HostScheduler(const sc_core::sc_module_name& name, x86::Agent& ag
 }
 
 void HostScheduler::trace(sc_core::sc_trace_file* tf) {
-  for (CpuId c = 0; c < cpus_.size(); ++c) cpus_[c].vcd.trace(tf, std::string(name()) + ".cpu" + std::to_string(c));
+  for (CpuId c = 0; c < cpus_.size(); ++c) cpus_[c].vcd.trace(tf, std::string(name()) + ".cpu" + std::to_string(c), arch_);
 }
 
 template <typename F>
@@ -58,8 +58,19 @@ Cycles HostScheduler::call(CpuId c, Cycles t, F&& fn) {
   const Cycles cost = fn(t);
   stats_.add(Stat::events);
   agent_.after_event(c, t + cost);
-  cpus_[c].vcd.update(agent_, c);
+  cpus_[c].vcd.update(agent_.cpu_view(c));
   return cost;
+}
+
+Cycles HostScheduler::handle(CpuId c, Cycles t, EventKind kind, ContextId ctx, ComponentMask use, bool kernel_fpu) {
+  Event e;
+  e.t = t;
+  e.cpu = c;
+  e.kind = kind;
+  e.ctx = ctx;
+  e.write = e.read = use;  // a use writes what it reads
+  e.kernel_fpu = kernel_fpu;
+  return agent_.handle(c, t, e);
 }
 
 void HostScheduler::start_burst(Task& t) {
@@ -99,7 +110,7 @@ void HostScheduler::cpu_step(CpuId c) {
       const TaskClass& tc = *t.cls;
       if (t.uses_left && t.burst_left <= t.next_use_at) {
         const ComponentMask w = tc.fp_write;
-        cost = call(c, now, [&](Cycles at) { return agent_.use(c, at, w, w, 0); });
+        cost = call(c, now, [&](Cycles at) { return handle(c, at, EventKind::kUse, kNoContext, w); });
         if (--t.uses_left) t.next_use_at = t.burst_left ? t.rng.between(0, t.burst_left - 1) : 0;
         if (cost) {
           next_trigger(cycles(cost));
@@ -111,7 +122,7 @@ void HostScheduler::cpu_step(CpuId c) {
         if (r < tc.sleep_probability) {
           // A blocking syscall: the task sleeps in the kernel and returns to
           // user space when it next runs.
-          cost += call(c, now, [&](Cycles at) { return agent_.syscall(c, at); });
+          cost += call(c, now, [&](Cycles at) { return handle(c, at, EventKind::kSyscall); });
           t.state = Task::State::kSleeping;
           sleeping_.push(Sleep{now + cost + t.rng.between(tc.sleep_min, tc.sleep_max), sleep_seq_++,
                                static_cast<size_t>(k.current)});
@@ -119,8 +130,8 @@ void HostScheduler::cpu_step(CpuId c) {
           k.current = -1;
         } else {
           if (r < tc.sleep_probability + tc.syscall_probability) {
-            cost += call(c, now, [&](Cycles at) { return agent_.syscall(c, at); });
-            cost += call(c, now + cost, [&](Cycles at) { return agent_.return_to_user(c, at); });
+            cost += call(c, now, [&](Cycles at) { return handle(c, at, EventKind::kSyscall); });
+            cost += call(c, now + cost, [&](Cycles at) { return handle(c, at, EventKind::kReturnToUser); });
           }
           start_burst(t);
         }
@@ -137,8 +148,8 @@ void HostScheduler::cpu_step(CpuId c) {
     }
     if (k.current < 0) {
       if (k.rq.empty()) {
-        if (agent_.cpu(c).current != kNoContext) {
-          cost += call(c, now + cost, [&](Cycles at) { return agent_.context_switch(c, at, kNoContext); });
+        if (agent_.cpu_view(c).current != kNoContext) {
+          cost += call(c, now + cost, [&](Cycles at) { return handle(c, at, EventKind::kSwitch, kNoContext); });
         }
         next_trigger(k.kick);  // idle until a wakeup or a migration
         return;
@@ -148,14 +159,14 @@ void HostScheduler::cpu_step(CpuId c) {
       Task& t = tasks_[idx];
       t.state = Task::State::kRunning;
       t.cpu = c;
-      cost += call(c, now + cost, [&](Cycles at) { return agent_.context_switch(c, at, t.id); });
-      if (!agent_.ctx(t.id).in_user) {  // it blocked in a syscall, which now returns
-        cost += call(c, now + cost, [&](Cycles at) { return agent_.return_to_user(c, at); });
+      cost += call(c, now + cost, [&](Cycles at) { return handle(c, at, EventKind::kSwitch, t.id); });
+      if (!agent_.context(t.id).in_user) {  // it blocked in a syscall, which now returns
+        cost += call(c, now + cost, [&](Cycles at) { return handle(c, at, EventKind::kReturnToUser); });
       }
       if (!t.started) {
         t.started = true;
-        if (t.cls->amx_permission) {
-          cost += call(c, now + cost, [&](Cycles at) { return agent_.xcomp_perm(c, at, bit(x86::kXtileData)); });
+        if (t.cls->dynamic_permission) {
+          cost += call(c, now + cost, [&](Cycles at) { return agent_.request_dynamic_features(c, at); });
         }
         start_burst(t);
       }
@@ -178,7 +189,7 @@ void HostScheduler::cpu_step(CpuId c) {
       return;
     }
     next_trigger(cycles(seg), k.kick);
-  } catch (const x86::SemanticError& e) {
+  } catch (const SemanticError& e) {
     on_error_(InternalError{"scheduler produced an impossible event: " + e.message});
   } catch (const InternalError& e) {
     on_error_(e);
@@ -246,13 +257,13 @@ void HostScheduler::irq(CpuId c) {
   try {
     if (now) {
       const bool kfpu = k.irq_rng.uniform() < w_.irq_kernel_fpu_probability;
-      const Cycles cost = call(c, now, [&](Cycles at) { return agent_.irq(c, at, kfpu, 0); });
+      const Cycles cost = call(c, now, [&](Cycles at) { return handle(c, at, EventKind::kIrq, kNoContext, 0, kfpu); });
       account_segment(k, now);
       k.stolen += cost + w_.irq_dur;
       stats_.add(Stat::workload_cycles, w_.irq_dur);
       k.kick.notify(sc_core::SC_ZERO_TIME);
     }
-  } catch (const x86::SemanticError& e) {
+  } catch (const SemanticError& e) {
     on_error_(InternalError{"scheduler produced an impossible interrupt: " + e.message});
     return;
   }

@@ -21,7 +21,7 @@
 #include <systemc>
 
 #include "models/core/stats.h"
-#include "models/x86/agent.h"
+#include "models/core/arch.h"
 #include "sim/input/presets.h"
 #include "sim/platform/cpu_trace.h"
 
@@ -43,7 +43,7 @@ struct Rng {
 class HostScheduler : public sc_core::sc_module {
  public:
   // `ids[k]` is the context of the k-th generated task, in Scenario order.
-  HostScheduler(const sc_core::sc_module_name& name, x86::Agent& agent, Stats& stats, const Workload& w,
+  HostScheduler(const sc_core::sc_module_name& name, ArchAgent& agent, const Arch& arch, Stats& stats, const Workload& w,
                 const std::vector<ContextId>& ids, unsigned cpus, std::function<void(InternalError)> on_error);
 
   void trace(sc_core::sc_trace_file* tf);
@@ -85,8 +85,12 @@ class HostScheduler : public sc_core::sc_module {
   // One agent call with the exposure bookkeeping and VCD update around it.
   template <typename F>
   Cycles call(CpuId c, Cycles t, F&& fn);
+  // One event of the scheduler's own making, handled by the agent.
+  Cycles handle(CpuId c, Cycles t, EventKind kind, ContextId ctx = kNoContext, ComponentMask use = 0,
+                bool kernel_fpu = false);
 
-  x86::Agent& agent_;
+  ArchAgent& agent_;
+  const Arch& arch_;
   Stats& stats_;
   const Workload& w_;
   std::vector<Task> tasks_;

@@ -246,8 +246,8 @@ TEST_F(DeferredTest, ExecResetsToInitAndDefaultBuffer) {
   EXPECT_CLEAN(*r);
   // Permission was dropped: AMX now gets SIGILL.
   r->use(0, kAmx);
-  EXPECT_EQ(r->of(A, Stat::sigill), 1u);
-  EXPECT_EQ(r->of(A, Stat::fpstate_reallocs), 1u);  // only the one before exec
+  EXPECT_EQ(r->of(A, XStat::sigill), 1u);
+  EXPECT_EQ(r->of(A, XStat::fpstate_reallocs), 1u);  // only the one before exec
 }
 
 TEST_F(DeferredTest, ForkChildSeesParentsState) {
@@ -284,7 +284,7 @@ TEST_F(DeferredTest, ForkDoesNotInheritAmxState) {
   rig->sw(0, P);
   rig->perm(0, kTileData);
   rig->use(0, kSse | kAmx);
-  ASSERT_EQ(rig->of(P, Stat::fpstate_reallocs), 1u);
+  ASSERT_EQ(rig->of(P, XStat::fpstate_reallocs), 1u);
   rig->fork(0, Ch);
   // fpu_clone(): dynamic features are caller-saved: the child gets the
   // default buffer, XTILEDATA init and XFD-armed; the permission is
@@ -297,9 +297,9 @@ TEST_F(DeferredTest, ForkDoesNotInheritAmxState) {
   rig->sw(1, Ch);
   EXPECT_EQ(rig->cpu(1).trap.xfd, kTileData);
   rig->read(1, kSse | kTileData);  // XFD #NM, realloc (permission inherited), tiles init
-  EXPECT_EQ(rig->of(Ch, Stat::traps_nm_xfd), 1u);
-  EXPECT_EQ(rig->of(Ch, Stat::fpstate_reallocs), 1u);
-  EXPECT_EQ(rig->of(Ch, Stat::sigill), 0u);
+  EXPECT_EQ(rig->of(Ch, XStat::traps_nm_xfd), 1u);
+  EXPECT_EQ(rig->of(Ch, XStat::fpstate_reallocs), 1u);
+  EXPECT_EQ(rig->of(Ch, XStat::sigill), 0u);
   EXPECT_CLEAN(*rig);
 }
 
@@ -363,20 +363,20 @@ TEST_F(DeferredTest, SigreturnUpdatesXfd) {
   r->sw(0, A);
   r->perm(0, kTileData);
   r->use(0, kSse | kAmx);
-  ASSERT_EQ(r->of(A, Stat::fpstate_reallocs), 1u);
+  ASSERT_EQ(r->of(A, XStat::fpstate_reallocs), 1u);
   r->signal(0);
   r->syscall(0);  // rt_sigreturn
   r->sw(0, B);    // B has no AMX: its restore arms XFD[18]
   EXPECT_EQ(r->cpu(0).trap.xfd, kTileData);
   r->sw(0, A);    // back in the kernel, no restore yet
-  const auto writes = r->total(Stat::xfd_writes);
+  const auto writes = r->total(XStat::xfd_writes);
   r->sigreturn(0);
   EXPECT_EQ(r->cpu(0).trap.xfd, 0u);
   EXPECT_EQ(r->cpu(0).xfd_cache, 0u);
-  EXPECT_EQ(r->total(Stat::xfd_writes), writes + 1);
+  EXPECT_EQ(r->total(XStat::xfd_writes), writes + 1);
   r->read(0, kSse | kAmx);
-  EXPECT_EQ(r->of(A, Stat::traps_nm_xfd), 1u);  // only the first use ever
-  EXPECT_EQ(r->of(A, Stat::fpstate_reallocs), 1u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_xfd), 1u);  // only the first use ever
+  EXPECT_EQ(r->of(A, XStat::fpstate_reallocs), 1u);
   EXPECT_CLEAN(*r);
 }
 
@@ -414,9 +414,9 @@ TEST_F(DeferredTest, AmxWithoutPermissionGetsSigill) {
   // handle_xfd_event(): XFD_ERR[18] set; __xfd_enable_feature() finds no
   // permission -> -EPERM -> SIGILL; no reallocation.
   EXPECT_EQ(r->of(A, Stat::traps), 1u);
-  EXPECT_EQ(r->of(A, Stat::traps_nm_xfd), 1u);
-  EXPECT_EQ(r->of(A, Stat::sigill), 1u);
-  EXPECT_EQ(r->of(A, Stat::fpstate_reallocs), 0u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_xfd), 1u);
+  EXPECT_EQ(r->of(A, XStat::sigill), 1u);
+  EXPECT_EQ(r->of(A, XStat::fpstate_reallocs), 0u);
   EXPECT_EQ(r->ctx(A).fpstate.size, r->machine.cfg.kernel.default_size);
   EXPECT_EQ(r->ctx(A).fpstate.xfd, kTileData);
   EXPECT_EQ(r->cpu(0).trap.xfd, kTileData);
@@ -436,14 +436,14 @@ TEST_F(DeferredTest, AmxFirstUseReallocatesOnce) {
   r->use(0, kSse);
   r->perm(0, kTileData);
   EXPECT_EQ(r->ctx(A).fpstate.size, 2560u);  // permission alone allocates nothing
-  const auto writes = r->total(Stat::xfd_writes);
+  const auto writes = r->total(XStat::xfd_writes);
   r->use(0, kAmx);
   // #NM, XFD_ERR = XTILEDATA -> fpstate_realloc(): larger buffer,
   // xfeatures |= XTILEDATA, xfd &= ~XTILEDATA, xfd_update_state() -> WRMSR.
-  EXPECT_EQ(r->of(A, Stat::traps_nm_xfd), 1u);
-  EXPECT_EQ(r->of(A, Stat::sigill), 0u);
-  EXPECT_EQ(r->of(A, Stat::fpstate_reallocs), 1u);
-  EXPECT_EQ(r->of(A, Stat::fpstate_bytes_grown), 10752u - 2560u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_xfd), 1u);
+  EXPECT_EQ(r->of(A, XStat::sigill), 0u);
+  EXPECT_EQ(r->of(A, XStat::fpstate_reallocs), 1u);
+  EXPECT_EQ(r->of(A, XStat::fpstate_bytes_grown), 10752u - 2560u);
   const x86::Fpstate& f = r->ctx(A).fpstate;
   EXPECT_EQ(f.size, 10752u);
   EXPECT_EQ(f.user_size, 11008u);  // fpu_user_cfg.max_size (UABI)
@@ -451,11 +451,11 @@ TEST_F(DeferredTest, AmxFirstUseReallocatesOnce) {
   EXPECT_EQ(f.xfd, 0u);
   EXPECT_EQ(r->cpu(0).trap.xfd, 0u);
   EXPECT_EQ(r->cpu(0).xfd_cache, 0u);
-  EXPECT_EQ(r->total(Stat::xfd_writes), writes + 1);
+  EXPECT_EQ(r->total(XStat::xfd_writes), writes + 1);
   // Second use: no trap.
   r->use(0, kAmx);
   EXPECT_EQ(r->of(A, Stat::traps), 1u);
-  EXPECT_EQ(r->of(A, Stat::fpstate_reallocs), 1u);
+  EXPECT_EQ(r->of(A, XStat::fpstate_reallocs), 1u);
   // The state from before the reallocation survives a switch out and back.
   r->sw(0, B);
   r->sw(0, A);
@@ -474,12 +474,12 @@ TEST_F(DeferredTest, PermissionIsPerProcess) {
   rig->perm(0, kTileData);  // ARCH_REQ_XCOMP_PERM sets group_leader->perm
   rig->sw(1, T2);
   rig->use(1, kAmx);
-  EXPECT_EQ(rig->of(T2, Stat::fpstate_reallocs), 1u);
-  EXPECT_EQ(rig->of(T2, Stat::sigill), 0u);
+  EXPECT_EQ(rig->of(T2, XStat::fpstate_reallocs), 1u);
+  EXPECT_EQ(rig->of(T2, XStat::sigill), 0u);
   rig->sw(2, Q);
   rig->use(2, kAmx);
-  EXPECT_EQ(rig->of(Q, Stat::sigill), 1u);
-  EXPECT_EQ(rig->of(Q, Stat::fpstate_reallocs), 0u);
+  EXPECT_EQ(rig->of(Q, XStat::sigill), 1u);
+  EXPECT_EQ(rig->of(Q, XStat::fpstate_reallocs), 0u);
 }
 
 TEST_F(DeferredTest, XfdWrittenOnlyWhenValueChanges) {
@@ -491,11 +491,11 @@ TEST_F(DeferredTest, XfdWrittenOnlyWhenValueChanges) {
   // fpu__init_cpu_xstate(): IA32_XFD = init_fpstate.xfd.
   EXPECT_EQ(rig->cpu(0).xfd_cache, kTileData);
   rig->sw(0, X);  // restore: xfd_update_state(XTILEDATA): cache equal
-  EXPECT_EQ(rig->total(Stat::xfd_writes), 0u);
-  EXPECT_EQ(rig->total(Stat::xfd_writes_avoided), 1u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes), 0u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes_avoided), 1u);
   rig->perm(0, kTileData);
   rig->use(0, kAmx);  // realloc: XFD := 0
-  EXPECT_EQ(rig->total(Stat::xfd_writes), 1u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes), 1u);
   // Alternating X (xfd 0) and Y (xfd XTILEDATA): every restore writes.
   for (int i = 0; i < 3; ++i) {
     rig->sw(0, Y);
@@ -503,8 +503,8 @@ TEST_F(DeferredTest, XfdWrittenOnlyWhenValueChanges) {
     rig->sw(0, X);
     rig->use(0, kAmx);
   }
-  EXPECT_EQ(rig->total(Stat::xfd_writes), 1u + 6u);
-  EXPECT_EQ(rig->total(Stat::xfd_writes_avoided), 1u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes), 1u + 6u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes_avoided), 1u);
   // Alternating Y and Z (both XTILEDATA): only the first switch writes.
   rig->sw(0, Y);
   for (int i = 0; i < 3; ++i) {
@@ -513,8 +513,8 @@ TEST_F(DeferredTest, XfdWrittenOnlyWhenValueChanges) {
     rig->sw(0, Y);
     rig->use(0, kSse);
   }
-  EXPECT_EQ(rig->total(Stat::xfd_writes), 1u + 6u + 1u);
-  EXPECT_EQ(rig->total(Stat::xfd_writes_avoided), 1u + 6u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes), 1u + 6u + 1u);
+  EXPECT_EQ(rig->total(XStat::xfd_writes_avoided), 1u + 6u);
   EXPECT_CLEAN(*rig);
 }
 
@@ -622,11 +622,11 @@ constexpr ComponentMask kPkru = bit(x86::kPKRU);
 TEST_F(DeferredTest, SignalHandlerRunsWithDefaultPkruAndSigreturnRestoresIt) {
   r->sw(0, A);
   r->use(0, kSse | kPkru);  // WRPKRU: a non-default protection key setup
-  const std::uint64_t writes = r->total(Stat::pkru_writes);
+  const std::uint64_t writes = r->total(XStat::pkru_writes);
   r->signal(0);
   // fpu__clear_user_states() -> restore_fpregs_from_init_fpstate() ->
   // pkru_write_default(): the handler starts with the default PKRU.
-  EXPECT_EQ(r->total(Stat::pkru_writes), writes + 1);
+  EXPECT_EQ(r->total(XStat::pkru_writes), writes + 1);
   EXPECT_EQ(r->cpu(0).rf.regs.present & kPkru, 0u);
   r->read(0, kPkru);  // the handler reads the default value
   r->sigreturn(0);

@@ -25,6 +25,9 @@
 
 namespace fpusim::test {
 
+using x86::Cause;
+using x86::XStat;
+
 inline std::string config_file(const std::string& kind, const std::string& name) {
   return std::string(FPUSIM_SOURCE_ROOT) + "/configs/" + kind + "/" + name + ".json";
 }
@@ -179,8 +182,14 @@ class Rig {
     return step(cpu, [&](Cycles t) { return agent.xcomp_guest_perm(cpu, t, f); });
   }
 
-  std::uint64_t total(Stat s) const { return stats.get(s); }
-  std::uint64_t of(ContextId c, Stat s) const { return stats.per_context.at(c)[static_cast<size_t>(s)]; }
+  template <typename E>
+  std::uint64_t total(E s) const {
+    return stats.get(s);
+  }
+  template <typename E>
+  std::uint64_t of(ContextId c, E s) const {
+    return stats.of(c, s);
+  }
   std::uint64_t cause_saves(Cause c) const { return stats.per_cause[static_cast<size_t>(c)].saves; }
   std::uint64_t cause_restores(Cause c) const { return stats.per_cause[static_cast<size_t>(c)].restores; }
   std::uint64_t lost() const { return total(Stat::violations_lost); }

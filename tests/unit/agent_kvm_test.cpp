@@ -68,7 +68,7 @@ TEST(Kvm, KvmRunSwapsInTheGuestFpstateAndThePutSwapsBack) {
   EXPECT_TRUE(r.ctx(k.vmm).fpstate_swapped);
   EXPECT_EQ(r.of(k.vmm, Stat::saves), 1u);
   EXPECT_EQ(r.of(k.guest, Stat::restores), 1u);
-  EXPECT_EQ(r.of(k.guest, Stat::kvm_fpu_loads), 1u);
+  EXPECT_EQ(r.of(k.guest, XStat::kvm_fpu_loads), 1u);
   EXPECT_EQ(r.cpu(0).owner_ctx, k.vmm);  // the owner is the thread's struct fpu
   EXPECT_FALSE(r.ctx(k.vmm).need_fpu_load);
   // The guest fpstate is the guest's XFD (0), the VMM's arms XTILEDATA.
@@ -98,8 +98,8 @@ TEST(Kvm, InKernelExitsDoNotTouchTheGuestFpu) {
   }
   EXPECT_EQ(r.total(Stat::saves), saves);
   EXPECT_EQ(r.total(Stat::restores), restores);
-  EXPECT_EQ(r.total(Stat::vm_exits), 5u);
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 0u);
+  EXPECT_EQ(r.total(XStat::vm_exits), 5u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 0u);
   // XCR0 differs (no AMX in the guest): XSETBV at every entry and exit.
   EXPECT_EQ(r.cpu(0).trap.xcr0, r.machine.xcr0);
 }
@@ -149,22 +149,22 @@ TEST(Kvm, XfdWritesExitUntilTheFirstNonZeroOne) {
   Rig& r = *k.r;
   k.start_guest();
   r.wrmsr(0, GuestMsr::kXfd, 0);
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 1u);
   EXPECT_FALSE(k.v().xfd_no_write_intercept);
   r.wrmsr(0, GuestMsr::kXfd, kTileData);  // vmx_set_msr(): passthrough from here on
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 2u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 2u);
   EXPECT_TRUE(k.v().xfd_no_write_intercept);
   EXPECT_EQ(r.cpu(0).trap.xfd, kTileData);
   r.wrmsr(0, GuestMsr::kXfd, 0);  // no exit; the hardware MSR changes
   r.rdmsr(0, GuestMsr::kXfd);     // no exit either (MSR_TYPE_RW)
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 2u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 2u);
   EXPECT_EQ(r.cpu(0).trap.xfd, 0u);
   EXPECT_EQ(r.ctx(k.guest).fpstate.xfd, kTileData);  // stale until the exit
   r.exit_(0);
   // fpu_sync_guest_vmexit_xfd_state(): fpstate->xfd and the per-CPU cache.
   EXPECT_EQ(r.ctx(k.guest).fpstate.xfd, 0u);
   EXPECT_EQ(r.cpu(0).xfd_cache, 0u);
-  EXPECT_EQ(r.total(Stat::xfd_syncs), 1u);
+  EXPECT_EQ(r.total(XStat::xfd_syncs), 1u);
   EXPECT_CLEAN(r);
 }
 
@@ -174,7 +174,7 @@ TEST(Kvm, InterceptedNmSnapshotsXfdErrForTheGuest) {
   k.start_guest();
   r.wrmsr(0, GuestMsr::kXfd, kTileData);
   r.use(0, kTileData);  // #NM: intercepted, XFD_ERR read with IRQs off, re-injected
-  EXPECT_EQ(r.total(Stat::guest_nm_injected), 1u);
+  EXPECT_EQ(r.total(XStat::guest_nm_injected), 1u);
   EXPECT_EQ(k.v().xfd_err, kTileData);
   EXPECT_EQ(r.ctx(k.guest).truth.present & kTileData, 0u);  // the TILELOADD did not execute
   // The host clobbers the CPU's XFD_ERR between the #NM and the guest's read
@@ -189,7 +189,7 @@ TEST(Kvm, InterceptedNmSnapshotsXfdErrForTheGuest) {
   r.wrmsr(1, GuestMsr::kXfdErr, 0);
   r.wrmsr(1, GuestMsr::kXfd, 0);
   r.use(1, kTileData);
-  EXPECT_EQ(r.total(Stat::guest_nm_injected), 1u);
+  EXPECT_EQ(r.total(XStat::guest_nm_injected), 1u);
   EXPECT_CLEAN(r);
 }
 
@@ -209,7 +209,7 @@ TEST(Kvm, SetXsaveDropsComponentsTheGuestDisabled) {
   r.set_xsave(0, k.vcpu, 4);
   EXPECT_EQ(r.ctx(k.guest).fpstate.image.present & kTileData, 0u);
   r.kvm_run(0, k.vcpu);
-  EXPECT_EQ(r.total(Stat::kernel_xrstor_nm), 0u);
+  EXPECT_EQ(r.total(XStat::kernel_xrstor_nm), 0u);
   r.entry(0);
   r.wrmsr(0, GuestMsr::kXfd, 0);
   r.use(0, kTileData);  // the guest may not rely on disabled tile data
@@ -224,7 +224,7 @@ TEST(Kvm, VmCreateNeedsGuestPermissionForAmx) {
   r.guest_perm(0, kTileData);
   r.vm_create(0, k.vm);
   // KVM_SET_CPUID2 grew the guest fpstate by the tile data.
-  EXPECT_EQ(r.of(k.guest, Stat::fpstate_bytes_grown), 8192u);
+  EXPECT_EQ(r.of(k.guest, XStat::fpstate_bytes_grown), 8192u);
   EXPECT_TRUE(r.ctx(k.guest).fpstate.xfeatures & kTileData);
   // fpu_init_guest_permissions() locked the permission.
   EXPECT_THROW(r.guest_perm(0, kTileData | kTileCfg | bit(x86::kAPX)), x86::SemanticError);
@@ -238,8 +238,8 @@ TEST(Kvm, FirstUseDesignGrowsTheBufferAtTheGuestsFirstTileUse) {
   EXPECT_EQ(r.cpu(0).trap.xfd, kTileData);  // KVM's own XFD bit
   r.rdmsr(0, GuestMsr::kXfd);               // the guest reads its own 0
   r.use(0, kAmx);
-  EXPECT_EQ(r.total(Stat::guest_nm_injected), 0u);
-  EXPECT_EQ(r.of(k.guest, Stat::fpstate_reallocs), 1u);
+  EXPECT_EQ(r.total(XStat::guest_nm_injected), 0u);
+  EXPECT_EQ(r.of(k.guest, XStat::fpstate_reallocs), 1u);
   EXPECT_EQ(r.cpu(0).trap.xfd, 0u);
   r.rdmsr(0, GuestMsr::kXfdErr);
   EXPECT_CLEAN(r);
@@ -269,13 +269,13 @@ TEST(Kvm, XsetbvFollowsKvmSetXcrRules) {
   for (const Case& c : cases) {
     r.xsetbv(0, c.xcr0, c.index);
     gp += c.gp;
-    EXPECT_EQ(r.total(Stat::guest_gp), gp) << x86::mask_to_names(c.xcr0) << " index " << c.index;
+    EXPECT_EQ(r.total(XStat::guest_gp), gp) << x86::mask_to_names(c.xcr0) << " index " << c.index;
   }
   // CR4.OSXSAVE clear: #UD, not #GP.
   r.cr4(0, false);
   r.xsetbv(0, fp);
-  EXPECT_EQ(r.total(Stat::guest_ud), 1u);
-  EXPECT_EQ(r.total(Stat::guest_gp), gp);
+  EXPECT_EQ(r.total(XStat::guest_ud), 1u);
+  EXPECT_EQ(r.total(XStat::guest_gp), gp);
 }
 
 TEST(Kvm, GuestUseOfAComponentOutsideItsXcr0IsUd) {
@@ -284,7 +284,7 @@ TEST(Kvm, GuestUseOfAComponentOutsideItsXcr0IsUd) {
   k.start_guest();
   r.xsetbv(0, kX87 | kSse);
   r.use(0, kYmm);
-  EXPECT_EQ(r.total(Stat::guest_ud), 1u);
+  EXPECT_EQ(r.total(XStat::guest_ud), 1u);
   EXPECT_EQ(r.ctx(k.guest).truth.present & kYmm, 0u);
 }
 
@@ -347,25 +347,25 @@ TEST(Kvm, LazyLegacyDeactivatesAfterAPutAndTrapsTheNextUse) {
   Rig& r = *k.r;
   r.sw(0, k.vmm);
   r.kvm_run(0, k.vcpu);
-  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 0u);  // nothing at the ioctl entry (v4.x)
+  EXPECT_EQ(r.total(XStat::kvm_fpu_loads), 0u);  // nothing at the ioctl entry (v4.x)
   // A new vCPU starts active (vmx_vcpu_reset -> vmx_fpu_activate): the
   // guest FPU is loaded at VM entry, no trap.
   r.entry(0);
-  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 1u);
+  EXPECT_EQ(r.total(XStat::kvm_fpu_loads), 1u);
   EXPECT_FALSE(r.cpu(0).trap.cr0_ts);
   r.use(0, kSse);
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 0u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 0u);
   r.exit_(0, x86::VmExitReason::io);
   r.kvm_return(0);  // vcpu_put: put; fpu_counter 1 < 5 -> KVM_REQ_DEACTIVATE_FPU
-  EXPECT_EQ(r.total(Stat::kvm_fpu_unloads), 1u);
+  EXPECT_EQ(r.total(XStat::kvm_fpu_unloads), 1u);
   r.kvm_run(0, k.vcpu);
   r.entry(0);
   EXPECT_TRUE(r.cpu(0).trap.cr0_ts);  // forced while the guest FPU is inactive
   r.read(0, kSse);                    // #NM exit -> vmx_fpu_activate -> load at re-entry
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
-  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 2u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 1u);
+  EXPECT_EQ(r.total(XStat::kvm_fpu_loads), 2u);
   r.use(0, kSse);
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 1u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 1u);
   EXPECT_NO_LOSS_OR_LEAK(r);
 }
 
@@ -381,8 +381,8 @@ TEST(Kvm, LazyLegacyKeepsAFrequentUsersGuestFpuActive) {
     r.use(0, kSse, kSse);
     k.io_return();
   }
-  EXPECT_EQ(r.total(Stat::fpu_vm_exits), 4u);  // runs 2..5 trap; 1 and 6 do not
-  EXPECT_EQ(r.total(Stat::kvm_fpu_loads), 6u);
+  EXPECT_EQ(r.total(XStat::fpu_vm_exits), 4u);  // runs 2..5 trap; 1 and 6 do not
+  EXPECT_EQ(r.total(XStat::kvm_fpu_loads), 6u);
   EXPECT_EQ(k.v().fpu_counter, 6u);
   EXPECT_CLEAN(r);
 }

@@ -44,7 +44,7 @@ TEST_F(Linux4Test, EagerRestoresAtEverySwitchIn) {
   EXPECT_EQ(r->total(Stat::saves), 9u);  // every switch-out but the first (idle)
   EXPECT_EQ(r->total(Stat::restores_skipped), 0u);
   // CR0.TS is never set in eager mode (__fpregs_deactivate_hw() is a no-op).
-  EXPECT_EQ(r->total(Stat::cr0_ts_sets), 0u);
+  EXPECT_EQ(r->total(XStat::cr0_ts_sets), 0u);
   EXPECT_EQ(r->total(Stat::traps), 0u);
   EXPECT_FALSE(r->cpu(0).trap.cr0_ts);
   EXPECT_CLEAN(*r);
@@ -72,7 +72,7 @@ TEST_F(Linux4Test, EagerLazyRestoreHitSkipsReload) {
   EXPECT_EQ(r->of(A, Stat::restores), 2u);
   EXPECT_EQ(r->of(A, Stat::restores_skipped), 1u);
   r->read(0, kSse);
-  EXPECT_EQ(r->total(Stat::cr0_ts_sets), 0u);
+  EXPECT_EQ(r->total(XStat::cr0_ts_sets), 0u);
   EXPECT_CLEAN(*r);
 }
 
@@ -102,7 +102,7 @@ TEST_F(Linux4Test, EagerKernelFpuWithLiveRegsSavesAndRestores) {
   EXPECT_EQ(r->cause_saves(Cause::kernel_fpu), 1u);
   EXPECT_EQ(r->cause_restores(Cause::kernel_fpu), 1u);
   EXPECT_TRUE(r->ctx(A).fpregs_active);
-  EXPECT_EQ(r->total(Stat::cr0_ts_sets), 0u);
+  EXPECT_EQ(r->total(XStat::cr0_ts_sets), 0u);
   r->ret(0);
   r->read(0, kSse | kYmm);
   EXPECT_CLEAN(*r);
@@ -152,9 +152,9 @@ TEST_F(Linux4Test, LazyFirstUseTrapsAndSwitchOutSetsTs) {
   r->use(0, kSse);
   // #NM -> do_device_not_available() -> fpu__restore(): fpregs_activate()
   // (CLTS, owner = A), restore, counter++.
-  EXPECT_EQ(r->of(A, Stat::traps_nm_ts), 1u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_ts), 1u);
   EXPECT_EQ(r->cause_restores(Cause::nm_trap), 1u);
-  EXPECT_EQ(r->total(Stat::cr0_ts_clears), 1u);
+  EXPECT_EQ(r->total(XStat::cr0_ts_clears), 1u);
   EXPECT_FALSE(r->cpu(0).trap.cr0_ts);
   EXPECT_TRUE(r->ctx(A).fpregs_active);
   EXPECT_EQ(r->cpu(0).owner_ctx, A);
@@ -169,9 +169,9 @@ TEST_F(Linux4Test, LazyFirstUseTrapsAndSwitchOutSetsTs) {
   EXPECT_FALSE(r->ctx(A).fpregs_active);
   EXPECT_EQ(r->cpu(0).owner_ctx, A);
   EXPECT_TRUE(r->cpu(0).trap.cr0_ts);
-  EXPECT_EQ(r->total(Stat::cr0_ts_sets), 1u);
+  EXPECT_EQ(r->total(XStat::cr0_ts_sets), 1u);
   r->read(0, kSse);  // B traps and gets its own (init) state
-  EXPECT_EQ(r->of(B, Stat::traps_nm_ts), 1u);
+  EXPECT_EQ(r->of(B, XStat::traps_nm_ts), 1u);
   EXPECT_EQ(r->cpu(0).owner_ctx, B);
   EXPECT_NO_LOSS_OR_LEAK(*r);
 }
@@ -191,7 +191,7 @@ TEST_F(Linux4Test, LazySliceWithoutUseSavesNothing) {
   // though the registers still hold A's state.
   EXPECT_TRUE(r->cpu(0).trap.cr0_ts);
   r->read(0, kSse);
-  EXPECT_EQ(r->of(A, Stat::traps_nm_ts), 2u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_ts), 2u);
   EXPECT_EQ(r->of(A, Stat::restores), 2u);
   EXPECT_NO_LOSS_OR_LEAK(*r);
 }
@@ -241,7 +241,7 @@ TEST_F(Linux4Test, LazySignalAndSigreturn) {
   EXPECT_FALSE(r->ctx(A).fpregs_active);
   EXPECT_FALSE(r->ctx(A).fpstate_active);
   r->read(0, kSse);  // the handler traps (#NM 2) and finds init state
-  EXPECT_EQ(r->of(A, Stat::traps_nm_ts), 2u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_ts), 2u);
   r->use(0, kSse);
   r->sigreturn(0);
   // 64-bit frame: user_fpu_begin() + XRSTOR from the frame: active, TS
@@ -250,13 +250,13 @@ TEST_F(Linux4Test, LazySignalAndSigreturn) {
   EXPECT_FALSE(r->cpu(0).trap.cr0_ts);
   EXPECT_EQ(r->cause_restores(Cause::signal), 1u);
   r->read(0, kSse | kYmm);
-  EXPECT_EQ(r->of(A, Stat::traps_nm_ts), 2u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_ts), 2u);
   // A handler that never touches the FPU: the sigreturn still reloads the
   // frame and re-activates.
   r->signal(0);
   r->sigreturn(0);
   r->read(0, kSse | kYmm);
-  EXPECT_EQ(r->of(A, Stat::traps_nm_ts), 2u);
+  EXPECT_EQ(r->of(A, XStat::traps_nm_ts), 2u);
   EXPECT_CLEAN(*r);
 }
 
@@ -343,10 +343,10 @@ TEST_F(Linux4Test, PreloadAfterSixConsecutiveSlices) {
     // increments the counter), slice 7 on preload at switch.
     if (k <= 6) {
       EXPECT_FALSE(preloaded) << "slice " << k;
-      EXPECT_EQ(r->of(A, Stat::traps_nm_ts), static_cast<std::uint64_t>(k)) << "slice " << k;
+      EXPECT_EQ(r->of(A, XStat::traps_nm_ts), static_cast<std::uint64_t>(k)) << "slice " << k;
     } else {
       EXPECT_TRUE(preloaded) << "slice " << k;
-      EXPECT_EQ(r->of(A, Stat::traps_nm_ts), 6u) << "slice " << k;
+      EXPECT_EQ(r->of(A, XStat::traps_nm_ts), 6u) << "slice " << k;
     }
     EXPECT_EQ(r->ctx(A).counter, k) << "slice " << k;
     if (k == 6) windows_after_6 = r->total(Stat::exposure_windows);
@@ -383,9 +383,9 @@ TEST_F(Linux4Test, CounterWrapsAt256BackToLazy) {
     if (k == 256) {
       EXPECT_EQ(r->ctx(A).counter, 0u) << "255 + 1 wraps in an unsigned char";
     }
-    const auto before = r->of(A, Stat::traps_nm_ts);
+    const auto before = r->of(A, XStat::traps_nm_ts);
     r->use(0, kSse);
-    if (r->of(A, Stat::traps_nm_ts) != before) trapped.push_back(k);
+    if (r->of(A, XStat::traps_nm_ts) != before) trapped.push_back(k);
     r->sw(0, B);
     r->use(0, kSse);
   }

@@ -9,6 +9,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "models/x86/kvm.h"
+#include "models/x86/xstate.h"
 #include "sim/input/event.h"
 
 using namespace fpusim;
@@ -87,14 +89,14 @@ TEST_F(DecoderTest, EventsWithoutArguments) {
 TEST_F(DecoderTest, KernelFpuAndIrq) {
   Event e = decode(R"({"t": 0, "cpu": 0, "ev": "kernel_fpu", "in": "softirq", "dur": 2000, "clobbers": ["sse"]})");
   EXPECT_EQ(e.kind, EventKind::kKernelFpu);
-  EXPECT_EQ(e.where, x86::KernelFpuContext::kSoftirq);
+  EXPECT_EQ(e.where, KernelFpuContext::kSoftirq);
   EXPECT_EQ(e.dur, 2000u);
   EXPECT_EQ(e.read, kSse);  // clobbers travel in `read`
   e = decode(R"({"t": 0, "cpu": 0, "ev": "kernel_fpu", "in": "task", "dur": 1})");
-  EXPECT_EQ(e.where, x86::KernelFpuContext::kTask);
+  EXPECT_EQ(e.where, KernelFpuContext::kTask);
   EXPECT_EQ(e.read, 0u);  // default clobbers are the agent's business
   e = decode(R"({"t": 0, "cpu": 0, "ev": "kernel_fpu", "in": "hardirq", "dur": 1})");
-  EXPECT_EQ(e.where, x86::KernelFpuContext::kHardirq);
+  EXPECT_EQ(e.where, KernelFpuContext::kHardirq);
   e = decode(R"({"t": 0, "cpu": 1, "ev": "irq", "dur": 800, "kernel_fpu": true, "clobbers": ["ymm"]})");
   EXPECT_EQ(e.kind, EventKind::kIrq);
   EXPECT_TRUE(e.kernel_fpu);
@@ -109,7 +111,7 @@ TEST_F(DecoderTest, ForkPermAndStateAccess) {
   EXPECT_EQ(e.kind, EventKind::kFork);
   EXPECT_EQ(e.ctx, 1u);
   e = decode(R"({"t": 0, "cpu": 0, "ev": "xcomp_perm", "features": ["xtiledata"]})");
-  EXPECT_EQ(e.kind, EventKind::kXcompPerm);
+  EXPECT_EQ(e.kind, x86::ev::kXcompPerm);
   EXPECT_EQ(e.write, bit(x86::kXtileData));
   e = decode(R"({"t": 0, "cpu": 1, "ev": "state_read", "target": "A"})");
   EXPECT_EQ(e.kind, EventKind::kStateRead);
@@ -255,13 +257,13 @@ struct KvmDecoderTest : DecoderTest {
 
 TEST_F(KvmDecoderTest, RunEntryExitReturn) {
   Event e = decode(R"({"t": 1, "cpu": 0, "ev": "kvm_run", "vcpu": "vcpu0"})");
-  EXPECT_EQ(e.kind, EventKind::kKvmRun);
+  EXPECT_EQ(e.kind, x86::ev::kKvmRun);
   EXPECT_EQ(e.ctx, 2u);
-  EXPECT_EQ(decode(R"({"t": 2, "cpu": 0, "ev": "vm_entry"})").kind, EventKind::kVmEntry);
+  EXPECT_EQ(decode(R"({"t": 2, "cpu": 0, "ev": "vm_entry"})").kind, x86::ev::kVmEntry);
   e = decode(R"({"t": 3, "cpu": 0, "ev": "vm_exit", "reason": "hlt"})");
-  EXPECT_EQ(e.kind, EventKind::kVmExit);
+  EXPECT_EQ(e.kind, x86::ev::kVmExit);
   EXPECT_EQ(static_cast<x86::VmExitReason>(e.sub), x86::VmExitReason::hlt);
-  EXPECT_EQ(decode(R"({"t": 4, "cpu": 0, "ev": "kvm_return"})").kind, EventKind::kKvmReturn);
+  EXPECT_EQ(decode(R"({"t": 4, "cpu": 0, "ev": "kvm_return"})").kind, x86::ev::kKvmReturn);
 }
 
 TEST_F(KvmDecoderTest, GuestInstructionsAndVmmEvents) {
@@ -286,7 +288,7 @@ TEST_F(KvmDecoderTest, GuestInstructionsAndVmmEvents) {
   EXPECT_EQ(e.arg, -1);
   EXPECT_EQ(e.write, kYmm);
   e = decode(R"({"t": 8, "cpu": 0, "ev": "xcomp_guest_perm", "features": ["xtiledata"]})");
-  EXPECT_EQ(e.kind, EventKind::kXcompGuestPerm);
+  EXPECT_EQ(e.kind, x86::ev::kXcompGuestPerm);
 }
 
 TEST_F(KvmDecoderTest, Errors) {

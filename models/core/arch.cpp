@@ -1,0 +1,54 @@
+#include "models/core/arch.h"
+
+namespace fpusim {
+
+namespace {
+std::vector<const Arch*>& registry() {
+  static std::vector<const Arch*> r;
+  return r;
+}
+const StatInfo* find_stat_in(const std::vector<const StatInfo*>& v, std::string_view name) {
+  for (const StatInfo* s : v) {
+    if (s->name == name) return s;
+  }
+  return nullptr;
+}
+}  // namespace
+
+void register_arch(const Arch* a) { registry().push_back(a); }
+
+const Arch* find_arch(std::string_view name) {
+  for (const Arch* a : registry()) {
+    if (a->name() == name) return a;
+  }
+  return nullptr;
+}
+
+std::vector<const Arch*> archs() { return registry(); }
+
+StatSet stat_set(const Arch& a) {
+  std::vector<const StatGroup*> g{&core_stat_group()};
+  for (const StatGroup* x : a.stat_groups()) g.push_back(x);
+  return StatSet(std::move(g));
+}
+
+std::vector<const StatInfo*> all_stats() {
+  std::vector<const StatInfo*> out;
+  auto add = [&](const StatGroup& g) {
+    for (const StatInfo& s : g.stats) {
+      if (!find_stat_in(out, s.name)) out.push_back(&s);
+    }
+  };
+  add(core_stat_group());
+  for (const Arch* a : registry()) {
+    for (const StatGroup* g : a->stat_groups()) add(*g);
+  }
+  return out;
+}
+
+const StatInfo* find_stat(std::string_view name) {
+  static const std::vector<const StatInfo*> all = all_stats();
+  return find_stat_in(all, name);
+}
+
+}  // namespace fpusim

@@ -1,0 +1,137 @@
+// The architecture interface: everything the shared code (the platform, the
+// replayer, the scheduler, the writers) knows about an architecture, and the
+// only way it reaches one. An architecture lives in its own folder
+// (models/<arch>/) and registers an Arch under its name; the machine preset's
+// architecture picks it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "models/core/checker.h"
+#include "models/core/context.h"
+#include "models/core/event.h"
+#include "models/core/observer.h"
+#include "models/core/stats.h"
+#include "models/core/summary.h"
+
+namespace fpusim {
+
+struct Scenario;  // sim/input/presets.h
+
+// A trap-control register shown per CPU in timelines: the Perfetto counter
+// "cpuN <display>" with argument <arg>, the VCD variable "cpuN.traps.<vcd>".
+struct ControlInfo {
+  std::string_view display;
+  std::string_view arg;
+  std::string_view vcd;
+  unsigned width;  // bits; 1 = a flag
+};
+
+// One run's architecture side: the host kernel (and KVM) agent under its
+// policy, with its CPUs and contexts. The platform hands it every event.
+class ArchAgent {
+ public:
+  virtual ~ArchAgent() = default;
+  // Handles `e` on `cpu` at effective time `t`; returns the cycles of FPU
+  // management it cost there. Throws SemanticError for what the modelled
+  // kernel cannot do.
+  virtual Cycles handle(CpuId cpu, Cycles t, const Event& e) = 0;
+  // Exposure accounting around every event (Checker::advance / update).
+  virtual void before_event(CpuId cpu, Cycles t) = 0;
+  virtual void after_event(CpuId cpu, Cycles t) = 0;
+  virtual ContextBase& context(ContextId id) = 0;
+  virtual CpuView cpu_view(CpuId cpu) const = 0;
+  virtual void add_observer(Observer* o) = 0;
+  // Scheduled mode: the running task asks for the machine's dynamically
+  // enabled features (those a task must request before first use).
+  virtual Cycles request_dynamic_features(CpuId cpu, Cycles t) = 0;
+  // Per context: the thread that runs it (a vCPU's guest state), else
+  // kNoContext; a use may name the guest its thread runs.
+  virtual std::vector<ContextId> runner_threads() const = 0;
+};
+
+// The named policy a run uses, as the shared code sees it.
+struct PolicyDesc {
+  std::string name;
+  std::string kernels;      // which Linux versions behaved so
+  std::string description;
+};
+
+class Arch {
+ public:
+  virtual ~Arch() = default;
+  virtual std::string_view name() const = 0;
+
+  // ---- state components ----
+  virtual std::string component_name(unsigned i) const = 0;
+  // A mask as reports print it ("sse|ymm").
+  virtual std::string components_string(ComponentMask m) const = 0;
+  // Bytes of each component on `scenario`'s machine (the checker's weights).
+  virtual std::array<std::uint32_t, kMaxComponents> component_bytes(const Scenario& s) const = 0;
+
+  // ---- statistics ----
+  virtual const std::vector<CauseInfo>& causes() const = 0;
+  // Its groups, after the core group (ids from kNumCoreStats on).
+  virtual std::vector<const StatGroup*> stat_groups() const = 0;
+  // The counters a report lists under "traps_by_kind", with their keys.
+  virtual std::vector<std::pair<std::string_view, StatId>> trap_kinds() const = 0;
+  // Trap-control registers per CPU (CpuView::controls, in this order).
+  virtual const std::vector<ControlInfo>& controls() const = 0;
+
+  // ---- reports ----
+  // What the headers of the text summary and the comparison say about the
+  // machine after its CPU count (x86: the save instruction).
+  virtual std::string machine_brief(const Scenario& s) const = 0;
+  // Its sections of the JSON report: report["machine"]["derived"] (what it
+  // derives from the machine preset) and any of its own.
+  virtual void report_sections(nlohmann::json& report, const Scenario& s, const PolicyDesc& policy) const = 0;
+  // After the traps total of the text summary: its breakdown, "(...)".
+  virtual std::string trap_detail(const Stats& st) const = 0;
+  // The text summary's rows of this architecture, after the traps row.
+  virtual void summary_rows(SummaryTable& t, const Scenario& s, const PolicyDesc& policy, const Stats& st) const = 0;
+  // `fpusim compare`'s rows of this architecture: after the traps row
+  // (`tail` false) and at the end of the table (`tail` true).
+  virtual std::vector<CompareRow> compare_rows(const Scenario& s, bool tail) const = 0;
+
+  // ---- events ----
+  virtual std::string_view event_kind_name(EventKind k) const = 0;
+  // Kinds whose effect reaches other CPUs' contexts: no later event is
+  // processed before one of them (Replayer::is_barrier).
+  virtual std::uint32_t barrier_kinds() const = 0;
+
+  // ---- policies and runs ----
+  // The named policy, or null.
+  virtual const PolicyDesc* find_policy(std::string_view name) const = 0;
+  // "eager, lazy, ..." for error messages.
+  virtual std::string policy_names() const = 0;
+  // A run of `s` under `policy` (from find_policy), watched by `observers`
+  // from its start. `ids` receives the names events are decoded with
+  // (contexts, in s.contexts' order, and whatever else the architecture's
+  // events name).
+  virtual std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats,
+                                                Checker& checker, std::unordered_map<std::string, ContextId>& ids,
+                                                const std::vector<Observer*>& observers) const = 0;
+};
+
+// The registry of architectures, by name.
+void register_arch(const Arch* a);
+const Arch* find_arch(std::string_view name);
+std::vector<const Arch*> archs();
+
+// The counters of a run on `a`: the core group, then a's groups.
+StatSet stat_set(const Arch& a);
+// Every counter this build knows, by name: the core group, then each
+// architecture's groups (for listings, sweeps and expectations, which go by
+// name; ids are per architecture).
+std::vector<const StatInfo*> all_stats();
+const StatInfo* find_stat(std::string_view name);
+
+}  // namespace fpusim

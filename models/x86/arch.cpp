@@ -1,0 +1,249 @@
+// x86 behind the architecture interface (models/core/arch.h): its names,
+// stat groups and causes, and X86Run, which turns a scenario into an Agent
+// under a Policy and hands it each event.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "models/core/arch.h"
+#include "models/x86/events.h"
+#include "models/x86/policy.h"
+#include "models/x86/xstate.h"
+#include "sim/input/event.h"
+#include "sim/input/presets.h"
+
+namespace fpusim::x86 {
+
+namespace {
+
+class X86Run final : public ArchAgent {
+ public:
+  X86Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
+         std::unordered_map<std::string, ContextId>& ids)
+      : policy_(info.make()), agent_(s.machine, s.costs, *policy_, stats, checker) {
+    agent_.reserve_contexts(s.contexts.size());
+    std::unordered_map<std::string, std::uint32_t> processes;
+    for (const auto& c : s.contexts) {
+      auto it = processes.find(c.process);
+      if (it == processes.end()) it = processes.emplace(c.process, agent_.add_process(c.process)).first;
+      ids.emplace(c.name, agent_.add_context(c.name, c.kind, it->second));
+    }
+    agent_.set_kvm_mode(info.kvm);
+    threads_.assign(s.contexts.size(), kNoContext);
+    for (const VmDecl& d : s.vms) {
+      Vm vm;
+      vm.name = d.name;
+      vm.process = processes.at(d.process);
+      vm.confidential = d.confidential;
+      vm.amx_alloc = d.amx_alloc;
+      vm.supported_xcr0 = d.features;
+      vm.xfd = d.xfd;
+      const std::uint32_t vm_id = agent_.add_vm(std::move(vm));
+      ids.emplace(kVmKeyPrefix + d.name, vm_id);
+      for (const VcpuDecl& vd : d.vcpus) {
+        const ContextId guest = ids.at(vd.name), thread = ids.at(vd.thread);
+        agent_.add_vcpu(vm_id, thread, guest);
+        ids.emplace(kVcpuKeyPrefix + vd.name, guest);
+        threads_[guest] = thread;
+      }
+    }
+  }
+
+  // After the observers are attached: the agent's start() and the VMs that
+  // exist when the trace starts.
+  void start(const Scenario& s) {
+    agent_.start();
+    for (std::uint32_t i = 0; i < s.vms.size(); ++i) {
+      if (!s.vms[i].created) continue;
+      try {
+        agent_.create_vm_at_start(i);
+      } catch (const SemanticError& e) {
+        throw InputError{s.file, "/vms/" + std::to_string(i), e.message};
+      }
+    }
+  }
+
+  Cycles handle(CpuId cpu, Cycles t, const Event& e) override {
+    Agent& a = agent_;
+    switch (static_cast<unsigned>(e.kind)) {
+      case static_cast<unsigned>(EventKind::kSwitch): return a.context_switch(cpu, t, e.ctx);
+      case static_cast<unsigned>(EventKind::kUse): return a.use(cpu, t, e.write, e.read, e.release);
+      case static_cast<unsigned>(EventKind::kSyscall): return a.syscall(cpu, t);
+      case static_cast<unsigned>(EventKind::kReturnToUser): return a.return_to_user(cpu, t);
+      case static_cast<unsigned>(EventKind::kKernelFpu): return a.kernel_fpu(cpu, t, e.where, e.read);
+      case static_cast<unsigned>(EventKind::kIrq): return a.irq(cpu, t, e.kernel_fpu, e.read);
+      case static_cast<unsigned>(EventKind::kSignal): return a.signal(cpu, t);
+      case static_cast<unsigned>(EventKind::kSigreturn): return a.sigreturn(cpu, t);
+      case static_cast<unsigned>(EventKind::kFork): return a.fork(cpu, t, e.ctx);
+      case static_cast<unsigned>(EventKind::kExec): return a.exec(cpu, t);
+      case static_cast<unsigned>(EventKind::kExit): return a.exit(cpu, t);
+      case static_cast<unsigned>(EventKind::kStateRead): return a.state_read(cpu, t, e.ctx);
+      case static_cast<unsigned>(EventKind::kStateWrite): return a.state_write(cpu, t, e.ctx, e.write);
+      case static_cast<unsigned>(ev::kXcompPerm): return a.xcomp_perm(cpu, t, e.write);
+      case static_cast<unsigned>(ev::kXcompGuestPerm): return a.xcomp_guest_perm(cpu, t, e.write);
+      case static_cast<unsigned>(ev::kVmCreate): return a.vm_create(cpu, t, static_cast<std::uint32_t>(e.arg));
+      case static_cast<unsigned>(ev::kVmDestroy): return a.vm_destroy(cpu, t, static_cast<std::uint32_t>(e.arg));
+      case static_cast<unsigned>(ev::kKvmRun): return a.kvm_run(cpu, t, a.ctx(e.ctx).guest_of);
+      case static_cast<unsigned>(ev::kVmEntry): return a.vm_entry(cpu, t);
+      case static_cast<unsigned>(ev::kVmExit): return a.vm_exit(cpu, t, static_cast<VmExitReason>(e.sub));
+      case static_cast<unsigned>(ev::kKvmReturn): return a.kvm_return(cpu, t);
+      case static_cast<unsigned>(ev::kGuestWrmsr): return a.guest_wrmsr(cpu, t, static_cast<GuestMsr>(e.sub), e.write);
+      case static_cast<unsigned>(ev::kGuestRdmsr): return a.guest_rdmsr(cpu, t, static_cast<GuestMsr>(e.sub));
+      case static_cast<unsigned>(ev::kGuestXsetbv):
+        return a.guest_xsetbv(cpu, t, static_cast<std::uint32_t>(e.arg), e.write);
+      case static_cast<unsigned>(ev::kGuestCr4): return a.guest_cr4(cpu, t, e.sub != 0);
+      case static_cast<unsigned>(ev::kVcpuSaveState):
+        return a.vcpu_save_state(cpu, t, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
+      case static_cast<unsigned>(ev::kVcpuLoadState):
+        return a.vcpu_load_state(cpu, t, a.ctx(e.ctx).guest_of, static_cast<std::uint32_t>(e.arg));
+      case static_cast<unsigned>(ev::kKvmSetXsave): return a.kvm_set_xsave(cpu, t, a.ctx(e.ctx).guest_of, e.arg, e.write);
+    }
+    panic("x86: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
+  }
+  void before_event(CpuId cpu, Cycles t) override { agent_.before_event(cpu, t); }
+  void after_event(CpuId cpu, Cycles t) override { agent_.after_event(cpu, t); }
+  ContextBase& context(ContextId id) override { return agent_.ctx(id); }
+  CpuView cpu_view(CpuId cpu) const override { return agent_.cpu_view(cpu); }
+  void add_observer(Observer* o) override { agent_.add_observer(o); }
+  // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): AMX.
+  Cycles request_dynamic_features(CpuId cpu, Cycles t) override { return agent_.xcomp_perm(cpu, t, bit(kXtileData)); }
+  std::vector<ContextId> runner_threads() const override { return threads_; }
+
+ private:
+  std::unique_ptr<Policy> policy_;
+  Agent agent_;
+  std::vector<ContextId> threads_;
+};
+
+class X86Arch final : public Arch {
+ public:
+  std::string_view name() const override { return "x86_64"; }
+
+  std::string component_name(unsigned i) const override { return x86::component_name(i); }
+  std::string components_string(ComponentMask m) const override { return mask_to_names(m); }
+  std::array<std::uint32_t, kMaxComponents> component_bytes(const Scenario& s) const override {
+    std::array<std::uint32_t, kMaxComponents> b{};
+    const Machine& m = s.machine;
+    for (unsigned i = 0; i < kNumXfeatures; ++i) {
+      if ((m.xcr0 | m.xss) & bit(i)) b[i] = component_size(m.cpuid, i);
+    }
+    return b;
+  }
+
+  const std::vector<CauseInfo>& causes() const override { return cause_table(); }
+  std::vector<const StatGroup*> stat_groups() const override { return {&host_stat_group(), &kvm_stat_group()}; }
+  std::vector<std::pair<std::string_view, StatId>> trap_kinds() const override {
+    return {{"nm_ts", stat_id(XStat::traps_nm_ts)},
+            {"nm_xfd", stat_id(XStat::traps_nm_xfd)},
+            {"ud", stat_id(XStat::traps_ud)}};
+  }
+  // Agent::cpu_view() fills them in this order.
+  const std::vector<ControlInfo>& controls() const override {
+    static const std::vector<ControlInfo> c = {{"CR0.TS", "TS", "cr0_ts", 1}, {"IA32_XFD", "XFD", "xfd", 64}};
+    return c;
+  }
+
+  void report_sections(nlohmann::json& j, const Scenario& s, const PolicyDesc& policy) const override {
+    using Json = nlohmann::json;
+    auto config_json = [](const FpuStateConfig& c) {
+      return Json{{"max_features", mask_to_names(c.max_features)},
+                  {"default_features", mask_to_names(c.default_features)},
+                  {"max_size", c.max_size},
+                  {"default_size", c.default_size}};
+    };
+    auto hex = [](std::uint64_t v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+      return std::string(b);
+    };
+    const Machine& mm = s.machine;
+    j["machine"]["derived"] = {{"save_instruction", std::string(save_insn_name(mm.save_insn))},
+                               {"restore_instruction", std::string(restore_insn_name(mm.restore_insn()))},
+                               {"xcr0", hex(mm.xcr0)},
+                               {"xss", hex(mm.xss)},
+                               {"dynamic_features", mask_to_names(mm.dynamic)},
+                               {"fpu_kernel_cfg", config_json(mm.cfg.kernel)},
+                               {"fpu_user_cfg", config_json(mm.cfg.user)},
+                               {"fpu_guest_cfg", config_json(mm.cfg.guest)}};
+    if (s.vms.empty()) return;
+    // Which KVM behaviour ran, and per VM how its guest got AMX room.
+    Json vms = Json::array();
+    for (const VmDecl& v : s.vms) {
+      Json vcpus = Json::array();
+      for (const VcpuDecl& c : v.vcpus) vcpus.push_back({{"name", c.name}, {"thread", c.thread}});
+      vms.push_back({{"name", v.name},
+                     {"process", v.process},
+                     {"guest_features", mask_to_names(v.features)},
+                     {"xfd", v.xfd},
+                     {"confidential", v.confidential},
+                     {"amx_alloc", std::string(amx_alloc_name(v.amx_alloc))},
+                     {"vcpus", vcpus}});
+    }
+    j["kvm"] = {{"mode", std::string(kvm_mode_name(static_cast<const PolicyInfo&>(policy).kvm))}, {"vms", vms}};
+  }
+
+  std::string machine_brief(const Scenario& s) const override {
+    return std::string(save_insn_name(s.machine.save_insn));
+  }
+
+  std::string trap_detail(const Stats& st) const override {
+    return "(#NM TS " + std::to_string(st.get(XStat::traps_nm_ts)) + ", #NM XFD " +
+           std::to_string(st.get(XStat::traps_nm_xfd)) + ", #UD " + std::to_string(st.get(XStat::traps_ud)) +
+           ", SIGILL " + std::to_string(st.get(XStat::sigill)) + ")";
+  }
+
+  void summary_rows(SummaryTable& t, const Scenario& s, const PolicyDesc& policy, const Stats& st) const override {
+    t.row("XFD MSR writes", st.get(XStat::xfd_writes));
+    t.row("CR0.TS writes", st.get(XStat::cr0_ts_sets) + st.get(XStat::cr0_ts_clears));
+    t.row("fpstate reallocations", st.get(XStat::fpstate_reallocs));
+    if (s.vms.empty()) return;
+    std::string kvm = "KVM: " + std::string(kvm_mode_name(static_cast<const PolicyInfo&>(policy).kvm));
+    for (const VmDecl& v : s.vms) {
+      kvm += "; " + v.name + (v.confidential ? " (confidential)" : "");
+      if (v.features & s.machine.dynamic) kvm += " guest AMX room at " + std::string(amx_alloc_name(v.amx_alloc));
+    }
+    t.line(kvm);
+    t.row("KVM_RUNs", st.get(XStat::kvm_runs));
+    t.text("guest FPU loads / puts",
+           with_commas(st.get(XStat::kvm_fpu_loads)) + " / " + with_commas(st.get(XStat::kvm_fpu_unloads)));
+    t.row("VM exits", st.get(XStat::vm_exits));
+    t.text("  FPU-caused", with_commas(st.get(XStat::fpu_vm_exits)),
+           "(guest #NM " + std::to_string(st.get(XStat::guest_nm_injected)) + ", #GP " +
+               std::to_string(st.get(XStat::guest_gp)) + ", #UD " + std::to_string(st.get(XStat::guest_ud)) + ")");
+  }
+
+  std::vector<CompareRow> compare_rows(const Scenario& s, bool tail) const override {
+    if (!tail) {
+      return {{"  #NM CR0.TS", {"traps_nm_ts"}},
+              {"  #NM XFD", {"traps_nm_xfd"}},
+              {"CR0.TS writes", {"cr0_ts_sets", "cr0_ts_clears"}},
+              {"XFD writes", {"xfd_writes"}}};
+    }
+    if (s.vms.empty()) return {};
+    return {{"KVM_RUNs", {"kvm_runs"}},           {"guest FPU loads", {"kvm_fpu_loads"}},
+            {"guest FPU puts", {"kvm_fpu_unloads"}}, {"VM exits", {"vm_exits"}},
+            {"  FPU-caused", {"fpu_vm_exits"}},    {"guest #NM", {"guest_nm_injected"}}};
+  }
+
+  std::string_view event_kind_name(EventKind k) const override { return fpusim::event_kind_name(k); }
+  std::uint32_t barrier_kinds() const override { return ev::kBarriers; }
+
+  const PolicyDesc* find_policy(std::string_view name) const override { return x86::find_policy(name); }
+  std::string policy_names() const override { return x86::policy_names(); }
+  std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
+                                        std::unordered_map<std::string, ContextId>& ids,
+                                        const std::vector<Observer*>& observers) const override {
+    auto run = std::make_unique<X86Run>(s, static_cast<const PolicyInfo&>(policy), stats, checker, ids);
+    for (Observer* o : observers) run->add_observer(o);
+    run->start(s);
+    return run;
+  }
+};
+
+const bool registered = (register_arch(new X86Arch()), true);
+
+}  // namespace
+
+}  // namespace fpusim::x86
