@@ -1,7 +1,7 @@
 // fpusim command line. Parses and validates everything before SystemC is
 // touched; each simulation runs in its own process (`run` in this one,
-// `check` and `compare` in forked children), because the SystemC kernel
-// cannot be restarted.
+// `check` and `compare` in forked children, `sweep` in executed `run`s, both
+// started by sim/app/runner), because the SystemC kernel cannot be restarted.
 //
 // Exit codes: 0 ok, 1 checker violation or failed expectation, 2 bad input
 // or usage, 3 internal error.
