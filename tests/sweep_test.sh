@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of `fpusim sweep` (and scripts/plot_sweep.sh when gnuplot is there):
 # point directories, results.csv, resuming (skipping finished points,
-# rerunning a deleted one), -j 1 = -j 2, failed points, bad grids.
+# rerunning a deleted one), -j 1 = -j 2, failed points, Ctrl-C, bad grids.
 #
 # usage: sweep_test.sh FPUSIM SOURCE_ROOT
 # Prints "ok N - ..." / "not ok N - ...: reason" per case, then
@@ -159,6 +159,57 @@ check "... its stderr.txt holds the error" "stderr.txt: $(first_line "$TMP/out-f
 rc=$?
 check "another grid into the same -o DIR: exit 2, refused" "exit $rc: $(first_line "$TMP/stderr")" \
   grep -q "not a point of this grid" "$TMP/stderr"
+
+# ---------------------------------------------------------------------------
+# Ctrl-C (SIGINT to the sweep alone, as `kill -INT`): the running points are
+# killed, none is left running, the finished point's report is kept. One
+# short point, then two that would run for hours.
+cp "$SRC/traces/sched_fp_share.json" "$TMP/grids/sched.json"
+cat >"$TMP/grids/long.json" <<'EOF'
+{"format": "fpusim-sweep", "version": 1, "name": "long", "description": "", "scenario": "sched.json",
+ "policies": ["eager"], "parameters": {"workload.duration": [400000000, 400000000000000, 500000000000000]}}
+EOF
+if command -v pgrep >/dev/null 2>&1; then
+  INT=$TMP/out-int
+  "$FPUSIM" sweep "$TMP/grids/long.json" -o "$INT" -j 2 >/dev/null 2>"$TMP/stderr" &
+  sweep=$!
+  kids=""
+  for _ in $(seq 200); do  # up to 10 s for point 0 to finish and points 1 and 2 to run
+    kids=$(pgrep -P "$sweep" | tr '\n' ' ')
+    [ -f "$INT/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] && break
+    sleep 0.05
+  done
+  args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
+  kill -INT "$sweep"
+  for _ in $(seq 100); do kill -0 "$sweep" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$sweep" 2>/dev/null; then
+    not_ok "SIGINT stops the sweep within 10 s" "still running; killing it and its points"
+    pkill -KILL -P "$sweep"
+    kill -KILL "$sweep"
+  fi
+  wait "$sweep"
+  rc=$?
+  left=""
+  for k in $kids; do kill -0 "$k" 2>/dev/null && left+=" $k"; done
+  [ -n "$left" ] && kill -KILL $left
+  check "SIGINT: two points were running" "children: '$kids'" [ "$(wc -w <<<"$kids")" -eq 2 ]
+  check "SIGINT: exit code 130" "exit code $rc (stderr: $(first_line "$TMP/stderr"))" [ "$rc" -eq 130 ]
+  check "SIGINT: no point left running" "still running:$left" [ -z "$left" ]
+  check "SIGINT: the summary says interrupted, 2 points not done" "summary: $(tail -n 1 "$TMP/stderr")" \
+    grep -q "3 points: 1 ran, 0 skipped, 0 failed; interrupted by signal 2 with 2 points not done" <(tail -n 1 "$TMP/stderr")
+  reports=$(cd "$INT/points" && find . -name 'report.json*' | sort | tr '\n' ' ')
+  check "SIGINT: the finished point's report is kept, the killed points have none (nor temporaries)" \
+    "reports: $reports" [ "$reports" = "./0000-eager-workload.duration=400000000/report.json " ]
+  # Points that share the cores read their trace in the simulation's thread
+  # (Replayer::share_cores): said on their command line, unless the user chose.
+  if [ -n "${FPUSIM_READER_THREAD+set}" ] || [ "$(nproc)" -ge 4 ]; then want=0; else want=2; fi
+  check "SIGINT: the points were given --reader-thread=off when they share the cores ($want of 2)" "argv: $args" \
+    [ "$(grep -c -- "--reader-thread=off" <<<"$args")" -eq "$want" ]
+  check "... not written into run.sh or point.json (a point rerun alone has the cores)" "found" \
+    bash -c "! grep -rq reader-thread '$INT/points'"
+else
+  echo "# pgrep not installed: SIGINT of a sweep not tested"
+fi
 
 # ---------------------------------------------------------------------------
 # Bad input: exit 2, one line naming the grid file, the JSON path and what was

@@ -1,17 +1,15 @@
 // fpusim command line. Parses and validates everything before SystemC is
 // touched; each simulation runs in its own process (`run` in this one,
-// `check` and `compare` in forked children), because the SystemC kernel
-// cannot be restarted.
+// `check` and `compare` in forked children, `sweep` in executed `run`s, both
+// started by sim/app/runner), because the SystemC kernel cannot be restarted.
 //
 // Exit codes: 0 ok, 1 checker violation or failed expectation, 2 bad input
 // or usage, 3 internal error.
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -25,6 +23,7 @@
 #include "models/x86/policy.h"
 #include "sim/input/paths.h"
 #include "sim/app/cores.h"
+#include "sim/app/runner.h"
 #include "sim/input/presets.h"
 #include "sim/output/oplog.h"
 #include "sim/output/perfetto.h"
@@ -129,116 +128,64 @@ void check_output_path(const po::variables_map& vm, const char* option) {
   if (!problem.empty()) throw InputError{path, "", std::string("--") + option + ": " + problem};
 }
 
-// Runs one policy in a forked child and returns its JSON report. On bad input
-// the child sends its one-line message through the pipe instead and exits 2
-// (3 for an internal error); the parent prints each distinct message once, so
-// a mistake every policy trips over is not reported once per policy, nor
+// Runs one policy in a child process (run_jobs) and returns its JSON report.
+// On bad input the child sends its one-line message instead and exits 2 (3
+// for an internal error); the parent prints each distinct message once, so a
+// mistake every policy trips over is not reported once per policy, nor
 // interleaved with the other children's output.
-struct ChildRun {
-  pid_t pid = -1;
-  int fd = -1;
-  std::string policy;
-  std::string out;
-};
-
-ChildRun spawn_run(const Scenario& s, const std::string& policy) {
-  int fds[2];
-  if (::pipe(fds) != 0) throw InternalError{std::string("pipe: ") + std::strerror(errno)};
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw InternalError{std::string("fork: ") + std::strerror(errno)};
-  if (pid == 0) {
-    ::close(fds[0]);
-    int code = kExitOk;
-    std::string text;
-    try {
-      RunResult r = run_scenario(s, policy);
-      text = report_json(s, r).dump();
-    } catch (const InputError& e) {
-      text = "fpusim: " + e.what();
-      code = kExitInput;
-    } catch (const SemanticError& e) {
-      text = "fpusim: " + e.message;
-      code = kExitInput;
-    } catch (const InternalError& e) {
-      text = "fpusim: internal error: " + e.message;
-      code = kExitInternal;
-    } catch (const std::exception& e) {
-      text = "fpusim: internal error: " + std::string(e.what());
-      code = kExitInternal;
-    }
-    {
-      size_t off = 0;
-      while (off < text.size()) {
-        const ssize_t n = ::write(fds[1], text.data() + off, text.size() - off);
-        if (n <= 0) {
-          code = kExitInternal;
-          break;
-        }
-        off += static_cast<size_t>(n);
-      }
-    }
-    ::close(fds[1]);
-    std::cerr.flush();
-    ::_exit(code);
+int simulate_policy(const Scenario& s, const std::string& policy, std::string& out) {
+  try {
+    RunResult r = run_scenario(s, policy);
+    out = report_json(s, r).dump();
+    return kExitOk;
+  } catch (const InputError& e) {
+    out = "fpusim: " + e.what();
+    return kExitInput;
+  } catch (const SemanticError& e) {
+    out = "fpusim: " + e.message;
+    return kExitInput;
+  } catch (const InternalError& e) {
+    out = "fpusim: internal error: " + e.message;
+    return kExitInternal;
+  } catch (const std::exception& e) {
+    out = "fpusim: internal error: " + std::string(e.what());
+    return kExitInternal;
   }
-  ::close(fds[1]);
-  return ChildRun{pid, fds[0], policy, ""};
-}
-
-// Collects a child's report; returns its exit code.
-int finish_run(ChildRun& c) {
-  char buf[65536];
-  while (true) {
-    const ssize_t n = ::read(c.fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    c.out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(c.fd);
-  int status = 0;
-  while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  std::cerr << "fpusim: simulation of policy " << c.policy << " died with signal " << WTERMSIG(status) << "\n";
-  return kExitInternal;
 }
 
 // Runs `policies` with at most `jobs` children at a time. Reports in order.
+// Interrupted (Ctrl-C), the process ends by that signal once the children
+// are gone, as it did when it did not catch it.
 std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::string>& policies, unsigned jobs,
                                     int* worst_exit) {
-  Replayer::share_cores(static_cast<unsigned>(std::min<size_t>(jobs, policies.size())));
+  std::vector<Job> list(policies.size());
+  for (size_t i = 0; i < policies.size(); ++i) {
+    list[i].fn = [&s, &policy = policies[i]](std::string& out) { return simulate_policy(s, policy, out); };
+  }
+  RunnerOptions options;
+  options.limit = jobs;
+  const JobsRun run = run_jobs(list, options);
+  if (run.interrupted) die_of_signal(run.interrupted);
   std::vector<PolicyRow> rows(policies.size());
   std::vector<std::pair<std::string, std::string>> errors;  // message, policies
-  std::vector<ChildRun> running;
-  std::vector<size_t> index;
-  size_t next = 0;
-  auto drain_one = [&]() {
-    ChildRun c = std::move(running.front());
-    const size_t i = index.front();
-    running.erase(running.begin());
-    index.erase(index.begin());
-    const int code = finish_run(c);
+  for (size_t i = 0; i < policies.size(); ++i) {
+    const JobResult& c = run.results[i];
+    int code = c.code;
+    if (!c.exited) {
+      std::cerr << "fpusim: simulation of policy " << policies[i] << " died with signal " << c.signal << "\n";
+      code = kExitInternal;
+    }
     if (code != kExitOk) {
       *worst_exit = std::max(*worst_exit, code);
       if (code == kExitInput || code == kExitInternal) {
-        auto it = std::find_if(errors.begin(), errors.end(), [&](const auto& e) { return e.first == c.out; });
-        if (it == errors.end()) errors.emplace_back(c.out, c.policy);
-        else it->second += ", " + c.policy;
+        auto it = std::find_if(errors.begin(), errors.end(), [&](const auto& e) { return e.first == c.output; });
+        if (it == errors.end()) errors.emplace_back(c.output, policies[i]);
+        else it->second += ", " + policies[i];
       }
-      return;
+      continue;
     }
-    rows[i].policy = c.policy;
-    rows[i].report = Json::parse(c.out);
-  };
-  while (next < policies.size() || !running.empty()) {
-    if (next < policies.size() && running.size() < jobs) {
-      running.push_back(spawn_run(s, policies[next]));
-      index.push_back(next++);
-    } else {
-      drain_one();
-    }
+    rows[i].policy = policies[i];
+    rows[i].report = Json::parse(c.output);
   }
   for (const auto& [message, names] : errors) {
     std::cerr << message << " [" << (names.find(',') == std::string::npos ? "policy " : "policies ") << names << "]\n";
@@ -266,7 +213,10 @@ int cmd_run(const std::vector<std::string>& args) {
       "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON)")(
       "vcd", po::value<std::string>(), "write a VCD of per-CPU owner, CR0.TS, IA32_XFD, live bytes (1 ps = 1 cycle)")(
       "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
-      "perf", "print events/s and peak memory on stderr (also without --quiet)");
+      "perf", "print events/s and peak memory on stderr (also without --quiet)")(
+      "reader-thread", po::value<std::string>()->default_value("auto"),
+      "decode the trace on a second thread: on, off, or auto (on unless the environment has "
+      "FPUSIM_READER_THREAD=0; sweep passes off to points that share the cores)");
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("scenario", 1);
@@ -276,6 +226,10 @@ int cmd_run(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!vm.count("scenario")) throw UsageError{"run needs a SCENARIO file (see fpusim run --help)"};
+  const std::string reader = vm["reader-thread"].as<std::string>();
+  if (reader == "on") Replayer::set_reader_thread(Replayer::ReaderThread::kOn);
+  else if (reader == "off") Replayer::set_reader_thread(Replayer::ReaderThread::kOff);
+  else if (reader != "auto") throw UsageError{"--reader-thread: expected on, off or auto, got \"" + reader + "\""};
   const std::string path = vm["scenario"].as<std::string>();
   Scenario s = load_scenario(path, overrides(vm));
   const std::string policy = vm.count("policy") ? vm["policy"].as<std::string>() : s.policy;

@@ -1,17 +1,14 @@
 #include "sim/app/sweep.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,8 +21,8 @@
 #include <unordered_map>
 
 #include "models/x86/policy.h"
+#include "sim/app/runner.h"
 #include "sim/input/paths.h"
-#include "sim/input/replayer.h"
 #include "sim/output/report.h"
 #include "sim/input/event.h"
 
@@ -498,38 +495,6 @@ void remove_stale_temporaries(const std::string& dir) {
 // ---------------------------------------------------------------------------
 // Running.
 
-volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_signal(int sig) { g_signal = sig; }
-
-pid_t spawn_point(const Point& p) {
-  std::vector<char*> argv;
-  for (const auto& a : p.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const std::string err = p.dir + "/stderr.txt";
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw InternalError{std::string("fork: ") + std::strerror(errno)};
-  if (pid == 0) {
-    ::signal(SIGINT, SIG_DFL);
-    ::signal(SIGTERM, SIG_DFL);
-    ::signal(SIGHUP, SIG_DFL);
-    const int in = ::open("/dev/null", O_RDONLY);
-    const int out = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (in >= 0) ::dup2(in, 0);
-    if (out >= 0) {
-      ::dup2(out, 1);  // `run --quiet` prints nothing on stdout
-      ::dup2(out, 2);
-    }
-    ::execv(argv[0], argv.data());
-    const std::string msg = "fpusim sweep: cannot execute " + p.argv[0] + ": " + std::strerror(errno) + "\n";
-    if (::write(2, msg.data(), msg.size()) < 0) {
-    }
-    ::_exit(127);
-  }
-  return pid;
-}
-
 std::string first_line_of(const std::string& path) {
   std::ifstream in(path);
   std::string line;
@@ -657,55 +622,36 @@ int run_sweep(const SweepOptions& opt) {
   }
   const size_t skipped = points.size() - todo.size();
   const unsigned jobs = std::max(1u, opt.jobs);
-  Replayer::share_cores(static_cast<unsigned>(std::min<size_t>(jobs, todo.size())));
   const bool tty = ::isatty(2);
   if (tty) {
     std::cerr << "fpusim sweep: " << g.name << ": " << points.size() << " points, " << skipped
               << " already done, running " << todo.size() << " with -j " << jobs << "\n";
   }
 
-  // Interruptions: stop starting points, stop the running ones, keep every
-  // finished report (they are complete: `run` writes them atomically).
-  struct sigaction sa {}, old_int {}, old_term {}, old_hup {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: waitpid returns EINTR
-  g_signal = 0;
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  ::sigaction(SIGHUP, &sa, &old_hup);
-
-  std::map<pid_t, std::pair<size_t, std::chrono::steady_clock::time_point>> running;
-  size_t next = 0, finished = 0, ran = 0, failed = 0;
-  while ((next < todo.size() && !g_signal) || !running.empty()) {
-    if (next < todo.size() && running.size() < jobs && !g_signal) {
-      const size_t i = todo[next++];
-      running.emplace(spawn_point(points[i]), std::make_pair(i, std::chrono::steady_clock::now()));
-      continue;
-    }
-    if (g_signal) {
-      for (const auto& [pid, info] : running) ::kill(pid, SIGTERM);
-    }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      throw InternalError{std::string("waitpid: ") + std::strerror(errno)};
-    }
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const size_t i = it->second.first;
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.second).count();
-    running.erase(it);
+  // Interruptions (run_jobs): stop starting points, stop the running ones,
+  // keep every finished report (they are complete: `run` writes them
+  // atomically).
+  std::vector<Job> list(todo.size());
+  for (size_t j = 0; j < todo.size(); ++j) {
+    const Point& p = points[todo[j]];
+    list[j].argv = p.argv;
+    list[j].log_file = p.dir + "/stderr.txt";  // `run --quiet` prints nothing on stdout
+    list[j].fpusim_run = true;
+  }
+  RunnerOptions ro;
+  ro.limit = jobs;
+  ro.name = "fpusim sweep";
+  size_t finished = 0, ran = 0, failed = 0;
+  const JobsRun run = run_jobs(list, ro, [&](size_t j, const JobResult& res) {
+    const size_t i = todo[j];
     const Point& p = points[i];
     Outcome& o = outcome[i];
     std::string state;
-    if (WIFSIGNALED(status)) {
+    if (!res.exited) {
       remove_stale_temporaries(p.dir);
-      o.failure = "killed by signal " + std::to_string(WTERMSIG(status));
+      o.failure = "killed by signal " + std::to_string(res.signal);
     } else {
-      const int code = WEXITSTATUS(status);
+      const int code = res.code;
       if ((code == 0 || code == 1) && exists(p.report)) {
         o.done = o.ran_now = true;
         state = code == 0 ? "ok" : "ok (violations)";
@@ -715,17 +661,14 @@ int run_sweep(const SweepOptions& opt) {
       }
     }
     if (o.done) ++ran;
-    else if (!g_signal) ++failed;
+    else if (!res.interrupted) ++failed;
     ++finished;
     if (tty) {
       std::cerr << "[" << finished << "/" << todo.size() << "] " << p.id << " "
-                << (o.done ? state : g_signal ? "interrupted" : "FAILED (" + o.failure + ")") << ", "
-                << seconds_text(secs) << "\n";
+                << (o.done ? state : res.interrupted ? "interrupted" : "FAILED (" + o.failure + ")") << ", "
+                << seconds_text(res.seconds) << "\n";
     }
-  }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  ::sigaction(SIGHUP, &old_hup, nullptr);
+  });
 
   std::ostringstream summary;
   summary << "fpusim sweep: " << g.name << ": " << points.size() << " points: " << ran << " ran, " << skipped
@@ -734,8 +677,8 @@ int run_sweep(const SweepOptions& opt) {
     return seconds_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   };
 
-  if (g_signal) {
-    const int sig = g_signal;
+  if (run.interrupted) {
+    const int sig = run.interrupted;
     size_t left = 0;
     for (const auto& o : outcome) left += !o.done;
     summary << failed << " failed; interrupted by signal " << sig << " with " << left

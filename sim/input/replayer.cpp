@@ -13,9 +13,15 @@ Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t co
       raw_started_(contexts, false), raw_busy_until_(cpus, 0), switch_ins_read_(contexts, 0), names_(context_names),
       fork_pending_(contexts, false), switch_ins_done_(contexts, 0), head_turn_(cpus, 0) {}
 
-void Replayer::share_cores(unsigned processes) {
-  if (std::getenv("FPUSIM_READER_THREAD")) return;
-  if (usable_cores() < 2 * processes) ::setenv("FPUSIM_READER_THREAD", "0", 1);
+namespace {
+Replayer::ReaderThread g_reader_thread = Replayer::ReaderThread::kAuto;
+}  // namespace
+
+void Replayer::set_reader_thread(ReaderThread setting) { g_reader_thread = setting; }
+
+Replayer::ReaderThread Replayer::share_cores(unsigned processes) {
+  if (std::getenv("FPUSIM_READER_THREAD")) return ReaderThread::kAuto;
+  return usable_cores() < 2 * processes ? ReaderThread::kOff : ReaderThread::kAuto;
 }
 
 Replayer::~Replayer() {
@@ -77,10 +83,13 @@ const Replayer::Queued* Replayer::read_next_batch() {
 void Replayer::take_batch() {
   if (!started_) {
     started_ = true;
-    // FPUSIM_READER_THREAD=0 reads in this thread (for measurements, and
-    // for simulations that share their cores: share_cores).
+    // Off reads in this thread (simulations that share their cores:
+    // share_cores); so does FPUSIM_READER_THREAD=0 unless the setting says
+    // on (measurements).
     const char* env = std::getenv("FPUSIM_READER_THREAD");
-    if (!env || std::string(env) != "0") {
+    const bool thread = g_reader_thread == ReaderThread::kOn ||
+                        (g_reader_thread == ReaderThread::kAuto && !(env && std::string(env) == "0"));
+    if (thread) {
       for (Batch& b : slots_) b.items.resize(kBatch);
       try {
         thread_ = std::thread([this] { reader(); });

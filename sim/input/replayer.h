@@ -55,12 +55,20 @@ class Replayer {
   // trace is processed before it, whichever CPU runs ahead. They order
   // processing only; simulated times are unchanged.
   bool is_barrier(EventKind k) const { return kind_bit(k) & barriers_kinds_; }
-  // For `processes` simulations run side by side (sweep, compare): a reader
-  // thread pays only when each simulation has a second core for it; with
-  // fewer than 2 x processes usable cores the threads only take turns, and
-  // each switch costs. Then sets FPUSIM_READER_THREAD=0 in this process's
-  // environment, for the children it starts, unless the user has set it.
-  static void share_cores(unsigned processes);
+  // Whether a replay decodes the trace on a reader thread. kAuto: yes,
+  // unless the environment has FPUSIM_READER_THREAD=0 (a measurement knob
+  // for users; any other value means yes). Process-wide; set it before the
+  // first replay starts (`run --reader-thread`, or the process runner in the
+  // children it starts).
+  enum class ReaderThread { kAuto, kOn, kOff };
+  static void set_reader_thread(ReaderThread setting);
+  // The setting for `processes` simulations run side by side (sweep,
+  // compare, check): a reader thread pays only when each simulation has a
+  // second core for it; with fewer than 2 x processes usable cores the
+  // threads only take turns, and each switch costs, so kOff. kAuto when the
+  // cores suffice or the user has set FPUSIM_READER_THREAD (their choice
+  // stands: the children inherit it).
+  static ReaderThread share_cores(unsigned processes);
   // Per context: the thread that runs a vCPU's guest state (kNoContext for
   // other contexts), so that a use may name the vCPU its thread runs.
   void set_guest_threads(std::vector<ContextId> t) { guest_thread_ = std::move(t); }
