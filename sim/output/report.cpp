@@ -78,7 +78,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
                      {"amx_alloc", std::string(x86::amx_alloc_name(v.amx_alloc))},
                      {"vcpus", vcpus}});
     }
-    j["kvm"] = {{"mode", std::string(x86::kvm_mode_name(pi->kvm))}, {"vms", vms}};
+    j["kvm"] = {{"mode", std::string(pi->kvm->name())}, {"vms", vms}};
   }
   j["cost_model"] = s.costs_json;
   j["time_unit"] = "cycles";
@@ -183,7 +183,7 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
   row("fpstate reallocations", st.get(Stat::fpstate_reallocs), "");
   if (!s.vms.empty()) {
     const x86::PolicyInfo* pi = x86::find_policy(r.policy);
-    os << "  KVM: " << x86::kvm_mode_name(pi->kvm);
+    os << "  KVM: " << pi->kvm->name();
     for (const VmDecl& v : s.vms) {
       os << "; " << v.name << (v.confidential ? " (confidential)" : "");
       if (v.features & s.machine.dynamic) os << " guest AMX room at " << x86::amx_alloc_name(v.amx_alloc);

@@ -115,7 +115,7 @@ class Platform {
       names_.push_back(c.name);
     }
     const x86::PolicyInfo* info = x86::find_policy(policy_name);
-    agent_.set_kvm_mode(info->kvm);
+    agent_.set_kvm(*info->kvm);
     std::vector<ContextId> guest_thread(s.contexts.size(), kNoContext);
     for (const VmDecl& d : s.vms) {
       x86::Vm vm;
