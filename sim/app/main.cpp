@@ -141,7 +141,7 @@ struct ChildRun {
   std::string out;
 };
 
-ChildRun spawn_run(const Scenario& s, const std::string& policy) {
+ChildRun spawn_run(const Scenario& s, const x86::PolicyInfo& policy) {
   int fds[2];
   if (::pipe(fds) != 0) throw InternalError{std::string("pipe: ") + std::strerror(errno)};
   std::cout.flush();
@@ -184,7 +184,7 @@ ChildRun spawn_run(const Scenario& s, const std::string& policy) {
     ::_exit(code);
   }
   ::close(fds[1]);
-  return ChildRun{pid, fds[0], policy, ""};
+  return ChildRun{pid, fds[0], policy.name, ""};
 }
 
 // Collects a child's report; returns its exit code.
@@ -206,8 +206,8 @@ int finish_run(ChildRun& c) {
 }
 
 // Runs `policies` with at most `jobs` children at a time. Reports in order.
-std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::string>& policies, unsigned jobs,
-                                    int* worst_exit) {
+std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<const x86::PolicyInfo*>& policies,
+                                    unsigned jobs, int* worst_exit) {
   Replayer::share_cores(static_cast<unsigned>(std::min<size_t>(jobs, policies.size())));
   std::vector<PolicyRow> rows(policies.size());
   std::vector<std::pair<std::string, std::string>> errors;  // message, policies
@@ -234,7 +234,7 @@ std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::st
   };
   while (next < policies.size() || !running.empty()) {
     if (next < policies.size() && running.size() < jobs) {
-      running.push_back(spawn_run(s, policies[next]));
+      running.push_back(spawn_run(s, *policies[next]));
       index.push_back(next++);
     } else {
       drain_one();
@@ -278,10 +278,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!vm.count("scenario")) throw UsageError{"run needs a SCENARIO file (see fpusim run --help)"};
   const std::string path = vm["scenario"].as<std::string>();
   Scenario s = load_scenario(path, overrides(vm));
-  const std::string policy = vm.count("policy") ? vm["policy"].as<std::string>() : s.policy;
-  if (!x86::find_policy(policy)) {
-    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
-  }
+  const x86::PolicyInfo& policy =
+      vm.count("policy") ? x86::resolve_policy(vm["policy"].as<std::string>(), "--policy", "") : *s.policy;
   if (vm.count("dry-run")) {
     // Decode every event too, so a dry run finds every input error a run would.
     std::unordered_map<std::string, ContextId> ids;
@@ -292,7 +290,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::uint64_t n = 0;
     while (src->next(e)) ++n;
     std::cout << path << ": ok (" << s.contexts.size() << " contexts, " << n << " events, machine "
-              << s.machine.name << ", costs " << s.costs.name << ", policy " << policy << ")\n";
+              << s.machine.name << ", costs " << s.costs.name << ", policy " << policy.name << ")\n";
     return kExitOk;
   }
   for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
@@ -302,7 +300,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("perfetto")) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
-    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy + "]",
+    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy.name + "]",
                                                 std::move(names), s.machine.cpus, s.machine.frequency_mhz);
     options.observers.push_back(timeline.get());
   }
@@ -353,13 +351,10 @@ int cmd_compare(const std::vector<std::string>& args) {
   }
   if (!vm.count("scenario")) throw UsageError{"compare needs a SCENARIO file"};
   Scenario s = load_scenario(vm["scenario"].as<std::string>(), overrides(vm));
-  const auto policies = split_commas(vm["policies"].as<std::string>());
-  if (policies.empty()) throw UsageError{"--policies names no policy"};
-  for (const auto& p : policies) {
-    if (!x86::find_policy(p)) {
-      throw InputError{"--policies", "", "unknown policy \"" + p + "\"; policies: " + x86::policy_names()};
-    }
-  }
+  const auto names = split_commas(vm["policies"].as<std::string>());
+  if (names.empty()) throw UsageError{"--policies names no policy"};
+  std::vector<const x86::PolicyInfo*> policies;
+  for (const auto& p : names) policies.push_back(&x86::resolve_policy(p, "--policies", ""));
   for (const char* opt : {"json", "csv"}) check_output_path(vm, opt);
   const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
   int worst = kExitOk;
@@ -396,24 +391,28 @@ int cmd_check(const std::vector<std::string>& args) {
     if (s.expect.empty()) {
       throw InputError{path, "/expect", "no expectations to check: add \"expect\" with at least one policy"};
     }
-    std::vector<std::string> policies;
-    for (const auto& [p, x] : s.expect) policies.push_back(p);
+    std::vector<const x86::PolicyInfo*> policies;
+    std::vector<const Expectation*> expects;
+    for (const auto& [name, x] : s.expect) {
+      policies.push_back(x.policy);
+      expects.push_back(&x);
+    }
     int worst = kExitOk;
     auto rows = run_policies(s, policies, jobs, &worst);
     if (worst == kExitInput) return kExitInput;
     for (size_t i = 0; i < policies.size(); ++i) {
       if (rows[i].policy.empty()) {
-        std::cout << "FAIL " << path << " [" << policies[i] << "]: the simulation failed\n";
+        std::cout << "FAIL " << path << " [" << policies[i]->name << "]: the simulation failed\n";
         ++failed;
         exit_code = std::max(exit_code, worst);
         continue;
       }
-      const auto problems = check_expectation(s.expect.at(policies[i]), rows[i].report);
+      const auto problems = check_expectation(*expects[i], rows[i].report);
       if (problems.empty()) {
-        std::cout << "PASS " << path << " [" << policies[i] << "]\n";
+        std::cout << "PASS " << path << " [" << policies[i]->name << "]\n";
         ++passed;
       } else {
-        std::cout << "FAIL " << path << " [" << policies[i] << "]\n";
+        std::cout << "FAIL " << path << " [" << policies[i]->name << "]\n";
         for (const auto& p : problems) std::cout << "       " << p << "\n";
         ++failed;
         exit_code = std::max(exit_code, kExitViolation);

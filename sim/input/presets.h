@@ -19,6 +19,10 @@
 
 namespace fpusim {
 
+namespace x86 {
+struct PolicyInfo;
+}
+
 // A --set KEY=VALUE override. KEY is a dotted path: "machine.X" and
 // "costs.X" address the machine and cost documents, anything else the
 // scenario (e.g. "policy", "cpus").
@@ -50,6 +54,7 @@ struct Bound {
 };
 
 struct Expectation {
+  const x86::PolicyInfo* policy = nullptr;  // whose run it checks (the "expect" key)
   std::vector<std::pair<Stat, Bound>> totals;
   std::optional<Bound> lost, leaked, exposed;
 };
@@ -110,7 +115,7 @@ struct Scenario {
   std::string file;
   std::string name;
   std::string description;
-  std::string policy;
+  const x86::PolicyInfo* policy = nullptr;  // "policy", resolved
   x86::Machine machine;
   CostModel costs;
   Json machine_json;  // resolved (with overrides), for reports

@@ -51,8 +51,8 @@ Json report_json(const Scenario& s, const RunResult& r) {
   j["schema_version"] = kReportSchemaVersion;
   j["generator"] = std::string("fpusim ") + FPUSIM_VERSION;
   j["scenario"] = {{"file", s.file}, {"name", s.name}, {"description", s.description}};
-  const x86::PolicyInfo* pi = x86::find_policy(r.policy);
-  j["policy"] = {{"name", r.policy}, {"kernels", pi->kernels}, {"description", pi->description}};
+  const x86::PolicyInfo& pi = *r.policy;
+  j["policy"] = {{"name", pi.name}, {"kernels", pi.kernels}, {"description", pi.description}};
   Json m = s.machine_json;
   const x86::Machine& mm = s.machine;
   m["derived"] = {{"save_instruction", std::string(save_insn_name(mm.save_insn))},
@@ -78,7 +78,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
                      {"amx_alloc", std::string(x86::amx_alloc_name(v.amx_alloc))},
                      {"vcpus", vcpus}});
     }
-    j["kvm"] = {{"mode", std::string(pi->kvm->name())}, {"vms", vms}};
+    j["kvm"] = {{"mode", std::string(pi.kvm->name())}, {"vms", vms}};
   }
   j["cost_model"] = s.costs_json;
   j["time_unit"] = "cycles";
@@ -161,7 +161,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
 
 void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r) {
   const Stats& st = r.stats;
-  os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy << " on " << s.machine.name << " ("
+  os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy->name << " on " << s.machine.name << " ("
      << s.machine.cpus << " CPUs, " << save_insn_name(s.machine.save_insn) << ")\n";
   auto row = [&](const char* label, std::uint64_t v, const char* unit) {
     os << "  " << std::left << std::setw(26) << label << std::right << std::setw(16) << with_commas(v) << "  " << unit
@@ -182,8 +182,7 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
   row("CR0.TS writes", st.get(Stat::cr0_ts_sets) + st.get(Stat::cr0_ts_clears), "");
   row("fpstate reallocations", st.get(Stat::fpstate_reallocs), "");
   if (!s.vms.empty()) {
-    const x86::PolicyInfo* pi = x86::find_policy(r.policy);
-    os << "  KVM: " << pi->kvm->name();
+    os << "  KVM: " << r.policy->kvm->name();
     for (const VmDecl& v : s.vms) {
       os << "; " << v.name << (v.confidential ? " (confidential)" : "");
       if (v.features & s.machine.dynamic) os << " guest AMX room at " << x86::amx_alloc_name(v.amx_alloc);

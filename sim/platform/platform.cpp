@@ -101,8 +101,8 @@ class Core : public sc_core::sc_module {
 
 class Platform {
  public:
-  Platform(const Scenario& s, const std::string& policy_name, const std::vector<x86::Observer*>& observers)
-      : scenario_(s), policy_(x86::find_policy(policy_name)->make()),
+  Platform(const Scenario& s, const x86::PolicyInfo& policy, const std::vector<x86::Observer*>& observers)
+      : scenario_(s), policy_info_(policy), policy_(policy.make()),
         checker_(s.machine.cpus, component_bytes(s.machine), s.machine.lazyfp_vulnerable, &stats_),
         agent_(s.machine, s.costs, *policy_, stats_, checker_) {
     agent_.reserve_contexts(s.contexts.size());
@@ -114,8 +114,7 @@ class Platform {
       ids_.emplace(c.name, id);
       names_.push_back(c.name);
     }
-    const x86::PolicyInfo* info = x86::find_policy(policy_name);
-    agent_.set_kvm(*info->kvm);
+    agent_.set_kvm(*policy.kvm);
     std::vector<ContextId> guest_thread(s.contexts.size(), kNoContext);
     for (const VmDecl& d : s.vms) {
       x86::Vm vm;
@@ -246,7 +245,7 @@ class Platform {
     }
     stats_.add(Stat::sim_cycles, sim_end);
     stats_.add(Stat::workload_cycles, workload);
-    r.policy = policy_name_;
+    r.policy = &policy_info_;
     r.stats = stats_;
     r.violations = checker_.violations();
     r.total_violations = checker_.total_violations();
@@ -256,10 +255,10 @@ class Platform {
     r.wall_seconds = wall;
     return r;
   }
-  std::string policy_name_;
 
  private:
   const Scenario& scenario_;
+  const x86::PolicyInfo& policy_info_;
   std::unique_ptr<x86::Policy> policy_;
   Stats stats_;
   Checker checker_;
@@ -502,16 +501,12 @@ void Core::process(Cycles now) {
 
 }  // namespace
 
-RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options) {
-  if (!x86::find_policy(policy)) {
-    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
-  }
+RunResult run_scenario(const Scenario& scenario, const x86::PolicyInfo& policy, const RunOptions& options) {
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_DO_NOTHING);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // e.g. the VCD timescale note
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);  // 1 resolution unit = 1 core cycle
   const auto t0 = std::chrono::steady_clock::now();
   Platform p(scenario, policy, options.observers);
-  p.policy_name_ = policy;
   // The VCD goes to a temporary name (SystemC appends ".vcd") and is renamed
   // into place when complete.
   sc_core::sc_trace_file* vcd = nullptr;

@@ -11,12 +11,13 @@
 #include "models/core/checker.h"
 #include "models/core/stats.h"
 #include "models/x86/agent.h"
+#include "models/x86/policy.h"
 #include "sim/input/presets.h"
 
 namespace fpusim {
 
 struct RunResult {
-  std::string policy;
+  const x86::PolicyInfo* policy = nullptr;  // the one run_scenario was given
   Stats stats;
   std::vector<Violation> violations;
   std::uint64_t total_violations = 0;
@@ -32,8 +33,9 @@ struct RunOptions {
   std::string vcd_file;                   // SystemC VCD of per-CPU state; "" = none
 };
 
-// Replays `scenario` under `policy` in this process. Throws InputError for a
-// bad trace (with file and JSON path), InternalError for simulator bugs.
-RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options = {});
+// Replays `scenario` under `policy` (resolved from its name by the caller:
+// x86::resolve_policy()) in this process. Throws InputError for a bad trace
+// (with file and JSON path), InternalError for simulator bugs.
+RunResult run_scenario(const Scenario& scenario, const x86::PolicyInfo& policy, const RunOptions& options = {});
 
 }  // namespace fpusim
