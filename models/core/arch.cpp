@@ -26,6 +26,26 @@ const Arch* find_arch(std::string_view name) {
 
 std::vector<const Arch*> archs() { return registry(); }
 
+const Arch& arch_named(std::string_view name, const std::string& file, const std::string& path) {
+  if (const Arch* a = find_arch(name)) return *a;
+  throw InputError{file, path, "no architecture \"" + std::string(name) + "\" in this build"};
+}
+
+const PolicyDesc& resolve_policy(const Arch& arch, std::string_view name, const std::string& file,
+                                 const std::string& path) {
+  if (const PolicyDesc* p = arch.find_policy(name)) return *p;
+  throw InputError{file, path, "unknown policy \"" + std::string(name) + "\"; policies: " + arch.policy_names()};
+}
+
+const PolicyDesc& resolve_policy_any(std::string_view name, const std::string& file, const std::string& path) {
+  std::string names;
+  for (const Arch* a : registry()) {
+    if (const PolicyDesc* p = a->find_policy(name)) return *p;
+    names += (names.empty() ? "" : "; ") + a->policy_names();
+  }
+  throw InputError{file, path, "unknown policy \"" + std::string(name) + "\"; policies: " + names};
+}
+
 StatSet stat_set(const Arch& a) {
   std::vector<const StatGroup*> g{&core_stat_group()};
   for (const StatGroup* x : a.stat_groups()) g.push_back(x);

@@ -126,6 +126,16 @@ void register_arch(const Arch* a);
 const Arch* find_arch(std::string_view name);
 std::vector<const Arch*> archs();
 
+// The architecture `name`, or InputError naming `file` and `path`.
+const Arch& arch_named(std::string_view name, const std::string& file, const std::string& path);
+// The policy `name` of `arch`, or InputError naming `file` and `path` with
+// the valid names.
+const PolicyDesc& resolve_policy(const Arch& arch, std::string_view name, const std::string& file,
+                                 const std::string& path);
+// Where the architecture is not known yet (a sweep grid): a policy of any
+// architecture.
+const PolicyDesc& resolve_policy_any(std::string_view name, const std::string& file, const std::string& path);
+
 // The counters of a run on `a`: the core group, then a's groups.
 StatSet stat_set(const Arch& a);
 // Every counter this build knows, by name: the core group, then each

@@ -341,7 +341,7 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
                           " runs the guest (a vm_exit event must come first)"};
     }
     // kvm_sched_out() -> kvm_arch_vcpu_put(): v4.x put the guest FPU there.
-    if (kvm_mode_ == KvmMode::kLazyLegacy) {
+    if (!kvm_->guest_fpu_per_run()) {
       if (v.fpu_loaded) {
         put_guest_fpu(cpu, *prev, v);
       } else {

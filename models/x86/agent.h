@@ -20,6 +20,7 @@
 #include "models/core/stats.h"
 #include "models/x86/context.h"
 #include "models/x86/kvm.h"
+#include "models/x86/kvm_behaviour.h"
 #include "models/x86/machine.h"
 #include "models/x86/stats.h"
 #include "models/x86/trap_unit.h"
@@ -71,8 +72,10 @@ class Agent {
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
 
   // ---- KVM (agent_kvm.cpp) ----
-  void set_kvm_mode(KvmMode m) { kvm_mode_ = m; }
-  KvmMode kvm_mode() const { return kvm_mode_; }
+  // Which KVM generation's guest FPU handling runs (the policy's; kvm-eager
+  // until set). `k` outlives the agent (kvm_behaviour.h's objects do).
+  void set_kvm(const KvmBehaviour& k) { kvm_ = &k; }
+  const KvmBehaviour& kvm() const { return *kvm_; }
   // A VM and its vCPUs as the scenario declares them; each vCPU's guest
   // state is the kGuest context `guest`, run by the user context `thread`.
   std::uint32_t add_vm(Vm vm);
@@ -221,10 +224,6 @@ class Agent {
   void check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask value) const;
   void check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const char* what);
   Vcpu& vmm_access(std::uint32_t vcpu, const char* what);
-  // b45f72177594 (v6.19): a guest buffer's XSTATE_BV loses the components
-  // its XFD disables (every KVM mode but kvm-eager-v6.18, which models the
-  // kernels before it).
-  bool clears_xstate_bv_under_xfd() const { return kvm_mode_ != KvmMode::kEagerV618; }
   const VcpuSnapshot& snapshot(const Vcpu& v, std::uint32_t slot, const char* what) const;
 
   const Machine& machine_;
@@ -237,7 +236,7 @@ class Agent {
   std::vector<Context> contexts_;
   std::vector<Process> processes_;
   std::array<std::uint32_t, kMaxComponents> comp_bytes_{};
-  KvmMode kvm_mode_ = KvmMode::kEager;
+  const KvmBehaviour* kvm_ = &kvm_eager();
   std::vector<Vm> vms_;
   std::vector<Vcpu> vcpus_;
   MaskBytes mask_bytes_;  // bytes_of() by table

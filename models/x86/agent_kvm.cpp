@@ -18,15 +18,6 @@
 
 namespace fpusim::x86 {
 
-std::string_view kvm_mode_name(KvmMode m) {
-  switch (m) {
-    case KvmMode::kEager: return "kvm-eager";
-    case KvmMode::kEagerV52: return "kvm-eager-v5.2";
-    case KvmMode::kEagerV618: return "kvm-eager-v6.18";
-    case KvmMode::kLazyLegacy: return "kvm-lazy-legacy";
-  }
-  return "?";
-}
 std::string_view amx_alloc_name(AmxAlloc a) {
   return a == AmxAlloc::kSetCpuid ? "kvm_set_cpuid2" : "first_use";
 }
@@ -169,13 +160,13 @@ Cycles Agent::vm_create(CpuId cpu, Cycles t, std::uint32_t vm_id) {
   if (vm.exists) throw SemanticError{"vm_create of " + vm.name + ", which exists (vm_destroy it first)"};
   Process& p = processes_[vm.process];
   const ComponentMask dyn = vm.supported_xcr0 & machine_.dynamic;
-  if (dyn && kvm_mode_ == KvmMode::kLazyLegacy) {
-    throw SemanticError{"VM " + vm.name + " exposes " + mask_to_names(dyn) +
-                        " to its guest; kvm-lazy-legacy (Linux <= 4.10) predates guest AMX (v5.17)"};
+  const std::string kvm = std::string(kvm_->name()) + " (" + std::string(kvm_->kernels()) + ")";
+  if (dyn && !kvm_->has_guest_amx()) {
+    throw SemanticError{"VM " + vm.name + " exposes " + mask_to_names(dyn) + " to its guest; " + kvm +
+                        " predates guest AMX (v5.17)"};
   }
-  if (vm.confidential && kvm_mode_ == KvmMode::kLazyLegacy) {
-    throw SemanticError{"VM " + vm.name + " is confidential; kvm-lazy-legacy (Linux <= 4.10) predates "
-                        "SEV-ES (v5.11) and TDX guests"};
+  if (vm.confidential && !kvm_->has_confidential_guests()) {
+    throw SemanticError{"VM " + vm.name + " is confidential; " + kvm + " predates SEV-ES (v5.11) and TDX guests"};
   }
   // kvm_check_cpuid() -> fpu_enable_guest_xfd_features(): -EPERM unless
   // the VMM asked with ARCH_REQ_XCOMP_GUEST_PERM.
@@ -252,10 +243,10 @@ void Agent::load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
   stats_.add(XStat::kvm_fpu_loads, g.id, 1);
-  if (kvm_mode_ != KvmMode::kLazyLegacy) {
+  if (kvm_->guest_fpu_per_run()) {
     // Save only if the registers are the thread's (!TIF_NEED_FPU_LOAD);
     // v5.2..v5.5 saved unconditionally (fixed by c9aef3b85f42).
-    if (policy_.regs_live(*this, thread) || kvm_mode_ == KvmMode::kEagerV52) save(cpu, thread, Cause::kvm_run);
+    if (policy_.regs_live(*this, thread) || kvm_->saves_ignoring_need_fpu_load()) save(cpu, thread, Cause::kvm_run);
     thread.fpstate_swapped = true;  // fpu->fpstate = guest fpstate
     if (!vm.confidential) {
       restore(cpu, thread, machine_.restore_mask(), Cause::kvm_run);
@@ -285,8 +276,8 @@ void Agent::put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
   stats_.add(XStat::kvm_fpu_unloads, g.id, 1);
-  if (kvm_mode_ != KvmMode::kLazyLegacy) {
-    if (!vm.confidential && (policy_.regs_live(*this, thread) || kvm_mode_ == KvmMode::kEagerV52)) {
+  if (kvm_->guest_fpu_per_run()) {
+    if (!vm.confidential && (policy_.regs_live(*this, thread) || kvm_->saves_ignoring_need_fpu_load())) {
       save(cpu, thread, Cause::kvm_run);
     }
     thread.fpstate_swapped = false;  // fpu->fpstate = fpu->__task_fpstate
@@ -331,7 +322,7 @@ Cycles Agent::kvm_run(CpuId cpu, Cycles t, std::uint32_t vid) {
   thread.vcpu = vid;
   v.in_run = true;
   // kvm_arch_vcpu_ioctl_run() -> kvm_load_guest_fpu() (Linux >= 4.15).
-  if (kvm_mode_ != KvmMode::kLazyLegacy) load_guest_fpu(cpu, thread, v);
+  if (kvm_->guest_fpu_per_run()) load_guest_fpu(cpu, thread, v);
   return finish();
 }
 
@@ -341,14 +332,14 @@ void Agent::enter_guest(CpuId cpu, Context& thread, Vcpu& v) {
   CpuState& cs = cpus_[cpu];
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
-  if (kvm_mode_ != KvmMode::kLazyLegacy) {
+  if (kvm_->guest_fpu_per_run()) {
     // if (test_thread_flag(TIF_NEED_FPU_LOAD)) switch_fpu_return(): the
     // guest fpstate, unless the CPU still holds it.
     policy_.load_user_regs(*this, cpu, thread, Cause::vm_entry);
   } else {
     // KVM_REQ_DEACTIVATE_FPU -> vmx_fpu_deactivate(); then
     // "if (vcpu->fpu_active) kvm_load_guest_fpu(vcpu)".
-    if (v.deactivate_pending) {
+    if (v.deactivate_pending && kvm_->deactivates_idle_guest_fpu()) {
       v.fpu_active = false;
       v.deactivate_pending = false;
     }
@@ -368,7 +359,7 @@ void Agent::enter_guest(CpuId cpu, Context& thread, Vcpu& v) {
   cs.trap.xcr0 = v.xcr0;
   pkru_load(cpu, g, Cause::vm_entry);
   // v4.x lazy: the guest runs with CR0.TS forced until vmx_fpu_activate().
-  if (kvm_mode_ == KvmMode::kLazyLegacy) cs.trap.cr0_ts = !v.fpu_active;
+  if (kvm_->deactivates_idle_guest_fpu()) cs.trap.cr0_ts = !v.fpu_active;
   // A confidential guest's registers come from the firmware.
   if (vm.confidential) cs.rf.regs.copy_from(v.firmware, machine_.user_features() & ~bit(kPKRU));
   v.in_guest = true;
@@ -415,7 +406,7 @@ void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
     charge(cpu, g.id, Stat::control_cycles, cost_.xsetbv, "xsetbv", Cause::vm_exit, 0, machine_.xcr0);
   }
   cs.trap.xcr0 = machine_.xcr0;
-  if (kvm_mode_ == KvmMode::kLazyLegacy) cs.trap.cr0_ts = v.host_ts;
+  if (kvm_->deactivates_idle_guest_fpu()) cs.trap.cr0_ts = v.host_ts;
 }
 
 Cycles Agent::vm_entry(CpuId cpu, Cycles t) {
@@ -442,7 +433,7 @@ Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
   Context& thread = *current(cpu);
   // kvm_put_guest_fpu() at the "out:" label (>= 4.15), vcpu_put() -> the
   // v4.x kvm_put_guest_fpu().
-  if (kvm_mode_ != KvmMode::kLazyLegacy || v.fpu_loaded) {
+  if (kvm_->guest_fpu_per_run() || v.fpu_loaded) {
     put_guest_fpu(cpu, thread, v);
   } else {
     v.fpu_counter = 0;  // "if (!vcpu->guest_fpu_loaded) { vcpu->fpu_counter = 0; return; }"
@@ -504,7 +495,7 @@ void Agent::set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use) 
   // fpu_update_guest_xfd(): with the guest state in memory
   // (TIF_NEED_FPU_LOAD), XSTATE_BV &= ~xfd (b45f72177594); then
   // fpstate->xfd, and the MSR if the fpstate is in use.
-  if (clears_xstate_bv_under_xfd()) {
+  if (kvm_->clears_xstate_bv_under_xfd()) {
     if (value && thread.fpstate_swapped && !policy_.regs_live(*this, thread)) g.fpstate.image.present &= ~value;
     if (value && !in_use) g.fpstate.image.present &= ~value;
   }
@@ -819,7 +810,7 @@ Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t
   g.truth.copy_from(img, machine_.user_features());
   const ComponentMask xfd = f.xfd;
   if (f.image.present & xfd) {
-    if (clears_xstate_bv_under_xfd()) f.image.present &= ~xfd;
+    if (kvm_->clears_xstate_bv_under_xfd()) f.image.present &= ~xfd;
     forget_disabled(v, xfd);
   }
   // The thread's registers no longer match the buffer (the kernel does

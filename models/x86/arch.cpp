@@ -30,7 +30,7 @@ class X86Run final : public ArchAgent {
       if (it == processes.end()) it = processes.emplace(c.process, agent_.add_process(c.process)).first;
       ids.emplace(c.name, agent_.add_context(c.name, c.kind, it->second));
     }
-    agent_.set_kvm_mode(info.kvm);
+    agent_.set_kvm(*info.kvm);
     threads_.assign(s.contexts.size(), kNoContext);
     for (const VmDecl& d : s.vms) {
       Vm vm;
@@ -181,7 +181,7 @@ class X86Arch final : public Arch {
                      {"amx_alloc", std::string(amx_alloc_name(v.amx_alloc))},
                      {"vcpus", vcpus}});
     }
-    j["kvm"] = {{"mode", std::string(kvm_mode_name(static_cast<const PolicyInfo&>(policy).kvm))}, {"vms", vms}};
+    j["kvm"] = {{"mode", std::string(static_cast<const PolicyInfo&>(policy).kvm->name())}, {"vms", vms}};
   }
 
   std::string machine_brief(const Scenario& s) const override {
@@ -199,7 +199,7 @@ class X86Arch final : public Arch {
     t.row("CR0.TS writes", st.get(XStat::cr0_ts_sets) + st.get(XStat::cr0_ts_clears));
     t.row("fpstate reallocations", st.get(XStat::fpstate_reallocs));
     if (s.vms.empty()) return;
-    std::string kvm = "KVM: " + std::string(kvm_mode_name(static_cast<const PolicyInfo&>(policy).kvm));
+    std::string kvm = "KVM: " + std::string(static_cast<const PolicyInfo&>(policy).kvm->name());
     for (const VmDecl& v : s.vms) {
       kvm += "; " + v.name + (v.confidential ? " (confidential)" : "");
       if (v.features & s.machine.dynamic) kvm += " guest AMX room at " + std::string(amx_alloc_name(v.amx_alloc));

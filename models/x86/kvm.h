@@ -1,7 +1,8 @@
 // KVM on x86 as the host agent sees it: VMs, their vCPUs and each vCPU's
 // guest FPU (struct fpu_guest, arch/x86/include/asm/fpu/types.h, plus the
 // companions in struct kvm_vcpu_arch). Plain data; the behaviour is in
-// agent_kvm.cpp.
+// agent_kvm.cpp, and what differs between KVM generations in
+// kvm_behaviour.h.
 //
 // A vCPU is a host thread (an ordinary user Context, e.g. a QEMU vCPU
 // thread) plus a guest FPU state. The guest state is a Context of kind
@@ -22,35 +23,6 @@
 #include "models/core/register_file.h"
 
 namespace fpusim::x86 {
-
-// How KVM manages the guest FPU (the `kvm-*` half of a policy name).
-enum class KvmMode : std::uint8_t {
-  // Linux >= 4.15 (f775b13eedee "x86,kvm: move qemu/guest FPU switching out
-  // to vcpu_run"); today fpu_swap_kvm_fpstate() from kvm_load_guest_fpu() /
-  // kvm_put_guest_fpu(): the guest FPU is loaded at KVM_RUN entry and put at
-  // its return to user space, once per ioctl.
-  kEager,
-  // Linux 5.2 .. 5.5: kEager, but kvm_load_guest_fpu() / kvm_put_guest_fpu()
-  // XSAVEd the registers without checking TIF_NEED_FPU_LOAD, so a
-  // kernel_fpu_begin() between the ioctl entry and the load made the VMM's
-  // saved state the kernel's scratch data (fixed by c9aef3b85f42, Jan 2020;
-  // reference §6.9). Kept to show the checker catching it.
-  kEagerV52,
-  // Linux 5.17 .. 6.18: kEager without b45f72177594 ("x86/fpu: Clear
-  // XSTATE_BV[i] in guest XSAVE state whenever XFD[i]=1", v6.19-rc): a guest
-  // XFD write or KVM_SET_XSAVE leaves XSTATE_BV[i] set in the guest buffer,
-  // and the next XRSTOR takes #NM in the kernel (reference §6.8, S13).
-  kEagerV618,
-  // Linux <= 4.10 (removed by bd7e5b0899a4 "KVM: x86: remove code for lazy
-  // FPU handling", v4.11): the guest FPU is loaded at VM entry while
-  // fpu_active and put at vcpu_put (KVM_RUN return and preemption); a guest
-  // that used it in fewer than 5 consecutive loads is deactivated
-  // (KVM_REQ_DEACTIVATE_FPU, vcpu->fpu_counter) and then runs with CR0.TS
-  // forced and #NM intercepted until its next FP use (vmx_fpu_activate). A
-  // new vCPU starts active (vmx_vcpu_reset() -> vmx_fpu_activate()).
-  kLazyLegacy,
-};
-std::string_view kvm_mode_name(KvmMode m);
 
 // When a guest's dynamic features (AMX tile data) get room in its fpstate.
 enum class AmxAlloc : std::uint8_t {
@@ -117,7 +89,7 @@ struct Vcpu {
   ComponentMask kvm_xfd = 0;            // kFirstUse only: KVM's own XFD layer
   ComponentMask guest_xfd_msr = 0;      // kFirstUse only: vcpu->arch.xfd (the guest's value)
 
-  // kLazyLegacy (v4.x): vcpu->guest_fpu_loaded, vcpu->fpu_active,
+  // kvm-lazy-legacy (v4.x): vcpu->guest_fpu_loaded, vcpu->fpu_active,
   // vcpu->fpu_counter, a pending KVM_REQ_DEACTIVATE_FPU.
   bool fpu_loaded = false;
   bool fpu_active = false;

@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "models/core/arch.h"
+#include "models/core/registry.h"
 #include "models/x86/agent.h"
-#include "models/x86/kvm.h"
+#include "models/x86/kvm_behaviour.h"
 
 namespace fpusim::x86 {
 
@@ -62,17 +63,37 @@ class Policy {
 // A named policy: a host mechanism and how KVM handles guest FPU state.
 // Host policies name their era's KVM behaviour; "kvm-eager" and
 // "kvm-lazy-legacy" name a KVM behaviour with its era's host policy; and
-// "HOST+KVM" names any combination that existed.
+// "HOST+KVM" names any combination that existed. Resolved once from its name
+// (command line, scenario) and passed along by reference; the shared code
+// sees its PolicyDesc part (name, kernels, description).
 struct PolicyInfo : PolicyDesc {
   std::function<std::unique_ptr<Policy>()> make;
-  KvmMode kvm = KvmMode::kEager;
+  const KvmBehaviour* kvm = nullptr;  // never null once registered
   bool composite = false;   // a "HOST+KVM" spelling (not listed separately)
 };
 
-// The registry, in registration order.
-const std::vector<PolicyInfo>& policies();
+// The registry (models/core/registry.h). Policies add themselves from their
+// own files (models/x86/policies/) with FPUSIM_REGISTER_POLICY. Order keys:
+// host policies 100.., KVM variants 200.., HOST+KVM spellings 300..; the
+// order is `fpusim list policies`'s and policy_names()'.
+Registry<PolicyInfo>& policy_registry();
+#define FPUSIM_REGISTER_POLICY(order, ...) FPUSIM_REGISTER(::fpusim::x86::policy_registry(), order, __VA_ARGS__)
+
+// "HOST+KVM": host policy `host` (made by `make`) with guests under `kvm`.
+PolicyInfo composite_policy(const std::string& host, std::function<std::unique_ptr<Policy>()> make,
+                            const KvmBehaviour& kvm);
+
+// In registration order.
+const Registry<PolicyInfo>& policies();
+// The lookup by name, where a name enters (command line, scenario files).
 const PolicyInfo* find_policy(std::string_view name);
+// find_policy(), or an InputError at `file` and `path` (a JSON path or
+// nothing) with unknown_policy_message().
+const PolicyInfo& resolve_policy(std::string_view name, const std::string& file, const std::string& path);
 // "eager, lazy, ..." for error messages.
 std::string policy_names();
+// The message for a name find_policy() does not know:
+// unknown policy "NAME"; policies: eager, lazy, ...
+std::string unknown_policy_message(std::string_view name);
 
 }  // namespace fpusim::x86

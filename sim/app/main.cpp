@@ -133,7 +133,7 @@ void check_output_path(const po::variables_map& vm, const char* option) {
 // for an internal error); the parent prints each distinct message once, so a
 // mistake every policy trips over is not reported once per policy, nor
 // interleaved with the other children's output.
-int simulate_policy(const Scenario& s, const std::string& policy, std::string& out) {
+int simulate_policy(const Scenario& s, const PolicyDesc& policy, std::string& out) {
   try {
     RunResult r = run_scenario(s, policy);
     out = report_json(s, r).dump();
@@ -156,11 +156,11 @@ int simulate_policy(const Scenario& s, const std::string& policy, std::string& o
 // Runs `policies` with at most `jobs` children at a time. Reports in order.
 // Interrupted (Ctrl-C), the process ends by that signal once the children
 // are gone, as it did when it did not catch it.
-std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::string>& policies, unsigned jobs,
+std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<const PolicyDesc*>& policies, unsigned jobs,
                                     int* worst_exit) {
   std::vector<Job> list(policies.size());
   for (size_t i = 0; i < policies.size(); ++i) {
-    list[i].fn = [&s, &policy = policies[i]](std::string& out) { return simulate_policy(s, policy, out); };
+    list[i].fn = [&s, &policy = *policies[i]](std::string& out) { return simulate_policy(s, policy, out); };
   }
   RunnerOptions options;
   options.limit = jobs;
@@ -172,19 +172,19 @@ std::vector<PolicyRow> run_policies(const Scenario& s, const std::vector<std::st
     const JobResult& c = run.results[i];
     int code = c.code;
     if (!c.exited) {
-      std::cerr << "fpusim: simulation of policy " << policies[i] << " died with signal " << c.signal << "\n";
+      std::cerr << "fpusim: simulation of policy " << policies[i]->name << " died with signal " << c.signal << "\n";
       code = kExitInternal;
     }
     if (code != kExitOk) {
       *worst_exit = std::max(*worst_exit, code);
       if (code == kExitInput || code == kExitInternal) {
         auto it = std::find_if(errors.begin(), errors.end(), [&](const auto& e) { return e.first == c.output; });
-        if (it == errors.end()) errors.emplace_back(c.output, policies[i]);
-        else it->second += ", " + policies[i];
+        if (it == errors.end()) errors.emplace_back(c.output, policies[i]->name);
+        else it->second += ", " + policies[i]->name;
       }
       continue;
     }
-    rows[i].policy = policies[i];
+    rows[i].policy = policies[i]->name;
     rows[i].report = Json::parse(c.output);
   }
   for (const auto& [message, names] : errors) {
@@ -232,10 +232,8 @@ int cmd_run(const std::vector<std::string>& args) {
   else if (reader != "auto") throw UsageError{"--reader-thread: expected on, off or auto, got \"" + reader + "\""};
   const std::string path = vm["scenario"].as<std::string>();
   Scenario s = load_scenario(path, overrides(vm));
-  const std::string policy = vm.count("policy") ? vm["policy"].as<std::string>() : s.policy;
-  if (!x86::find_policy(policy)) {
-    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + x86::policy_names()};
-  }
+  const PolicyDesc& policy =
+      vm.count("policy") ? resolve_policy(scenario_arch(s), vm["policy"].as<std::string>(), "--policy", "") : *s.policy;
   if (vm.count("dry-run")) {
     // Decode every event too, so a dry run finds every input error a run would.
     std::unordered_map<std::string, ContextId> ids;
@@ -246,7 +244,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::uint64_t n = 0;
     while (src->next(e)) ++n;
     std::cout << path << ": ok (" << s.contexts.size() << " contexts, " << n << " events, machine "
-              << s.machine.name << ", costs " << s.costs.name << ", policy " << policy << ")\n";
+              << s.machine.name << ", costs " << s.costs.name << ", policy " << policy.name << ")\n";
     return kExitOk;
   }
   for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
@@ -256,7 +254,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("perfetto")) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
-    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy + "]",
+    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy.name + "]",
                                                 scenario_arch(s), std::move(names), s.machine.cpus, s.machine.frequency_mhz);
     options.observers.push_back(timeline.get());
   }
@@ -307,13 +305,10 @@ int cmd_compare(const std::vector<std::string>& args) {
   }
   if (!vm.count("scenario")) throw UsageError{"compare needs a SCENARIO file"};
   Scenario s = load_scenario(vm["scenario"].as<std::string>(), overrides(vm));
-  const auto policies = split_commas(vm["policies"].as<std::string>());
-  if (policies.empty()) throw UsageError{"--policies names no policy"};
-  for (const auto& p : policies) {
-    if (!x86::find_policy(p)) {
-      throw InputError{"--policies", "", "unknown policy \"" + p + "\"; policies: " + x86::policy_names()};
-    }
-  }
+  const auto names = split_commas(vm["policies"].as<std::string>());
+  if (names.empty()) throw UsageError{"--policies names no policy"};
+  std::vector<const PolicyDesc*> policies;
+  for (const auto& p : names) policies.push_back(&resolve_policy(scenario_arch(s), p, "--policies", ""));
   for (const char* opt : {"json", "csv"}) check_output_path(vm, opt);
   const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
   int worst = kExitOk;
@@ -350,24 +345,28 @@ int cmd_check(const std::vector<std::string>& args) {
     if (s.expect.empty()) {
       throw InputError{path, "/expect", "no expectations to check: add \"expect\" with at least one policy"};
     }
-    std::vector<std::string> policies;
-    for (const auto& [p, x] : s.expect) policies.push_back(p);
+    std::vector<const PolicyDesc*> policies;
+    std::vector<const Expectation*> expects;
+    for (const auto& [name, x] : s.expect) {
+      policies.push_back(x.policy);
+      expects.push_back(&x);
+    }
     int worst = kExitOk;
     auto rows = run_policies(s, policies, jobs, &worst);
     if (worst == kExitInput) return kExitInput;
     for (size_t i = 0; i < policies.size(); ++i) {
       if (rows[i].policy.empty()) {
-        std::cout << "FAIL " << path << " [" << policies[i] << "]: the simulation failed\n";
+        std::cout << "FAIL " << path << " [" << policies[i]->name << "]: the simulation failed\n";
         ++failed;
         exit_code = std::max(exit_code, worst);
         continue;
       }
-      const auto problems = check_expectation(s.expect.at(policies[i]), rows[i].report);
+      const auto problems = check_expectation(*expects[i], rows[i].report);
       if (problems.empty()) {
-        std::cout << "PASS " << path << " [" << policies[i] << "]\n";
+        std::cout << "PASS " << path << " [" << policies[i]->name << "]\n";
         ++passed;
       } else {
-        std::cout << "FAIL " << path << " [" << policies[i] << "]\n";
+        std::cout << "FAIL " << path << " [" << policies[i]->name << "]\n";
         for (const auto& p : problems) std::cout << "       " << p << "\n";
         ++failed;
         exit_code = std::max(exit_code, kExitViolation);

@@ -201,11 +201,8 @@ Grid load_grid(const std::string& path, const std::vector<Override>& cmdline_set
   JsonIn pol = in.at("policies");
   for (size_t i = 0; i < pol.size(); ++i) {
     JsonIn p = pol.at(i);
-    const std::string name = p.as_string();
-    if (!x86::find_policy(name)) {
-      throw InputError{path, p.path(), "unknown policy \"" + name + "\"; policies: " + x86::policy_names()};
-    }
-    g.policies.push_back(name);
+    // Each point runs in its own process: the name is what travels (argv).
+    g.policies.push_back(resolve_policy_any(p.as_string(), path, p.path()).name);
   }
 
   if (in.has("parameters")) {

@@ -424,10 +424,8 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
   s.costs = load_preset(costs, s.costs_json, s.costs_file, path, sets, "costs", load_costs);
 
   JsonIn pol = in.at("policy");
-  s.policy = pol.as_string();
-  if (!x86::find_policy(s.policy)) {
-    throw InputError{file, pol.path(), "unknown policy \"" + s.policy + "\"; policies: " + x86::policy_names()};
-  }
+  const Arch& arch = arch_named(s.arch, s.machine_file, "/arch");
+  s.policy = &resolve_policy(arch, pol.as_string(), file, pol.path());
 
   std::map<std::string, size_t> seen;
   if (in.has("contexts")) {
@@ -609,10 +607,8 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     JsonIn ex = in.at("expect");
     for (auto it = ex.json().begin(); it != ex.json().end(); ++it) {
       JsonIn e = ex.at(it.key());
-      if (!x86::find_policy(it.key())) {
-        throw InputError{file, e.path(), "unknown policy \"" + it.key() + "\"; policies: " + x86::policy_names()};
-      }
       Expectation x;
+      x.policy = &resolve_policy(arch, it.key(), file, e.path());
       if (e.has("totals")) {
         JsonIn t = e.at("totals");
         for (auto jt = t.json().begin(); jt != t.json().end(); ++jt) {

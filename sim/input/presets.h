@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/core/arch.h"
 #include "models/x86/cost_model.h"
 #include "models/core/stats.h"
 #include "models/x86/kvm.h"
@@ -50,6 +51,7 @@ struct Bound {
 };
 
 struct Expectation {
+  const PolicyDesc* policy = nullptr;  // whose run it checks (the "expect" key)
   std::vector<std::pair<std::string, Bound>> totals;  // by counter name
   std::optional<Bound> lost, leaked, exposed;
 };
@@ -113,7 +115,7 @@ struct Scenario {
   std::string arch;  // the machine preset's "arch": picks the Arch (models/core/arch.h)
   std::string name;
   std::string description;
-  std::string policy;
+  const PolicyDesc* policy = nullptr;  // "policy", resolved (its machine's Arch::find_policy)
   x86::Machine machine;
   CostModel costs;
   Json machine_json;  // resolved (with overrides), for reports

@@ -30,10 +30,10 @@ Json report_json(const Scenario& s, const RunResult& r) {
   j["schema_version"] = kReportSchemaVersion;
   j["generator"] = std::string("fpusim ") + FPUSIM_VERSION;
   j["scenario"] = {{"file", s.file}, {"name", s.name}, {"description", s.description}};
-  const PolicyDesc* pi = r.policy_desc;
-  j["policy"] = {{"name", r.policy}, {"kernels", pi->kernels}, {"description", pi->description}};
+  const PolicyDesc& pi = *r.policy;
+  j["policy"] = {{"name", pi.name}, {"kernels", pi.kernels}, {"description", pi.description}};
   j["machine"] = s.machine_json;
-  r.arch->report_sections(j, s, *r.policy_desc);
+  r.arch->report_sections(j, s, pi);
   j["cost_model"] = s.costs_json;
   j["time_unit"] = "cycles";
   j["frequency_mhz"] = s.machine.frequency_mhz;
@@ -126,7 +126,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
 void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r) {
   const Stats& st = r.stats;
   const Arch& arch = *r.arch;
-  os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy << " on " << s.machine.name << " ("
+  os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy->name << " on " << s.machine.name << " ("
      << s.machine.cpus << " CPUs, " << arch.machine_brief(s) << ")\n";
   SummaryTable t(os);
   auto row = [&](const char* label, std::uint64_t v, const char* unit) { t.row(label, v, unit); };
@@ -138,7 +138,7 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
   row("bytes saved", st.get(Stat::bytes_saved), "bytes");
   row("bytes restored", st.get(Stat::bytes_restored), "bytes");
   t.text("traps", with_commas(st.get(Stat::traps)), arch.trap_detail(st));
-  arch.summary_rows(t, s, *r.policy_desc, st);
+  arch.summary_rows(t, s, *r.policy, st);
   row("FPU management", st.get(Stat::fpu_cycles), "cycles");
   os << "  " << std::left << std::setw(26) << "  share of workload" << std::right << std::setw(15) << std::fixed
      << std::setprecision(3) << pct(st.get(Stat::fpu_cycles), st.get(Stat::workload_cycles)) << "%\n";

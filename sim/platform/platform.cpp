@@ -201,8 +201,7 @@ class Platform {
     stats_.add(Stat::sim_cycles, sim_end);
     stats_.add(Stat::workload_cycles, workload);
     r.arch = &arch_;
-    r.policy_desc = &policy_;
-    r.policy = policy_name_;
+    r.policy = &policy_;
     r.stats = stats_;
     r.violations = checker_.violations();
     r.total_violations = checker_.total_violations();
@@ -212,7 +211,6 @@ class Platform {
     r.wall_seconds = wall;
     return r;
   }
-  std::string policy_name_;
 
  private:
   const Scenario& scenario_;
@@ -420,24 +418,15 @@ void Core::process(Cycles now) {
 
 }  // namespace
 
-const Arch& scenario_arch(const Scenario& s) {
-  const Arch* arch = find_arch(s.arch);
-  if (!arch) throw InputError{s.machine_file, "/arch", "no architecture \"" + s.arch + "\" in this build"};
-  return *arch;
-}
+const Arch& scenario_arch(const Scenario& s) { return arch_named(s.arch, s.machine_file, "/arch"); }
 
-RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options) {
+RunResult run_scenario(const Scenario& scenario, const PolicyDesc& policy, const RunOptions& options) {
   const Arch* arch = &scenario_arch(scenario);
-  const PolicyDesc* desc = arch->find_policy(policy);
-  if (!desc) {
-    throw InputError{"--policy", "", "unknown policy \"" + policy + "\"; policies: " + arch->policy_names()};
-  }
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_DO_NOTHING);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // e.g. the VCD timescale note
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);  // 1 resolution unit = 1 core cycle
   const auto t0 = std::chrono::steady_clock::now();
-  Platform p(scenario, *arch, *desc, options.observers);
-  p.policy_name_ = policy;
+  Platform p(scenario, *arch, policy, options.observers);
   // The VCD goes to a temporary name (SystemC appends ".vcd") and is renamed
   // into place when complete.
   sc_core::sc_trace_file* vcd = nullptr;

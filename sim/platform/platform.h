@@ -17,8 +17,7 @@ namespace fpusim {
 
 struct RunResult {
   const Arch* arch = nullptr;
-  const PolicyDesc* policy_desc = nullptr;
-  std::string policy;
+  const PolicyDesc* policy = nullptr;  // the one run_scenario was given
   Stats stats;
   std::vector<Violation> violations;
   std::uint64_t total_violations = 0;
@@ -38,8 +37,9 @@ struct RunOptions {
 // none of that name.
 const Arch& scenario_arch(const Scenario& scenario);
 
-// Replays `scenario` under `policy` in this process. Throws InputError for a
-// bad trace (with file and JSON path), InternalError for simulator bugs.
-RunResult run_scenario(const Scenario& scenario, const std::string& policy, const RunOptions& options = {});
+// Replays `scenario` under `policy` (resolved once from its name by the
+// caller, resolve_policy()) in this process. Throws InputError for a bad
+// trace (with file and JSON path), InternalError for simulator bugs.
+RunResult run_scenario(const Scenario& scenario, const PolicyDesc& policy, const RunOptions& options = {});
 
 }  // namespace fpusim

@@ -174,6 +174,13 @@ if command -v taskset >/dev/null 2>&1; then
   done
 fi
 good "fpusim list policies" 0 "deferred" -- list policies
+# The policies register themselves (models/x86/policies/, linked whole):
+# every one is in the executable, in the registry's order.
+want="deferred eager lazy lazy-preload kvm-eager kvm-eager-v5.2 kvm-eager-v6.18 kvm-lazy-legacy deferred+kvm-eager \
+eager+kvm-eager eager+kvm-lazy-legacy lazy+kvm-lazy-legacy lazy-preload+kvm-lazy-legacy"
+got=$("$FPUSIM" list policies 2>&1 | grep -v '^ ' | tr '\n' ' ')
+if [ "$got" = "$want " ]; then ok "list policies names every registered policy in order"
+else not_ok "list policies names every registered policy in order" "$got"; fi
 good "fpusim list machines" 0 "intel-sapphire-rapids" -- list machines
 good "fpusim list costs" 0 "intel-like" -- list costs
 good "fpusim list stats" 0 "saves" -- list stats

@@ -222,17 +222,21 @@ class Rig {
   std::map<std::string, std::uint32_t> processes_;
 };
 
-inline std::unique_ptr<x86::Policy> make_policy(const std::string& name) {
+inline const x86::PolicyInfo& policy_info(const std::string& name) {
   const x86::PolicyInfo* p = x86::find_policy(name);
   if (!p) throw std::runtime_error("no policy " + name);
-  return p->make();
+  return *p;
 }
 
+inline std::unique_ptr<x86::Policy> make_policy(const std::string& name) { return policy_info(name).make(); }
+
+// The rig runs the policy's host mechanism and its KVM behaviour.
 inline std::unique_ptr<Rig> make_rig(const std::string& machine, const std::string& policy,
                                      const std::string& costs = "intel-like",
                                      const std::function<void(Json&)>& edit = {}) {
-  auto r = std::make_unique<Rig>(load_machine_preset(machine, edit), load_cost_preset(costs), make_policy(policy));
-  r->agent.set_kvm_mode(x86::find_policy(policy)->kvm);
+  const x86::PolicyInfo& info = policy_info(policy);
+  auto r = std::make_unique<Rig>(load_machine_preset(machine, edit), load_cost_preset(costs), info.make());
+  r->agent.set_kvm(*info.kvm);
   return r;
 }
 
