@@ -19,6 +19,8 @@
 
 namespace fpusim::x86 {
 
+PolicyInfo xfd_lazy_amx_policy_info();  // policy_xfd_lazy_amx.cpp
+
 namespace {
 
 // fpu__clear_user_states() / copy_init_fpstate_to_fpregs(): the user part of
@@ -425,6 +427,7 @@ std::vector<PolicyInfo> make_registry() {
                "lazy, plus preload at switch for tasks that used the FPU in more than 5 consecutive slices "
                "(fpu->counter, an unsigned char that wraps at 256); guests: kvm-lazy-legacy",
                linux4(Preload::kCounter), KvmMode::kLazyLegacy});
+  r.push_back(xfd_lazy_amx_policy_info());
   r.push_back({"kvm-eager", "Linux >= 4.15 (f775b13eedee), today fpu_swap_kvm_fpstate(); host: deferred",
                "guest FPU loaded at KVM_RUN entry and put at its return to user space, once per ioctl; "
                "in between the guest fpstate is the thread's, saved and restored like a task's",
