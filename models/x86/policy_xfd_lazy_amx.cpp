@@ -39,6 +39,13 @@
 //    its tiles are in the registers, which is where those paths read them.
 //  * vCPU threads never keep tiles (their fpstate may be the guest's).
 //
+// Not modelled: a real kernel would need room for the partial saves (an
+// XSAVES with XTILEDATA alone writes a compacted image of its own; e.g. a
+// separate 8 KiB tile area per task), and its partial XRSTORS change
+// XRSTOR_INFO for components they did not load, which the XSAVES modified
+// optimisation relies on; fpusim's images are per component, so only byte
+// counts could be affected.
+//
 // Exposure (the checker's LazyFP window): kept tiles sit in the registers
 // under an armed IA32_XFD while other tasks run in user mode. The checker
 // treats an armed XFD bit like CR0.TS, and nothing fpusim relies on documents
@@ -237,7 +244,8 @@ PolicyInfo xfd_lazy_amx_policy_info() {
   return {"xfd-lazy-amx", "research policy, not in Linux; host: deferred for everything but AMX tiles",
           "deferred, except that AMX tile data (XTILEDATA) is not saved at switch-out: it stays in the registers "
           "with IA32_XFD[18] armed for other tasks, is written back when another task's tile use takes #NM, when "
-          "its owner runs on another CPU (IPI), at idle, before KVM_RUN, signals, fork and ptrace, and needs no "
+          "its owner runs on another CPU (IPI), at idle, at a vCPU thread's switch-in, for another task's signal, "
+          "sigreturn or fork, and for ptrace, and needs no "
           "restore when the owner returns to the same CPU untouched; the kept tiles are exposed under XFD "
           "(a LazyFP window on lazyfp_vulnerable machines); guests: kvm-eager",
           [] { return std::unique_ptr<Policy>(new XfdLazyAmxPolicy(find_policy("deferred")->make())); },
