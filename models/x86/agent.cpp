@@ -126,11 +126,12 @@ ComponentMask Agent::written_by_save(const CpuState& cs, const Fpstate& fps, Com
   return live;
 }
 
-void Agent::save(CpuId cpu, Context& task, Cause cause) {
+void Agent::save(CpuId cpu, Context& task, Cause cause, ComponentMask only) {
   CpuState& cs = cpus_[cpu];
   Context& c = storage(task);
   Fpstate& f = c.fpstate;
-  const ComponentMask mask = f.xfeatures & (machine_.xcr0 | machine_.xss);
+  const ComponentMask mask =
+      f.xfeatures & (machine_.xcr0 | machine_.xss) & only & ~policy_.kept_in_registers(*this, cpu);
   const ComponentMask written = written_by_save(cs, f, mask);
   // XSTATE_BV[i] = XINUSE[i] for every requested component (0 under XFD).
   // A confidential guest's registers were scrubbed by the firmware at VM
@@ -149,14 +150,15 @@ void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
   // dynamic features, and only when the per-CPU cache differs.
   if (!machine_.dynamic) return;
   CpuState& cs = cpus_[cpu];
-  if (cs.xfd_cache == fps.xfd) {
+  const ComponentMask xfd = fps.xfd | policy_.xfd_keep_armed(*this, cpu, fps);
+  if (cs.xfd_cache == xfd) {
     stats_.add(XStat::xfd_writes_avoided);
     return;
   }
-  cs.xfd_cache = fps.xfd;
-  cs.trap.xfd = fps.xfd;
+  cs.xfd_cache = xfd;
+  cs.trap.xfd = xfd;
   stats_.add(XStat::xfd_writes);
-  charge(cpu, kNoContext, Stat::control_cycles, cost_.wrmsr_xfd, "wrmsr_xfd", cause, 0, fps.xfd);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.wrmsr_xfd, "wrmsr_xfd", cause, 0, xfd);
 }
 
 void Agent::restore(CpuId cpu, Context& c, ComponentMask mask, Cause cause) {
@@ -168,7 +170,7 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   CpuState& cs = cpus_[cpu];
   Context& c = storage(task);
   Fpstate& f = c.fpstate;
-  const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss);
+  const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss) & ~policy_.kept_in_registers(*this, cpu);
   const ComponentMask loaded = rfbm & f.image.present;
   // XRSTOR of a component whose XSTATE_BV bit is set while IA32_XFD arms it
   // raises #NM in the kernel (SDM 13.14): the WARN in
@@ -398,6 +400,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
       take_trap(cpu, c.id, XStat::traps_nm_xfd, Cause::nm_trap, "nm_xfd_trap", d.xfd_err);
       charge(cpu, c.id, Stat::control_cycles, cost_.rdmsr_xfd_err + cost_.wrmsr_xfd_err, "xfd_err", Cause::nm_trap);
       cs.trap.xfd_err = 0;
+      if (policy_.xfd_nm(*this, cpu, c, d.xfd_err)) continue;
       const ComponentMask want = d.xfd_err & machine_.dynamic;
       if ((process_of(c).perm & want) != want || !want) {
         stats_.add(XStat::sigill, c.id, 1);
@@ -622,6 +625,8 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   } else if (tc.running_on != kNoCpu && tc.running_on != cpu) {
     throw SemanticError{"state read of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
                         " (a tracee must be stopped)"};
+  } else {
+    policy_.sync_fpstate(*this, cpu, tc);
   }
   return finish();
 }
@@ -637,6 +642,7 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
     throw SemanticError{"state write of " + mask_to_names(write & ~tc.fpstate.xfeatures) + " into " + tc.name +
                         "'s buffer, which is not sized for them"};
   }
+  policy_.sync_fpstate(*this, cpu, tc);
   // The tracer writes new values into the buffer (copy_uabi_to_xstate()).
   for (unsigned i : bits(write)) {
     const Token tok{tc.id, tc.next_version++};

@@ -109,8 +109,9 @@ class Agent {
   void after_event(CpuId cpu, Cycles t);
 
   // ---- primitives used by policies (arch/x86/kernel/fpu/) ----
-  // save_fpregs_to_fpstate(): XSAVE* of fpstate->xfeatures into ctx's buffer.
-  void save(CpuId cpu, Context& ctx, Cause cause);
+  // save_fpregs_to_fpstate(): XSAVE* of fpstate->xfeatures into ctx's buffer
+  // (restricted to `only`, e.g. one component written back on its own).
+  void save(CpuId cpu, Context& ctx, Cause cause, ComponentMask only = ~ComponentMask{0});
   // restore_fpregs_from_fpstate(): xfd_update_state() then XRSTOR(S) of
   // `mask`; components in the mask but not in XSTATE_BV are initialised.
   void restore(CpuId cpu, Context& ctx, ComponentMask mask, Cause cause);

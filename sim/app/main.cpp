@@ -23,6 +23,7 @@
 #include "models/x86/policy.h"
 #include "sim/input/paths.h"
 #include "sim/app/cores.h"
+#include "sim/app/plugins.h"
 #include "sim/app/runner.h"
 #include "sim/input/presets.h"
 #include "sim/output/oplog.h"
@@ -75,7 +76,9 @@ po::options_description common_options() {
       "KEY=VALUE override, repeatable: 'policy=lazy', 'cpus=4', 'machine.lazyfp_vulnerable=false', "
       "'costs.nm_trap.value=1500'")("config-dir", po::value<std::string>(),
                                     "where machines/, costs/ and schema/ live (default: $FPUSIM_CONFIG_DIR or the "
-                                    "source tree's configs/)");
+                                    "source tree's configs/)")(
+      "plugin", po::value<std::vector<std::string>>()->composing(),
+      "FILE.so: load a policy plugin (models/plugin.h), repeatable; its policies join the built-in ones");
   return o;
 }
 
@@ -89,6 +92,9 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
     throw UsageError{e.what()};
   }
   if (vm.count("config-dir")) set_config_dir(vm["config-dir"].as<std::string>());
+  if (vm.count("plugin")) {
+    for (const auto& p : vm["plugin"].as<std::vector<std::string>>()) load_plugin(p);
+  }
   return vm;
 }
 

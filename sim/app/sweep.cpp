@@ -1,4 +1,5 @@
 #include "sim/app/sweep.h"
+#include "sim/app/plugins.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -382,6 +383,10 @@ std::vector<Point> plan_points(const Grid& g, const std::vector<Override>& cmdli
       id << std::setw(static_cast<int>(width)) << std::setfill('0') << points.size();
       std::string slug = policy;
       pt.argv = {exe, "run", g.scenario, "--policy", policy};
+      for (const auto& plugin : loaded_plugins()) {  // a plugin's policy runs where it is loaded
+        pt.argv.push_back("--plugin");
+        pt.argv.push_back(plugin);
+      }
       for (const auto& o : cmdline_sets) {
         pt.argv.push_back("--set");
         pt.argv.push_back(o.key + "=" + o.value);

@@ -1,0 +1,48 @@
+// The public header for policy plugins: a shared library that fpusim loads
+// with `--plugin FILE.so` and that adds one or more policies. Build one
+// against an installed fpusim:
+//
+//   c++ -std=c++17 -O2 -shared -fPIC -o my_policy.so my_policy.cpp \
+//       $(pkg-config --cflags --libs fpusim)
+//
+// and define, in one of its files:
+//
+//   #include "models/plugin.h"
+//   FPUSIM_PLUGIN(registrar) {
+//     registrar.add_policy(fpusim::x86::PolicyInfo{...});
+//   }
+//
+// A policy implements fpusim::x86::Policy (models/x86/policy.h) and drives
+// the x86 agent's primitives (models/x86/agent.h); it may build on a host
+// mechanism (models/x86/policies/hosts.h: make_deferred_policy() ...). See
+// plugins/xfd_lazy_amx/ for a complete one, and README "Write your own
+// policy".
+#pragma once
+
+#include "models/x86/kvm_behaviour.h"
+#include "models/x86/policies/hosts.h"
+#include "models/x86/policy.h"
+
+namespace fpusim {
+
+// Bumped whenever this header, or one it includes, changes in a way that a
+// plugin built against the old one would misread. fpusim refuses a plugin
+// built for another version.
+constexpr int kPluginAbi = 1;
+
+// What a plugin's init function is given.
+class PluginRegistrar {
+ public:
+  virtual ~PluginRegistrar() = default;
+  // Adds an x86 policy under info.name, listed after the built-in ones in
+  // the order added. A name that is taken makes loading the plugin fail.
+  virtual void add_policy(x86::PolicyInfo info) = 0;
+};
+
+}  // namespace fpusim
+
+// Defines the plugin's entry points: its ABI version, then the body of its
+// init function, which fpusim calls once after loading it.
+#define FPUSIM_PLUGIN(registrar)                                                                   \
+  extern "C" __attribute__((visibility("default"))) const int fpusim_plugin_abi = ::fpusim::kPluginAbi; \
+  extern "C" __attribute__((visibility("default"))) void fpusim_plugin_init(::fpusim::PluginRegistrar& registrar)
