@@ -1,5 +1,7 @@
 #include "models/core/arch.h"
 
+#include <nlohmann/json.hpp>
+
 namespace fpusim {
 
 namespace {
@@ -25,6 +27,16 @@ const Arch* find_arch(std::string_view name) {
 }
 
 std::vector<const Arch*> archs() { return registry(); }
+
+const Arch& arch_of_machine(const nlohmann::json& doc, const std::string& file) {
+  if (doc.is_object() && doc.contains("arch") && doc["arch"].is_string()) {
+    if (const Arch* a = find_arch(doc["arch"].get<std::string>())) return *a;
+  }
+  if (registry().size() == 1) return *registry().front();
+  std::string names;
+  for (const Arch* a : registry()) names += (names.empty() ? "" : ", ") + std::string(a->name());
+  throw InputError{file, "/arch", "expected the machine's architecture: one of " + names};
+}
 
 const Arch& arch_named(std::string_view name, const std::string& file, const std::string& path) {
   if (const Arch* a = find_arch(name)) return *a;

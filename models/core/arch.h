@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include "models/core/checker.h"
 #include "models/core/context.h"
 #include "models/core/event.h"
+#include "models/core/machine.h"
 #include "models/core/observer.h"
 #include "models/core/stats.h"
 #include "models/core/summary.h"
@@ -25,6 +28,7 @@
 namespace fpusim {
 
 struct Scenario;  // sim/input/presets.h
+class JsonIn;     // sim/input/json_input.h
 
 // A trap-control register shown per CPU in timelines: the Perfetto counter
 // "cpuN <display>" with argument <arg>, the VCD variable "cpuN.traps.<vcd>".
@@ -69,6 +73,23 @@ class Arch {
  public:
   virtual ~Arch() = default;
   virtual std::string_view name() const = 0;
+
+  // ---- presets and scenarios ----
+  // A machine or cost preset (its JSON document, already read), validated
+  // against the architecture's schema; InputError naming `file`.
+  virtual std::shared_ptr<MachineBase> load_machine(const nlohmann::json& doc, const std::string& file) const = 0;
+  virtual std::shared_ptr<const CostsBase> load_costs(const nlohmann::json& doc, const std::string& file) const = 0;
+  // Reads the scenario's sections that are the architecture's (x86: "vms")
+  // into s.arch_part; may declare contexts (s.contexts, `names`: name ->
+  // index). Runs after "contexts" is read.
+  virtual void load_scenario_part(const JsonIn& scenario, Scenario& s, std::map<std::string, size_t>& names,
+                                  const std::string& file) const = 0;
+  // A JSON array of component names (a workload's "write").
+  virtual ComponentMask components_from_json(const JsonIn& names) const = 0;
+  // The names its events use besides the contexts' (x86: VMs, vCPUs).
+  virtual void add_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids) const = 0;
+  // `fpusim layout MACHINE`: the machine's state components and layouts.
+  virtual void print_layout(std::ostream& os, const MachineBase& m) const = 0;
 
   // ---- state components ----
   virtual std::string component_name(unsigned i) const = 0;
@@ -126,6 +147,10 @@ void register_arch(const Arch* a);
 const Arch* find_arch(std::string_view name);
 std::vector<const Arch*> archs();
 
+// The architecture a machine document names in "arch". With one
+// architecture in the build a document without a valid "arch" goes to it
+// (its loader then says what is wrong); otherwise InputError.
+const Arch& arch_of_machine(const nlohmann::json& doc, const std::string& file);
 // The architecture `name`, or InputError naming `file` and `path`.
 const Arch& arch_named(std::string_view name, const std::string& file, const std::string& path);
 // The policy `name` of `arch`, or InputError naming `file` and `path` with

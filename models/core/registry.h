@@ -1,8 +1,8 @@
 // A registry of named things that register themselves (Ramulator 2's
 // factories): a source file defines an entry and FPUSIM_REGISTER adds it to
 // its registry while static objects are initialised, so adding one is adding
-// a file, not editing a list. Architecture-neutral: x86 policies use it
-// (models/x86/policy.h); other architectures' policies and bug models can.
+// a file, not editing a list. Architecture-neutral: each architecture's
+// policies use one (and bug models can).
 //
 // Static initialisers run in an order the language leaves open, so each
 // entry carries an explicit order key and the registry is kept sorted by it:

@@ -12,6 +12,7 @@
 #include "models/x86/policy.h"
 #include "models/x86/xstate.h"
 #include "sim/input/event.h"
+#include "models/x86/presets.h"
 #include "sim/input/presets.h"
 
 namespace fpusim::x86 {
@@ -22,7 +23,7 @@ class X86Run final : public ArchAgent {
  public:
   X86Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
          std::unordered_map<std::string, ContextId>& ids)
-      : policy_(info.make()), agent_(s.machine, s.costs, *policy_, stats, checker) {
+      : policy_(info.make()), agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
     agent_.reserve_contexts(s.contexts.size());
     std::unordered_map<std::string, std::uint32_t> processes;
     for (const auto& c : s.contexts) {
@@ -32,7 +33,7 @@ class X86Run final : public ArchAgent {
     }
     agent_.set_kvm(*info.kvm);
     threads_.assign(s.contexts.size(), kNoContext);
-    for (const VmDecl& d : s.vms) {
+    for (const VmDecl& d : vms_of(s)) {
       Vm vm;
       vm.name = d.name;
       vm.process = processes.at(d.process);
@@ -41,22 +42,22 @@ class X86Run final : public ArchAgent {
       vm.supported_xcr0 = d.features;
       vm.xfd = d.xfd;
       const std::uint32_t vm_id = agent_.add_vm(std::move(vm));
-      ids.emplace(kVmKeyPrefix + d.name, vm_id);
       for (const VcpuDecl& vd : d.vcpus) {
         const ContextId guest = ids.at(vd.name), thread = ids.at(vd.thread);
         agent_.add_vcpu(vm_id, thread, guest);
-        ids.emplace(kVcpuKeyPrefix + vd.name, guest);
         threads_[guest] = thread;
       }
     }
+    add_vm_names(s, ids);
   }
 
   // After the observers are attached: the agent's start() and the VMs that
   // exist when the trace starts.
   void start(const Scenario& s) {
     agent_.start();
-    for (std::uint32_t i = 0; i < s.vms.size(); ++i) {
-      if (!s.vms[i].created) continue;
+    const auto& vms = vms_of(s);
+    for (std::uint32_t i = 0; i < vms.size(); ++i) {
+      if (!vms[i].created) continue;
       try {
         agent_.create_vm_at_start(i);
       } catch (const SemanticError& e) {
@@ -121,11 +122,29 @@ class X86Arch final : public Arch {
  public:
   std::string_view name() const override { return "x86_64"; }
 
+  std::shared_ptr<MachineBase> load_machine(const nlohmann::json& doc, const std::string& file) const override {
+    return std::make_shared<Machine>(x86::load_machine(doc, file));
+  }
+  std::shared_ptr<const CostsBase> load_costs(const nlohmann::json& doc, const std::string& file) const override {
+    return std::make_shared<CostModel>(x86::load_costs(doc, file));
+  }
+  void load_scenario_part(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& names,
+                          const std::string& file) const override {
+    load_vms(in, s, names, file);
+  }
+  ComponentMask components_from_json(const JsonIn& names) const override { return read_components(names); }
+  void add_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids) const override {
+    add_vm_names(s, ids);
+  }
+  void print_layout(std::ostream& os, const MachineBase& m) const override {
+    x86::print_layout(os, static_cast<const Machine&>(m));
+  }
+
   std::string component_name(unsigned i) const override { return x86::component_name(i); }
   std::string components_string(ComponentMask m) const override { return mask_to_names(m); }
   std::array<std::uint32_t, kMaxComponents> component_bytes(const Scenario& s) const override {
     std::array<std::uint32_t, kMaxComponents> b{};
-    const Machine& m = s.machine;
+    const Machine& m = machine_of(s);
     for (unsigned i = 0; i < kNumXfeatures; ++i) {
       if ((m.xcr0 | m.xss) & bit(i)) b[i] = component_size(m.cpuid, i);
     }
@@ -158,7 +177,7 @@ class X86Arch final : public Arch {
       std::snprintf(b, sizeof b, "0x%" PRIx64, v);
       return std::string(b);
     };
-    const Machine& mm = s.machine;
+    const Machine& mm = machine_of(s);
     j["machine"]["derived"] = {{"save_instruction", std::string(save_insn_name(mm.save_insn))},
                                {"restore_instruction", std::string(restore_insn_name(mm.restore_insn()))},
                                {"xcr0", hex(mm.xcr0)},
@@ -167,10 +186,10 @@ class X86Arch final : public Arch {
                                {"fpu_kernel_cfg", config_json(mm.cfg.kernel)},
                                {"fpu_user_cfg", config_json(mm.cfg.user)},
                                {"fpu_guest_cfg", config_json(mm.cfg.guest)}};
-    if (s.vms.empty()) return;
+    if (vms_of(s).empty()) return;
     // Which KVM behaviour ran, and per VM how its guest got AMX room.
     Json vms = Json::array();
-    for (const VmDecl& v : s.vms) {
+    for (const VmDecl& v : vms_of(s)) {
       Json vcpus = Json::array();
       for (const VcpuDecl& c : v.vcpus) vcpus.push_back({{"name", c.name}, {"thread", c.thread}});
       vms.push_back({{"name", v.name},
@@ -185,7 +204,7 @@ class X86Arch final : public Arch {
   }
 
   std::string machine_brief(const Scenario& s) const override {
-    return std::string(save_insn_name(s.machine.save_insn));
+    return std::string(save_insn_name(machine_of(s).save_insn));
   }
 
   std::string trap_detail(const Stats& st) const override {
@@ -198,11 +217,11 @@ class X86Arch final : public Arch {
     t.row("XFD MSR writes", st.get(XStat::xfd_writes));
     t.row("CR0.TS writes", st.get(XStat::cr0_ts_sets) + st.get(XStat::cr0_ts_clears));
     t.row("fpstate reallocations", st.get(XStat::fpstate_reallocs));
-    if (s.vms.empty()) return;
+    if (vms_of(s).empty()) return;
     std::string kvm = "KVM: " + std::string(static_cast<const PolicyInfo&>(policy).kvm->name());
-    for (const VmDecl& v : s.vms) {
+    for (const VmDecl& v : vms_of(s)) {
       kvm += "; " + v.name + (v.confidential ? " (confidential)" : "");
-      if (v.features & s.machine.dynamic) kvm += " guest AMX room at " + std::string(amx_alloc_name(v.amx_alloc));
+      if (v.features & machine_of(s).dynamic) kvm += " guest AMX room at " + std::string(amx_alloc_name(v.amx_alloc));
     }
     t.line(kvm);
     t.row("KVM_RUNs", st.get(XStat::kvm_runs));
@@ -221,7 +240,7 @@ class X86Arch final : public Arch {
               {"CR0.TS writes", {"cr0_ts_sets", "cr0_ts_clears"}},
               {"XFD writes", {"xfd_writes"}}};
     }
-    if (s.vms.empty()) return {};
+    if (vms_of(s).empty()) return {};
     return {{"KVM_RUNs", {"kvm_runs"}},           {"guest FPU loads", {"kvm_fpu_loads"}},
             {"guest FPU puts", {"kvm_fpu_unloads"}}, {"VM exits", {"vm_exits"}},
             {"  FPU-caused", {"fpu_vm_exits"}},    {"guest #NM", {"guest_nm_injected"}}};

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "models/core/machine.h"
 #include "models/core/types.h"
 
 namespace fpusim {
@@ -44,9 +45,7 @@ bool save_insn_by_name(std::string_view name, SaveInsn* out);
   X(rdmsr_xfd, "RDMSR IA32_XFD (fpu_sync_guest_vmexit_xfd_state after a VM exit)")          \
   X(vm_exit, "VM exit + VM entry round trip of an exit handled in the kernel (an intercept)")
 
-struct CostModel {
-  std::string name;
-  std::string description;
+struct CostModel : CostsBase {
 
   std::array<double, static_cast<size_t>(SaveInsn::kCount)> save_base{};
   std::array<double, static_cast<size_t>(RestoreInsn::kCount)> restore_base{};

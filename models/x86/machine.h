@@ -6,24 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "models/core/machine.h"
 #include "models/x86/cost_model.h"
 #include "models/x86/xstate.h"
 
 namespace fpusim::x86 {
 
-struct Machine {
-  std::string name;
-  std::string description;
-  std::vector<std::string> sources;
-  unsigned cpus = 1;
-  double frequency_mhz = 1000;
+// The shared part (MachineBase: name, CPUs, clock, LazyFP) and the x86 one.
+struct Machine : MachineBase {
   // The instruction the kernel saves with (XSTATE_XSAVE alternatives in
   // arch/x86/kernel/fpu/xstate.h: XSAVES > XSAVEC > XSAVEOPT > XSAVE since
   // 8ad7e8f69695, v5.19; a preset may pick another to model older kernels).
   SaveInsn save_insn = SaveInsn::kXsave;
-  // Intel cores that speculate past #NM (CVE-2018-3665, LazyFP): a foreign
-  // context's registers left live under an armed trap are readable.
-  bool lazyfp_vulnerable = false;
+  // lazyfp_vulnerable (MachineBase): Intel cores that speculate past #NM.
   CpuidXstate cpuid;
   ComponentMask xcr0 = 0;     // as the OS enables it
   ComponentMask xss = 0;      // IA32_XSS as the OS enables it

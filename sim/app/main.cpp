@@ -244,13 +244,13 @@ int cmd_run(const std::vector<std::string>& args) {
     // Decode every event too, so a dry run finds every input error a run would.
     std::unordered_map<std::string, ContextId> ids;
     for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
-    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine.cpus)
-                                     : make_file_source(s.events_file, &ids, s.machine.cpus);
+    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine->cpus)
+                                     : make_file_source(s.events_file, &ids, s.machine->cpus);
     Event e;
     std::uint64_t n = 0;
     while (src->next(e)) ++n;
     std::cout << path << ": ok (" << s.contexts.size() << " contexts, " << n << " events, machine "
-              << s.machine.name << ", costs " << s.costs.name << ", policy " << policy.name << ")\n";
+              << s.machine->name << ", costs " << s.costs->name << ", policy " << policy.name << ")\n";
     return kExitOk;
   }
   for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
@@ -261,7 +261,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
     timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy.name + "]",
-                                                scenario_arch(s), std::move(names), s.machine.cpus, s.machine.frequency_mhz);
+                                                scenario_arch(s), std::move(names), s.machine->cpus, s.machine->frequency_mhz);
     options.observers.push_back(timeline.get());
   }
   if (vm.count("vcd")) options.vcd_file = vm["vcd"].as<std::string>();
@@ -460,47 +460,9 @@ int cmd_layout(const std::vector<std::string>& args) {
   }
   const auto sets = overrides(vm);
   apply_overrides(doc, sets, "machine");
-  const x86::Machine m = load_machine(doc, with_overrides(file, sets, "machine"));
-  const auto& c = m.cpuid;
-  std::cout << m.name << ": " << m.description << "\n\n";
-  std::cout << "XCR0 " << x86::mask_to_names(m.xcr0) << "\nIA32_XSS " << x86::mask_to_names(m.xss)
-            << "\ndynamic (XFD) " << x86::mask_to_names(m.dynamic) << "\nsave instruction "
-            << save_insn_name(m.save_insn) << ", restore " << restore_insn_name(m.restore_insn()) << "\n\n";
-  const ComponentMask all = m.xcr0 | m.xss;
-  std::printf("%-4s %-12s %6s %10s %10s %10s  %s\n", "#", "component", "size", "standard", "compacted", "kernel",
-              "flags");
-  for (unsigned i = 0; i < x86::kNumXfeatures; ++i) {
-    if (!(all & bit(i))) continue;
-    const bool sup = i >= 2 && c.comp[i].supervisor;
-    const std::string std_off = sup ? "-" : std::to_string(x86::standard_offset(c, i));
-    const std::string cmp_off = i < 2 ? std::to_string(x86::standard_offset(c, i))
-                                      : std::to_string(x86::compacted_offset(c, all, i));
-    const std::string kern_off =
-        (m.cfg.kernel.max_features & bit(i))
-            ? (m.compacted() ? (i < 2 ? std::to_string(x86::standard_offset(c, i))
-                                      : std::to_string(x86::compacted_offset(c, m.cfg.kernel.max_features, i)))
-                             : std_off)
-            : "-";
-    std::string flags;
-    if (sup) flags += "supervisor ";
-    if (i >= 2 && c.comp[i].align64) flags += "align64 ";
-    if (i >= 2 && c.comp[i].xfd) flags += "xfd ";
-    if (m.dynamic & bit(i)) flags += "dynamic ";
-    std::printf("%-4u %-12s %6u %10s %10s %10s  %s\n", i, x86::component_name(i).c_str(), x86::component_size(c, i),
-                std_off.c_str(), cmp_off.c_str(), kern_off.c_str(), flags.c_str());
-  }
-  std::printf("\nsizes: standard %u (XCR0), compacted %u (XCR0|XSS), without dynamic features: standard %u, compacted %u\n",
-              x86::standard_size(c, m.xcr0), x86::compacted_size(c, all), x86::standard_size(c, m.xcr0 & ~m.dynamic),
-              x86::compacted_size(c, all & ~m.dynamic));
-  auto cfg = [](const char* name, const x86::FpuStateConfig& f) {
-    std::printf("%-15s default %-6u max %-6u  default features %s\n%-15s %20s max features %s\n", name, f.default_size,
-                f.max_size, x86::mask_to_names(f.default_features).c_str(), "", "",
-                x86::mask_to_names(f.max_features).c_str());
-  };
-  std::printf("\nLinux configurations (%s kernel buffers):\n", m.compacted() ? "compacted" : "standard");
-  cfg("fpu_kernel_cfg", m.cfg.kernel);
-  cfg("fpu_user_cfg", m.cfg.user);
-  cfg("fpu_guest_cfg", m.cfg.guest);
+  const Arch& arch = arch_of_machine(doc, file);
+  const auto m = arch.load_machine(doc, with_overrides(file, sets, "machine"));
+  arch.print_layout(std::cout, *m);
   return kExitOk;
 }
 

@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "models/x86/kvm.h"
 #include "models/x86/xstate.h"
 #include "sim/output/atomic_file.h"
 #include "sim/input/presets.h"
@@ -483,9 +484,9 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
                                : out_json;
   r.binary_file = stem + ".fpt";
   {
-    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine.cpus)
-                                     : make_file_source(s.events_file, &ids, s.machine.cpus);
-    r.events = write_binary_trace(*src, r.binary_file, names, s.machine.cpus);
+    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine->cpus)
+                                     : make_file_source(s.events_file, &ids, s.machine->cpus);
+    r.events = write_binary_trace(*src, r.binary_file, names, s.machine->cpus);
   }
   // The scenario document itself, with the new event source.
   // (Parsed again, keeping the author's key order; load_scenario has checked it.)

@@ -4,15 +4,10 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include "models/x86/policy.h"
 #include "sim/input/paths.h"
 #include "sim/input/event.h"
 
 namespace fpusim {
-
-using x86::ComponentInfo;
-using x86::CpuidXstate;
-using x86::Machine;
 
 Override parse_override(const std::string& text) {
   const auto eq = text.find('=');
@@ -129,184 +124,6 @@ std::string Bound::str() const {
 
 namespace {
 
-ComponentMask read_components(const JsonIn& arr) {
-  ComponentMask m = 0;
-  for (size_t i = 0; i < arr.size(); ++i) {
-    JsonIn e = arr.at(i);
-    auto mask = x86::component_mask_by_name(e.as_string());
-    if (!mask) e.fail("a component name (x87, sse, ymm, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata, ...)");
-    m |= *mask;
-  }
-  return m;
-}
-
-}  // namespace
-
-Machine load_machine(const Json& doc, const std::string& file) {
-  validate_against_schema(doc, schema_named("machine"), file);
-  JsonIn in(doc, file);
-  Machine m;
-  m.name = in.at("name").as_string();
-  m.description = in.at("description").as_string();
-  JsonIn src = in.at("sources");
-  for (size_t i = 0; i < src.size(); ++i) m.sources.push_back(src.at(i).as_string());
-  in.at("arch").as_string();
-  m.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
-  m.frequency_mhz = in.at("frequency_mhz").as_positive();
-  JsonIn insn = in.at("xsave_instruction");
-  if (!save_insn_by_name(insn.as_string(), &m.save_insn)) insn.fail("fxsave, xsave, xsaveopt, xsavec or xsaves");
-  m.lazyfp_vulnerable = in.at("lazyfp_vulnerable").as_bool();
-
-  JsonIn cpuid = in.at("cpuid_0xd");
-  CpuidXstate& c = m.cpuid;
-  JsonIn sl0 = cpuid.at("subleaf0");
-  JsonIn sl1 = cpuid.at("subleaf1");
-  const std::uint64_t sl0_eax = sl0.at("eax").as_hex(), sl0_ebx = sl0.at("ebx").as_hex(),
-                      sl0_ecx = sl0.at("ecx").as_hex(), sl0_edx = sl0.at("edx").as_hex();
-  const std::uint64_t sl1_eax = sl1.at("eax").as_hex(), sl1_ebx = sl1.at("ebx").as_hex(),
-                      sl1_ecx = sl1.at("ecx").as_hex(), sl1_edx = sl1.at("edx").as_hex();
-  c.xcr0_supported = (sl0_edx << 32) | (sl0_eax & 0xffffffffu);
-  c.xss_supported = (sl1_edx << 32) | (sl1_ecx & 0xffffffffu);
-  c.has_xsaveopt = sl1_eax & 1;
-  c.has_xsavec = sl1_eax & 2;
-  c.has_xgetbv1 = sl1_eax & 4;
-  c.has_xsaves = sl1_eax & 8;
-  c.has_xfd = sl1_eax & 16;
-  JsonIn comps = cpuid.at("components");
-  for (auto it = comps.json().begin(); it != comps.json().end(); ++it) {
-    JsonIn e = comps.at(it.key());
-    auto mask = x86::component_mask_by_name(it.key());
-    if (!mask || popcount(*mask) != 1 || (*mask & x86::kMaskFpSse)) {
-      throw InputError{file, e.path(), "expected a single XSAVE component numbered 2 or more (ymm, opmask, ...)"};
-    }
-    const unsigned idx = static_cast<unsigned>(__builtin_ctzll(*mask));
-    ComponentInfo& ci = c.comp[idx];
-    ci.present = true;
-    ci.size = static_cast<std::uint32_t>(e.at("eax").as_hex());
-    ci.offset = static_cast<std::uint32_t>(e.at("ebx").as_hex());
-    const std::uint64_t ecx = e.at("ecx").as_hex();
-    ci.supervisor = ecx & 1;
-    ci.align64 = ecx & 2;
-    ci.xfd = ecx & 4;
-    if (ci.size == 0) throw InputError{file, e.path() + "/eax", "a component size of 0"};
-    e.require_all_read();
-  }
-  for (unsigned i = 2; i < 64; ++i) {
-    const bool listed = c.comp[i].present;
-    const bool reported = ((c.xcr0_supported | c.xss_supported) >> i) & 1;
-    if (reported && !listed) {
-      throw InputError{file, cpuid.path() + "/components",
-                       "sub-leaf 0/1 report " + x86::component_name(i) + " as supported but it has no entry"};
-    }
-  }
-  // User components occupy disjoint ranges of the standard format after the
-  // legacy area and header (a mistyped size or offset overlaps a neighbour).
-  for (unsigned i = 2; i < 64; ++i) {
-    const ComponentInfo& a = c.comp[i];
-    if (!a.present || a.supervisor) continue;
-    if (a.offset < x86::kXsaveAreaStart) {
-      throw InputError{file, comps.path() + "/" + x86::component_name(i) + "/ebx",
-                       "a standard offset below 576 (the legacy area and XSAVE header come first)"};
-    }
-    for (unsigned j = i + 1; j < 64; ++j) {
-      const ComponentInfo& b = c.comp[j];
-      if (!b.present || b.supervisor) continue;
-      if (a.offset < b.offset + b.size && b.offset < a.offset + a.size) {
-        throw InputError{file, comps.path() + "/" + x86::component_name(i),
-                         x86::component_name(i) + " [" + std::to_string(a.offset) + ", " +
-                             std::to_string(a.offset + a.size) + ") overlaps " + x86::component_name(j) + " [" +
-                             std::to_string(b.offset) + ", " + std::to_string(b.offset + b.size) +
-                             ") in the standard format; check the sizes and offsets"};
-      }
-    }
-  }
-  const ComponentMask dump_xcr0 = cpuid.at("dump_xcr0").as_hex();
-  const ComponentMask dump_xss = cpuid.at("dump_xss").as_hex();
-  // The dump's own totals must follow from the table (catches a mistyped
-  // size or offset): sub-leaf 0 EBX/ECX and, with XSAVES, sub-leaf 1 EBX.
-  if (x86::standard_size(c, dump_xcr0) != sl0_ebx) {
-    throw InputError{file, cpuid.path() + "/subleaf0/ebx",
-                     "the table gives a standard size of " + std::to_string(x86::standard_size(c, dump_xcr0)) +
-                         " bytes for dump_xcr0, the dump says " + std::to_string(sl0_ebx)};
-  }
-  if (x86::standard_size(c, c.xcr0_supported) != sl0_ecx) {
-    throw InputError{file, cpuid.path() + "/subleaf0/ecx",
-                     "the table gives a standard size of " + std::to_string(x86::standard_size(c, c.xcr0_supported)) +
-                         " bytes for all supported features, the dump says " + std::to_string(sl0_ecx)};
-  }
-  if (c.has_xsaves && x86::compacted_size(c, dump_xcr0 | dump_xss) != sl1_ebx) {
-    throw InputError{file, cpuid.path() + "/subleaf1/ebx",
-                     "the table gives a compacted size of " +
-                         std::to_string(x86::compacted_size(c, dump_xcr0 | dump_xss)) +
-                         " bytes for dump_xcr0|dump_xss, the dump says " + std::to_string(sl1_ebx)};
-  }
-  cpuid.require_all_read();
-
-  JsonIn os = in.at("os");
-  JsonIn xcr0 = os.at("xcr0");
-  m.xcr0 = xcr0.as_hex();
-  if (auto err = x86::check_xcr0(c, m.xcr0)) throw InputError{file, xcr0.path(), "impossible XCR0: " + *err};
-  JsonIn xss = os.at("xss");
-  m.xss = xss.as_hex();
-  if (auto err = x86::check_xss(c, m.xss)) throw InputError{file, xss.path(), "impossible IA32_XSS: " + *err};
-  JsonIn dyn = os.at("dynamic_features");
-  m.dynamic = read_components(dyn);
-  for (unsigned i : bits(m.dynamic)) {
-    if (!(m.xcr0 & bit(i)) || !c.comp[i].xfd || !c.has_xfd) {
-      throw InputError{file, dyn.path(),
-                       x86::component_name(i) + " cannot be dynamic: it must be enabled in XCR0 and XFD-capable "
-                       "(CPUID.(0xD,1).EAX[4] and CPUID.(0xD," + std::to_string(i) + ").ECX[2])"};
-    }
-  }
-  os.require_all_read();
-  const bool supported = (m.save_insn == SaveInsn::kXsaves && c.has_xsaves) ||
-                         (m.save_insn == SaveInsn::kXsavec && c.has_xsavec) ||
-                         (m.save_insn == SaveInsn::kXsaveopt && c.has_xsaveopt) || m.save_insn == SaveInsn::kXsave ||
-                         m.save_insn == SaveInsn::kFxsave;
-  if (!supported) insn.fail("an instruction this CPU supports (CPUID.(0xD,1).EAX)");
-  if (m.save_insn == SaveInsn::kFxsave && (m.xcr0 & ~x86::kMaskFpSse)) {
-    insn.fail("xsave or better: FXSAVE cannot save " + x86::mask_to_names(m.xcr0 & ~x86::kMaskFpSse));
-  }
-  if (m.xss && m.save_insn != SaveInsn::kXsaves) {
-    throw InputError{file, xss.path(), "supervisor state needs XSAVES; set os.xss to \"0x0\" or use xsaves"};
-  }
-  in.require_all_read();
-  m.cfg = x86::derive_fpu_configs(c, m.xcr0, m.xss, m.dynamic, m.compacted());
-  return m;
-}
-
-CostModel load_costs(const Json& doc, const std::string& file) {
-  validate_against_schema(doc, schema_named("cost"), file);
-  JsonIn in(doc, file);
-  CostModel cm;
-  cm.name = in.at("name").as_string();
-  cm.description = in.at("description").as_string();
-  auto value = [](const JsonIn& p) {
-    const double v = p.at("value").as_non_negative();
-    p.at("source").as_string();
-    p.require_all_read();
-    return v;
-  };
-  JsonIn sb = in.at("save_base");
-  for (size_t i = 0; i < static_cast<size_t>(SaveInsn::kCount); ++i) {
-    cm.save_base[i] = value(sb.at(std::string(save_insn_name(static_cast<SaveInsn>(i)))));
-  }
-  sb.require_all_read();
-  JsonIn rb = in.at("restore_base");
-  for (size_t i = 0; i < static_cast<size_t>(RestoreInsn::kCount); ++i) {
-    cm.restore_base[i] = value(rb.at(std::string(restore_insn_name(static_cast<RestoreInsn>(i)))));
-  }
-  rb.require_all_read();
-  cm.save_bytes_per_cycle = value(in.at("save_bytes_per_cycle"));
-  cm.restore_bytes_per_cycle = value(in.at("restore_bytes_per_cycle"));
-  cm.memcpy_bytes_per_cycle = value(in.at("memcpy_bytes_per_cycle"));
-  for (const auto& sc : scalar_costs()) cm.*(sc.member) = value(in.at(std::string(sc.name)));
-  in.require_all_read();
-  return cm;
-}
-
-namespace {
-
 Bound read_bound(const JsonIn& j) {
   Bound b;
   if (j.is_object()) {
@@ -343,11 +160,11 @@ Json resolve_preset(const JsonIn& field, const std::string& kind, const std::str
 }
 
 // Loads a resolved machine or cost document. Errors in an inline object are
-// reported against the scenario at the object's own path ("/machine/os/xcr0").
+// reported against the scenario at the object's own path ("/machine/cpus").
 // Messages name the --set overrides that changed the document, whose values
 // are not in the file.
 template <class Load>
-auto load_preset(const JsonIn& field, const Json& doc, const std::string& file, const std::string& scenario_path,
+decltype(auto) load_preset(const JsonIn& field, const Json& doc, const std::string& file, const std::string& scenario_path,
                  const std::vector<Override>& sets, const std::string& doc_name, Load load) {
   const std::string label = with_overrides(file, sets, doc_name);
   try {
@@ -366,10 +183,7 @@ auto load_preset(const JsonIn& field, const Json& doc, const std::string& file, 
 std::unordered_map<std::string, ContextId> name_table(const Scenario& s) {
   std::unordered_map<std::string, ContextId> ids;
   for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
-  for (size_t i = 0; i < s.vms.size(); ++i) {
-    ids.emplace(kVmKeyPrefix + s.vms[i].name, static_cast<ContextId>(i));
-    for (const VcpuDecl& v : s.vms[i].vcpus) ids.emplace(kVcpuKeyPrefix + v.name, ids.at(v.name));
-  }
+  arch_named(s.arch, s.machine_file, "/arch").add_names(s, ids);
   return ids;
 }
 
@@ -410,21 +224,24 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
   JsonIn machine = in.at("machine");
   s.machine_json = resolve_preset(machine, "machines", path, &s.machine_file);
   apply_overrides(s.machine_json, sets, "machine");
-  if (s.machine_json.is_object() && s.machine_json.contains("arch") && s.machine_json["arch"].is_string()) {
-    s.arch = s.machine_json["arch"].get<std::string>();  // validated with the rest by load_machine
-  }
-  s.machine = load_preset(machine, s.machine_json, s.machine_file, path, sets, "machine", load_machine);
+  // The machine's "arch" picks the architecture, which loads the machine,
+  // the costs and its own sections of the scenario.
+  const Arch& arch = load_preset(machine, s.machine_json, s.machine_file, path, sets, "machine",
+                                 [](const Json& d, const std::string& f) -> const Arch& { return arch_of_machine(d, f); });
+  s.machine = load_preset(machine, s.machine_json, s.machine_file, path, sets, "machine",
+                          [&](const Json& d, const std::string& f) { return arch.load_machine(d, f); });
+  s.arch = std::string(arch.name());
   if (in.has("cpus")) {
-    s.machine.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
-    s.machine_json["cpus"] = s.machine.cpus;
+    s.machine->cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
+    s.machine_json["cpus"] = s.machine->cpus;
   }
   JsonIn costs = in.at("costs");
   s.costs_json = resolve_preset(costs, "costs", path, &s.costs_file);
   apply_overrides(s.costs_json, sets, "costs");
-  s.costs = load_preset(costs, s.costs_json, s.costs_file, path, sets, "costs", load_costs);
+  s.costs = load_preset(costs, s.costs_json, s.costs_file, path, sets, "costs",
+                        [&](const Json& d, const std::string& f) { return arch.load_costs(d, f); });
 
   JsonIn pol = in.at("policy");
-  const Arch& arch = arch_named(s.arch, s.machine_file, "/arch");
   s.policy = &resolve_policy(arch, pol.as_string(), file, pol.path());
 
   std::map<std::string, size_t> seen;
@@ -438,87 +255,15 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
     if (!seen.emplace(d.name, i).second) {
       throw InputError{file, c.path() + "/name", "duplicate context name \"" + d.name + "\""};
     }
-    if (c.has("kind")) d.kind = c.at("kind").as_string() == "kthread" ? x86::ContextKind::kKthread : x86::ContextKind::kUser;
+    if (c.has("kind")) d.kind = c.at("kind").as_string() == "kthread" ? ContextKind::kKthread : ContextKind::kUser;
     d.process = c.has("process") ? c.at("process").as_string() : d.name;
     c.require_all_read();
     s.contexts.push_back(std::move(d));
   }
   }
 
-  if (in.has("vms")) {
-    JsonIn vms = in.at("vms");
-    std::map<std::string, size_t> vm_names;
-    for (size_t i = 0; i < vms.size(); ++i) {
-      JsonIn v = vms.at(i);
-      VmDecl d;
-      d.name = v.at("name").as_string();
-      if (!vm_names.emplace(d.name, i).second) {
-        throw InputError{file, v.path() + "/name", "duplicate VM name \"" + d.name + "\""};
-      }
-      const ComponentMask host = s.machine.user_features();
-      if (v.has("guest_features")) {
-        JsonIn gf = v.at("guest_features");
-        d.features = read_components(gf);
-        if (d.features & ~host) {
-          gf.fail("guest features the host supports (" + x86::mask_to_names(host) + "); " +
-                  x86::mask_to_names(d.features & ~host) + " is not");
-        }
-        if (!(d.features & bit(x86::kX87)) || !(d.features & bit(x86::kSSE))) gf.fail("at least x87 and sse");
-      } else {
-        d.features = host;
-      }
-      if (v.has("xfd")) {
-        JsonIn x = v.at("xfd");
-        d.xfd = x.as_bool();
-        if (d.xfd && !s.machine.dynamic) x.fail("false: machine " + s.machine.name + " has no XFD");
-      } else {
-        d.xfd = (d.features & s.machine.dynamic) != 0;
-      }
-      if (v.has("confidential")) d.confidential = v.at("confidential").as_bool();
-      if (v.has("amx_alloc")) {
-        JsonIn a = v.at("amx_alloc");
-        const std::string m = a.as_string();
-        if (m == "kvm_set_cpuid2") d.amx_alloc = x86::AmxAlloc::kSetCpuid;
-        else if (m == "first_use") d.amx_alloc = x86::AmxAlloc::kFirstUse;
-        else a.fail("\"kvm_set_cpuid2\" (merged kernels) or \"first_use\" (the seed-003 design)");
-      }
-      if (v.has("created")) d.created = v.at("created").as_bool();
-      JsonIn vcpus = v.at("vcpus");
-      if (!vcpus.size()) vcpus.fail("at least one vCPU");
-      for (size_t k = 0; k < vcpus.size(); ++k) {
-        JsonIn c = vcpus.at(k);
-        VcpuDecl vd;
-        vd.name = c.at("name").as_string();
-        JsonIn th = c.at("thread");
-        vd.thread = th.as_string();
-        auto it = seen.find(vd.thread);
-        if (it == seen.end() || s.contexts[it->second].kind != x86::ContextKind::kUser) {
-          th.fail("the name of a user context declared in /contexts (the vCPU thread)");
-        }
-        const std::string& proc = s.contexts[it->second].process;
-        if (d.process.empty()) d.process = proc;
-        if (proc != d.process) {
-          th.fail("a thread of the VM's process " + d.process + "; " + vd.thread + " belongs to " + proc);
-        }
-        for (const VmDecl& o : s.vms) {
-          for (const VcpuDecl& ov : o.vcpus) {
-            if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
-          }
-        }
-        for (const VcpuDecl& ov : d.vcpus) {
-          if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
-        }
-        if (!seen.emplace(vd.name, s.contexts.size()).second) {
-          throw InputError{file, c.path() + "/name", "vCPU name \"" + vd.name + "\" is already a context"};
-        }
-        s.contexts.push_back(ContextDecl{vd.name, x86::ContextKind::kGuest, d.process});
-        c.require_all_read();
-        d.vcpus.push_back(std::move(vd));
-      }
-      v.require_all_read();
-      s.vms.push_back(std::move(d));
-    }
-  }
+  // The architecture's own sections (x86: "vms"), which may declare contexts.
+  arch.load_scenario_part(in, s, seen, file);
 
   if (in.has("workload")) {
     JsonIn w = in.at("workload");
@@ -555,7 +300,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       if (t.has("fp")) {
         JsonIn fp = t.at("fp");
         tc.fp_probability = fp.at("probability").as_non_negative();
-        tc.fp_write = read_components(fp.at("write"));
+        tc.fp_write = arch.components_from_json(fp.at("write"));
         if (fp.has("uses")) tc.fp_uses = static_cast<unsigned>(fp.at("uses").as_u64(64));
         fp.require_all_read();
       }
@@ -573,8 +318,8 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       if (t.has("cpu")) {
         JsonIn c = t.at("cpu");
         tc.cpu = static_cast<int>(c.as_u64(4095));
-        if (static_cast<unsigned>(tc.cpu) >= s.machine.cpus) {
-          c.fail("a CPU below " + std::to_string(s.machine.cpus) + " (the machine's CPU count)");
+        if (static_cast<unsigned>(tc.cpu) >= s.machine->cpus) {
+          c.fail("a CPU below " + std::to_string(s.machine->cpus) + " (the machine's CPU count)");
         }
       }
       t.require_all_read();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -11,11 +12,9 @@
 #include <vector>
 
 #include "models/core/arch.h"
-#include "models/x86/cost_model.h"
+#include "models/core/context.h"
+#include "models/core/machine.h"
 #include "models/core/stats.h"
-#include "models/x86/kvm.h"
-#include "models/x86/context.h"
-#include "models/x86/machine.h"
 #include "sim/input/json_input.h"
 
 namespace fpusim {
@@ -40,8 +39,6 @@ std::string with_overrides(const std::string& file, const std::vector<Override>&
 std::string preset_path(const std::string& kind, const std::string& name_or_path, const std::string& relative_to);
 std::vector<std::string> list_presets(const std::string& kind);
 
-x86::Machine load_machine(const Json& doc, const std::string& file);
-CostModel load_costs(const Json& doc, const std::string& file);
 
 struct Bound {
   std::uint64_t min = 0;
@@ -58,27 +55,9 @@ struct Expectation {
 
 struct ContextDecl {
   std::string name;
-  x86::ContextKind kind = x86::ContextKind::kUser;
+  ContextKind kind = ContextKind::kUser;
   std::string process;
 };
-
-// A VM of the trace (traces/README.md, "KVM"). Each vCPU becomes a context
-// of kind kGuest named after the vCPU (its guest FPU state).
-struct VcpuDecl {
-  std::string name;
-  std::string thread;  // the user context that issues KVM_RUN
-};
-struct VmDecl {
-  std::string name;
-  std::string process;
-  bool confidential = false;
-  x86::AmxAlloc amx_alloc = x86::AmxAlloc::kSetCpuid;
-  ComponentMask features = 0;  // guest CPUID 0xD XCR0 bits
-  bool xfd = false;            // guest CPUID XFD
-  bool created = true;         // exists when the trace starts
-  std::vector<VcpuDecl> vcpus;
-};
-
 
 // Scheduled mode: synthetic tasks run by the HostScheduler instead of a
 // trace (traces/README.md, "Workloads").
@@ -116,14 +95,16 @@ struct Scenario {
   std::string name;
   std::string description;
   const PolicyDesc* policy = nullptr;  // "policy", resolved (its machine's Arch::find_policy)
-  x86::Machine machine;
-  CostModel costs;
+  // Loaded by the machine's architecture (Arch::load_machine, load_costs).
+  std::shared_ptr<MachineBase> machine;
+  std::shared_ptr<const CostsBase> costs;
   Json machine_json;  // resolved (with overrides), for reports
   Json costs_json;
   std::string machine_file;
   std::string costs_file;
   std::vector<ContextDecl> contexts;
-  std::vector<VmDecl> vms;
+  // The architecture's own sections (Arch::load_scenario_part; x86: VMs).
+  std::shared_ptr<const ScenarioPart> arch_part;
   // Events: inline (kept as JSON) or a JSON-lines file streamed at run time.
   Json inline_events;
   std::string events_file;
@@ -132,7 +113,7 @@ struct Scenario {
 };
 
 // The names events are decoded with: contexts (by their index in
-// `contexts`), VMs and vCPUs under the prefixes of sim/input/event.h.
+// `contexts`), and the architecture's (Arch::add_names).
 std::unordered_map<std::string, ContextId> name_table(const Scenario& s);
 
 // Loads, validates and resolves a scenario (machine and costs included).

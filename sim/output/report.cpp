@@ -36,7 +36,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
   r.arch->report_sections(j, s, pi);
   j["cost_model"] = s.costs_json;
   j["time_unit"] = "cycles";
-  j["frequency_mhz"] = s.machine.frequency_mhz;
+  j["frequency_mhz"] = s.machine->frequency_mhz;
 
   const Arch& arch = *r.arch;
   const StatSet set = stat_set(arch);
@@ -118,7 +118,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
                    {"byte_cycles", r.stats.get(Stat::exposure_byte_cycles)},
                    {"windows", r.stats.get(Stat::exposure_windows)},
                    {"peak_bytes", r.peak_exposed_bytes},
-                   {"counts_as_violation", s.machine.lazyfp_vulnerable}};
+                   {"counts_as_violation", s.machine->lazyfp_vulnerable}};
   j["per_cpu_end_cycles"] = r.cpu_end;
   return j;
 }
@@ -126,8 +126,8 @@ Json report_json(const Scenario& s, const RunResult& r) {
 void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r) {
   const Stats& st = r.stats;
   const Arch& arch = *r.arch;
-  os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy->name << " on " << s.machine.name << " ("
-     << s.machine.cpus << " CPUs, " << arch.machine_brief(s) << ")\n";
+  os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy->name << " on " << s.machine->name << " ("
+     << s.machine->cpus << " CPUs, " << arch.machine_brief(s) << ")\n";
   SummaryTable t(os);
   auto row = [&](const char* label, std::uint64_t v, const char* unit) { t.row(label, v, unit); };
   row("events", st.get(Stat::events), "");
@@ -231,8 +231,8 @@ std::string cell(const Json& rep, const Column& c) {
 
 void write_compare_text(std::ostream& os, const Scenario& s, const std::vector<PolicyRow>& rows) {
   const Arch& arch = scenario_arch(s);
-  os << s.name << " on " << s.machine.name << " (" << s.machine.cpus << " CPUs, " << arch.machine_brief(s)
-     << "), costs " << s.costs.name << "\n";
+  os << s.name << " on " << s.machine->name << " (" << s.machine->cpus << " CPUs, " << arch.machine_brief(s)
+     << "), costs " << s.costs->name << "\n";
   size_t w = 18;
   for (const auto& r : rows) w = std::max(w, r.policy.size() + 2);
   os << std::left << std::setw(20) << "";

@@ -102,24 +102,24 @@ class Platform {
  public:
   Platform(const Scenario& s, const Arch& arch, const PolicyDesc& policy, const std::vector<Observer*>& observers)
       : scenario_(s), arch_(arch), policy_(policy),
-        checker_(s.machine.cpus, arch.component_bytes(s), s.machine.lazyfp_vulnerable, &stats_),
+        checker_(s.machine->cpus, arch.component_bytes(s), s.machine->lazyfp_vulnerable, &stats_),
         agent_(arch.make_agent(s, policy, stats_, checker_, ids_, observers)) {
     for (const auto& c : s.contexts) names_.push_back(c.name);
     if (s.workload) {
       std::vector<ContextId> ids;
       for (const auto& c : s.contexts) ids.push_back(ids_.at(c.name));
-      scheduler_ = std::make_unique<HostScheduler>("host", *agent_, arch_, stats_, *s.workload, ids, s.machine.cpus,
+      scheduler_ = std::make_unique<HostScheduler>("host", *agent_, arch_, stats_, *s.workload, ids, s.machine->cpus,
                                                    [this](InternalError e) { fail_internal(std::move(e)); });
       return;
     }
     std::unique_ptr<EventSource> src =
-        s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine.cpus)
-                              : make_file_source(s.events_file, &ids_, s.machine.cpus);
-    replayer_ = std::make_unique<Replayer>(std::move(src), s.machine.cpus, s.contexts.size(), &names_,
+        s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine->cpus)
+                              : make_file_source(s.events_file, &ids_, s.machine->cpus);
+    replayer_ = std::make_unique<Replayer>(std::move(src), s.machine->cpus, s.contexts.size(), &names_,
                                            arch.barrier_kinds());
     replayer_->set_guest_threads(agent_->runner_threads());
-    next_times_ = std::make_unique<NextTimes>(s.machine.cpus);
-    for (CpuId c = 0; c < s.machine.cpus; ++c) {
+    next_times_ = std::make_unique<NextTimes>(s.machine->cpus);
+    for (CpuId c = 0; c < s.machine->cpus; ++c) {
       cores_.push_back(std::make_unique<Core>(("cpu" + std::to_string(c)).c_str(), c, *this));
     }
   }
@@ -187,7 +187,7 @@ class Platform {
       scheduler_->finish(end);
       sim_end = end;
       stats_.add(Stat::migrations, scheduler_->migrations());
-      r.cpu_end.assign(scenario_.machine.cpus, end);
+      r.cpu_end.assign(scenario_.machine->cpus, end);
     }
     for (auto& c : cores_) {
       if (!c->finished()) {

@@ -21,6 +21,7 @@
 #include "models/x86/policy.h"
 #include "models/x86/xstate.h"
 #include "sim/input/json_input.h"
+#include "models/x86/presets.h"
 #include "sim/input/presets.h"
 
 namespace fpusim::test {
@@ -37,12 +38,12 @@ inline x86::Machine load_machine_preset(const std::string& name, const std::func
   const std::string path = config_file("machines", name);
   Json doc = load_json_file(path);
   if (edit) edit(doc);
-  return load_machine(doc, path);
+  return x86::load_machine(doc, path);
 }
 
 inline CostModel load_cost_preset(const std::string& name) {
   const std::string path = config_file("costs", name);
-  return load_costs(load_json_file(path), path);
+  return x86::load_costs(load_json_file(path), path);
 }
 
 // Bytes of each component the machine enables (as Platform::component_bytes).

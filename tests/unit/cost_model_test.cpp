@@ -9,6 +9,7 @@
 
 #include "models/x86/cost_model.h"
 #include "sim/input/json_input.h"
+#include "models/x86/presets.h"
 #include "sim/input/presets.h"
 #include "tests/unit/agent_fixture.h"
 
@@ -109,7 +110,7 @@ InputError load_error(const std::function<void(Json&)>& edit) {
   Json j = load_json_file(path);
   edit(j);
   try {
-    load_costs(j, path);
+    x86::load_costs(j, path);
   } catch (const InputError& e) {
     return e;
   }
