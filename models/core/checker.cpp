@@ -13,8 +13,14 @@ std::string_view violation_kind_name(ViolationKind k) {
 
 Checker::Checker(unsigned cpus, std::array<std::uint32_t, kMaxComponents> component_bytes,
                  bool exposure_is_violation, Stats* stats, size_t max_recorded)
-    : cpu_(cpus), bytes_(component_bytes), exposure_is_violation_(exposure_is_violation),
-      stats_(stats), max_recorded_(max_recorded) {}
+    : cpu_(cpus), exposure_is_violation_(exposure_is_violation),
+      stats_(stats), max_recorded_(max_recorded),
+      default_sizes_(std::make_shared<const ComponentSizes>(component_bytes)) {}
+
+void Checker::set_sizes(ContextId ctx, std::shared_ptr<const ComponentSizes> sizes) {
+  if (ctx >= sizes_.size()) sizes_.resize(ctx + 1);
+  sizes_[ctx] = std::move(sizes);
+}
 
 void Checker::record(Violation v) {
   ++total_;
@@ -81,7 +87,7 @@ void Checker::update_exposed(CpuId cpu, Cycles t, ContextId user_ctx, const Stat
   if (user_ctx != kNoContext) {
     for (unsigned i : bits(regs.present & armed)) {
       if (regs.tok[i].owner != user_ctx && regs.tok[i].owner != kNoContext) {
-        bytes += bytes_[i];
+        bytes += sizes_of(regs.tok[i].owner)[i];
         exposed |= bit(i);
         owner = regs.tok[i].owner;
       }

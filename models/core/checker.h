@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "models/core/component_sizes.h"
 #include "models/core/function_ref.h"
 #include "models/core/types.h"
 #include "models/core/register_file.h"
@@ -33,9 +36,15 @@ struct Violation {
 
 class Checker {
  public:
-  // Only the first `max_recorded` violations are kept in full; all are counted.
+  // Only the first `max_recorded` violations are kept in full; all are
+  // counted. `component_bytes`: the sizes of every context's components
+  // unless set_sizes() gives it its own.
   Checker(unsigned cpus, std::array<std::uint32_t, kMaxComponents> component_bytes, bool exposure_is_violation,
           Stats* stats, size_t max_recorded = 1000);
+
+  // The component sizes of `ctx`'s data from now on (exposure is weighted by
+  // the bytes of the foreign data, as its owner holds it).
+  void set_sizes(ContextId ctx, std::shared_ptr<const ComponentSizes> sizes);
 
   // A use by `ctx` of `touched` components on `cpu`, after any trap was
   // handled. `truth` is the context's own latest state. On a mismatch the
@@ -98,13 +107,17 @@ class Checker {
                       FunctionRef<std::string(ContextId)> name_of,
                       FunctionRef<std::string(ComponentMask)> components_of);
   std::vector<CpuExposure> cpu_;
-  std::array<std::uint32_t, kMaxComponents> bytes_;
   bool exposure_is_violation_;
   Stats* stats_;
   size_t max_recorded_;
   std::vector<Violation> recorded_;
   std::uint64_t total_ = 0;
   std::uint64_t peak_bytes_ = 0;
+  const ComponentSizes& sizes_of(ContextId c) const {
+    return c < sizes_.size() && sizes_[c] ? *sizes_[c] : *default_sizes_;
+  }
+  std::shared_ptr<const ComponentSizes> default_sizes_;
+  std::vector<std::shared_ptr<const ComponentSizes>> sizes_;  // per context; null: the default
 };
 
 }  // namespace fpusim

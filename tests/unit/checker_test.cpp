@@ -84,6 +84,30 @@ TEST_F(CheckerTest, StaleOrMissingDataIsLost) {
   EXPECT_EQ(c3.total_violations(), 0u);
 }
 
+// Component sizes are per context and may change (an arm64 task's vector
+// length): exposure is weighted by the bytes of the foreign data as its
+// owner holds it.
+TEST_F(CheckerTest, ExposureBytesFollowTheOwnersSizes) {
+  Checker c(1, bytes, false, &stats);
+  std::array<std::uint32_t, kMaxComponents> big = bytes;
+  big[x86::kYMM] = 1024;
+  c.set_sizes(2, std::make_shared<const ComponentSizes>(big));
+  c.update(0, 0, 1, image(kSse | kYmm, 0, 1), kSse | kYmm, name_of, comps_of);
+  EXPECT_EQ(c.peak_exposed_bytes(), 512u);  // ctx 0: the default sizes
+  c.advance(0, 10);  // before every event, as the agent does
+  c.update(0, 10, 1, image(kSse | kYmm, 2, 1), kSse | kYmm, name_of, comps_of);
+  EXPECT_EQ(c.peak_exposed_bytes(), 256u + 1024u);  // ctx 2: its own
+  c.advance(0, 20);
+  EXPECT_EQ(stats.get(Stat::exposure_byte_cycles), 10u * 512u + 10u * 1280u);
+  // Its sizes change: the next window is weighted by the new ones.
+  big[x86::kYMM] = 2048;
+  c.set_sizes(2, std::make_shared<const ComponentSizes>(big));
+  c.update(0, 20, 1, image(kSse | kYmm, 2, 2), kSse | kYmm, name_of, comps_of);
+  c.advance(0, 30);
+  EXPECT_EQ(c.peak_exposed_bytes(), 256u + 2048u);
+  EXPECT_EQ(stats.get(Stat::exposure_byte_cycles), 10u * 512u + 10u * 1280u + 10u * 2304u);
+}
+
 TEST_F(CheckerTest, ExposureWindowsAndCycles) {
   Checker c(2, bytes, true, &stats);
   const StateImage regs = image(kSse | kYmm, 0, 1);  // ctx 0's data
