@@ -19,6 +19,9 @@
 // policy".
 #pragma once
 
+#include <memory>
+#include <string_view>
+
 #include "models/x86/kvm_behaviour.h"
 #include "models/x86/policies/hosts.h"
 #include "models/x86/policy.h"
@@ -34,9 +37,13 @@ constexpr int kPluginAbi = 1;
 class PluginRegistrar {
  public:
   virtual ~PluginRegistrar() = default;
-  // Adds an x86 policy under info.name, listed after the built-in ones in
-  // the order added. A name that is taken makes loading the plugin fail.
-  virtual void add_policy(x86::PolicyInfo info) = 0;
+  // Adds a policy of the architecture `arch` (Arch::name()), listed after
+  // the built-in ones in the order added. A policy that is not of that
+  // architecture's type, incomplete, or whose name is taken makes loading
+  // the plugin fail, and none of its policies is added.
+  virtual void add(std::string_view arch, std::unique_ptr<PluginPolicy> policy) = 0;
+  // An x86 policy.
+  void add_policy(x86::PolicyInfo info) { add("x86_64", std::make_unique<x86::PluginPolicy>(std::move(info))); }
 };
 
 }  // namespace fpusim

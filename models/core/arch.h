@@ -69,6 +69,13 @@ struct PolicyDesc {
   std::string description;
 };
 
+// A policy a plugin adds (models/plugin.h), as the shared code sees it;
+// each architecture's plugin type derives from it (x86::PluginPolicy).
+struct PluginPolicy {
+  virtual ~PluginPolicy() = default;
+  virtual const PolicyDesc& desc() const = 0;
+};
+
 class Arch {
  public:
   virtual ~Arch() = default;
@@ -133,6 +140,13 @@ class Arch {
   virtual const PolicyDesc* find_policy(std::string_view name) const = 0;
   // "eager, lazy, ..." for error messages.
   virtual std::string policy_names() const = 0;
+  // Its policies as `fpusim list policies` shows them, in order.
+  virtual std::vector<const PolicyDesc*> policies() const = 0;
+  // A policy a plugin adds (models/plugin.h): check_plugin_policy() says why
+  // it cannot be added ("" if it can: the architecture's type, complete, its
+  // name free); add_plugin_policy() lists it after the built-in ones.
+  virtual std::string check_plugin_policy(const PluginPolicy& p) const = 0;
+  virtual void add_plugin_policy(std::unique_ptr<PluginPolicy> p) const = 0;
   // A run of `s` under `policy` (from find_policy), watched by `observers`
   // from its start. `ids` receives the names events are decoded with
   // (contexts, in s.contexts' order, and whatever else the architecture's

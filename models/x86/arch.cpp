@@ -251,6 +251,29 @@ class X86Arch final : public Arch {
 
   const PolicyDesc* find_policy(std::string_view name) const override { return x86::find_policy(name); }
   std::string policy_names() const override { return x86::policy_names(); }
+  std::vector<const PolicyDesc*> policies() const override {
+    std::vector<const PolicyDesc*> out;
+    for (const PolicyInfo& p : x86::policies()) out.push_back(&p);
+    return out;
+  }
+  std::string check_plugin_policy(const fpusim::PluginPolicy& p) const override {
+    const auto* x = dynamic_cast<const PluginPolicy*>(&p);
+    if (!x) return "policy \"" + p.desc().name + "\" is not an x86 policy (x86::PluginPolicy)";
+    const PolicyInfo* info = &x->info;
+    if (info->name.empty() || !info->make || !info->kvm) {
+      return "a policy needs a name, a factory (make) and a KVM behaviour (kvm)";
+    }
+    if (x86::find_policy(info->name)) {
+      return "policy \"" + info->name + "\" is already registered (built in or by an earlier plugin)";
+    }
+    return "";
+  }
+  // Plugin policies are listed after every built-in one (order keys below
+  // 1000), in the order added.
+  void add_plugin_policy(std::unique_ptr<fpusim::PluginPolicy> p) const override {
+    static int next_order = 1000;
+    policy_registry().add(next_order++, std::move(dynamic_cast<PluginPolicy&>(*p).info));
+  }
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {

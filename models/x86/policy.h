@@ -92,6 +92,13 @@ struct PolicyInfo : PolicyDesc {
   bool composite = false;   // a "HOST+KVM" spelling (not listed separately)
 };
 
+// An x86 policy a plugin adds (models/plugin.h: PluginRegistrar::add_policy).
+struct PluginPolicy final : fpusim::PluginPolicy {
+  explicit PluginPolicy(PolicyInfo i) : info(std::move(i)) {}
+  const PolicyDesc& desc() const override { return info; }
+  PolicyInfo info;
+};
+
 // The registry (models/core/registry.h). Policies add themselves from their
 // own files (models/x86/policies/) with FPUSIM_REGISTER_POLICY. Order keys:
 // host policies 100.., KVM variants 200.., HOST+KVM spellings 300..; the

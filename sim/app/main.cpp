@@ -20,7 +20,6 @@
 #include <boost/program_options.hpp>
 #include <systemc>
 
-#include "models/x86/policy.h"
 #include "sim/input/paths.h"
 #include "sim/app/cores.h"
 #include "sim/app/plugins.h"
@@ -479,10 +478,14 @@ int cmd_list(const std::vector<std::string>& args) {
   }
   const std::string what = vm.count("what") ? vm["what"].as<std::string>() : "";
   if (what == "policies") {
-    for (const auto& p : x86::policies()) {
-      std::cout << p.name << "\n";
-      if (!p.kernels.empty()) std::cout << "    kernels: " << p.kernels << "\n";
-      std::cout << "    " << p.description << "\n";
+    const auto all = archs();
+    for (const Arch* a : all) {
+      if (all.size() > 1) std::cout << "# " << a->name() << "\n";
+      for (const PolicyDesc* p : a->policies()) {
+        std::cout << p->name << "\n";
+        if (!p->kernels.empty()) std::cout << "    kernels: " << p->kernels << "\n";
+        std::cout << "    " << p->description << "\n";
+      }
     }
   } else if (what == "machines" || what == "costs") {
     for (const auto& n : list_presets(what)) {

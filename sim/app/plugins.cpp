@@ -17,36 +17,35 @@ std::vector<std::string>& loaded() {
   return v;
 }
 
-// Plugin policies are listed after every built-in one (order keys below
-// 1000), in load order.
-int next_order = 1000;
-
 class Registrar final : public PluginRegistrar {
  public:
   explicit Registrar(std::string file) : file_(std::move(file)) {}
-  void add_policy(x86::PolicyInfo info) override {
+  void add(std::string_view arch, std::unique_ptr<PluginPolicy> policy) override {
     if (!error_.empty()) return;
-    if (info.name.empty() || !info.make || !info.kvm) {
-      error_ = "a policy needs a name, a factory (make) and a KVM behaviour (kvm)";
+    const Arch* a = find_arch(arch);
+    if (!a) {
+      error_ = "no architecture \"" + std::string(arch) + "\" in this build";
       return;
     }
-    if (x86::find_policy(info.name)) {
-      error_ = "policy \"" + info.name + "\" is already registered (built in or by an earlier plugin)";
-      return;
+    error_ = a->check_plugin_policy(*policy);
+    for (const auto& [other_arch, p] : pending_) {
+      if (error_.empty() && p->desc().name == policy->desc().name) {
+        error_ = "policy \"" + p->desc().name + "\" is added twice";
+      }
     }
-    pending_.push_back(std::move(info));
+    if (error_.empty()) pending_.emplace_back(a, std::move(policy));
   }
   // All or nothing: a plugin whose registrations fail adds none.
   void commit() {
     if (!error_.empty()) throw InputError{file_, "", "plugin rejected: " + error_};
     if (pending_.empty()) throw InputError{file_, "", "plugin rejected: it registers no policy"};
-    for (auto& p : pending_) x86::policy_registry().add(next_order++, std::move(p));
+    for (auto& [arch, p] : pending_) arch->add_plugin_policy(std::move(p));
   }
 
  private:
   std::string file_;
   std::string error_;
-  std::vector<x86::PolicyInfo> pending_;
+  std::vector<std::pair<const Arch*, std::unique_ptr<PluginPolicy>>> pending_;
 };
 
 }  // namespace

@@ -21,7 +21,6 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "models/x86/policy.h"
 #include "sim/app/runner.h"
 #include "sim/input/paths.h"
 #include "sim/output/report.h"
