@@ -5,10 +5,11 @@
 // architecture picks it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
