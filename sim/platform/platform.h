@@ -1,7 +1,9 @@
-// The SystemC platform of one run: a Core module per CPU replaying its
-// events at their effective times, the host agent and policy they call, and
-// the checker and stats observing them. One simulation per process: the
-// SystemC kernel cannot be restarted.
+// The SystemC platform of one run: a Core module per CPU ("cpuN", with its
+// "cpuN.regfile" and "cpuN.traps" children: sim/platform/cpu_modules.h)
+// replaying its events at their effective times, or in scheduled mode the
+// same CPU modules run by the HostScheduler ("host"); the host agent and
+// policy they call, and the checker and stats observing them. One simulation
+// per process: the SystemC kernel cannot be restarted.
 #pragma once
 
 #include <memory>
