@@ -78,17 +78,21 @@ for c in range(cpus):
 assert names == want, (sorted(names), sorted(want))
 traps = sum(last[f"cpu{c}.traps.count"] for c in range(cpus))
 assert 0 < traps <= report["totals"]["traps"], (traps, report["totals"]["traps"])
+mods = [m for c in range(cpus) for m in (f"cpu{c}", f"cpu{c}.regfile", f"cpu{c}.traps")]
+if len(sys.argv) > 4:  # scheduled mode: the host scheduler
+    mods.append("host")
+assert report["platform"] == {"modules": mods}, report["platform"]
 PY
 if python3 "$dir/vcd.py" "$dir/w.vcd" "$dir/r.json" 2; then
-  ok "vcd: cpuN.current, cpuN.regfile.*, cpuN.traps.*"
+  ok "vcd: cpuN.current, cpuN.regfile.*, cpuN.traps.*; report lists the modules"
 else
-  bad "vcd hierarchy (replay)"
+  bad "vcd hierarchy or report modules (replay)"
 fi
 "$fpusim" run "$root/traces/sched_web_mix.json" --policy lazy --quiet --vcd "$dir/s.vcd" --json "$dir/s.json" >/dev/null 2>&1
-if python3 "$dir/vcd.py" "$dir/s.vcd" "$dir/s.json" 2; then
-  ok "scheduled mode: the same VCD scopes"
+if python3 "$dir/vcd.py" "$dir/s.vcd" "$dir/s.json" 2 host; then
+  ok "scheduled mode: the same VCD scopes; report lists cpuN modules and host"
 else
-  bad "vcd hierarchy (scheduled)"
+  bad "vcd hierarchy or report modules (scheduled)"
 fi
 # KVM: each guest run is a slice nested in its vCPU thread's run slice.
 "$fpusim" run "$root/traces/kvm_softirq_and_migration.json" --quiet --perfetto "$dir/k.json" >/dev/null 2>&1

@@ -116,4 +116,19 @@ class CpuModule : public sc_core::sc_module {
   int current_ = -1;
 };
 
+// The names of every module in the SystemC hierarchy, parents before their
+// children, in creation order ("cpu0", "cpu0.regfile", "cpu0.traps", ...).
+inline void collect_module_names(const std::vector<sc_core::sc_object*>& objects, std::vector<std::string>& out) {
+  for (const sc_core::sc_object* o : objects) {
+    if (dynamic_cast<const sc_core::sc_module*>(o) == nullptr) continue;  // processes, events
+    out.emplace_back(o->name());
+    collect_module_names(o->get_child_objects(), out);
+  }
+}
+inline std::vector<std::string> module_names() {
+  std::vector<std::string> out;
+  collect_module_names(sc_core::sc_get_top_level_objects(), out);
+  return out;
+}
+
 }  // namespace fpusim

@@ -214,6 +214,7 @@ class Platform {
     r.context_names = names_;
     r.peak_buffered_events = replayer_ ? replayer_->peak_buffered() : 0;
     r.wall_seconds = wall;
+    r.modules = module_names();
     return r;
   }
 

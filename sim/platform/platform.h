@@ -28,6 +28,9 @@ struct RunResult {
   std::vector<Cycles> cpu_end;         // per CPU: effective time its last event ended
   std::uint64_t peak_buffered_events = 0;
   double wall_seconds = 0;
+  // The SystemC modules of the platform, parents before their children:
+  // "cpu0", "cpu0.regfile", "cpu0.traps", ..., and "host" in scheduled mode.
+  std::vector<std::string> modules;
 };
 
 struct RunOptions {
