@@ -11,7 +11,7 @@ ok() { pass=$((pass + 1)); echo "ok - $1"; }
 bad() { fail=$((fail + 1)); echo "not ok - $1"; }
 
 "$fpusim" run "$root/traces/migration_and_back.json" --policy lazy --quiet \
-  --perfetto "$dir/t.json" --vcd "$dir/w.vcd" >/dev/null 2>&1
+  --perfetto "$dir/t.json" --vcd "$dir/w.vcd" --json "$dir/r.json" >/dev/null 2>&1
 [ -s "$dir/t.json" ] && ok "perfetto file written" || bad "perfetto file written"
 [ -s "$dir/w.vcd" ] && ok "vcd file written" || bad "vcd file written"
 if python3 - "$dir/t.json" <<'PY'
@@ -36,10 +36,63 @@ assert any(e["cat"] == "save" for e in ops) and any(e["cat"] == "restore" for e 
 assert any(e["ph"] == "C" and "CR0.TS" in e["name"] for e in ev)
 PY
 then ok "perfetto JSON: tracks, balanced slices, traps, saves, restores, counters"; else bad "perfetto JSON content"; fi
-if grep -q '\$enddefinitions' "$dir/w.vcd" && grep -q 'cpu0' "$dir/w.vcd" && grep -q 'cr0_ts' "$dir/w.vcd"; then
-  ok "vcd has cpu0 cr0_ts"
+# The VCD's variables sit in the scopes of the module hierarchy (cpuN with
+# its regfile and traps children), the same in replay and scheduled mode, and
+# their trap counts agree with the report (SystemC writes a time step's values
+# when time next advances, so the last step's changes are not in the file).
+cat >"$dir/vcd.py" <<'PY'
+import json, sys
+def parse(path):
+    ids, scope, last, defs, skip = {}, [], {}, True, False
+    for line in open(path):
+        w = line.split()
+        if not w:
+            continue
+        if defs:
+            if w[0] == "$scope":
+                scope.append(w[2])
+            elif w[0] == "$upscope":
+                scope.pop()
+            elif w[0] == "$var":
+                ids[w[3]] = ".".join(scope[1:] + [w[4]])  # below the "SystemC" scope
+            elif w[0] == "$enddefinitions":
+                defs = False
+            continue
+        if w[0] == "$comment":
+            skip = True
+        if skip:
+            skip = w[-1] != "$end"
+            continue
+        if w[0][0] in "#$":
+            continue
+        val, i = (w[0][1:], w[1]) if w[0][0] == "b" else (w[0][0], w[0][1:])
+        last[ids[i]] = int(val, 2) if val not in "xz" else None
+    return set(ids.values()), last
+names, last = parse(sys.argv[1])
+report = json.load(open(sys.argv[2]))
+cpus = int(sys.argv[3])
+want = set()
+for c in range(cpus):
+    want |= {f"cpu{c}.{v}" for v in ("current", "regfile.owner", "regfile.live_bytes", "traps.cr0_ts",
+                                     "traps.xfd", "traps.count")}
+assert names == want, (sorted(names), sorted(want))
+traps = sum(last[f"cpu{c}.traps.count"] for c in range(cpus))
+assert 0 < traps <= report["totals"]["traps"], (traps, report["totals"]["traps"])
+mods = [m for c in range(cpus) for m in (f"cpu{c}", f"cpu{c}.regfile", f"cpu{c}.traps")]
+if len(sys.argv) > 4:  # scheduled mode: the host scheduler
+    mods.append("host")
+assert report["platform"] == {"modules": mods}, report["platform"]
+PY
+if python3 "$dir/vcd.py" "$dir/w.vcd" "$dir/r.json" 2; then
+  ok "vcd: cpuN.current, cpuN.regfile.*, cpuN.traps.*; report lists the modules"
 else
-  bad "vcd content"
+  bad "vcd hierarchy or report modules (replay)"
+fi
+"$fpusim" run "$root/traces/sched_web_mix.json" --policy lazy --quiet --vcd "$dir/s.vcd" --json "$dir/s.json" >/dev/null 2>&1
+if python3 "$dir/vcd.py" "$dir/s.vcd" "$dir/s.json" 2 host; then
+  ok "scheduled mode: the same VCD scopes; report lists cpuN modules and host"
+else
+  bad "vcd hierarchy or report modules (scheduled)"
 fi
 # KVM: each guest run is a slice nested in its vCPU thread's run slice.
 "$fpusim" run "$root/traces/kvm_softirq_and_migration.json" --quiet --perfetto "$dir/k.json" >/dev/null 2>&1

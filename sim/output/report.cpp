@@ -37,6 +37,8 @@ Json report_json(const Scenario& s, const RunResult& r) {
   j["cost_model"] = s.costs_json;
   j["time_unit"] = "cycles";
   j["frequency_mhz"] = s.machine->frequency_mhz;
+  // The SystemC module hierarchy the run had (RunResult::modules).
+  j["platform"] = {{"modules", r.modules}};
 
   const Arch& arch = *r.arch;
   const StatSet set = stat_set(arch);

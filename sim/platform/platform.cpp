@@ -9,7 +9,7 @@
 
 #include <systemc>
 
-#include "sim/platform/cpu_trace.h"
+#include "sim/platform/cpu_modules.h"
 #include "sim/input/replayer.h"
 #include "sim/platform/scheduler.h"
 #include "sim/input/binary.h"
@@ -53,9 +53,10 @@ class NextTimes {
   std::vector<Cycles> tree_;
 };
 
-// One CPU. An SC_METHOD that wakes only at its next event's effective time
+// One CPU ("cpuN", with its regfile and traps children: CpuModule). An
+// SC_METHOD that wakes only at its next event's effective time
 // (next_trigger), never per cycle.
-class Core : public sc_core::sc_module {
+class Core : public CpuModule {
  public:
   SC_HAS_PROCESS(Core);
   Core(const sc_core::sc_module_name& name, CpuId id, Platform& p);
@@ -79,7 +80,6 @@ class Core : public sc_core::sc_module {
   bool may_run_ahead(Cycles eff) const;
   void drive_pair(Cycles eff, Cycles now);
 
-  CpuId id_;
   Platform& p_;
   Event head_;
   bool has_head_ = false;
@@ -92,10 +92,6 @@ class Core : public sc_core::sc_module {
   bool stale_ = false;
   Cycles stale_at_ = 0;
   std::uint64_t last_seq_ = 0;
-
- public:
-  CpuTrace vcd;
-  void trace(sc_core::sc_trace_file* tf, const Arch& arch) { vcd.trace(tf, name(), arch); }
 };
 
 class Platform {
@@ -108,7 +104,15 @@ class Platform {
     if (s.workload) {
       std::vector<ContextId> ids;
       for (const auto& c : s.contexts) ids.push_back(ids_.at(c.name));
-      scheduler_ = std::make_unique<HostScheduler>("host", *agent_, arch_, stats_, *s.workload, ids, s.machine->cpus,
+      // The same cpuN modules as in replay mode (so the VCD has the same
+      // shape), without processes: the host scheduler runs the CPUs.
+      std::vector<CpuModule*> cpus;
+      for (CpuId c = 0; c < s.machine->cpus; ++c) {
+        sched_cpus_.push_back(
+            std::make_unique<CpuModule>(("cpu" + std::to_string(c)).c_str(), c, *agent_, arch_));
+        cpus.push_back(sched_cpus_.back().get());
+      }
+      scheduler_ = std::make_unique<HostScheduler>("host", *agent_, stats_, *s.workload, ids, cpus,
                                                    [this](InternalError e) { fail_internal(std::move(e)); });
       return;
     }
@@ -173,8 +177,9 @@ class Platform {
   NextTimes& next_times() { return *next_times_; }
   void trace(sc_core::sc_trace_file* tf) {
     tracing_ = true;
-    for (auto& c : cores_) c->trace(tf, arch_);
-    if (scheduler_) scheduler_->trace(tf);
+    for (auto& c : cores_) c->trace(tf);
+    for (auto& c : sched_cpus_) c->trace(tf);
+    if (scheduler_) scheduler_->start_tracing();
   }
 
   RunResult finish(double wall) {
@@ -209,6 +214,7 @@ class Platform {
     r.context_names = names_;
     r.peak_buffered_events = replayer_ ? replayer_->peak_buffered() : 0;
     r.wall_seconds = wall;
+    r.modules = module_names();
     return r;
   }
 
@@ -222,7 +228,8 @@ class Platform {
   std::unique_ptr<ArchAgent> agent_;
   std::vector<std::string> names_;
   std::unique_ptr<Replayer> replayer_;
-  std::vector<std::unique_ptr<Core>> cores_;
+  std::vector<std::unique_ptr<Core>> cores_;             // replay mode
+  std::vector<std::unique_ptr<CpuModule>> sched_cpus_;  // scheduled mode
   std::unique_ptr<HostScheduler> scheduler_;
   sc_core::sc_event released_{"released"};
   bool tracing_ = false;  // a VCD is being written
@@ -234,7 +241,8 @@ class Platform {
   std::optional<InternalError> internal_;
 };
 
-Core::Core(const sc_core::sc_module_name& name, CpuId id, Platform& p) : sc_module(name), id_(id), p_(p) {
+Core::Core(const sc_core::sc_module_name& name, CpuId id, Platform& p)
+    : CpuModule(name, id, p.agent(), p.arch()), p_(p) {
   SC_METHOD(step);
 }
 
@@ -413,7 +421,7 @@ void Core::process(Cycles now) {
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
   a.after_event(id_, end_time_);
-  if (p_.tracing()) vcd.update(a.cpu_view(id_));
+  if (p_.tracing()) sample();
 }
 
 }  // namespace

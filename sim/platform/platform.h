@@ -1,7 +1,9 @@
-// The SystemC platform of one run: a Core module per CPU replaying its
-// events at their effective times, the host agent and policy they call, and
-// the checker and stats observing them. One simulation per process: the
-// SystemC kernel cannot be restarted.
+// The SystemC platform of one run: a Core module per CPU ("cpuN", with its
+// "cpuN.regfile" and "cpuN.traps" children: sim/platform/cpu_modules.h)
+// replaying its events at their effective times, or in scheduled mode the
+// same CPU modules run by the HostScheduler ("host"); the host agent and
+// policy they call, and the checker and stats observing them. One simulation
+// per process: the SystemC kernel cannot be restarted.
 #pragma once
 
 #include <memory>
@@ -26,6 +28,9 @@ struct RunResult {
   std::vector<Cycles> cpu_end;         // per CPU: effective time its last event ended
   std::uint64_t peak_buffered_events = 0;
   double wall_seconds = 0;
+  // The SystemC modules of the platform, parents before their children:
+  // "cpu0", "cpu0.regfile", "cpu0.traps", ..., and "host" in scheduled mode.
+  std::vector<std::string> modules;
 };
 
 struct RunOptions {

@@ -9,10 +9,11 @@ sc_core::sc_time cycles(Cycles c) { return sc_core::sc_time::from_value(c); }
 Cycles now_cycles() { return sc_core::sc_time_stamp().value(); }
 }  // namespace
 
-HostScheduler::HostScheduler(const sc_core::sc_module_name& name, ArchAgent& agent, const Arch& arch, Stats& stats,
-                             const Workload& w, const std::vector<ContextId>& ids, unsigned cpus,
+HostScheduler::HostScheduler(const sc_core::sc_module_name& name, ArchAgent& agent, Stats& stats, const Workload& w,
+                             const std::vector<ContextId>& ids, const std::vector<CpuModule*>& hw,
                              std::function<void(InternalError)> on_error)
-    : sc_module(name), agent_(agent), arch_(arch), stats_(stats), w_(w), cpus_(cpus), on_error_(std::move(on_error)) {
+    : sc_module(name), agent_(agent), stats_(stats), w_(w), cpus_(hw.size()), on_error_(std::move(on_error)) {
+  const unsigned cpus = static_cast<unsigned>(hw.size());
   // Tasks in declaration order; each has its own random stream.
   size_t k = 0;
   unsigned next_cpu = 0;
@@ -28,6 +29,7 @@ HostScheduler::HostScheduler(const sc_core::sc_module_name& name, ArchAgent& age
     }
   }
   for (CpuId c = 0; c < cpus; ++c) {
+    cpus_[c].hw = hw[c];
     cpus_[c].irq_rng = Rng{w.seed * 0x9e3779b97f4a7c15ull + 7919 * (c + 1)};
     sc_core::sc_spawn_options step;
     step.spawn_method();
@@ -48,17 +50,13 @@ HostScheduler::HostScheduler(const sc_core::sc_module_name& name, ArchAgent& age
   }
 }
 
-void HostScheduler::trace(sc_core::sc_trace_file* tf) {
-  for (CpuId c = 0; c < cpus_.size(); ++c) cpus_[c].vcd.trace(tf, std::string(name()) + ".cpu" + std::to_string(c), arch_);
-}
-
 template <typename F>
 Cycles HostScheduler::call(CpuId c, Cycles t, F&& fn) {
   agent_.before_event(c, t);
   const Cycles cost = fn(t);
   stats_.add(Stat::events);
   agent_.after_event(c, t + cost);
-  cpus_[c].vcd.update(agent_.cpu_view(c));
+  if (tracing_) cpus_[c].hw->sample();
   return cost;
 }
 

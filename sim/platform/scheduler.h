@@ -1,10 +1,11 @@
 // Scheduled mode: the HostScheduler runs synthetic tasks instead of a trace.
 // Per-CPU run queues, a timeslice, wakeup preemption, periodic load
 // balancing that migrates tasks, interrupts whose softirqs may use the kernel
-// FPU. The same agent and policies as replay mode, and no per-cycle clock:
-// each CPU is an SC_METHOD that wakes at its next decision point (end of a
-// burst segment, an FP use, the slice end) or when kicked (a wakeup, a
-// migration, an interrupt).
+// FPU. The same agent and policies as replay mode, the same CPU modules
+// (cpuN, cpuN.regfile, cpuN.traps: the platform's), and no per-cycle clock:
+// each CPU is run by an SC_METHOD of this module ("host.cpuN") that wakes at
+// its next decision point (end of a burst segment, an FP use, the slice end)
+// or when kicked (a wakeup, a migration, an interrupt).
 //
 // Time is effective time: FPU-management cycles are spent on the CPU and
 // delay everything after them. Deterministic for a seed.
@@ -23,7 +24,7 @@
 #include "models/core/stats.h"
 #include "models/core/arch.h"
 #include "sim/input/presets.h"
-#include "sim/platform/cpu_trace.h"
+#include "sim/platform/cpu_modules.h"
 
 namespace fpusim {
 
@@ -42,11 +43,15 @@ struct Rng {
 
 class HostScheduler : public sc_core::sc_module {
  public:
-  // `ids[k]` is the context of the k-th generated task, in Scenario order.
-  HostScheduler(const sc_core::sc_module_name& name, ArchAgent& agent, const Arch& arch, Stats& stats, const Workload& w,
-                const std::vector<ContextId>& ids, unsigned cpus, std::function<void(InternalError)> on_error);
+  // `ids[k]` is the context of the k-th generated task, in Scenario order;
+  // `cpus[c]` the module of CPU c (the platform's), whose state it samples
+  // for the VCD.
+  HostScheduler(const sc_core::sc_module_name& name, ArchAgent& agent, Stats& stats, const Workload& w,
+                const std::vector<ContextId>& ids, const std::vector<CpuModule*>& cpus,
+                std::function<void(InternalError)> on_error);
 
-  void trace(sc_core::sc_trace_file* tf);
+  // A VCD is written: sample the CPU modules after every agent call.
+  void start_tracing() { tracing_ = true; }
   // Call after sc_start() returns: closes running segments at `end`.
   void finish(Cycles end);
   std::uint64_t migrations() const { return migrations_; }
@@ -71,7 +76,7 @@ class HostScheduler : public sc_core::sc_module {
     bool in_segment = false;
     Cycles stolen = 0;  // interrupt time still to be spent
     sc_core::sc_event kick;
-    CpuTrace vcd;
+    CpuModule* hw = nullptr;
     Rng irq_rng{0};
   };
 
@@ -90,7 +95,6 @@ class HostScheduler : public sc_core::sc_module {
                 bool kernel_fpu = false);
 
   ArchAgent& agent_;
-  const Arch& arch_;
   Stats& stats_;
   const Workload& w_;
   std::vector<Task> tasks_;
@@ -106,6 +110,7 @@ class HostScheduler : public sc_core::sc_module {
   std::uint64_t sleep_seq_ = 0;
   sc_core::sc_event waker_kick_;
   std::uint64_t migrations_ = 0;
+  bool tracing_ = false;
 };
 
 }  // namespace fpusim
