@@ -1,5 +1,6 @@
 // x86 trap logic of one CPU: CR0.TS, XCR0, IA32_XFD and IA32_XFD_ERR, and the
-// decision an FP/SIMD instruction meets. Plain C++; the agent owns it, the SystemC cpuN.traps module (sim/platform/cpu_modules.h) samples it.
+// decision an FP/SIMD instruction meets. Plain C++; the agent owns it, and
+// the SystemC cpuN.traps module (sim/platform/cpu_modules.h) samples it.
 #pragma once
 
 #include "models/core/types.h"
