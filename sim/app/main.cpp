@@ -244,8 +244,9 @@ int cmd_run(const std::vector<std::string>& args) {
     // Decode every event too, so a dry run finds every input error a run would.
     std::unordered_map<std::string, ContextId> ids;
     for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
-    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine.cpus)
-                                     : make_file_source(s.events_file, &ids, s.machine.cpus);
+    const Arch& arch = scenario_arch(s);
+    auto src = s.events_file.empty() ? make_inline_source(arch, s.inline_events, s.file, &ids, s.machine.cpus)
+                                     : make_file_source(arch, s.events_file, &ids, s.machine.cpus);
     Event e;
     std::uint64_t n = 0;
     while (src->next(e)) ++n;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "models/x86/events.h"
 #include "models/x86/policy.h"
 #include "sim/input/paths.h"
 #include "sim/input/event.h"
@@ -367,8 +368,8 @@ std::unordered_map<std::string, ContextId> name_table(const Scenario& s) {
   std::unordered_map<std::string, ContextId> ids;
   for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
   for (size_t i = 0; i < s.vms.size(); ++i) {
-    ids.emplace(kVmKeyPrefix + s.vms[i].name, static_cast<ContextId>(i));
-    for (const VcpuDecl& v : s.vms[i].vcpus) ids.emplace(kVcpuKeyPrefix + v.name, ids.at(v.name));
+    ids.emplace(x86::kVmKeyPrefix + s.vms[i].name, static_cast<ContextId>(i));
+    for (const VcpuDecl& v : s.vms[i].vcpus) ids.emplace(x86::kVcpuKeyPrefix + v.name, ids.at(v.name));
   }
   return ids;
 }

@@ -132,7 +132,7 @@ struct Scenario {
 };
 
 // The names events are decoded with: contexts (by their index in
-// `contexts`), VMs and vCPUs under the prefixes of sim/input/event.h.
+// `contexts`), VMs and vCPUs under the prefixes of models/x86/events.h.
 std::unordered_map<std::string, ContextId> name_table(const Scenario& s);
 
 // Loads, validates and resolves a scenario (machine and costs included).

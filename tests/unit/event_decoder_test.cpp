@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "models/x86/events.h"
 #include "models/x86/kvm.h"
 #include "models/x86/xstate.h"
 #include "sim/input/event.h"
@@ -21,7 +22,7 @@ constexpr ComponentMask kX87 = bit(x86::kX87), kSse = bit(x86::kSSE), kYmm = bit
 
 struct DecoderTest : ::testing::Test {
   std::unordered_map<std::string, ContextId> contexts{{"A", 0}, {"B", 1}};
-  EventDecoder dec{&contexts, 2, EventOrigin{"s.json", false}};
+  EventDecoder dec{x86::event_syntax(), &contexts, 2, EventOrigin{"s.json", false}};
   std::uint64_t index = 0;
 
   Event decode(const std::string& text) {
@@ -82,7 +83,7 @@ TEST_F(DecoderTest, EventsWithoutArguments) {
   for (const auto& [name, kind] : kinds) {
     const Event e = decode(std::string(R"({"t": 1, "cpu": 0, "ev": ")") + name + "\"}");
     EXPECT_EQ(e.kind, kind) << name;
-    EXPECT_EQ(event_kind_name(kind), name);
+    EXPECT_EQ(x86::event_syntax().kind_name(kind), name);
   }
 }
 
@@ -228,7 +229,7 @@ TEST_F(DecoderTest, MalformedInput) {
 
 TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
   std::unordered_map<std::string, ContextId> contexts{{"A", 0}};
-  EventDecoder dec{&contexts, 1, EventOrigin{"trace.jsonl", true}};
+  EventDecoder dec{x86::event_syntax(), &contexts, 1, EventOrigin{"trace.jsonl", true}};
   std::string buf = R"({"t": 0, "cpu": 0, "ev": "switch", "next": "B"})";
   const size_t len = buf.size();
   buf.append(simdjson::SIMDJSON_PADDING, '\0');
@@ -250,8 +251,8 @@ TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
 struct KvmDecoderTest : DecoderTest {
   KvmDecoderTest() {
     contexts.emplace("vcpu0", 2);
-    contexts.emplace(kVcpuKeyPrefix + "vcpu0", 2);
-    contexts.emplace(kVmKeyPrefix + "vm0", 0);
+    contexts.emplace(x86::kVcpuKeyPrefix + "vcpu0", 2);
+    contexts.emplace(x86::kVmKeyPrefix + "vm0", 0);
   }
 };
 
