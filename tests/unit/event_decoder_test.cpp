@@ -227,6 +227,55 @@ TEST_F(DecoderTest, MalformedInput) {
   EXPECT_CONTAINS(e.message, "expected an event object");
 }
 
+// The architecture's keys, kinds and component names come from its
+// EventSyntax; the messages are those the decoder gave when it knew them
+// itself, word for word.
+TEST_F(DecoderTest, ArchitectureKeyOnAnotherKind) {
+  InputError e = error(R"({"t": 0, "cpu": 0, "ev": "syscall", "features": ["sse"]})");
+  EXPECT_EQ(e.path, "/events/0/features");
+  EXPECT_EQ(e.message, "key \"features\" does not belong to a \"syscall\" event");
+  // Several keys that do not belong: the lowest key bit is reported, and
+  // "features" (the architecture's first key, bit 13) comes before "target".
+  e = error(R"({"t": 0, "cpu": 0, "ev": "syscall", "target": "A", "features": ["sse"]})");
+  EXPECT_EQ(e.path, "/events/1/features");
+  e = error(R"({"t": 0, "cpu": 0, "ev": "vm_entry", "write": ["sse"], "vcpu": "A"})");
+  EXPECT_EQ(e.path, "/events/2/write");
+  EXPECT_EQ(e.message, "key \"write\" does not belong to a \"vm_entry\" event");
+  e = error(R"({"t": 0, "cpu": 0, "ev": "guest_wrmsr"})");
+  EXPECT_EQ(e.path, "/events/3");
+  EXPECT_EQ(e.message, "a \"guest_wrmsr\" event needs \"msr\"");
+}
+
+TEST_F(DecoderTest, UnknownKindMessage) {
+  const InputError e = error(R"({"t": 0, "cpu": 0, "ev": "vm_enter"})");
+  EXPECT_EQ(e.path, "/events/0/ev");
+  EXPECT_EQ(e.message,
+            "unknown event kind \"vm_enter\"; expected one of switch, use, syscall, return_to_user, kernel_fpu, irq, "
+            "signal, sigreturn, fork, exec, exit, xcomp_perm, state_read, state_write, xcomp_guest_perm, vm_create, "
+            "vm_destroy, kvm_run, vm_entry, vm_exit, kvm_return, guest_wrmsr, guest_rdmsr, guest_xsetbv, guest_cr4, "
+            "vcpu_save_state, vcpu_load_state, kvm_set_xsave");
+}
+
+TEST_F(DecoderTest, UnknownComponentMessage) {
+  const std::string expected =
+      "; expected x87, sse, ymm (avx), opmask, zmm_hi256, hi16_zmm (avx512), pkru, xtilecfg, xtiledata (amx), apx, "
+      "bndregs, bndcsr or a supervisor component";
+  InputError e = error(R"({"t": 0, "cpu": 0, "ev": "use", "read": ["x87", "avx2"]})");
+  EXPECT_EQ(e.path, "/events/0/read/1");
+  EXPECT_EQ(e.message, "unknown component \"avx2\"" + expected);
+  // The same through one of the architecture's keys.
+  e = error(R"({"t": 0, "cpu": 0, "ev": "xcomp_perm", "features": ["tiles"]})");
+  EXPECT_EQ(e.path, "/events/1/features/0");
+  EXPECT_EQ(e.message, "unknown component \"tiles\"" + expected);
+}
+
+TEST_F(DecoderTest, KindNamesThroughTheSyntax) {
+  EXPECT_EQ(x86::event_syntax().kind_name(EventKind::kStateWrite), "state_write");
+  EXPECT_EQ(x86::event_syntax().kind_name(x86::ev::kXcompPerm), "xcomp_perm");
+  EXPECT_EQ(x86::event_syntax().kind_name(x86::ev::kKvmSetXsave), "kvm_set_xsave");
+  EXPECT_EQ(x86::event_syntax().kind_name(EventKind{31}), "");
+}
+
 TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
   std::unordered_map<std::string, ContextId> contexts{{"A", 0}};
   EventDecoder dec{x86::event_syntax(), &contexts, 1, EventOrigin{"trace.jsonl", true}};
