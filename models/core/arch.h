@@ -22,6 +22,7 @@
 #include "models/core/context.h"
 #include "models/core/event.h"
 #include "models/core/machine.h"
+#include "models/core/event_syntax.h"
 #include "models/core/observer.h"
 #include "models/core/stats.h"
 #include "models/core/summary.h"
@@ -132,6 +133,9 @@ class Arch {
 
   // ---- events ----
   virtual std::string_view event_kind_name(EventKind k) const = 0;
+  // How traces write its events (keys, kinds, component names), for the
+  // shared decoders.
+  virtual const EventSyntax& event_syntax() const = 0;
   // Kinds whose effect reaches other CPUs' contexts: no later event is
   // processed before one of them (Replayer::is_barrier).
   virtual std::uint32_t barrier_kinds() const = 0;

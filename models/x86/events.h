@@ -3,7 +3,10 @@
 // describes each one.
 #pragma once
 
+#include <string>
+
 #include "models/core/event.h"
+#include "models/core/event_syntax.h"
 
 namespace fpusim::x86::ev {
 
@@ -34,3 +37,17 @@ constexpr std::uint32_t kBarriers =
     kind_bit(kVcpuLoadState) | kind_bit(kKvmSetXsave);
 
 }  // namespace fpusim::x86::ev
+
+namespace fpusim::x86 {
+
+// How traces write the x86 kinds, their keys and the component names
+// (models/x86/events.cpp).
+const EventSyntax& event_syntax();
+
+// The name table events are decoded with maps context names to ContextIds;
+// VM names (to VM indices) and vCPU names (to their guest ContextIds) share
+// it under these prefixes, which no declared name can contain.
+inline const std::string kVmKeyPrefix = "\x1fvm:";
+inline const std::string kVcpuKeyPrefix = "\x1fvcpu:";
+
+}  // namespace fpusim::x86

@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "models/x86/events.h"
 #include "models/x86/xstate.h"
 #include "sim/input/event.h"
 #include "sim/input/presets.h"

@@ -60,7 +60,7 @@ const char* kTopHelp =
     "  check SCENARIO...     run every policy a scenario's \"expect\" names and check the results\n"
     "  sweep GRID -o DIR     run a scenario over a grid of policies and --set values, one process per point\n"
     "  convert SCENARIO -o OUT.json   copy a trace scenario with its events in the binary format (OUT.fpt)\n"
-    "  layout MACHINE        XSAVE layouts and Linux's fpu_*_cfg for a machine preset\n"
+    "  layout MACHINE        a machine preset's state components and their layouts\n"
     "  list WHAT             policies | machines | costs | stats\n"
     "\n"
     "  fpusim COMMAND --help   options of a command\n"
@@ -216,7 +216,7 @@ int cmd_run(const std::vector<std::string>& args) {
       "csv", po::value<std::string>(), "write the CSV report here ('-' for stdout)")(
       "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here")(
       "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON)")(
-      "vcd", po::value<std::string>(), "write a VCD of per-CPU owner, CR0.TS, IA32_XFD, live bytes (1 ps = 1 cycle)")(
+      "vcd", po::value<std::string>(), "write a VCD of each CPU's context, register owner, live bytes and trap controls (1 ps = 1 cycle)")(
       "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
       "perf", "print events/s and peak memory on stderr (also without --quiet)")(
       "reader-thread", po::value<std::string>()->default_value("auto"),
@@ -240,11 +240,12 @@ int cmd_run(const std::vector<std::string>& args) {
   const PolicyDesc& policy =
       vm.count("policy") ? resolve_policy(scenario_arch(s), vm["policy"].as<std::string>(), "--policy", "") : *s.policy;
   if (vm.count("dry-run")) {
-    // Decode every event too, so a dry run finds every input error a run would.
-    std::unordered_map<std::string, ContextId> ids;
-    for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
-    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine->cpus)
-                                     : make_file_source(s.events_file, &ids, s.machine->cpus);
+    // Decode every event too, so a dry run finds every input error a run
+    // would, with the names a run decodes with (the architecture's too: VMs).
+    const std::unordered_map<std::string, ContextId> ids = name_table(s);
+    const Arch& arch = scenario_arch(s);
+    auto src = s.events_file.empty() ? make_inline_source(arch, s.inline_events, s.file, &ids, s.machine->cpus)
+                                     : make_file_source(arch, s.events_file, &ids, s.machine->cpus);
     Event e;
     std::uint64_t n = 0;
     while (src->next(e)) ++n;
@@ -441,7 +442,8 @@ int cmd_layout(const std::vector<std::string>& args) {
   pos.add("machine", 1);
   auto vm = parse(args, o, pos);
   if (vm.count("help")) {
-    std::cout << "Prints the XSAVE components, layouts and Linux's fpu_kernel_cfg / fpu_user_cfg / fpu_guest_cfg.\n\n"
+    std::cout << "Prints a machine's state components and their layouts, and what the kernel derives from them\n"
+                 "(on x86_64: the XSAVE layouts and Linux's fpu_kernel_cfg / fpu_user_cfg / fpu_guest_cfg).\n\n"
               << o << "\n";
     return kExitOk;
   }

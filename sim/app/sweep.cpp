@@ -275,7 +275,7 @@ void check_scenario(const std::string& scenario, const std::vector<Override>& se
   if (!s.events_file.empty()) return;
   std::unordered_map<std::string, ContextId> ids;
   for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
-  auto src = make_inline_source(s.inline_events, s.file, &ids, s.machine->cpus);
+  auto src = make_inline_source(scenario_arch(s), s.inline_events, s.file, &ids, s.machine->cpus);
   Event e;
   while (src->next(e)) {
   }

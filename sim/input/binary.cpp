@@ -13,8 +13,6 @@
 #include <climits>
 #include <cstdlib>
 
-#include "models/x86/kvm.h"
-#include "models/x86/xstate.h"
 #include "sim/output/atomic_file.h"
 #include "sim/input/presets.h"
 
@@ -23,13 +21,12 @@ namespace fpusim {
 namespace {
 
 constexpr std::uint64_t kMaxTime = (1ull << 53) - 1;
-constexpr unsigned kNumKinds = x86::ev::kNumKinds;
 constexpr size_t kMaxRecord = 2 + 8 * 10;  // two bytes, at most eight 10-byte varints
 constexpr size_t kChunk = 1 << 20;
 
 enum Flag : std::uint8_t {
   kFT = 0x01, kFCtx = 0x02, kFWrite = 0x04, kFRead = 0x08, kFRelease = 0x10, kFDur = 0x20, kFIndex = 0x40,
-  kFExt = 0x80,  // KVM events: a `sub` byte and a zigzag varint `arg` follow
+  kFExt = 0x80,  // the architecture's events: a `sub` byte and a zigzag varint `arg` follow
 };
 
 // Which optional fields each kind may carry (as the JSON decoder fills them),
@@ -39,43 +36,36 @@ struct KindRule {
   std::uint8_t required;
 };
 constexpr std::uint8_t kCommon = kFT | kFIndex;
-constexpr KindRule kRules[kNumKinds] = {
-    {kCommon | kFCtx, 0},                                     // switch (no ctx: idle)
-    {kCommon | kFCtx | kFWrite | kFRead | kFRelease, 0},      // use (a mask checked below)
-    {kCommon, 0},                                             // syscall
-    {kCommon, 0},                                             // return_to_user
-    {kCommon | kFRead | kFDur, 0},                            // kernel_fpu
-    {kCommon | kFRead | kFDur, 0},                            // irq
-    {kCommon, 0},                                             // signal
-    {kCommon, 0},                                             // sigreturn
-    {kCommon | kFCtx, kFCtx},                                 // fork
-    {kCommon, 0},                                             // exec
-    {kCommon, 0},                                             // exit
-    {kCommon | kFWrite, kFWrite},                             // xcomp_perm
-    {kCommon | kFCtx, kFCtx},                                 // state_read
-    {kCommon | kFCtx | kFWrite, kFCtx | kFWrite},             // state_write
-    {kCommon | kFWrite, kFWrite},                             // xcomp_guest_perm
-    {kCommon | kFExt, 0},                                     // vm_create (arg: the VM)
-    {kCommon | kFExt, 0},                                     // vm_destroy
-    {kCommon | kFCtx, kFCtx},                                 // kvm_run (ctx: the vCPU)
-    {kCommon, 0},                                             // vm_entry
-    {kCommon | kFExt, 0},                                     // vm_exit (sub: the reason)
-    {kCommon, 0},                                             // kvm_return
-    {kCommon | kFWrite | kFExt, 0},                           // guest_wrmsr (sub: the MSR; value may be 0)
-    {kCommon | kFExt, 0},                                     // guest_rdmsr
-    {kCommon | kFWrite | kFExt, 0},                           // guest_xsetbv (arg: ECX; XCR0 may be 0)
-    {kCommon | kFExt, 0},                                     // guest_cr4 (sub: OSXSAVE)
-    {kCommon | kFCtx | kFExt, kFCtx},                         // vcpu_save_state (arg: slot)
-    {kCommon | kFCtx | kFExt, kFCtx},                         // vcpu_load_state
-    {kCommon | kFCtx | kFWrite | kFExt, kFCtx},               // kvm_set_xsave (arg: slot, -1 = write)
+struct CoreRule {
+  EventKind kind;
+  KindRule rule;
+};
+constexpr CoreRule kCoreRules[] = {
+    {EventKind::kSwitch, {kCommon | kFCtx, 0}},                                 // no ctx: idle
+    {EventKind::kUse, {kCommon | kFCtx | kFWrite | kFRead | kFRelease, 0}},     // a mask checked below
+    {EventKind::kSyscall, {kCommon, 0}},
+    {EventKind::kReturnToUser, {kCommon, 0}},
+    {EventKind::kKernelFpu, {kCommon | kFRead | kFDur, 0}},
+    {EventKind::kIrq, {kCommon | kFRead | kFDur, 0}},
+    {EventKind::kSignal, {kCommon, 0}},
+    {EventKind::kSigreturn, {kCommon, 0}},
+    {EventKind::kFork, {kCommon | kFCtx, kFCtx}},
+    {EventKind::kExec, {kCommon, 0}},
+    {EventKind::kExit, {kCommon, 0}},
+    {EventKind::kStateRead, {kCommon | kFCtx, kFCtx}},
+    {EventKind::kStateWrite, {kCommon | kFCtx | kFWrite, kFCtx | kFWrite}},
 };
 
-ComponentMask known_components() {
-  ComponentMask m = 0;
-  for (unsigned i = 0; i < x86::kNumXfeatures; ++i) {
-    if (auto b = x86::component_mask_by_name(x86::component_name(i))) m |= *b;
-  }
-  return m;
+// The record flags of an architecture's kind's fields (ArchKind::fields).
+std::uint8_t field_flags(std::uint8_t fields) {
+  std::uint8_t f = 0;
+  if (fields & kFieldCtx) f |= kFCtx;
+  if (fields & kFieldWrite) f |= kFWrite;
+  if (fields & kFieldRead) f |= kFRead;
+  if (fields & kFieldRelease) f |= kFRelease;
+  if (fields & kFieldDur) f |= kFDur;
+  if (fields & kFieldSubArg) f |= kFExt;
+  return f;
 }
 
 void put_varint(std::string& out, std::uint64_t v) {
@@ -184,8 +174,14 @@ namespace {
 
 class BinarySource final : public EventSource {
  public:
-  BinarySource(const std::string& path, const std::unordered_map<std::string, ContextId>* contexts, unsigned cpus)
-      : path_(path), cpus_(cpus), known_(known_components()) {
+  BinarySource(const EventSyntax& syntax, const std::string& path,
+               const std::unordered_map<std::string, ContextId>* contexts, unsigned cpus)
+      : path_(path), cpus_(cpus), syntax_(syntax), arch_check_(syntax.record_check(*contexts)) {
+    for (const CoreRule& c : kCoreRules) set_rule(c.kind, c.rule);
+    for (const ArchKind& a : syntax.kinds()) {
+      set_rule(a.kind, {static_cast<std::uint8_t>(kCommon | field_flags(a.fields)), field_flags(a.required_fields)});
+    }
+    for (const ComponentName& c : syntax.components()) known_ |= c.mask;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw InputError{path, "", std::string("cannot open events file: ") + std::strerror(errno)};
     buf_.resize(kChunk + kMaxRecord);
@@ -211,8 +207,8 @@ class BinarySource final : public EventSource {
     const unsigned b0 = p[0], flags = p[1];
     p += 2;
     const unsigned kind = (b0 & 0x0f) | ((b0 & 0x80) >> 3), where = (b0 >> 4) & 3;
-    if (kind >= kNumKinds || where > 2) throw bad("malformed record");
-    const KindRule& rule = kRules[kind];
+    if (!(known_kinds_ >> kind & 1) || where > 2) throw bad("malformed record");
+    const KindRule& rule = rules_[kind];
     if ((flags & ~rule.allowed) || (flags & rule.required) != rule.required) throw bad("malformed record");
     out.kind = static_cast<EventKind>(kind);
     out.where = static_cast<KernelFpuContext>(where);
@@ -253,10 +249,8 @@ class BinarySource final : public EventSource {
       out.sub = *p++;
       const std::uint64_t z = varint(p, lim);
       out.arg = static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
-      check_kvm(out);
-    } else if (x86::ev::is_kvm_event(out.kind)) {
-      check_kvm(out);
     }
+    if (!is_core_event(out.kind)) check_arch(out);
     if (out.kind == EventKind::kUse && !(out.write | out.read | out.release)) throw bad("malformed record");
     pos_ = static_cast<size_t>(p - buf_.data());
     ++n_;
@@ -265,43 +259,15 @@ class BinarySource final : public EventSource {
   const EventOrigin& origin() const override { return origin_; }
 
  private:
-  // A KVM record's extension and vCPU against what the scenario declares.
-  __attribute__((noinline)) void check_kvm(const Event& e) const {
-    switch (e.kind) {
-      case x86::ev::kVmCreate:
-      case x86::ev::kVmDestroy:
-        if (e.arg < 0 || static_cast<std::uint64_t>(e.arg) >= vms_) throw bad("VM index out of range");
-        break;
-      case x86::ev::kVmExit:
-        if (e.sub >= static_cast<unsigned>(x86::VmExitReason::kCount) || e.arg) throw bad("malformed record");
-        break;
-      case x86::ev::kGuestWrmsr:
-      case x86::ev::kGuestRdmsr:
-        if (e.sub > 1 || e.arg) throw bad("malformed record");
-        break;
-      case x86::ev::kGuestXsetbv:
-        if (e.sub || e.arg < 0 || e.arg > 0xffffffffll) throw bad("malformed record");
-        break;
-      case x86::ev::kGuestCr4:
-        if (e.sub > 1 || e.arg) throw bad("malformed record");
-        break;
-      case x86::ev::kVcpuSaveState:
-      case x86::ev::kVcpuLoadState:
-      case x86::ev::kKvmSetXsave:
-        if (e.sub || e.arg < (e.kind == x86::ev::kKvmSetXsave ? -1 : 0) || e.arg > 0x7fffffffll ||
-            (e.kind == x86::ev::kKvmSetXsave && (e.arg < 0) != (e.write != 0))) {
-          throw bad("malformed record");
-        }
-        break;
-      default:
-        if (e.sub || e.arg) throw bad("malformed record");
-        break;
-    }
-    if ((e.kind == x86::ev::kKvmRun || e.kind == x86::ev::kVcpuSaveState ||
-         e.kind == x86::ev::kVcpuLoadState || e.kind == x86::ev::kKvmSetXsave) &&
-        !is_vcpu_[e.ctx]) {
-      throw bad("context " + std::to_string(e.ctx) + " is not a vCPU");
-    }
+  void set_rule(EventKind k, KindRule r) {
+    rules_[static_cast<unsigned>(k)] = r;
+    known_kinds_ |= kind_bit(k);
+  }
+
+  // A record of one of the architecture's kinds: its extension and context.
+  __attribute__((noinline)) void check_arch(const Event& e) const {
+    const std::string error = arch_check_->check(e);
+    if (!error.empty()) throw bad(error);
   }
 
   InputError bad(const std::string& message) const {
@@ -387,21 +353,9 @@ class BinarySource final : public EventSource {
     std::vector<std::string> names;
     for (std::uint32_t i = 0; i < n; ++i) names.push_back(str());
     // Self-check: the trace was converted for exactly these contexts. The
-    // name table also holds VMs and vCPUs under their prefixes.
+    // name table also holds the architecture's own names.
     size_t declared = 0;
-    ContextId max_id = 0;
-    for (const auto& [name, id] : *contexts) {
-      if (name.rfind(kVmKeyPrefix, 0) == 0) {
-        ++vms_;
-      } else if (name.rfind(kVcpuKeyPrefix, 0) != 0) {
-        ++declared;
-        max_id = std::max(max_id, id);
-      }
-    }
-    is_vcpu_.assign(std::max<size_t>(declared, max_id + 1), false);
-    for (const auto& [name, id] : *contexts) {
-      if (name.rfind(kVcpuKeyPrefix, 0) == 0 && id < is_vcpu_.size()) is_vcpu_[id] = true;
-    }
+    for (const auto& entry : *contexts) declared += !syntax_.own_name(entry.first);
     if (n != declared) {
       throw InputError{path_, "", "converted for " + std::to_string(n) + " contexts, the scenario declares " +
                                       std::to_string(declared) + " (convert the scenario again)"};
@@ -436,15 +390,17 @@ class BinarySource final : public EventSource {
 
   std::string path_;
   unsigned cpus_;
-  ComponentMask known_;
+  const EventSyntax& syntax_;
+  std::unique_ptr<RecordCheck> arch_check_;
+  KindRule rules_[kMaxEventKinds] = {};
+  std::uint32_t known_kinds_ = 0;
+  ComponentMask known_ = 0;  // every component the architecture names
   int fd_ = -1;
   std::vector<std::uint8_t> buf_;
   size_t pos_ = 0, end_ = 0;
   bool eof_ = false;
   EventOrigin origin_;
   std::vector<ContextId> ctx_map_;
-  std::uint64_t vms_ = 0;           // VMs the scenario declares
-  std::vector<bool> is_vcpu_;       // per context: a vCPU's guest state
   std::uint64_t count_ = 0, n_ = 0;
   std::uint64_t index_ = ~std::uint64_t{0};
   Cycles t_ = 0;
@@ -475,6 +431,7 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
     throw InputError{scenario_path, "/workload",
                      "a \"workload\" scenario has no trace to convert (convert needs \"events\" or \"events_file\")"};
   }
+  const Arch& arch = arch_named(s.arch, s.machine_file, "/arch");
   const std::unordered_map<std::string, ContextId> ids = name_table(s);
   std::vector<std::string> names;
   for (const auto& c : s.contexts) names.push_back(c.name);
@@ -484,8 +441,8 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
                                : out_json;
   r.binary_file = stem + ".fpt";
   {
-    auto src = s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids, s.machine->cpus)
-                                     : make_file_source(s.events_file, &ids, s.machine->cpus);
+    auto src = s.events_file.empty() ? make_inline_source(arch, s.inline_events, s.file, &ids, s.machine->cpus)
+                                     : make_file_source(arch, s.events_file, &ids, s.machine->cpus);
     r.events = write_binary_trace(*src, r.binary_file, names, s.machine->cpus);
   }
   // The scenario document itself, with the new event source.
@@ -511,17 +468,17 @@ ConvertResult convert_scenario(const std::string& scenario_path, const std::stri
   return r;
 }
 
-std::unique_ptr<EventSource> make_binary_source(const std::string& path,
+std::unique_ptr<EventSource> make_binary_source(const Arch& arch, const std::string& path,
                                                 const std::unordered_map<std::string, ContextId>* contexts,
                                                 unsigned cpus) {
-  return std::make_unique<BinarySource>(path, contexts, cpus);
+  return std::make_unique<BinarySource>(arch.event_syntax(), path, contexts, cpus);
 }
 
-std::unique_ptr<EventSource> make_file_source(const std::string& path,
+std::unique_ptr<EventSource> make_file_source(const Arch& arch, const std::string& path,
                                               const std::unordered_map<std::string, ContextId>* contexts,
                                               unsigned cpus) {
-  if (is_binary_trace(path)) return make_binary_source(path, contexts, cpus);
-  return make_jsonl_source(path, contexts, cpus);
+  if (is_binary_trace(path)) return make_binary_source(arch, path, contexts, cpus);
+  return make_jsonl_source(arch, path, contexts, cpus);
 }
 
 }  // namespace fpusim

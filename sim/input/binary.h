@@ -14,18 +14,17 @@
 //                0x10 release, 0x20 dur, 0x40 index gap, 0x80 extension
 //            LEB128 varints: [t - previous t], cpu, [ctx], [write], [read],
 //            [release], [dur], [index - previous index - 1]; then with the
-//            extension (KVM events, version 2): u8 sub (exit reason, MSR,
-//            guest_cr4's OSXSAVE) and a zigzag varint arg (VM index, slot
-//            or -1, XSETBV's ECX). A vCPU is its guest context; VM indices
-//            are the scenario's order of "vms".
+//            extension (the architecture's events, version 2): u8 sub and a
+//            zigzag varint arg (Event::sub and Event::arg, whose meaning
+//            and checks are the architecture's: EventSyntax, RecordCheck).
 //   A field whose flag is clear is 0 (ctx: no context, for a switch to idle).
 //   ctx is a position in the header's context list; the header's contexts
 //   must be exactly the scenario's (order may differ: ids are mapped by name).
 //
-// Reading checks every record (known kind and fields for it, CPU below the
-// scenario's CPU count, context in range, known components, times within
-// 2^53, the record count in the header) and fails with "FILE.fpt: record N:
-// ..." (N counted from 0). The events keep their original index and the
+// Reading checks every record (known kind and fields for it, the
+// architecture's checks of its kinds, CPU below the scenario's CPU count,
+// context in range, known components, times within 2^53, the record count in
+// the header) and fails with "FILE.fpt: record N: ..." (N counted from 0). The events keep their original index and the
 // source's EventOrigin is the original trace's ("scenario.json: /events/N" or
 // "trace.jsonl:LINE"), so errors found later name the original file.
 #pragma once
@@ -35,13 +34,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "models/core/arch.h"
 #include "sim/input/event.h"
 
 namespace fpusim {
 
 inline constexpr char kBinaryTraceMagic[8] = {'F', 'P', 'U', 'S', 'I', 'M', 'T', '1'};
-// Version 2 added KVM events (kinds from 16 on, the extension field); version 1
-// files are still read.
+// Version 2 added kinds from 16 on and the extension field; version 1 files
+// are still read.
 inline constexpr std::uint32_t kBinaryTraceVersion = 2;
 
 // Writes every event of `src` to `path` (atomically: a temporary file renamed
@@ -54,12 +54,12 @@ std::uint64_t write_binary_trace(EventSource& src, const std::string& path,
 // with the magic.
 bool is_binary_trace(const std::string& path);
 
-std::unique_ptr<EventSource> make_binary_source(const std::string& path,
+std::unique_ptr<EventSource> make_binary_source(const Arch& arch, const std::string& path,
                                                 const std::unordered_map<std::string, ContextId>* contexts,
                                                 unsigned cpus);
 
 // An "events_file": binary or JSON lines.
-std::unique_ptr<EventSource> make_file_source(const std::string& path,
+std::unique_ptr<EventSource> make_file_source(const Arch& arch, const std::string& path,
                                               const std::unordered_map<std::string, ContextId>* contexts,
                                               unsigned cpus);
 

@@ -1,11 +1,9 @@
 #include "sim/input/event.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <simdjson.h>
-
-#include "models/x86/kvm.h"
-#include "models/x86/xstate.h"
 
 namespace fpusim {
 
@@ -18,89 +16,53 @@ struct EventDecoder::Parser {
   simdjson::dom::parser parser;
 };
 
-std::string_view event_kind_name(EventKind k) {
-  static constexpr std::string_view names[] = {
-      "switch",      "use",          "syscall",         "return_to_user", "kernel_fpu",  "irq",
-      "signal",      "sigreturn",    "fork",            "exec",           "exit",        "xcomp_perm",
-      "state_read",  "state_write",  "xcomp_guest_perm", "vm_create",     "vm_destroy",  "kvm_run",
-      "vm_entry",    "vm_exit",      "kvm_return",      "guest_wrmsr",    "guest_rdmsr", "guest_xsetbv",
-      "guest_cr4",   "vcpu_save_state", "vcpu_load_state", "kvm_set_xsave"};
-  static_assert(std::size(names) == x86::ev::kNumKinds);
-  return names[static_cast<size_t>(k)];
-}
-
 InputError EventOrigin::error(std::uint64_t index, const std::string& path, const std::string& message) const {
   if (jsonl) return InputError{file + ":" + std::to_string(index + 1), path.empty() ? "/" : path, message};
   return InputError{file, "/events/" + std::to_string(index) + path, message};
 }
 
-EventDecoder::EventDecoder(const std::unordered_map<std::string, ContextId>* contexts, unsigned cpus,
-                           EventOrigin origin)
-    : contexts_(contexts), cpus_(cpus), origin_(std::move(origin)),
-      parser_(std::make_unique<Parser>()) {}
-
-EventDecoder::~EventDecoder() = default;
-
 namespace {
 
-// Keys an event may carry, as bits.
-enum Key : unsigned {
+// The core keys, as bits. Bit 13 and those from 15 on are the architecture's
+// keys' (EventSyntax::keys).
+enum Key : std::uint32_t {
   kT = 1u << 0, kCpu = 1u << 1, kEv = 1u << 2, kNext = 1u << 3, kCtx = 1u << 4, kWrite = 1u << 5,
   kRead = 1u << 6, kRelease = 1u << 7, kIn = 1u << 8, kDur = 1u << 9, kKfpu = 1u << 10, kClobbers = 1u << 11,
-  kChild = 1u << 12, kFeatures = 1u << 13, kTarget = 1u << 14, kVcpu = 1u << 15, kVm = 1u << 16,
-  kReason = 1u << 17, kMsr = 1u << 18, kValue = 1u << 19, kXcr0 = 1u << 20, kIndex = 1u << 21,
-  kSlot = 1u << 22, kOsxsave = 1u << 23,
+  kChild = 1u << 12, kTarget = 1u << 14,
 };
+constexpr std::uint32_t kCoreKeys = ((1u << 13) - 1) | kTarget;
+constexpr std::string_view kKeyNames[] = {"t",    "cpu",        "ev",       "next",  "ctx", "write", "read",
+                                          "release", "in",      "dur",      "kernel_fpu", "clobbers", "child",
+                                          "",     "target"};
 
-struct KindSpec {
-  std::string_view name;
+// The core kinds with their keys (names from core_event_kind_name).
+struct CoreKind {
   EventKind kind;
-  unsigned allowed;   // besides t, cpu, ev
-  unsigned required;
+  std::uint32_t allowed, required;
 };
-constexpr KindSpec kKinds[] = {
-    {"switch", EventKind::kSwitch, kNext, kNext},
-    {"use", EventKind::kUse, kCtx | kWrite | kRead | kRelease, 0},
-    {"syscall", EventKind::kSyscall, 0, 0},
-    {"return_to_user", EventKind::kReturnToUser, 0, 0},
-    {"kernel_fpu", EventKind::kKernelFpu, kIn | kDur | kClobbers, kIn | kDur},
-    {"irq", EventKind::kIrq, kDur | kKfpu | kClobbers, kDur},
-    {"signal", EventKind::kSignal, 0, 0},
-    {"sigreturn", EventKind::kSigreturn, 0, 0},
-    {"fork", EventKind::kFork, kChild, kChild},
-    {"exec", EventKind::kExec, 0, 0},
-    {"exit", EventKind::kExit, 0, 0},
-    {"xcomp_perm", x86::ev::kXcompPerm, kFeatures, kFeatures},
-    {"state_read", EventKind::kStateRead, kTarget, kTarget},
-    {"state_write", EventKind::kStateWrite, kTarget | kWrite, kTarget | kWrite},
-    {"xcomp_guest_perm", x86::ev::kXcompGuestPerm, kFeatures, kFeatures},
-    {"vm_create", x86::ev::kVmCreate, kVm, kVm},
-    {"vm_destroy", x86::ev::kVmDestroy, kVm, kVm},
-    {"kvm_run", x86::ev::kKvmRun, kVcpu, kVcpu},
-    {"vm_entry", x86::ev::kVmEntry, 0, 0},
-    {"vm_exit", x86::ev::kVmExit, kReason, kReason},
-    {"kvm_return", x86::ev::kKvmReturn, 0, 0},
-    {"guest_wrmsr", x86::ev::kGuestWrmsr, kMsr | kValue, kMsr | kValue},
-    {"guest_rdmsr", x86::ev::kGuestRdmsr, kMsr, kMsr},
-    {"guest_xsetbv", x86::ev::kGuestXsetbv, kXcr0 | kIndex, kXcr0},
-    {"guest_cr4", x86::ev::kGuestCr4, kOsxsave, kOsxsave},
-    {"vcpu_save_state", x86::ev::kVcpuSaveState, kVcpu | kSlot, kVcpu | kSlot},
-    {"vcpu_load_state", x86::ev::kVcpuLoadState, kVcpu | kSlot, kVcpu | kSlot},
-    {"kvm_set_xsave", x86::ev::kKvmSetXsave, kVcpu | kSlot | kWrite, kVcpu},
+constexpr CoreKind kCoreKinds[] = {
+    {EventKind::kSwitch, kNext, kNext},
+    {EventKind::kUse, kCtx | kWrite | kRead | kRelease, 0},
+    {EventKind::kSyscall, 0, 0},
+    {EventKind::kReturnToUser, 0, 0},
+    {EventKind::kKernelFpu, kIn | kDur | kClobbers, kIn | kDur},
+    {EventKind::kIrq, kDur | kKfpu | kClobbers, kDur},
+    {EventKind::kSignal, 0, 0},
+    {EventKind::kSigreturn, 0, 0},
+    {EventKind::kFork, kChild, kChild},
+    {EventKind::kExec, 0, 0},
+    {EventKind::kExit, 0, 0},
+    {EventKind::kStateRead, kTarget, kTarget},
+    {EventKind::kStateWrite, kTarget | kWrite, kTarget | kWrite},
 };
-constexpr std::string_view kKeyNames[] = {"t",        "cpu",     "ev",         "next",     "ctx",
-                                          "write",    "read",    "release",    "in",       "dur",
-                                          "kernel_fpu", "clobbers", "child",   "features", "target",
-                                          "vcpu",     "vm",      "reason",     "msr",      "value",
-                                          "xcr0",     "index",   "slot",       "osxsave"};
 
-// The bit of an event key, 0 for an unknown key: by length, then the few
-// keys of that length (this runs for every key of every event). Spelled out
+// The bit of a core key, 0 for any other key: by length, then the few keys
+// of that length (this runs for every key of every event). Spelled out
 // because comparisons with literals compile to integer compares: lookups
 // derived from kKeyNames at compile time (a table by length, with or without
 // names packed into words) cost 115-190 more instructions per event on JSON
 // lines. The static_assert below keeps this and kKeyNames in step.
-constexpr unsigned key_bit(std::string_view k) {
+constexpr std::uint32_t key_bit(std::string_view k) {
   switch (k.size()) {
     case 1:
       if (k == "t") return kT;
@@ -108,38 +70,28 @@ constexpr unsigned key_bit(std::string_view k) {
     case 2:
       if (k == "ev") return kEv;
       if (k == "in") return kIn;
-      if (k == "vm") return kVm;
       return 0;
     case 3:
       if (k == "cpu") return kCpu;
       if (k == "ctx") return kCtx;
       if (k == "dur") return kDur;
-      if (k == "msr") return kMsr;
       return 0;
     case 4:
       if (k == "next") return kNext;
       if (k == "read") return kRead;
-      if (k == "vcpu") return kVcpu;
-      if (k == "xcr0") return kXcr0;
-      if (k == "slot") return kSlot;
       return 0;
     case 5:
       if (k == "write") return kWrite;
       if (k == "child") return kChild;
-      if (k == "value") return kValue;
-      if (k == "index") return kIndex;
       return 0;
     case 6:
       if (k == "target") return kTarget;
-      if (k == "reason") return kReason;
       return 0;
     case 7:
       if (k == "release") return kRelease;
-      if (k == "osxsave") return kOsxsave;
       return 0;
     case 8:
       if (k == "clobbers") return kClobbers;
-      if (k == "features") return kFeatures;
       return 0;
     case 10:
       if (k == "kernel_fpu") return kKfpu;
@@ -151,17 +103,11 @@ constexpr unsigned key_bit(std::string_view k) {
 
 constexpr bool key_bits_match_names() {
   for (unsigned i = 0; i < std::size(kKeyNames); ++i) {
-    if (key_bit(kKeyNames[i]) != 1u << i) return false;
+    if (key_bit(kKeyNames[i]) != (kKeyNames[i].empty() ? 0 : 1u << i)) return false;
   }
   return true;
 }
 static_assert(key_bits_match_names(), "key_bit() and kKeyNames disagree");
-
-std::string kinds_list() {
-  std::string s;
-  for (const auto& k : kKinds) s += (s.empty() ? "" : ", ") + std::string(k.name);
-  return s;
-}
 
 std::string type_name(element_type t) {
   switch (t) {
@@ -177,7 +123,156 @@ std::string type_name(element_type t) {
   return "a value";
 }
 
+// Value readers shared by the core keys and the architecture's (Input);
+// `fail(path, message)` makes the InputError.
+template <typename Fail>
+std::uint64_t read_u64(const Fail& fail, simdjson::dom::element v, std::string_view key, std::uint64_t max) {
+  const element_type t = v.type();
+  std::uint64_t x = 0;
+  if (t == element_type::INT64) {
+    const std::int64_t i = v.get_int64().value_unsafe();
+    if (i < 0) throw fail("/" + std::string(key), "expected a non-negative integer, got " + std::to_string(i));
+    x = static_cast<std::uint64_t>(i);
+  } else if (t == element_type::UINT64) {
+    x = v.get_uint64().value_unsafe();
+  } else if (t == element_type::DOUBLE) {
+    throw fail("/" + std::string(key), "expected a non-negative integer, got a fractional or too large number");
+  } else {
+    throw fail("/" + std::string(key), "expected a non-negative integer, got " + type_name(t));
+  }
+  if (x > max) {
+    throw fail("/" + std::string(key), "expected at most " + std::to_string(max) + ", got " + std::to_string(x));
+  }
+  return x;
+}
+
+template <typename Fail>
+std::string_view read_string(const Fail& fail, simdjson::dom::element v, std::string_view key) {
+  if (v.type() != element_type::STRING) {
+    throw fail("/" + std::string(key), "expected a string, got " + type_name(v.type()));
+  }
+  return v.get_string().value_unsafe();
+}
+
+template <typename Fail>
+bool read_bool(const Fail& fail, simdjson::dom::element v, std::string_view key) {
+  if (v.type() != element_type::BOOL) throw fail("/" + std::string(key), "expected true or false, got " + type_name(v.type()));
+  return v.get_bool().value_unsafe();
+}
+
+// Component names as the architecture lists them.
+template <typename Fail>
+ComponentMask read_components(const Fail& fail, simdjson::dom::element v, std::string_view key,
+                              const std::vector<ComponentName>& names, const std::string& hint) {
+  if (v.type() != element_type::ARRAY) {
+    throw fail("/" + std::string(key), "expected an array of component names, got " + type_name(v.type()));
+  }
+  ComponentMask m = 0;
+  size_t i = 0;
+  simdjson::dom::array arr;
+  if (v.get_array().get(arr)) throw fail("/" + std::string(key), "expected an array of component names");
+  for (simdjson::dom::element el : arr) {
+    auto p = [&] { return "/" + std::string(key) + "/" + std::to_string(i); };
+    if (el.type() != element_type::STRING) throw fail(p(), "expected a component name (a string), got " + type_name(el.type()));
+    const std::string_view s = el.get_string().value_unsafe();
+    const ComponentName* c = names.data();
+    const ComponentName* const end = c + names.size();
+    while (c != end && c->name != s) ++c;
+    if (c == end) throw fail(p(), "unknown component \"" + std::string(s) + "\"; expected " + hint);
+    m |= c->mask;
+    ++i;
+  }
+  return m;
+}
+
 }  // namespace
+
+EventDecoder::EventDecoder(const EventSyntax& syntax, const std::unordered_map<std::string, ContextId>* contexts,
+                           unsigned cpus, EventOrigin origin)
+    : syntax_(syntax), contexts_(contexts), cpus_(cpus), origin_(std::move(origin)),
+      parser_(std::make_unique<Parser>()), key_names_(std::begin(kKeyNames), std::end(kKeyNames)),
+      components_(syntax.components()), components_hint_(syntax.components_hint()) {
+  key_names_.resize(32);
+  std::uint32_t free = ~kCoreKeys;
+  for (std::string_view k : syntax.keys()) {
+    if (!free) panic("event syntax: more than " + std::to_string(32 - __builtin_popcount(kCoreKeys)) + " keys");
+    if (key_bit(k)) panic("event syntax: \"" + std::string(k) + "\" is a core key");
+    const std::uint32_t b = free & -free;
+    free &= ~b;
+    arch_keys_.emplace_back(k, b);
+    key_names_[__builtin_ctz(b)] = k;
+  }
+  auto bits = [&](const std::vector<std::string_view>& names) {
+    std::uint32_t m = 0;
+    for (std::string_view n : names) {
+      std::uint32_t b = key_bit(n);
+      for (const auto& [name, bit] : arch_keys_) {
+        if (name == n) b = bit;
+      }
+      if (!b) panic("event syntax: unknown key \"" + std::string(n) + "\"");
+      m |= b;
+    }
+    return m;
+  };
+  for (const CoreKind& c : kCoreKinds) kinds_.push_back({core_event_kind_name(c.kind), c.kind, c.allowed, c.required});
+  for (const ArchKind& a : syntax.kinds()) kinds_.push_back({a.name, a.kind, bits(a.allowed), bits(a.required)});
+  std::stable_sort(kinds_.begin(), kinds_.end(), [](const KindSpec& a, const KindSpec& b) { return a.kind < b.kind; });
+  for (const KindSpec& k : kinds_) kinds_list_ += (kinds_list_.empty() ? "" : ", ") + std::string(k.name);
+}
+
+EventDecoder::~EventDecoder() = default;
+
+// The decoder's side of EventInput for the architecture's keys and kinds.
+class EventDecoder::Input final : public EventInput {
+ public:
+  Input(const EventDecoder& d, std::uint64_t index, simdjson::dom::object obj, std::uint32_t seen)
+      : d_(d), index_(index), obj_(obj), seen_(seen) {}
+  void at(simdjson::dom::element v, std::string_view key) {
+    v_ = v;
+    key_ = key;
+  }
+
+  std::uint64_t u64(std::uint64_t max) override { return read_u64(fail_fn(), v_, key_, max); }
+  std::string_view string() override { return read_string(fail_fn(), v_, key_); }
+  ComponentMask components() override {
+    return read_components(fail_fn(), v_, key_, d_.components_, d_.components_hint_);
+  }
+  bool boolean() override { return read_bool(fail_fn(), v_, key_); }
+  bool has(std::string_view name) const override {
+    std::uint32_t b = key_bit(name);
+    for (const auto& [n, bit] : d_.arch_keys_) {
+      if (n == name) b = bit;
+    }
+    return seen_ & b;
+  }
+  std::string_view text(std::string_view name) const override {
+    std::string_view s;
+    if (obj_.at_key(name).get_string().get(s)) return {};
+    return s;
+  }
+  const ContextId* find(const std::string& name) const override {
+    auto it = d_.contexts_->find(name);
+    return it == d_.contexts_->end() ? nullptr : &it->second;
+  }
+  [[noreturn]] void fail(const std::string& path, const std::string& message) const override {
+    throw d_.origin_.error(index_, path, message);
+  }
+
+ private:
+  struct Fail {
+    const Input* in;
+    InputError operator()(const std::string& path, const std::string& msg) const {
+      return in->d_.origin_.error(in->index_, path, msg);
+    }
+  };
+  Fail fail_fn() const { return Fail{this}; }
+  const EventDecoder& d_;
+  std::uint64_t index_;
+  simdjson::dom::object obj_;
+  std::uint32_t seen_;
+  simdjson::dom::element v_;
+  std::string_view key_;
+};
 
 void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::uint64_t index, Event& out) {
   auto fail = [&](const std::string& path, const std::string& msg) -> InputError {
@@ -193,64 +288,11 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
 
   out = Event{};
   out.index = index;
-  unsigned seen = 0;
+  std::uint32_t seen = 0;
   std::string_view ev;
   bool next_null = false;
-  std::string_view next_name, ctx_name, child_name, target_name, vcpu_name, vm_name;
+  std::string_view next_name, ctx_name, child_name, target_name;
 
-  auto read_u64 = [&](simdjson::dom::element v, const char* key, std::uint64_t max) -> std::uint64_t {
-    const element_type t = v.type();
-    std::uint64_t x = 0;
-    if (t == element_type::INT64) {
-      const std::int64_t i = v.get_int64().value_unsafe();
-      if (i < 0) throw fail(std::string("/") + key, "expected a non-negative integer, got " + std::to_string(i));
-      x = static_cast<std::uint64_t>(i);
-    } else if (t == element_type::UINT64) {
-      x = v.get_uint64().value_unsafe();
-    } else if (t == element_type::DOUBLE) {
-      throw fail(std::string("/") + key, "expected a non-negative integer, got a fractional or too large number");
-    } else {
-      throw fail(std::string("/") + key, "expected a non-negative integer, got " + type_name(t));
-    }
-    if (x > max) throw fail(std::string("/") + key, "expected at most " + std::to_string(max) + ", got " + std::to_string(x));
-    return x;
-  };
-  auto read_string = [&](simdjson::dom::element v, const char* key) -> std::string_view {
-    if (v.type() != element_type::STRING) {
-      throw fail(std::string("/") + key, "expected a string, got " + type_name(v.type()));
-    }
-    return v.get_string().value_unsafe();
-  };
-  auto read_components = [&](simdjson::dom::element v, const char* key) -> ComponentMask {
-    if (v.type() != element_type::ARRAY) {
-      throw fail(std::string("/") + key, "expected an array of component names, got " + type_name(v.type()));
-    }
-    ComponentMask m = 0;
-    size_t i = 0;
-    simdjson::dom::array arr;
-    if (v.get_array().get(arr)) throw fail(std::string("/") + key, "expected an array of component names");
-    for (simdjson::dom::element el : arr) {
-      auto p = [&] { return std::string("/") + key + "/" + std::to_string(i); };
-      if (el.type() != element_type::STRING) throw fail(p(), "expected a component name (a string), got " + type_name(el.type()));
-      const std::string_view s = el.get_string().value_unsafe();
-      auto mask = x86::component_mask_by_name(s);
-      if (!mask) {
-        throw fail(p(), "unknown component \"" + std::string(s) +
-                          "\"; expected x87, sse, ymm (avx), opmask, zmm_hi256, hi16_zmm (avx512), pkru, "
-                          "xtilecfg, xtiledata (amx), apx, bndregs, bndcsr or a supervisor component");
-      }
-      m |= *mask;
-      ++i;
-    }
-    return m;
-  };
-  auto read_vcpu = [&](std::string_view name) -> ContextId {
-    auto it = contexts_->find(kVcpuKeyPrefix + std::string(name));
-    if (it == contexts_->end()) {
-      throw fail("/vcpu", "unknown vCPU \"" + std::string(name) + "\" (declare it in /vms/*/vcpus)");
-    }
-    return it->second;
-  };
   auto read_context = [&](std::string_view name, const char* key) -> ContextId {
     auto it = contexts_->find(std::string(name));
     if (it == contexts_->end()) {
@@ -258,100 +300,86 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
     }
     return it->second;
   };
+  auto components = [&](simdjson::dom::element v, std::string_view key) {
+    return read_components(fail, v, key, components_, components_hint_);
+  };
 
   for (auto field : obj) {
     const std::string_view key = field.key;
-    const unsigned k = key_bit(key);
-    if (!k) throw fail("/" + std::string(key), "unknown key \"" + std::string(key) + "\"");
+    std::uint32_t k = key_bit(key);
+    unsigned arch_key = 0;
+    if (!k) {
+      for (const auto& [name, bit] : arch_keys_) {
+        if (name == key) {
+          k = bit;
+          break;
+        }
+        ++arch_key;
+      }
+      if (!k) throw fail("/" + std::string(key), "unknown key \"" + std::string(key) + "\"");
+    }
     if (seen & k) throw fail("/" + std::string(key), "duplicate key \"" + std::string(key) + "\"");
     seen |= k;
     simdjson::dom::element v = field.value;
     switch (k) {
-      case kT: out.t = read_u64(v, "t", (1ull << 53) - 1); break;
-      case kCpu: out.cpu = static_cast<CpuId>(read_u64(v, "cpu", 4095)); break;
-      case kEv: ev = read_string(v, "ev"); break;
+      case kT: out.t = read_u64(fail, v, "t", (1ull << 53) - 1); break;
+      case kCpu: out.cpu = static_cast<CpuId>(read_u64(fail, v, "cpu", 4095)); break;
+      case kEv: ev = read_string(fail, v, "ev"); break;
       case kNext: {
         if (v.is_null()) {
           next_null = true;
         } else {
-          next_name = read_string(v, "next");
+          next_name = read_string(fail, v, "next");
         }
         break;
       }
-      case kCtx: ctx_name = read_string(v, "ctx"); break;
-      case kWrite: out.write = read_components(v, "write"); break;
-      case kRead: out.read = read_components(v, "read"); break;
-      case kRelease: out.release = read_components(v, "release"); break;
+      case kCtx: ctx_name = read_string(fail, v, "ctx"); break;
+      case kWrite: out.write = components(v, "write"); break;
+      case kRead: out.read = components(v, "read"); break;
+      case kRelease: out.release = components(v, "release"); break;
       case kIn: {
-        std::string_view w = read_string(v, "in");
+        std::string_view w = read_string(fail, v, "in");
         if (w == "task") out.where = KernelFpuContext::kTask;
         else if (w == "softirq") out.where = KernelFpuContext::kSoftirq;
         else if (w == "hardirq") out.where = KernelFpuContext::kHardirq;
         else throw fail("/in", "expected \"task\", \"softirq\" or \"hardirq\", got \"" + std::string(w) + "\"");
         break;
       }
-      case kDur: out.dur = read_u64(v, "dur", (1ull << 53) - 1); break;
-      case kKfpu: {
-        if (v.type() != element_type::BOOL) throw fail("/kernel_fpu", "expected true or false, got " + type_name(v.type()));
-        out.kernel_fpu = v.get_bool().value_unsafe();
-        break;
-      }
-      case kClobbers: out.read = read_components(v, "clobbers"); break;
-      case kChild: child_name = read_string(v, "child"); break;
-      case kFeatures: out.write = read_components(v, "features"); break;
-      case kTarget: target_name = read_string(v, "target"); break;
-      case kVcpu: vcpu_name = read_string(v, "vcpu"); break;
-      case kVm: vm_name = read_string(v, "vm"); break;
-      case kReason: {
-        const std::string_view r = read_string(v, "reason");
-        x86::VmExitReason reason;
-        if (!x86::vm_exit_reason_by_name(r, &reason)) {
-          throw fail("/reason", "unknown VM exit reason \"" + std::string(r) +
-                                    "\"; expected external_interrupt, hlt, io, mmio, msr, xsetbv, nm or other");
-        }
-        out.sub = static_cast<std::uint8_t>(reason);
-        break;
-      }
-      case kMsr: {
-        const std::string_view m = read_string(v, "msr");
-        if (m == "xfd") out.sub = static_cast<std::uint8_t>(x86::GuestMsr::kXfd);
-        else if (m == "xfd_err") out.sub = static_cast<std::uint8_t>(x86::GuestMsr::kXfdErr);
-        else throw fail("/msr", "expected \"xfd\" (IA32_XFD) or \"xfd_err\" (IA32_XFD_ERR), got \"" + std::string(m) + "\"");
-        break;
-      }
-      case kValue: out.write = read_components(v, "value"); break;
-      case kXcr0: out.write = read_components(v, "xcr0"); break;
-      case kIndex: out.arg = static_cast<std::int64_t>(read_u64(v, "index", 0xffffffffu)); break;
-      case kSlot: out.arg = static_cast<std::int64_t>(read_u64(v, "slot", 0x7fffffffu)); break;
-      case kOsxsave: {
-        if (v.type() != element_type::BOOL) throw fail("/osxsave", "expected true or false, got " + type_name(v.type()));
-        out.sub = v.get_bool().value_unsafe();
+      case kDur: out.dur = read_u64(fail, v, "dur", (1ull << 53) - 1); break;
+      case kKfpu: out.kernel_fpu = read_bool(fail, v, "kernel_fpu"); break;
+      case kClobbers: out.read = components(v, "clobbers"); break;
+      case kChild: child_name = read_string(fail, v, "child"); break;
+      case kTarget: target_name = read_string(fail, v, "target"); break;
+      default: {  // the architecture's
+        Input in(*this, index, obj, seen);
+        in.at(v, key);
+        syntax_.decode_key(arch_key, in, out);
         break;
       }
     }
   }
-  for (unsigned k : {kT, kCpu, kEv}) {
+  for (std::uint32_t k : {kT, kCpu, kEv}) {
     if (!(seen & k)) {
       throw fail("", "missing required key \"" + std::string(kKeyNames[__builtin_ctz(k)]) + "\"");
     }
   }
   const KindSpec* spec = nullptr;
-  for (const auto& ks : kKinds) {
+  for (const auto& ks : kinds_) {
     if (ks.name == ev) {
       spec = &ks;
       break;
     }
   }
-  if (!spec) throw fail("/ev", "unknown event kind \"" + std::string(ev) + "\"; expected one of " + kinds_list());
+  if (!spec) throw fail("/ev", "unknown event kind \"" + std::string(ev) + "\"; expected one of " + kinds_list_);
   out.kind = spec->kind;
-  const unsigned extra = seen & ~(kT | kCpu | kEv);
-  if (unsigned bad = extra & ~spec->allowed) {
-    const std::string key(kKeyNames[__builtin_ctz(bad)]);
+  const std::uint32_t extra = seen & ~(kT | kCpu | kEv);
+  if (std::uint32_t bad = extra & ~spec->allowed) {
+    const std::string key(key_names_[__builtin_ctz(bad)]);
     throw fail("/" + key, "key \"" + key + "\" does not belong to a \"" + std::string(ev) + "\" event");
   }
-  if (unsigned missing = spec->required & ~seen) {
+  if (std::uint32_t missing = spec->required & ~seen) {
     throw fail("", "a \"" + std::string(ev) + "\" event needs \"" +
-                       std::string(kKeyNames[__builtin_ctz(missing)]) + "\"");
+                       std::string(key_names_[__builtin_ctz(missing)]) + "\"");
   }
   if (out.cpu >= cpus_) {
     throw fail("/cpu", "CPU " + std::to_string(out.cpu) + " does not exist (the machine has " +
@@ -371,36 +399,9 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
     case EventKind::kFork: out.ctx = read_context(child_name, "child"); break;
     case EventKind::kStateRead:
     case EventKind::kStateWrite: out.ctx = read_context(target_name, "target"); break;
-    case x86::ev::kXcompPerm:
-    case x86::ev::kXcompGuestPerm:
-      if (!out.write) throw fail("/features", "expected at least one feature");
+    default:
+      if (!is_core_event(out.kind)) syntax_.finish(Input(*this, index, obj, seen), out);
       break;
-    case x86::ev::kKvmRun:
-    case x86::ev::kVcpuSaveState:
-    case x86::ev::kVcpuLoadState:
-    case x86::ev::kKvmSetXsave: {
-      out.ctx = read_vcpu(vcpu_name);
-      if (out.kind == x86::ev::kKvmSetXsave) {
-        if (!(seen & kSlot)) out.arg = -1;
-        if (!!(seen & kSlot) == !!(seen & kWrite)) {
-          throw fail("", "a \"kvm_set_xsave\" event needs either \"slot\" (a saved state) or \"write\" (new values)");
-        }
-      }
-      break;
-    }
-    case x86::ev::kVmCreate:
-    case x86::ev::kVmDestroy: {
-      auto it = contexts_->find(kVmKeyPrefix + std::string(vm_name));
-      if (it == contexts_->end()) {
-        throw fail("/vm", "unknown VM \"" + std::string(vm_name) + "\" (declare it in /vms)");
-      }
-      out.arg = it->second;
-      break;
-    }
-    case x86::ev::kGuestXsetbv:
-      if (!(seen & kIndex)) out.arg = 0;
-      break;
-    default: break;
   }
 }
 
@@ -408,9 +409,9 @@ namespace {
 
 class InlineSource final : public EventSource {
  public:
-  InlineSource(const nlohmann::json& events, const std::string& file,
+  InlineSource(const Arch& arch, const nlohmann::json& events, const std::string& file,
                const std::unordered_map<std::string, ContextId>* contexts, unsigned cpus)
-      : events_(events), decoder_(contexts, cpus, EventOrigin{file, false}) {}
+      : events_(events), decoder_(arch.event_syntax(), contexts, cpus, EventOrigin{file, false}) {}
 
   bool next(Event& out) override {
     if (i_ >= events_.size()) return false;
@@ -433,8 +434,9 @@ class InlineSource final : public EventSource {
 // Reads a JSON-lines file in large chunks; each non-blank line is one event.
 class JsonlSource final : public EventSource {
  public:
-  JsonlSource(const std::string& path, const std::unordered_map<std::string, ContextId>* contexts, unsigned cpus)
-      : in_(path, std::ios::binary), decoder_(contexts, cpus, EventOrigin{path, true}) {
+  JsonlSource(const Arch& arch, const std::string& path, const std::unordered_map<std::string, ContextId>* contexts,
+              unsigned cpus)
+      : in_(path, std::ios::binary), decoder_(arch.event_syntax(), contexts, cpus, EventOrigin{path, true}) {
     if (!in_) throw InputError{path, "", "cannot open events file"};
     buf_.resize(kChunk + simdjson::SIMDJSON_PADDING);
   }
@@ -492,16 +494,17 @@ class JsonlSource final : public EventSource {
 
 }  // namespace
 
-std::unique_ptr<EventSource> make_inline_source(const nlohmann::json& events, const std::string& file,
+std::unique_ptr<EventSource> make_inline_source(const Arch& arch, const nlohmann::json& events,
+                                                const std::string& file,
                                                 const std::unordered_map<std::string, ContextId>* contexts,
                                                 unsigned cpus) {
-  return std::make_unique<InlineSource>(events, file, contexts, cpus);
+  return std::make_unique<InlineSource>(arch, events, file, contexts, cpus);
 }
 
-std::unique_ptr<EventSource> make_jsonl_source(const std::string& path,
+std::unique_ptr<EventSource> make_jsonl_source(const Arch& arch, const std::string& path,
                                                const std::unordered_map<std::string, ContextId>* contexts,
                                                unsigned cpus) {
-  return std::make_unique<JsonlSource>(path, contexts, cpus);
+  return std::make_unique<JsonlSource>(arch, path, contexts, cpus);
 }
 
 }  // namespace fpusim

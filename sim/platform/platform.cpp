@@ -117,8 +117,8 @@ class Platform {
       return;
     }
     std::unique_ptr<EventSource> src =
-        s.events_file.empty() ? make_inline_source(s.inline_events, s.file, &ids_, s.machine->cpus)
-                              : make_file_source(s.events_file, &ids_, s.machine->cpus);
+        s.events_file.empty() ? make_inline_source(arch, s.inline_events, s.file, &ids_, s.machine->cpus)
+                              : make_file_source(arch, s.events_file, &ids_, s.machine->cpus);
     replayer_ = std::make_unique<Replayer>(std::move(src), s.machine->cpus, s.contexts.size(), &names_,
                                            arch.barrier_kinds());
     replayer_->set_guest_threads(agent_->runner_threads());

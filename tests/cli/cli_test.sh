@@ -186,6 +186,9 @@ good "fpusim list costs" 0 "intel-like" -- list costs
 good "fpusim list stats" 0 "saves" -- list stats
 good "base scenario: run --dry-run prints ok" 0 ": ok (" -- run "$BASE" --dry-run
 good "base scenario: check passes" 0 "PASS" -- check "$BASE"
+# Events that name VMs and vCPUs (the architecture's names) decode in a dry
+# run as in a run (the dry run once knew only the contexts' names).
+good "KVM scenario: run --dry-run prints ok" 0 ": ok (" -- run "$SRC/traces/kvm_amx_test.json" --dry-run
 inline_machine inline-ok "$MACHINE"
 good "base scenario with the inline test machine: run --dry-run prints ok" 0 "machine cli-avx" -- run "$CASES/inline-ok.json" --dry-run
 

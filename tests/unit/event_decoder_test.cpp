@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "models/x86/events.h"
 #include "models/x86/kvm.h"
 #include "models/x86/xstate.h"
 #include "sim/input/event.h"
@@ -21,7 +22,7 @@ constexpr ComponentMask kX87 = bit(x86::kX87), kSse = bit(x86::kSSE), kYmm = bit
 
 struct DecoderTest : ::testing::Test {
   std::unordered_map<std::string, ContextId> contexts{{"A", 0}, {"B", 1}};
-  EventDecoder dec{&contexts, 2, EventOrigin{"s.json", false}};
+  EventDecoder dec{x86::event_syntax(), &contexts, 2, EventOrigin{"s.json", false}};
   std::uint64_t index = 0;
 
   Event decode(const std::string& text) {
@@ -82,7 +83,7 @@ TEST_F(DecoderTest, EventsWithoutArguments) {
   for (const auto& [name, kind] : kinds) {
     const Event e = decode(std::string(R"({"t": 1, "cpu": 0, "ev": ")") + name + "\"}");
     EXPECT_EQ(e.kind, kind) << name;
-    EXPECT_EQ(event_kind_name(kind), name);
+    EXPECT_EQ(x86::event_syntax().kind_name(kind), name);
   }
 }
 
@@ -226,9 +227,58 @@ TEST_F(DecoderTest, MalformedInput) {
   EXPECT_CONTAINS(e.message, "expected an event object");
 }
 
+// The architecture's keys, kinds and component names come from its
+// EventSyntax; the messages are those the decoder gave when it knew them
+// itself, word for word.
+TEST_F(DecoderTest, ArchitectureKeyOnAnotherKind) {
+  InputError e = error(R"({"t": 0, "cpu": 0, "ev": "syscall", "features": ["sse"]})");
+  EXPECT_EQ(e.path, "/events/0/features");
+  EXPECT_EQ(e.message, "key \"features\" does not belong to a \"syscall\" event");
+  // Several keys that do not belong: the lowest key bit is reported, and
+  // "features" (the architecture's first key, bit 13) comes before "target".
+  e = error(R"({"t": 0, "cpu": 0, "ev": "syscall", "target": "A", "features": ["sse"]})");
+  EXPECT_EQ(e.path, "/events/1/features");
+  e = error(R"({"t": 0, "cpu": 0, "ev": "vm_entry", "write": ["sse"], "vcpu": "A"})");
+  EXPECT_EQ(e.path, "/events/2/write");
+  EXPECT_EQ(e.message, "key \"write\" does not belong to a \"vm_entry\" event");
+  e = error(R"({"t": 0, "cpu": 0, "ev": "guest_wrmsr"})");
+  EXPECT_EQ(e.path, "/events/3");
+  EXPECT_EQ(e.message, "a \"guest_wrmsr\" event needs \"msr\"");
+}
+
+TEST_F(DecoderTest, UnknownKindMessage) {
+  const InputError e = error(R"({"t": 0, "cpu": 0, "ev": "vm_enter"})");
+  EXPECT_EQ(e.path, "/events/0/ev");
+  EXPECT_EQ(e.message,
+            "unknown event kind \"vm_enter\"; expected one of switch, use, syscall, return_to_user, kernel_fpu, irq, "
+            "signal, sigreturn, fork, exec, exit, xcomp_perm, state_read, state_write, xcomp_guest_perm, vm_create, "
+            "vm_destroy, kvm_run, vm_entry, vm_exit, kvm_return, guest_wrmsr, guest_rdmsr, guest_xsetbv, guest_cr4, "
+            "vcpu_save_state, vcpu_load_state, kvm_set_xsave");
+}
+
+TEST_F(DecoderTest, UnknownComponentMessage) {
+  const std::string expected =
+      "; expected x87, sse, ymm (avx), opmask, zmm_hi256, hi16_zmm (avx512), pkru, xtilecfg, xtiledata (amx), apx, "
+      "bndregs, bndcsr or a supervisor component";
+  InputError e = error(R"({"t": 0, "cpu": 0, "ev": "use", "read": ["x87", "avx2"]})");
+  EXPECT_EQ(e.path, "/events/0/read/1");
+  EXPECT_EQ(e.message, "unknown component \"avx2\"" + expected);
+  // The same through one of the architecture's keys.
+  e = error(R"({"t": 0, "cpu": 0, "ev": "xcomp_perm", "features": ["tiles"]})");
+  EXPECT_EQ(e.path, "/events/1/features/0");
+  EXPECT_EQ(e.message, "unknown component \"tiles\"" + expected);
+}
+
+TEST_F(DecoderTest, KindNamesThroughTheSyntax) {
+  EXPECT_EQ(x86::event_syntax().kind_name(EventKind::kStateWrite), "state_write");
+  EXPECT_EQ(x86::event_syntax().kind_name(x86::ev::kXcompPerm), "xcomp_perm");
+  EXPECT_EQ(x86::event_syntax().kind_name(x86::ev::kKvmSetXsave), "kvm_set_xsave");
+  EXPECT_EQ(x86::event_syntax().kind_name(EventKind{31}), "");
+}
+
 TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
   std::unordered_map<std::string, ContextId> contexts{{"A", 0}};
-  EventDecoder dec{&contexts, 1, EventOrigin{"trace.jsonl", true}};
+  EventDecoder dec{x86::event_syntax(), &contexts, 1, EventOrigin{"trace.jsonl", true}};
   std::string buf = R"({"t": 0, "cpu": 0, "ev": "switch", "next": "B"})";
   const size_t len = buf.size();
   buf.append(simdjson::SIMDJSON_PADDING, '\0');
@@ -250,8 +300,8 @@ TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
 struct KvmDecoderTest : DecoderTest {
   KvmDecoderTest() {
     contexts.emplace("vcpu0", 2);
-    contexts.emplace(kVcpuKeyPrefix + "vcpu0", 2);
-    contexts.emplace(kVmKeyPrefix + "vm0", 0);
+    contexts.emplace(x86::kVcpuKeyPrefix + "vcpu0", 2);
+    contexts.emplace(x86::kVmKeyPrefix + "vm0", 0);
   }
 };
 

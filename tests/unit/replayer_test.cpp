@@ -59,7 +59,7 @@ struct Rig {
 
   void ev(const std::string& text) { events.push_back(Json::parse(text)); }
   std::unique_ptr<Replayer> make(std::uint32_t barriers = x86::ev::kBarriers, unsigned cpus = 2) {
-    return std::make_unique<Replayer>(make_inline_source(events, "s.json", &ids, cpus), cpus, names.size(), &names,
+    return std::make_unique<Replayer>(make_inline_source(*find_arch("x86_64"), events, "s.json", &ids, cpus), cpus, names.size(), &names,
                                       barriers);
   }
   // Fetches `cpu` until the end of the trace or an error; the log of fetches.
