@@ -176,10 +176,13 @@ if command -v pgrep >/dev/null 2>&1; then
   kids=""
   for _ in $(seq 200); do  # up to 10 s for point 0 to finish and points 1 and 2 to run
     kids=$(pgrep -P "$sweep" | tr '\n' ' ')
-    [ -f "$INT/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] && break
+    # A child seen between fork and exec still shows the sweep's command
+    # line: wait until both run the point's (`fpusim run ...`).
+    args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
+    [ -f "$INT/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] &&
+      [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && break
     sleep 0.05
   done
-  args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
   kill -INT "$sweep"
   for _ in $(seq 100); do kill -0 "$sweep" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$sweep" 2>/dev/null; then

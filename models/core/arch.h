@@ -46,18 +46,18 @@ struct ControlInfo {
 class ArchAgent {
  public:
   virtual ~ArchAgent() = default;
-  // Handles `e` on `cpu` at effective time `t`; returns the cycles of FPU
-  // management it cost there. Throws SemanticError for what the modelled
-  // kernel cannot do.
+  // Handles `e` on `cpu` at effective time `t`, with the checker's exposure
+  // accounting around it (Checker::advance at `t`, Checker::update at its
+  // end, t + cost + e.dur); returns the cycles of FPU management it cost
+  // there. Throws SemanticError for what the modelled kernel cannot do.
+  // One virtual call per event: the replay's hot path.
   virtual Cycles handle(CpuId cpu, Cycles t, const Event& e) = 0;
-  // Exposure accounting around every event (Checker::advance / update).
-  virtual void before_event(CpuId cpu, Cycles t) = 0;
-  virtual void after_event(CpuId cpu, Cycles t) = 0;
   virtual ContextBase& context(ContextId id) = 0;
   virtual CpuView cpu_view(CpuId cpu) const = 0;
   virtual void add_observer(Observer* o) = 0;
   // Scheduled mode: the running task asks for the machine's dynamically
-  // enabled features (those a task must request before first use).
+  // enabled features (those a task must request before first use); with
+  // the exposure accounting, as handle().
   virtual Cycles request_dynamic_features(CpuId cpu, Cycles t) = 0;
   // Per context: the thread that runs it (a vCPU's guest state), else
   // kNoContext; a use may name the guest its thread runs.

@@ -131,7 +131,7 @@ void Agent::save(CpuId cpu, Context& task, Cause cause, ComponentMask only) {
   Context& c = storage(task);
   Fpstate& f = c.fpstate;
   const ComponentMask mask =
-      f.xfeatures & (machine_.xcr0 | machine_.xss) & only & ~policy_.kept_in_registers(*this, cpu);
+      f.xfeatures & (machine_.xcr0 | machine_.xss) & only & ~cs.kept;
   const ComponentMask written = written_by_save(cs, f, mask);
   // XSTATE_BV[i] = XINUSE[i] for every requested component (0 under XFD).
   // A confidential guest's registers were scrubbed by the firmware at VM
@@ -150,7 +150,8 @@ void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
   // dynamic features, and only when the per-CPU cache differs.
   if (!machine_.dynamic) return;
   CpuState& cs = cpus_[cpu];
-  const ComponentMask xfd = fps.xfd | policy_.xfd_keep_armed(*this, cpu, fps);
+  const ComponentMask xfd =
+      fps.xfd | ((cs.kept && contexts_[cs.keeper].fpstate.id != fps.id) ? cs.kept : ComponentMask{0});
   if (cs.xfd_cache == xfd) {
     stats_.add(XStat::xfd_writes_avoided);
     return;
@@ -170,7 +171,7 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   CpuState& cs = cpus_[cpu];
   Context& c = storage(task);
   Fpstate& f = c.fpstate;
-  const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss) & ~policy_.kept_in_registers(*this, cpu);
+  const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss) & ~cs.kept;
   const ComponentMask loaded = rfbm & f.image.present;
   // XRSTOR of a component whose XSTATE_BV bit is set while IA32_XFD arms it
   // raises #NM in the kernel (SDM 13.14): the WARN in

@@ -42,6 +42,10 @@ struct CpuState {
   RegisterFileState rf;
   TrapUnit trap;
   std::uint64_t traps = 0;            // FPU exceptions taken on this CPU
+  // Components the registers keep unsaved for `keeper`, a switched-out
+  // context (a policy's choice, Agent::keep_in_registers; none in Linux).
+  ComponentMask kept = 0;
+  ContextId keeper = kNoContext;
 };
 
 class Agent {
@@ -135,6 +139,16 @@ class Agent {
     return cpus_[cpu].owner_ctx == ctx.id && ctx.last_cpu == cpu;
   }
   void set_owner(CpuId cpu, ContextId ctx) { cpus_[cpu].owner_ctx = ctx; }
+  // `comps` of `cpu`'s registers hold `keeper`'s unsaved state from now on
+  // (keeper kNoContext: nothing kept). XSAVE and XRSTOR on that CPU leave
+  // them out of the requested-feature bitmap (RFBM), so they are neither
+  // written into nor overwritten from anybody's buffer, and
+  // xfd_update_state() keeps them armed in IA32_XFD for any fpstate but the
+  // keeper's, out of reach of user code.
+  void keep_in_registers(CpuId cpu, ContextId keeper, ComponentMask comps) {
+    cpus_[cpu].keeper = keeper;
+    cpus_[cpu].kept = keeper == kNoContext ? 0 : comps;
+  }
   // x86_pkru_load(): make the PKRU register hold `ctx`'s value, writing it
   // only if it differs (also the guest/host PKRU switch around VM entry).
   void pkru_load(CpuId cpu, const Context& ctx, Cause cause);

@@ -67,6 +67,25 @@ class X86Run final : public ArchAgent {
   }
 
   Cycles handle(CpuId cpu, Cycles t, const Event& e) override {
+    agent_.before_event(cpu, t);
+    const Cycles cost = dispatch(cpu, t, e);
+    agent_.after_event(cpu, t + cost + e.dur);
+    return cost;
+  }
+  ContextBase& context(ContextId id) override { return agent_.ctx(id); }
+  CpuView cpu_view(CpuId cpu) const override { return agent_.cpu_view(cpu); }
+  void add_observer(Observer* o) override { agent_.add_observer(o); }
+  // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): AMX.
+  Cycles request_dynamic_features(CpuId cpu, Cycles t) override {
+    agent_.before_event(cpu, t);
+    const Cycles cost = agent_.xcomp_perm(cpu, t, bit(kXtileData));
+    agent_.after_event(cpu, t + cost);
+    return cost;
+  }
+  std::vector<ContextId> runner_threads() const override { return threads_; }
+
+ private:
+  Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
     Agent& a = agent_;
     switch (static_cast<unsigned>(e.kind)) {
       case static_cast<unsigned>(EventKind::kSwitch): return a.context_switch(cpu, t, e.ctx);
@@ -103,16 +122,6 @@ class X86Run final : public ArchAgent {
     }
     panic("x86: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
   }
-  void before_event(CpuId cpu, Cycles t) override { agent_.before_event(cpu, t); }
-  void after_event(CpuId cpu, Cycles t) override { agent_.after_event(cpu, t); }
-  ContextBase& context(ContextId id) override { return agent_.ctx(id); }
-  CpuView cpu_view(CpuId cpu) const override { return agent_.cpu_view(cpu); }
-  void add_observer(Observer* o) override { agent_.add_observer(o); }
-  // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): AMX.
-  Cycles request_dynamic_features(CpuId cpu, Cycles t) override { return agent_.xcomp_perm(cpu, t, bit(kXtileData)); }
-  std::vector<ContextId> runner_threads() const override { return threads_; }
-
- private:
   std::unique_ptr<Policy> policy_;
   Agent agent_;
   std::vector<ContextId> threads_;

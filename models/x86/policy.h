@@ -60,17 +60,10 @@ class Policy {
   virtual ComponentMask restore_mask(const Agent& a) const = 0;
 
   // ---- Hooks for a policy that leaves part of a switched-out context's
-  // state unsaved in a CPU's registers (xfd-lazy-amx). The defaults are what
-  // every kernel generation does: nothing is left behind.
+  // state unsaved in a CPU's registers (xfd-lazy-amx; Agent::keep_in_registers
+  // records what is left). The defaults are what every kernel generation
+  // does: nothing is left behind.
   //
-  // Components of `cpu`'s registers holding a switched-out context's unsaved
-  // state: the agent's XSAVE and XRSTOR on that CPU leave them out of the
-  // requested-feature bitmap (RFBM), so they are neither written into nor
-  // overwritten from anybody's buffer.
-  virtual ComponentMask kept_in_registers(const Agent&, CpuId) const { return 0; }
-  // IA32_XFD bits xfd_update_state() keeps armed on `cpu` while it installs
-  // `fps` (beyond fps.xfd): kept components stay out of reach of user code.
-  virtual ComponentMask xfd_keep_armed(const Agent&, CpuId, const Fpstate&) const { return 0; }
   // An XFD #NM taken by ctx, IA32_XFD_ERR already read and cleared, before
   // handle_xfd_event()'s permission check and first-use reallocation:
   // true if the policy handled it (the instruction is re-executed).

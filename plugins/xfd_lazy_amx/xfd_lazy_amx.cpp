@@ -10,9 +10,9 @@
 //    them: the CPU becomes their keeper, the owner's buffer keeps stale
 //    tiles. Departs from switch_fpu(), which XSAVES the whole fpstate.
 //  * every XSAVE/XRSTOR on a keeping CPU leaves XTILEDATA out of its RFBM
-//    (Policy::kept_in_registers), and every xfd_update_state() there keeps
+//    (Agent::keep_in_registers), and every xfd_update_state() there keeps
 //    IA32_XFD[18] armed unless it installs the owner's fpstate
-//    (Policy::xfd_keep_armed). So the next task's return to user arms XFD in
+//    (the agent, for what it keeps). So the next task's return to user arms XFD in
 //    restore_fpregs_from_fpstate()'s xfd_update_state(), as Linux writes XFD
 //    today, and its first tile instruction raises #NM.
 //  * owner returns to the same CPU untouched (fpregs_restore_userregs()):
@@ -69,7 +69,6 @@ class XfdLazyAmxPolicy final : public Policy {
   explicit XfdLazyAmxPolicy(std::unique_ptr<Policy> deferred) : deferred_(std::move(deferred)) {}
 
   void init_cpu(Agent& a, CpuId cpu) override {
-    if (keeper_.size() < a.machine().cpus) keeper_.resize(a.machine().cpus, kNoContext);
     deferred_->init_cpu(a, cpu);
   }
   void init_context(Agent& a, Context& ctx) override { deferred_->init_context(a, ctx); }
@@ -78,7 +77,7 @@ class XfdLazyAmxPolicy final : public Policy {
     // Migration: the owner's tiles are written back on the old CPU before
     // it can run here.
     if (next) {
-      const CpuId old = cpu_keeping(next->id);
+      const CpuId old = cpu_keeping(a, next->id);
       if (old != kNoCpu && old != cpu) {
         a.charge(old, next->id, Stat::other_cycles, a.cost().nm_trap, "ipi_tile_save", Cause::context_switch, 0,
                  kTiles);
@@ -89,13 +88,13 @@ class XfdLazyAmxPolicy final : public Policy {
     // loads a whole guest fpstate) may not find foreign tiles in the
     // registers.
     const bool whole = !next || is_vcpu_thread(a, next->id);
-    if (whole && keeper_[cpu] != kNoContext) write_back(a, cpu, Cause::context_switch);
-    if (!whole && keeper_[cpu] == kNoContext && prev && prev->is_user() && !prev->need_fpu_load &&
+    if (whole && keeper(a, cpu) != kNoContext) write_back(a, cpu, Cause::context_switch);
+    if (!whole && keeper(a, cpu) == kNoContext && prev && prev->is_user() && !prev->need_fpu_load &&
         prev->vcpu == kNoVcpu && !prev->fpstate_swapped && (prev->fpstate.xfeatures & kTiles)) {
       // XGETBV(1): are the tiles in use (XINUSE[18])? Init tiles cost the
       // XSAVES nothing, so only live ones are worth keeping.
       a.charge(cpu, prev->id, Stat::control_cycles, a.cost().xgetbv1, "xgetbv1", Cause::context_switch, 0, kTiles);
-      if (a.cpu(cpu).rf.regs.present & kTiles) keeper_[cpu] = prev->id;
+      if (a.cpu(cpu).rf.regs.present & kTiles) a.keep_in_registers(cpu, prev->id, kTiles);
     }
     // switch_fpu() as deferred does it; its XSAVES now leaves kept tiles out.
     deferred_->switch_fpu(a, cpu, prev, next);
@@ -105,8 +104,8 @@ class XfdLazyAmxPolicy final : public Policy {
     making_live(a, cpu, ctx, [&] { deferred_->return_to_user(a, cpu, ctx); });
     // Invariant: a task in user mode next to kept foreign tiles runs with
     // XFD armed for them.
-    if (keeper_[cpu] != kNoContext && keeper_[cpu] != ctx.id && !(a.cpu(cpu).trap.xfd & kTiles)) {
-      panic("xfd-lazy-amx: " + ctx.name + " returns to user with " + a.ctx(keeper_[cpu]).name +
+    if (keeper(a, cpu) != kNoContext && keeper(a, cpu) != ctx.id && !(a.cpu(cpu).trap.xfd & kTiles)) {
+      panic("xfd-lazy-amx: " + ctx.name + " returns to user with " + a.ctx(keeper(a, cpu)).name +
             "'s tiles kept and IA32_XFD[18] clear");
     }
   }
@@ -119,7 +118,7 @@ class XfdLazyAmxPolicy final : public Policy {
 
   // handle_xfd_event() for the tile feature, before its permission check.
   bool xfd_nm(Agent& a, CpuId cpu, Context& ctx, ComponentMask err) override {
-    if (!(err & kTiles) || keeper_[cpu] == kNoContext || keeper_[cpu] == ctx.id) return false;
+    if (!(err & kTiles) || keeper(a, cpu) == kNoContext || keeper(a, cpu) == ctx.id) return false;
     const bool has_buffer = ctx.fpstate.xfeatures & kTiles;
     // Without permission it ends in SIGILL: the owner's tiles can stay.
     if (!has_buffer && !(a.process_of(ctx).perm & kTiles)) return false;
@@ -128,7 +127,7 @@ class XfdLazyAmxPolicy final : public Policy {
   }
 
   void sync_fpstate(Agent& a, CpuId cpu, Context& ctx) override {
-    const CpuId where = cpu_keeping(ctx.id);
+    const CpuId where = cpu_keeping(a, ctx.id);
     if (where == kNoCpu) return;
     if (where != cpu) {
       a.charge(where, ctx.id, Stat::other_cycles, a.cost().nm_trap, "ipi_tile_save", Cause::state_access, 0,
@@ -152,11 +151,11 @@ class XfdLazyAmxPolicy final : public Policy {
   }
   // fpu_flush_thread() / fpu__drop(): the owner's tiles die with its state.
   void exec(Agent& a, CpuId cpu, Context& ctx) override {
-    if (keeper_[cpu] == ctx.id) keeper_[cpu] = kNoContext;
+    if (keeper(a, cpu) == ctx.id) a.keep_in_registers(cpu, kNoContext, 0);
     deferred_->exec(a, cpu, ctx);
   }
   void exit(Agent& a, CpuId cpu, Context& ctx) override {
-    if (keeper_[cpu] == ctx.id) keeper_[cpu] = kNoContext;
+    if (keeper(a, cpu) == ctx.id) a.keep_in_registers(cpu, kNoContext, 0);
     deferred_->exit(a, cpu, ctx);
   }
 
@@ -173,14 +172,6 @@ class XfdLazyAmxPolicy final : public Policy {
   bool use_eager_fpu() const override { return deferred_->use_eager_fpu(); }
   ComponentMask restore_mask(const Agent& a) const override { return deferred_->restore_mask(a); }
 
-  ComponentMask kept_in_registers(const Agent&, CpuId cpu) const override {
-    return keeper_[cpu] == kNoContext ? 0 : kTiles;
-  }
-  ComponentMask xfd_keep_armed(const Agent& a, CpuId cpu, const Fpstate& fps) const override {
-    if (keeper_[cpu] == kNoContext || a.ctx(keeper_[cpu]).fpstate.id == fps.id) return 0;
-    return kTiles;
-  }
-
  private:
   // Runs a deferred path that may make ctx's registers live on cpu (XRSTOR
   // or the fpregs_state_valid() fast path). If ctx owns the kept tiles they
@@ -189,8 +180,8 @@ class XfdLazyAmxPolicy final : public Policy {
   void making_live(Agent& a, CpuId cpu, Context& ctx, F&& path) {
     const bool fast = ctx.need_fpu_load && a.fpregs_state_valid(ctx, cpu);
     path();
-    if (keeper_[cpu] != ctx.id || ctx.need_fpu_load) return;
-    keeper_[cpu] = kNoContext;
+    if (keeper(a, cpu) != ctx.id || ctx.need_fpu_load) return;
+    a.keep_in_registers(cpu, kNoContext, 0);
     // The fast path issued no XRSTOR and so no xfd_update_state(); the XFD
     // a later task armed for the tiles comes off here.
     if (fast) a.xfd_update_state(cpu, ctx.fpstate, Cause::return_to_user);
@@ -199,7 +190,7 @@ class XfdLazyAmxPolicy final : public Policy {
   // Signal frames, sigreturn and fork XSAVE/XRSTOR user features wholesale:
   // tiles kept for another task are written back first.
   void write_back_foreign(Agent& a, CpuId cpu, const Context& ctx, Cause cause) {
-    if (keeper_[cpu] != kNoContext && keeper_[cpu] != ctx.id) write_back(a, cpu, cause);
+    if (keeper(a, cpu) != kNoContext && keeper(a, cpu) != ctx.id) write_back(a, cpu, cause);
   }
 
   // The save switch_fpu() skipped: XSAVES of XTILEDATA alone into the
@@ -208,17 +199,20 @@ class XfdLazyAmxPolicy final : public Policy {
   // if its registers are live, gets its own tiles (init if it has none),
   // and the XFD value its fpstate wants, as deferred would have left them.
   void write_back(Agent& a, CpuId cpu, Cause cause) {
-    Context& owner = a.ctx(keeper_[cpu]);
-    keeper_[cpu] = kNoContext;
+    Context& owner = a.ctx(keeper(a, cpu));
+    a.keep_in_registers(cpu, kNoContext, 0);
     a.xfd_update_state(cpu, owner.fpstate, cause);
     a.save(cpu, owner, cause, kTiles);
     Context* cur = a.current(cpu);
     if (cur && cur->is_user() && !cur->need_fpu_load) a.restore(cpu, *cur, kTiles, cause);
   }
 
-  CpuId cpu_keeping(ContextId id) const {
-    for (CpuId c = 0; c < keeper_.size(); ++c) {
-      if (keeper_[c] == id) return c;
+  // Whose unsaved tiles `cpu`'s registers keep (kNoContext: none); the
+  // agent records it (Agent::keep_in_registers).
+  static ContextId keeper(const Agent& a, CpuId cpu) { return a.cpu(cpu).keeper; }
+  static CpuId cpu_keeping(const Agent& a, ContextId id) {
+    for (CpuId c = 0; c < a.machine().cpus; ++c) {
+      if (keeper(a, c) == id) return c;
     }
     return kNoCpu;
   }
@@ -233,8 +227,6 @@ class XfdLazyAmxPolicy final : public Policy {
   }
 
   std::unique_ptr<Policy> deferred_;
-  // Per CPU: whose unsaved tiles its registers keep (kNoContext: none).
-  std::vector<ContextId> keeper_;
 };
 
 }  // namespace

@@ -401,7 +401,6 @@ void Core::process(Cycles now) {
   ArchAgent& a = p_.agent();
   p_.processing_index = head_.index;
   last_seq_ = p_.next_seq();
-  a.before_event(id_, now);
   const Event& e = head_;
   const Cycles cost = a.handle(id_, now, e);
   if (e.kind == EventKind::kSwitch) {
@@ -420,7 +419,6 @@ void Core::process(Cycles now) {
   offset_ += cost;
   trace_end_ = std::max(trace_end_, e.t + e.dur);
   end_time_ = now + cost + e.dur;
-  a.after_event(id_, end_time_);
   if (p_.tracing()) sample();
 }
 

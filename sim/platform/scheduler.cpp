@@ -52,10 +52,8 @@ HostScheduler::HostScheduler(const sc_core::sc_module_name& name, ArchAgent& age
 
 template <typename F>
 Cycles HostScheduler::call(CpuId c, Cycles t, F&& fn) {
-  agent_.before_event(c, t);
-  const Cycles cost = fn(t);
+  const Cycles cost = fn(t);  // exposure accounting included (ArchAgent::handle)
   stats_.add(Stat::events);
-  agent_.after_event(c, t + cost);
   if (tracing_) cpus_[c].hw->sample();
   return cost;
 }

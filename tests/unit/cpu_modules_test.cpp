@@ -59,9 +59,7 @@ TEST(CpuModules, WrapTheAgentsCpuViewWithoutAKernel) {
     e.kind = kind;
     e.ctx = ctx;
     e.write = e.read = use;
-    agent->before_event(cpu, t);
     const Cycles cost = agent->handle(cpu, t, e);
-    agent->after_event(cpu, t + cost);
     return t + cost;
   };
   const ComponentMask sse_ymm = 0b110;  // x86 XFEATUREs 1 and 2
