@@ -2,8 +2,7 @@
 // with `--plugin FILE.so` and that adds one or more policies. Build one
 // against an installed fpusim:
 //
-//   c++ -std=c++17 -O2 -shared -fPIC -o my_policy.so my_policy.cpp \
-//       $(pkg-config --cflags --libs fpusim)
+//   c++ -std=c++17 -O2 -shared -fPIC -o my_policy.so my_policy.cpp $(pkg-config --cflags --libs fpusim)
 //
 // and define, in one of its files:
 //

@@ -160,6 +160,17 @@ rc=$?
 check "another grid into the same -o DIR: exit 2, refused" "exit $rc: $(first_line "$TMP/stderr")" \
   grep -q "not a point of this grid" "$TMP/stderr"
 
+# A scenario whose events name VMs and vCPUs (the architecture's names):
+# checking the points decodes them as a run does.
+cp "$SRC/traces/kvm_fpu_per_run.json" "$TMP/grids/kvm.json"
+cat >"$TMP/grids/kvm-grid.json" <<'EOF'
+{"format": "fpusim-sweep", "version": 1, "name": "kvm", "description": "", "scenario": "kvm.json",
+ "policies": ["kvm-eager"], "parameters": {"costs.vm_exit.value": [1000, 2000]}}
+EOF
+"$FPUSIM" sweep "$TMP/grids/kvm-grid.json" -o "$TMP/out-kvm" >/dev/null 2>"$TMP/stderr"
+rc=$?
+check "a sweep of a KVM scenario runs (vm and vcpu names decode)" "exit $rc: $(first_line "$TMP/stderr")" [ "$rc" -eq 0 ]
+
 # ---------------------------------------------------------------------------
 # Ctrl-C (SIGINT to the sweep alone, as `kill -INT`): the running points are
 # killed, none is left running, the finished point's report is kept. One

@@ -75,6 +75,7 @@ struct PolicyDesc {
 // each architecture's plugin type derives from it (x86::PluginPolicy).
 struct PluginPolicy {
   virtual ~PluginPolicy() = default;
+  virtual std::string_view arch() const = 0;  // the Arch::name() it is for
   virtual const PolicyDesc& desc() const = 0;
 };
 
@@ -153,11 +154,11 @@ class Arch {
   virtual std::string check_plugin_policy(const PluginPolicy& p) const = 0;
   virtual void add_plugin_policy(std::unique_ptr<PluginPolicy> p) const = 0;
   // A run of `s` under `policy` (from find_policy), watched by `observers`
-  // from its start. `ids` receives the names events are decoded with
-  // (contexts, in s.contexts' order, and whatever else the architecture's
-  // events name).
+  // from its start. `ids`: the names events are decoded with, name_table(s)
+  // (contexts numbered in s.contexts' order, and add_names()'s).
   virtual std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats,
-                                                Checker& checker, std::unordered_map<std::string, ContextId>& ids,
+                                                Checker& checker,
+                                                const std::unordered_map<std::string, ContextId>& ids,
                                                 const std::vector<Observer*>& observers) const = 0;
 };
 

@@ -19,17 +19,29 @@ namespace fpusim::x86 {
 
 namespace {
 
+// The x86 policy behind a PolicyDesc the shared code hands back: one of the
+// registry's (from find_policy), never another architecture's.
+const PolicyInfo& info_of(const PolicyDesc& p) {
+  const PolicyInfo* info = find_policy(p.name);
+  if (info != &p) panic("policy " + p.name + " is not one of x86_64's");
+  return *info;
+}
+
 class X86Run final : public ArchAgent {
  public:
+  // `ids`: name_table(s), whose context ids are s.contexts' indices, the
+  // order the agent numbers them in.
   X86Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
-         std::unordered_map<std::string, ContextId>& ids)
+         const std::unordered_map<std::string, ContextId>& ids)
       : policy_(info.make()), agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
     agent_.reserve_contexts(s.contexts.size());
     std::unordered_map<std::string, std::uint32_t> processes;
     for (const auto& c : s.contexts) {
       auto it = processes.find(c.process);
       if (it == processes.end()) it = processes.emplace(c.process, agent_.add_process(c.process)).first;
-      ids.emplace(c.name, agent_.add_context(c.name, c.kind, it->second));
+      if (agent_.add_context(c.name, c.kind, it->second) != ids.at(c.name)) {
+        panic("x86: context " + c.name + " numbered apart from the scenario's name table");
+      }
     }
     agent_.set_kvm(*info.kvm);
     threads_.assign(s.contexts.size(), kNoContext);
@@ -48,7 +60,6 @@ class X86Run final : public ArchAgent {
         threads_[guest] = thread;
       }
     }
-    add_vm_names(s, ids);
   }
 
   // After the observers are attached: the agent's start() and the VMs that
@@ -209,7 +220,7 @@ class X86Arch final : public Arch {
                      {"amx_alloc", std::string(amx_alloc_name(v.amx_alloc))},
                      {"vcpus", vcpus}});
     }
-    j["kvm"] = {{"mode", std::string(static_cast<const PolicyInfo&>(policy).kvm->name())}, {"vms", vms}};
+    j["kvm"] = {{"mode", std::string(info_of(policy).kvm->name())}, {"vms", vms}};
   }
 
   std::string machine_brief(const Scenario& s) const override {
@@ -227,7 +238,7 @@ class X86Arch final : public Arch {
     t.row("CR0.TS writes", st.get(XStat::cr0_ts_sets) + st.get(XStat::cr0_ts_clears));
     t.row("fpstate reallocations", st.get(XStat::fpstate_reallocs));
     if (vms_of(s).empty()) return;
-    std::string kvm = "KVM: " + std::string(static_cast<const PolicyInfo&>(policy).kvm->name());
+    std::string kvm = "KVM: " + std::string(info_of(policy).kvm->name());
     for (const VmDecl& v : vms_of(s)) {
       kvm += "; " + v.name + (v.confidential ? " (confidential)" : "");
       if (v.features & machine_of(s).dynamic) kvm += " guest AMX room at " + std::string(amx_alloc_name(v.amx_alloc));
@@ -267,9 +278,9 @@ class X86Arch final : public Arch {
     return out;
   }
   std::string check_plugin_policy(const fpusim::PluginPolicy& p) const override {
-    const auto* x = dynamic_cast<const PluginPolicy*>(&p);
-    if (!x) return "policy \"" + p.desc().name + "\" is not an x86 policy (x86::PluginPolicy)";
-    const PolicyInfo* info = &x->info;
+    // By its declared architecture, not by RTTI across the plugin boundary.
+    if (p.arch() != name()) return "policy \"" + p.desc().name + "\" is not an x86_64 policy";
+    const PolicyInfo* info = &static_cast<const PluginPolicy&>(p).info;
     if (info->name.empty() || !info->make || !info->kvm) {
       return "a policy needs a name, a factory (make) and a KVM behaviour (kvm)";
     }
@@ -282,12 +293,12 @@ class X86Arch final : public Arch {
   // 1000), in the order added.
   void add_plugin_policy(std::unique_ptr<fpusim::PluginPolicy> p) const override {
     static int next_order = 1000;
-    policy_registry().add(next_order++, std::move(dynamic_cast<PluginPolicy&>(*p).info));
+    policy_registry().add(next_order++, std::move(static_cast<PluginPolicy&>(*p).info));
   }
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
-                                        std::unordered_map<std::string, ContextId>& ids,
+                                        const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {
-    auto run = std::make_unique<X86Run>(s, static_cast<const PolicyInfo&>(policy), stats, checker, ids);
+    auto run = std::make_unique<X86Run>(s, info_of(policy), stats, checker, ids);
     for (Observer* o : observers) run->add_observer(o);
     run->start(s);
     return run;

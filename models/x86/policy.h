@@ -88,6 +88,7 @@ struct PolicyInfo : PolicyDesc {
 // An x86 policy a plugin adds (models/plugin.h: PluginRegistrar::add_policy).
 struct PluginPolicy final : fpusim::PluginPolicy {
   explicit PluginPolicy(PolicyInfo i) : info(std::move(i)) {}
+  std::string_view arch() const override { return "x86_64"; }
   const PolicyDesc& desc() const override { return info; }
   PolicyInfo info;
 };

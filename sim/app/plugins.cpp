@@ -22,6 +22,10 @@ class Registrar final : public PluginRegistrar {
   explicit Registrar(std::string file) : file_(std::move(file)) {}
   void add(std::string_view arch, std::unique_ptr<PluginPolicy> policy) override {
     if (!error_.empty()) return;
+    if (!policy) {
+      error_ = "it adds a null policy";
+      return;
+    }
     const Arch* a = find_arch(arch);
     if (!a) {
       error_ = "no architecture \"" + std::string(arch) + "\" in this build";
@@ -71,9 +75,27 @@ void load_plugin(const std::string& path) {
     throw InputError{path, "", "plugin built for plugin ABI " + std::to_string(got) + "; this fpusim has ABI " +
                                    std::to_string(kPluginAbi) + ": rebuild it against this version's headers"};
   }
-  Registrar r(path);
-  init(r);
-  r.commit();
+  // A plugin that fails to register (it throws, or adds what cannot be
+  // added) adds nothing and is unloaded once the registrar, which may hold
+  // objects of its code, is gone.
+  std::string failed;
+  {
+    Registrar r(path);
+    try {
+      init(r);
+      r.commit();
+    } catch (const InputError& e) {
+      failed = e.message;
+    } catch (const std::exception& e) {
+      failed = std::string("plugin rejected: its init function threw: ") + e.what();
+    } catch (...) {
+      failed = "plugin rejected: its init function threw";
+    }
+  }
+  if (!failed.empty()) {
+    ::dlclose(h);
+    throw InputError{path, "", failed};
+  }
   loaded().push_back(abs);
 }
 

@@ -273,8 +273,7 @@ Grid load_grid(const std::string& path, const std::vector<Override>& cmdline_set
 void check_scenario(const std::string& scenario, const std::vector<Override>& sets) {
   Scenario s = load_scenario(scenario, sets);
   if (!s.events_file.empty()) return;
-  std::unordered_map<std::string, ContextId> ids;
-  for (size_t i = 0; i < s.contexts.size(); ++i) ids.emplace(s.contexts[i].name, static_cast<ContextId>(i));
+  const std::unordered_map<std::string, ContextId> ids = name_table(s);  // the architecture's names too (VMs)
   auto src = make_inline_source(scenario_arch(s), s.inline_events, s.file, &ids, s.machine->cpus);
   Event e;
   while (src->next(e)) {

@@ -97,7 +97,7 @@ class Core : public CpuModule {
 class Platform {
  public:
   Platform(const Scenario& s, const Arch& arch, const PolicyDesc& policy, const std::vector<Observer*>& observers)
-      : scenario_(s), arch_(arch), policy_(policy),
+      : scenario_(s), arch_(arch), policy_(policy), ids_(name_table(s)),
         checker_(s.machine->cpus, arch.component_bytes(s), s.machine->lazyfp_vulnerable, &stats_),
         agent_(arch.make_agent(s, policy, stats_, checker_, ids_, observers)) {
     for (const auto& c : s.contexts) names_.push_back(c.name);
@@ -222,7 +222,7 @@ class Platform {
   const Scenario& scenario_;
   const Arch& arch_;
   const PolicyDesc& policy_;
-  std::unordered_map<std::string, ContextId> ids_;
+  const std::unordered_map<std::string, ContextId> ids_;  // name_table(s)
   Stats stats_;
   Checker checker_;
   std::unique_ptr<ArchAgent> agent_;
@@ -442,20 +442,29 @@ RunResult run_scenario(const Scenario& scenario, const PolicyDesc& policy, const
     vcd->set_time_unit(1, sc_core::SC_PS);  // 1 ps = 1 cycle
     p.trace(vcd);
   }
-  if (scenario.workload) {
-    sc_core::sc_start(cycles(scenario.workload->duration));
-  } else {
-    sc_core::sc_start();
-  }
-  if (vcd) {
-    sc_core::sc_close_vcd_trace_file(vcd);
-    if (std::rename((vcd_tmp + ".vcd").c_str(), options.vcd_file.c_str()) != 0) {
-      std::remove((vcd_tmp + ".vcd").c_str());
-      throw InputError{options.vcd_file, "", "cannot write the VCD file"};
+  // A run that fails (a trace error found during or after the simulation)
+  // leaves no VCD behind, complete or not.
+  RunResult r;
+  try {
+    if (scenario.workload) {
+      sc_core::sc_start(cycles(scenario.workload->duration));
+    } else {
+      sc_core::sc_start();
     }
+    if (vcd) sc_core::sc_close_vcd_trace_file(vcd);
+    vcd = nullptr;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r = p.finish(wall);
+  } catch (...) {
+    if (vcd) sc_core::sc_close_vcd_trace_file(vcd);
+    if (!options.vcd_file.empty()) std::remove((vcd_tmp + ".vcd").c_str());
+    throw;
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return p.finish(wall);
+  if (!options.vcd_file.empty() && std::rename((vcd_tmp + ".vcd").c_str(), options.vcd_file.c_str()) != 0) {
+    std::remove((vcd_tmp + ".vcd").c_str());
+    throw InputError{options.vcd_file, "", "cannot write the VCD file"};
+  }
+  return r;
 }
 
 }  // namespace fpusim

@@ -473,6 +473,10 @@ bad "unknown VM exit reason" "kvm-reason.json" "/events/5/reason" 'unknown VM ex
 kvariant kvm-use-other -e 's|"ctx": "vcpu0"|"ctx": "other"|'
 bad "guest use naming a context that does not run there" "kvm-use-other.json" "/events/4/ctx" \
   "other is not running on CPU 0" -- run "$CASES/kvm-use-other.json"
+# The same error found during the simulation leaves no VCD (nor its
+# temporary) behind: $OUT must stay empty.
+bad "an error during the run writes no VCD" "kvm-use-other.json" "/events/4/ctx" \
+  "other is not running on CPU 0" -- run "$CASES/kvm-use-other.json" --vcd "$OUT/timeline.vcd"
 kvariant kvm-switch-guest -e 's|"ev": "switch", "next": "qemu"|"ev": "switch", "next": "vcpu0"|'
 bad "switch to a vCPU's guest state" "kvm-switch-guest.json" "/events/0/next" \
   "vcpu0 is a vCPU's guest state; switch to its thread qemu" -- run "$CASES/kvm-switch-guest.json"

@@ -36,7 +36,7 @@ TEST(CpuModules, WrapTheAgentsCpuViewWithoutAKernel) {
   const PolicyDesc& policy = resolve_policy(arch, "lazy", s.file, "/policy");
   Stats stats;
   Checker checker(s.machine->cpus, arch.component_bytes(s), s.machine->lazyfp_vulnerable, &stats);
-  std::unordered_map<std::string, ContextId> ids;
+  const std::unordered_map<std::string, ContextId> ids = name_table(s);
   std::unique_ptr<ArchAgent> agent = arch.make_agent(s, policy, stats, checker, ids, {});
 
   std::vector<std::unique_ptr<CpuModule>> cpus;
