@@ -43,6 +43,10 @@ else not_ok "compare --plugin" "rc=$rc $(head -1 "$TMP/err")"; fi
 if "$FPUSIM" check --plugin "$PLUGIN" "$SRC"/plugins/xfd_lazy_amx/*.json >"$TMP/check" 2>&1; then
   ok "check --plugin passes the plugin's scenarios"
 else not_ok "check --plugin" "$(grep -m1 FAIL "$TMP/check")"; fi
+"$FPUSIM" convert "$SCEN" --plugin "$PLUGIN" -o "$TMP/conv.json" >/dev/null 2>"$TMP/err"; rc=$?
+if [ $rc -eq 0 ] && "$FPUSIM" check --plugin "$PLUGIN" "$TMP/conv.json" >/dev/null 2>&1; then
+  ok "convert --plugin: a scenario naming the plugin's policy converts and checks from its binary form"
+else not_ok "convert --plugin" "rc=$rc $(head -1 "$TMP/err")"; fi
 cat >"$TMP/grid.json" <<GRID
 {"format": "fpusim-sweep", "version": 1, "name": "plugin-grid", "description": "a plugin policy in a sweep",
  "scenario": "$SCEN", "policies": ["deferred", "xfd-lazy-amx"],
@@ -74,6 +78,10 @@ refuse "built for another ABI" "$TBUILD/bad-plugin-bad_abi.so" "plugin built for
 refuse "a policy name that is taken" "$TBUILD/bad-plugin-taken.so" 'policy "deferred" is already registered'
 refuse "registers no policy" "$TBUILD/bad-plugin-none.so" "registers no policy"
 refuse "a policy without a factory" "$TBUILD/bad-plugin-incomplete.so" "needs a name, a factory"
+refuse "an init that throws" "$TBUILD/bad-plugin-throws.so" "its init function threw: boom"
+refuse "a null policy" "$TBUILD/bad-plugin-null_policy.so" "adds a null policy"
+refuse "one name added twice" "$TBUILD/bad-plugin-twice.so" 'policy "same" is added twice'
+refuse "an architecture not in the build" "$TBUILD/bad-plugin-other_arch.so" 'no architecture "riscv"'
 
 # ---- README "Write your own policy": install, build the example against the
 # installed headers and pkg-config file, load it into the installed fpusim.

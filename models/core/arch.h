@@ -133,7 +133,6 @@ class Arch {
   virtual std::vector<CompareRow> compare_rows(const Scenario& s, bool tail) const = 0;
 
   // ---- events ----
-  virtual std::string_view event_kind_name(EventKind k) const = 0;
   // How traces write its events (keys, kinds, component names), for the
   // shared decoders.
   virtual const EventSyntax& event_syntax() const = 0;

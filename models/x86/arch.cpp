@@ -266,7 +266,6 @@ class X86Arch final : public Arch {
             {"  FPU-caused", {"fpu_vm_exits"}},    {"guest #NM", {"guest_nm_injected"}}};
   }
 
-  std::string_view event_kind_name(EventKind k) const override { return x86::event_syntax().kind_name(k); }
   const EventSyntax& event_syntax() const override { return x86::event_syntax(); }
   std::uint32_t barrier_kinds() const override { return ev::kBarriers; }
 

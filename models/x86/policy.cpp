@@ -19,10 +19,6 @@ const Registry<PolicyInfo>& policies() { return policy_registry(); }
 
 const PolicyInfo* find_policy(std::string_view name) { return policy_registry().find(name); }
 
-const PolicyInfo& resolve_policy(std::string_view name, const std::string& file, const std::string& path) {
-  if (const PolicyInfo* p = find_policy(name)) return *p;
-  throw InputError{file, path, unknown_policy_message(name)};
-}
 
 // For messages: the base names (HOST+KVM spellings are accepted too).
 std::string policy_names() {
@@ -35,8 +31,5 @@ std::string policy_names() {
   return s + " (or HOST+KVM, e.g. eager+kvm-lazy-legacy)";
 }
 
-std::string unknown_policy_message(std::string_view name) {
-  return "unknown policy \"" + std::string(name) + "\"; policies: " + policy_names();
-}
 
 }  // namespace fpusim::x86

@@ -108,13 +108,7 @@ PolicyInfo composite_policy(const std::string& host, std::function<std::unique_p
 const Registry<PolicyInfo>& policies();
 // The lookup by name, where a name enters (command line, scenario files).
 const PolicyInfo* find_policy(std::string_view name);
-// find_policy(), or an InputError at `file` and `path` (a JSON path or
-// nothing) with unknown_policy_message().
-const PolicyInfo& resolve_policy(std::string_view name, const std::string& file, const std::string& path);
-// "eager, lazy, ..." for error messages.
+// "eager, lazy, ..." for error messages (resolve_policy, models/core/arch.h).
 std::string policy_names();
-// The message for a name find_policy() does not know:
-// unknown policy "NAME"; policies: eager, lazy, ...
-std::string unknown_policy_message(std::string_view name);
 
 }  // namespace fpusim::x86

@@ -413,7 +413,9 @@ int cmd_convert(const std::vector<std::string>& args) {
   po::options_description o("fpusim convert SCENARIO -o OUT.json [options]");
   o.add_options()("scenario", po::value<std::string>(), "scenario file (inline events or an events_file)")(
       "out,o", po::value<std::string>(), "the converted scenario; its events go to OUT.fpt next to it")(
-      "help,h", "show this help")("config-dir", po::value<std::string>(), "where machines/, costs/ and schema/ live");
+      "help,h", "show this help")("config-dir", po::value<std::string>(), "where machines/, costs/ and schema/ live")(
+      "plugin", po::value<std::vector<std::string>>()->composing(),
+      "FILE.so: load a policy plugin (a scenario may name its policy), repeatable");
   po::positional_options_description pos;
   pos.add("scenario", 1);
   auto vm = parse(args, o, pos);

@@ -1,6 +1,10 @@
 // Plugins that fpusim must refuse (tests/plugin_test.sh), one per build:
 // BAD_ABI: built for another plugin ABI; TAKEN: a policy name that is built
-// in; NONE: registers nothing; INCOMPLETE: a policy without a factory.
+// in; NONE: registers nothing; INCOMPLETE: a policy without a factory;
+// THROWS: its init throws; NULL_POLICY: adds a null policy; TWICE: adds one
+// name twice; OTHER_ARCH: a policy for an architecture not in the build.
+#include <stdexcept>
+
 #include "models/plugin.h"
 
 #ifdef BAD_ABI
@@ -13,6 +17,17 @@ FPUSIM_PLUGIN(registrar) {
   registrar.add_policy(PolicyInfo{{"deferred", "", "a second deferred"}, make_deferred_policy, &kvm_eager()});
 #elif defined(INCOMPLETE)
   registrar.add_policy(PolicyInfo{{"no-factory", "", "no make"}, nullptr, &kvm_eager()});
+#elif defined(THROWS)
+  registrar.add_policy(PolicyInfo{{"fine", "", "added before the throw"}, make_deferred_policy, &kvm_eager()});
+  throw std::runtime_error("boom");
+#elif defined(NULL_POLICY)
+  registrar.add("x86_64", nullptr);
+#elif defined(TWICE)
+  registrar.add_policy(PolicyInfo{{"same", "", "first"}, make_deferred_policy, &kvm_eager()});
+  registrar.add_policy(PolicyInfo{{"same", "", "second"}, make_deferred_policy, &kvm_eager()});
+#elif defined(OTHER_ARCH)
+  registrar.add("riscv", std::make_unique<PluginPolicy>(
+                             PolicyInfo{{"rv-lazy", "", "not an x86 policy"}, make_deferred_policy, &kvm_eager()}));
 #else
   (void)registrar;
 #endif

@@ -348,4 +348,18 @@ TEST_F(XfdLazyAmxTest, RealPolicyArmsXfdForTheNextTask) {
   EXPECT_NO_LOSS_OR_LEAK(*r);
 }
 
+// A plugin whose init adds a policy and then throws is refused whole: the
+// policy it added first is not registered (load_plugin, sim/app/plugins.cpp).
+TEST(PluginLoading, ARefusedPluginAddsNone) {
+  const char* throwing = std::getenv("FPUSIM_TEST_THROWING_PLUGIN");
+  ASSERT_NE(throwing, nullptr) << "tests/meson.build names it";
+  try {
+    load_plugin(throwing);
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(e.message.find("its init function threw: boom"), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(x86::find_policy("fine"), nullptr);
+}
+
 }  // namespace

@@ -2,8 +2,7 @@
 // models/x86/policies/): every policy is there although nothing references
 // its file (meson links the library whole), in the order `fpusim list
 // policies` has always printed; unknown names are reported with the valid
-// ones; each KVM variant answers the agent's questions as the KvmMode enum
-// it replaced did.
+// ones.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -62,8 +61,8 @@ TEST(RegistryDeathTest, ANameOrOrderKeyUsedTwiceAborts) {
       "\"b\" has order key 1, already used \\(by \"a\"\\)");
 }
 
-// The names and order of `fpusim list policies` before the registry
-// (compare with /work/baseline: byte-identical).
+// The names and order of `fpusim list policies` (unchanged by the move to
+// self-registration).
 const std::vector<std::string> kAllPolicies = {
     "deferred",          "eager",
     "lazy",              "lazy-preload",
@@ -84,7 +83,7 @@ TEST(PolicyRegistry, EveryPolicyIsRegisteredInTheListedOrder) {
     EXPECT_NE(p.make(), nullptr) << p.name;
     EXPECT_EQ(p.composite, p.name.find('+') != std::string::npos) << p.name;
     EXPECT_EQ(x86::find_policy(p.name), &p) << p.name;
-    EXPECT_EQ(&x86::resolve_policy(p.name, "f", "/policy"), &p) << p.name;
+    EXPECT_EQ(&resolve_policy(*find_arch("x86_64"), p.name, "f", "/policy"), &p) << p.name;
     if (!p.composite) {
       EXPECT_FALSE(p.kernels.empty()) << p.name;
     } else {
@@ -128,44 +127,13 @@ TEST(PolicyRegistry, UnknownNamesAreReportedWithTheValidOnes) {
       "deferred, eager, lazy, lazy-preload, kvm-eager, kvm-eager-v5.2, kvm-eager-v6.18, kvm-lazy-legacy "
       "(or HOST+KVM, e.g. eager+kvm-lazy-legacy)";
   EXPECT_EQ(x86::policy_names(), valid);
-  EXPECT_EQ(x86::unknown_policy_message("bogus"), "unknown policy \"bogus\"; policies: " + valid);
+  // What every command says (resolve_policy through the architecture).
   try {
-    x86::resolve_policy("bogus", "--policy", "");
+    resolve_policy(*find_arch("x86_64"), "bogus", "--policy", "");
     ADD_FAILURE() << "no InputError";
   } catch (const InputError& e) {
     EXPECT_EQ(e.what(), "--policy: unknown policy \"bogus\"; policies: " + valid);
   }
-}
-
-// The KvmMode enum the behaviours replaced, and what each place of the agent
-// asked of it: the same answers, variant by variant.
-enum class OldMode { kEager, kEagerV52, kEagerV618, kLazyLegacy };
-
-TEST(KvmBehaviour, EachVariantAnswersAsItsOldMode) {
-  const std::vector<std::pair<const x86::KvmBehaviour*, OldMode>> variants = {
-      {&x86::kvm_eager(), OldMode::kEager},
-      {&x86::kvm_eager_v52(), OldMode::kEagerV52},
-      {&x86::kvm_eager_v618(), OldMode::kEagerV618},
-      {&x86::kvm_lazy_legacy(), OldMode::kLazyLegacy},
-  };
-  const char* names[] = {"kvm-eager", "kvm-eager-v5.2", "kvm-eager-v6.18", "kvm-lazy-legacy"};
-  for (const auto& [k, m] : variants) {
-    SCOPED_TRACE(std::string(k->name()));
-    EXPECT_EQ(k->name(), names[static_cast<int>(m)]);  // kvm_mode_name()
-    // kvm_mode_ != kLazyLegacy (kvm_run, load/put_guest_fpu, enter_guest,
-    // kvm_return; == in context_switch's vcpu_put).
-    EXPECT_EQ(k->guest_fpu_per_run(), m != OldMode::kLazyLegacy);
-    // kvm_mode_ == kLazyLegacy (enter/exit_guest's CR0.TS, deactivation).
-    EXPECT_EQ(k->deactivates_idle_guest_fpu(), m == OldMode::kLazyLegacy);
-    // kvm_mode_ == kEagerV52 (load/put_guest_fpu's save).
-    EXPECT_EQ(k->saves_ignoring_need_fpu_load(), m == OldMode::kEagerV52);
-    // clears_xstate_bv_under_xfd(): kvm_mode_ != kEagerV618.
-    EXPECT_EQ(k->clears_xstate_bv_under_xfd(), m != OldMode::kEagerV618);
-    // vm_create's AMX and confidential-guest refusals: kvm_mode_ == kLazyLegacy.
-    EXPECT_EQ(k->has_guest_amx(), m != OldMode::kLazyLegacy);
-    EXPECT_EQ(k->has_confidential_guests(), m != OldMode::kLazyLegacy);
-  }
-  EXPECT_EQ(x86::kvm_lazy_legacy().kernels(), "Linux <= 4.10");  // vm_create's messages
 }
 
 }  // namespace
