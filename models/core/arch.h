@@ -67,7 +67,7 @@ class ArchAgent {
 // The named policy a run uses, as the shared code sees it.
 struct PolicyDesc {
   std::string name;
-  std::string kernels;      // which Linux versions behaved so
+  std::string kernels;      // which kernel versions behaved so (or "research, not in Linux")
   std::string description;
 };
 

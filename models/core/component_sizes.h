@@ -2,7 +2,7 @@
 // by the contexts whose sizes are the same (on x86, all of a machine's); an
 // architecture whose sizes depend on the task (arm64: the SVE vector length,
 // the SME streaming vector length) gives a context another table when they
-// change (Checker::set_sizes, ContextBase::sizes).
+// change (Checker::set_sizes).
 #pragma once
 
 #include <array>

@@ -11,6 +11,9 @@
 
 namespace fpusim {
 
+// Virtualisation is a core concept: every architecture's KVM runs a vCPU's
+// guest state inside a host thread (x86 KVM_RUN, arm64 KVM_RUN with the
+// guest's FP state bound to the CPU).
 // kGuest: a vCPU's guest FPU state; it never runs by itself, its vCPU
 // thread (a kUser context) runs it inside KVM_RUN.
 enum class ContextKind : std::uint8_t { kUser, kKthread, kGuest };

@@ -82,7 +82,7 @@ class Policy {
 struct PolicyInfo : PolicyDesc {
   std::function<std::unique_ptr<Policy>()> make;
   const KvmBehaviour* kvm = nullptr;  // never null once registered
-  bool composite = false;   // a "HOST+KVM" spelling (not listed separately)
+  bool composite = false;   // a "HOST+KVM" spelling (listed after the others; not in policy_names())
 };
 
 // An x86 policy a plugin adds (models/plugin.h: PluginRegistrar::add_policy).

@@ -27,27 +27,52 @@ constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 volatile std::sig_atomic_t g_signal = 0;
 extern "C" void on_signal(int sig) { g_signal = sig; }
+extern "C" void on_child(int) {}  // only wakes sigsuspend()
 
-// The runner's handlers for the stop signals while it runs; the previous
-// ones come back when it returns or throws.
+// The runner's handlers for the stop signals and SIGCHLD while it runs,
+// with those signals blocked except inside sigsuspend(): a Ctrl-C or a
+// child's exit that comes while the runner is busy stays pending and wakes
+// the next wait, so none is missed between a check and the wait. The
+// previous handlers and mask come back when it returns or throws.
 class StopSignals {
  public:
   StopSignals() {
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: waitpid returns EINTR
+    sa.sa_flags = 0;
     g_signal = 0;
     for (size_t i = 0; i < std::size(kStopSignals); ++i) ::sigaction(kStopSignals[i], &sa, &old_[i]);
+    // SIGCHLD's default disposition discards it, which would not wake
+    // sigsuspend(): a handler that does nothing.
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_NOCLDSTOP;
+    ::sigaction(SIGCHLD, &sa, &old_child_);
+    sigset_t block;
+    sigemptyset(&block);
+    for (int sig : kStopSignals) sigaddset(&block, sig);
+    sigaddset(&block, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &block, &original_);
+    waiting_ = original_;
+    for (int sig : kStopSignals) sigdelset(&waiting_, sig);
+    sigdelset(&waiting_, SIGCHLD);
   }
   ~StopSignals() {
+    ::sigprocmask(SIG_SETMASK, &original_, nullptr);
     for (size_t i = 0; i < std::size(kStopSignals); ++i) ::sigaction(kStopSignals[i], &old_[i], nullptr);
+    ::sigaction(SIGCHLD, &old_child_, nullptr);
   }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
+  // The mask before the runner: what its children run with.
+  const sigset_t& original() const { return original_; }
+  // Sleeps until one of the runner's signals comes (or is pending already).
+  void wait() const { ::sigsuspend(&waiting_); }
 
  private:
   struct sigaction old_[std::size(kStopSignals)] {};
+  struct sigaction old_child_ {};
+  sigset_t original_{}, waiting_{};
 };
 
 void write_all(int fd, const std::string& text, int* code) {
@@ -81,6 +106,7 @@ std::string read_all(int fd) {
 [[noreturn]] void child(const Job& job, const std::vector<char*>& argv, int out_fd, Replayer::ReaderThread reader,
                         const sigset_t& mask, const std::string& name) {
   for (int sig : kStopSignals) ::signal(sig, SIG_DFL);
+  ::signal(SIGCHLD, SIG_DFL);
   ::sigprocmask(SIG_SETMASK, &mask, nullptr);
   if (job.fn) {
     Replayer::set_reader_thread(reader);
@@ -158,18 +184,14 @@ JobsRun run_jobs(const std::vector<Job>& jobs, const RunnerOptions& options,
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
     }
-    // The stop signals wait until the child has its default handlers back
-    // (a Ctrl-C between fork and that would only set the child's flag).
-    sigset_t block, mask;
-    sigemptyset(&block);
-    for (int sig : kStopSignals) sigaddset(&block, sig);
-    ::sigprocmask(SIG_BLOCK, &block, &mask);
+    // The stop signals are blocked (StopSignals) until the child has its
+    // default handlers back and the mask it had before the runner (a Ctrl-C
+    // in between would only set the child's flag).
     std::cout.flush();
     std::cerr.flush();
     const pid_t pid = ::fork();
-    if (pid == 0) child(job, argv, out_fd, reader, mask, options.name);
+    if (pid == 0) child(job, argv, out_fd, reader, stop.original(), options.name);
     const int fork_errno = errno;
-    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     if (pid < 0) {
       if (out_fd >= 0) ::close(out_fd);
       throw InternalError{std::string("fork: ") + std::strerror(fork_errno)};
@@ -190,7 +212,11 @@ JobsRun run_jobs(const std::vector<Job>& jobs, const RunnerOptions& options,
         for (const auto& [pid, r] : running) ::kill(pid, SIGTERM);
       }
       int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, 0);
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid == 0) {  // nobody has finished: sleep until a child or a stop signal
+        stop.wait();
+        continue;
+      }
       if (pid < 0) {
         if (errno == EINTR) continue;
         throw InternalError{std::string("waitpid: ") + std::strerror(errno)};
