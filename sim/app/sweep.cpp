@@ -291,8 +291,12 @@ bool key_error(const InputError& e, const std::string& key) {
 
 void validate_points(const Grid& g, const std::vector<Override>& cmdline_sets) {
   // The scenario alone (with the command line's --set): its own errors are
-  // reported as they are, naming the scenario file.
-  load_scenario(g.scenario, cmdline_sets);
+  // reported as they are, naming the scenario file. The grid's policies must
+  // be its architecture's (read with the grid, any architecture's would do).
+  const Scenario base = load_scenario(g.scenario, cmdline_sets);
+  for (size_t i = 0; i < g.policies.size(); ++i) {
+    resolve_policy(scenario_arch(base), g.policies[i], g.file, "/policies/" + std::to_string(i));
+  }
   std::string base_error;
   try {
     check_scenario(g.scenario, cmdline_sets);
