@@ -94,6 +94,10 @@ class Arch {
   // index). Runs after "contexts" is read.
   virtual void load_scenario_part(const JsonIn& scenario, Scenario& s, std::map<std::string, size_t>& names,
                                   const std::string& file) const = 0;
+  // The workload task key that asks for the dynamically enabled features at
+  // the task's start (ArchAgent::request_dynamic_features; x86:
+  // "amx_permission").
+  virtual std::string_view dynamic_permission_key() const = 0;
   // A JSON array of component names (a workload's "write").
   virtual ComponentMask components_from_json(const JsonIn& names) const = 0;
   // The names its events use besides the contexts' (x86: VMs, vCPUs).

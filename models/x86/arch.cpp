@@ -153,6 +153,8 @@ class X86Arch final : public Arch {
     load_vms(in, s, names, file);
   }
   ComponentMask components_from_json(const JsonIn& names) const override { return read_components(names); }
+  // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) at the task's start.
+  std::string_view dynamic_permission_key() const override { return "amx_permission"; }
   void add_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids) const override {
     add_vm_names(s, ids);
   }

@@ -314,7 +314,8 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       if (tc.sleep_probability + tc.syscall_probability > 1) {
         t.fail("sleep.probability + syscall_probability <= 1");
       }
-      if (t.has("amx_permission")) tc.dynamic_permission = t.at("amx_permission").as_bool();
+      const std::string permission(arch.dynamic_permission_key());
+      if (t.has(permission)) tc.dynamic_permission = t.at(permission).as_bool();
       if (t.has("cpu")) {
         JsonIn c = t.at("cpu");
         tc.cpu = static_cast<int>(c.as_u64(4095));

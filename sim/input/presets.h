@@ -71,8 +71,8 @@ struct TaskClass {
   double sleep_probability = 0;         // a burst ends in a blocking syscall
   Cycles sleep_min = 0, sleep_max = 0;
   double syscall_probability = 0;       // a burst ends in a non-blocking syscall
-  // "amx_permission": asks for the dynamic features at start
-  // (ArchAgent::request_dynamic_features; x86: arch_prctl(ARCH_REQ_XCOMP_PERM)).
+  // Asks for the dynamically enabled features at start (the key
+  // Arch::dynamic_permission_key() names; ArchAgent::request_dynamic_features).
   bool dynamic_permission = false;
   int cpu = -1;                         // initial CPU; -1 = round robin
 };
