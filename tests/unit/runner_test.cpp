@@ -32,7 +32,7 @@ class RunnerTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
-    const std::string cmd = "rm -rf '" + dir_ + "'";
+    const std::string cmd = "rm -rf '" + dir_ + "' '" + dir_ + ".started'";
     EXPECT_EQ(std::system(cmd.c_str()), 0);
   }
   std::string dir_;
@@ -58,15 +58,21 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 // Each job marks itself running with a file, counts the marks (itself
 // included) and reports the count; the runner starts a job only after
-// reaping one that ended, by which time its mark is gone.
-std::vector<Job> counting_jobs(const std::string& dir, size_t n) {
+// reaping one that ended, by which time its mark is gone. A job samples for
+// 200 ms, and on (up to 5 s) until it has seen `expect` marks or every job
+// has started (counted in DIR.started), so that a loaded machine, slow to
+// start the others, does not fail the test.
+std::vector<Job> counting_jobs(const std::string& dir, size_t n, size_t expect = 1) {
   std::vector<Job> jobs(n);
+  const std::string reset = "rm -rf '" + dir + ".started' && mkdir '" + dir + ".started'";
+  if (std::system(reset.c_str()) != 0) ADD_FAILURE() << reset;
   for (auto& j : jobs) {
-    j.fn = [dir](std::string& out) {
+    j.fn = [dir, n, expect](std::string& out) {
       const std::string mark = dir + "/" + std::to_string(::getpid());
       std::ofstream(mark).put('x');
+      std::ofstream(dir + ".started/" + std::to_string(::getpid())).put('x');
       size_t most = entries(dir);
-      for (int i = 0; i < 20; ++i) {  // 200 ms, sampling the others
+      for (int i = 0; i < 20 || (most < expect && entries(dir + ".started") < n && i < 500); ++i) {
         sleep_ms(10);
         most = std::max(most, entries(dir));
       }
@@ -88,7 +94,7 @@ TEST_F(RunnerTest, NeverMoreChildrenThanTheLimit) {
   for (unsigned limit : {1u, 2u, 3u}) {
     RunnerOptions o;
     o.limit = limit;
-    const JobsRun run = run_jobs(counting_jobs(dir_, 7), o);
+    const JobsRun run = run_jobs(counting_jobs(dir_, 7, limit), o);
     ASSERT_EQ(run.interrupted, 0);
     for (const auto& r : run.results) {
       ASSERT_TRUE(r.started && r.exited);
