@@ -35,6 +35,8 @@
 #include <filesystem>
 #include <stdexcept>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,29 @@ std::string g_scenario_dir;  // where write_scenario() puts its files; removed a
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  // --listed=Suite.Case,...: the cases meson runs one by one must be every
+  // case here (a new TEST missing from tests/meson.build would never run).
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--listed=", 0) != 0) continue;
+    std::set<std::string> listed, have;
+    std::stringstream ss(a.substr(9));
+    for (std::string c; std::getline(ss, c, ',');) listed.insert(c);
+    const auto* u = ::testing::UnitTest::GetInstance();
+    for (int s = 0; s < u->total_test_suite_count(); ++s) {
+      const auto* suite = u->GetTestSuite(s);
+      for (int t = 0; t < suite->total_test_count(); ++t) {
+        have.insert(std::string(suite->name()) + "." + suite->GetTestInfo(t)->name());
+      }
+    }
+    for (const auto& c : have) {
+      if (!listed.count(c)) std::fprintf(stderr, "%s is not listed in tests/meson.build\n", c.c_str());
+    }
+    for (const auto& c : listed) {
+      if (!have.count(c)) std::fprintf(stderr, "%s is listed but no such case exists\n", c.c_str());
+    }
+    return listed == have ? 0 : 1;
+  }
   int rc = RUN_ALL_TESTS();
   if (!g_scenario_dir.empty()) std::filesystem::remove_all(g_scenario_dir);
   // meson runs one case per test (--gtest_filter): a filter that matches
