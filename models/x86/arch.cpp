@@ -306,7 +306,8 @@ class X86Arch final : public Arch {
   }
 };
 
-const bool registered = (register_arch(new X86Arch()), true);
+const X86Arch x86_arch;
+const bool registered = (register_arch(&x86_arch), true);
 
 }  // namespace
 
