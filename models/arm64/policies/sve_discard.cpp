@@ -62,8 +62,9 @@ void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
     a.convert(ctx, FpType::kSve);
     a.flush_task_state(ctx);
   }
-  // The SVE-only bits the task now sees are zero.
-  ctx.truth.set_init(kMaskSve);
+  // The task's own SVE-only bits are already zero in its truth (no TIF_SVE:
+  // never used, or dropped by a syscall, a VL change or a frame without
+  // SVE), so the zeros the flush leaves are checked, not assumed.
 }
 
 // kernel_neon_begin(): save current's live user state (fpsimd_save_user_state)
