@@ -1,0 +1,510 @@
+#include "models/arm64/agent.h"
+
+#include "models/arm64/policy.h"
+#include "models/core/round.h"
+
+namespace fpusim::arm64 {
+
+namespace {
+// FPSR and FPCR: saved with the FPSIMD state in either format (they stay
+// in uw.fpsimd_state, §7.3).
+constexpr std::uint64_t kFpsrFpcrBytes = 8;
+}  // namespace
+
+std::string component_name(unsigned i) {
+  static const char* const names[kNumComponents] = {"fpsimd", "sve_z", "sve_p", "sve_ffr"};
+  return i < kNumComponents ? names[i] : "component" + std::to_string(i);
+}
+
+std::string mask_to_names(ComponentMask m) {
+  std::string s;
+  for (unsigned i : bits(m)) s += (s.empty() ? "" : "|") + component_name(i);
+  return s.empty() ? "none" : s;
+}
+
+std::array<std::uint32_t, kMaxComponents> component_bytes(unsigned vl) {
+  std::array<std::uint32_t, kMaxComponents> b{};
+  b[kFpsimd] = 32 * 16 + kFpsrFpcrBytes;
+  b[kSveZ] = 32 * vl / 8;
+  b[kSveP] = 16 * vl / 64;
+  b[kSveFfr] = vl / 64;
+  return b;
+}
+
+const std::vector<ScalarCostInfo>& scalar_costs() {
+  static const std::vector<ScalarCostInfo> c = {
+#define FPUSIM_ARM64_COST_INFO(field, doc) {#field, doc, &CostModel::field},
+      FPUSIM_ARM64_SCALAR_COSTS(FPUSIM_ARM64_COST_INFO)
+#undef FPUSIM_ARM64_COST_INFO
+  };
+  return c;
+}
+
+Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker)
+    : machine_(machine), cost_(cost), policy_(policy), stats_(stats), checker_(checker), cpus_(machine.cpus) {}
+
+std::shared_ptr<const ComponentSizes> Agent::sizes_for(unsigned vl) {
+  auto& s = sizes_[vl];
+  if (!s) s = std::make_shared<const ComponentSizes>(component_bytes(vl));
+  return s;
+}
+
+ContextId Agent::add_context(std::string name, ContextKind kind) {
+  Context c;
+  c.name = std::move(name);
+  c.id = static_cast<ContextId>(contexts_.size());
+  c.kind = kind;
+  contexts_.push_back(std::move(c));
+  set_vl(contexts_.back(), machine_.default_vl);
+  return contexts_.back().id;
+}
+
+void Agent::start() {
+  if (stats_.per_context.size() < contexts_.size()) stats_.per_context.resize(contexts_.size());
+  for (CpuState& cs : cpus_) cs.zcr_vl = machine_.default_vl;
+  for (Context& c : contexts_) policy_.init_context(*this, c);
+  pending_ = 0;
+}
+
+std::string Agent::context_name(ContextId id) const {
+  if (id == kNoContext) return "nobody";
+  if (id == kKernelContext) return "the kernel";
+  return contexts_[id].name;
+}
+
+void Agent::set_vl(Context& ctx, unsigned vl) {
+  ctx.vl = vl;
+  ctx.sizes = sizes_for(vl);
+  checker_.set_sizes(ctx.id, ctx.sizes);
+}
+
+Cycles Agent::finish() {
+  if (pending_ == 0) return 0;
+  const auto c = static_cast<Cycles>(round_nearest(pending_));
+  pending_ = 0;
+  return c;
+}
+
+void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
+                   std::uint64_t bytes, ComponentMask comps) {
+  const auto c = static_cast<Cycles>(round_nearest(cycles));
+  if (!observers_.empty()) {
+    const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, static_cast<CauseId>(cause), c,
+                       bytes, comps};
+    for (Observer* o : observers_) o->on_operation(rec);
+  }
+  pending_ += static_cast<double>(c);
+  const ContextId who = ctx == kKernelContext ? kNoContext : ctx;
+  stats_.add(Stat::fpu_cycles, who, c);
+  stats_.add(category, who, c);
+  stats_.cause(cause).cycles += c;
+}
+
+void Agent::account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps,
+                    std::string_view op) {
+  // The bytes the instructions move: every component of the format (SVE
+  // saves and loads write all of Z, P and FFR, zero or not).
+  const std::uint64_t bytes = sve ? c.sizes->of(kMaskSve) + kFpsrFpcrBytes : (*c.sizes)[kFpsimd];
+  stats_.add(save ? Stat::saves : Stat::restores, c.id, 1);
+  stats_.add(save ? Stat::bytes_saved : Stat::bytes_restored, c.id, bytes);
+  if (sve) stats_.add(save ? AStat::sve_saves : AStat::sve_restores, c.id, 1);
+  auto& pc = stats_.cause(cause);
+  (save ? pc.saves : pc.restores) += 1;
+  for (unsigned i : bits(comps)) {
+    auto& s = stats_.per_component[i];
+    (save ? s.saves : s.restores) += 1;
+    (save ? s.bytes_saved : s.bytes_restored) += (*c.sizes)[i];
+  }
+  const double cycles = save ? cost_.save(sve, bytes) : cost_.restore(sve, bytes);
+  charge(cpu, c.id, save ? Stat::save_cycles : Stat::restore_cycles, cycles, op, cause, bytes, comps);
+}
+
+void Agent::save_user_state(CpuId cpu, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  const Context* cur = current(cpu);
+  // "if (test_thread_flag(TIF_FOREIGN_FPSTATE)) return;" (kernel threads
+  // and idle never clear it).
+  if (!cur || cur->foreign || cs.last == kNoContext) return;
+  Context& owner = contexts_[cs.last];
+  if (owner.tif_sve) {
+    // sve_save_state() into last->sve_state, FPSR/FPCR into last->st.
+    owner.image.copy_from(cs.rf.regs, kMaskAll);
+    owner.fp_type = FpType::kSve;
+    account(true, cpu, owner, cause, true, kMaskAll, "sve_save");
+  } else {
+    // fpsimd_save_state(last->st): V0-V31 only; the SVE buffer is not
+    // written, so whatever the Z upper bits, P and FFR held is dropped.
+    owner.image.copy_from(cs.rf.regs, kMaskFpsimd);
+    owner.image.set_init(kMaskSve);
+    owner.fp_type = FpType::kFpsimd;
+    account(true, cpu, owner, cause, false, kMaskFpsimd, "fpsimd_save");
+  }
+}
+
+void Agent::load(CpuId cpu, Context& c, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  if (c.fp_type == FpType::kSve) {
+    // task_fpsimd_load(), FP_STATE_SVE: TIF_SVE set, ZCR_EL1 for the task's
+    // VL, sve_load_state().
+    c.tif_sve = true;
+    set_zcr(cpu, c.vl, cause);
+    cs.rf.regs.copy_from(c.image, kMaskAll);
+    account(false, cpu, c, cause, true, kMaskAll, "sve_load");
+  } else {
+    // FP_STATE_FPSIMD: TIF_SVE cleared, fpsimd_load_state(). Writes to V
+    // registers zero the Z bits above 128 (Arm ARM, SVE: AdvSIMD writes to a
+    // V register clear the upper bits of the Z register); P and FFR keep
+    // what they held, under the ZEN trap.
+    c.tif_sve = false;
+    cs.rf.regs.copy_from(c.image, kMaskFpsimd);
+    cs.rf.regs.set_init(bit(kSveZ));
+    account(false, cpu, c, cause, false, kMaskFpsimd, "fpsimd_load");
+  }
+  cs.rf.modified = 0;
+}
+
+void Agent::bind(CpuId cpu, Context& c, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  cs.last = c.id;
+  c.fpsimd_cpu = cpu;
+  if (machine_.sve) set_zen_el0(cpu, c.tif_sve, cause);
+}
+
+void Agent::flush_cpu_state(CpuId cpu) {
+  cpus_[cpu].last = kNoContext;
+  if (Context* cur = current(cpu)) cur->foreign = true;
+}
+
+void Agent::set_zen_el0(CpuId cpu, bool on, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  if (cs.zen_el0 == on) return;
+  cs.zen_el0 = on;
+  stats_.add(AStat::cpacr_writes);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.cpacr_write, on ? "sve_user_enable" : "sve_user_disable",
+         cause);
+}
+
+void Agent::set_zcr(CpuId cpu, unsigned vl, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  if (cs.zcr_vl == vl) return;
+  cs.zcr_vl = vl;
+  stats_.add(AStat::zcr_writes);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.zcr_write, "zcr_write", cause);
+}
+
+void Agent::sve_flush_live(CpuId cpu, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  cs.rf.regs.set_init(kMaskSve);
+  cs.rf.modified |= kMaskSve;
+  stats_.add(AStat::sve_flushes);
+  charge(cpu, cs.current, Stat::other_cycles, cost_.sve_flush_live, "sve_flush_live", cause, 0, kMaskSve);
+}
+
+void Agent::convert(Context& c, FpType to) {
+  if (c.fp_type == to) return;
+  // fpsimd_to_sve(): the V registers into the low bits of a zeroed SVE
+  // image; sve_to_fpsimd(): the low bits back out, the rest dropped.
+  c.image.set_init(kMaskSve);
+  c.fp_type = to;
+  stats_.add(AStat::sve_conversions, c.id, 1);
+}
+
+void Agent::take_trap(CpuId cpu, Context& c, Cause cause) {
+  stats_.add(Stat::traps, c.id, 1);
+  stats_.add(AStat::traps_sve_acc, c.id, 1);
+  ++cpus_[cpu].traps;
+  stats_.cause(cause).traps += 1;
+  charge(cpu, c.id, Stat::trap_cycles, cost_.sve_acc_trap, "sve_acc_trap", cause, 0, kMaskSve);
+}
+
+void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
+  const Context* c = current(cpu);
+  if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
+  if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
+  if (!c->is_user()) throw SemanticError{std::string(what) + " by kernel thread " + c->name};
+  if (need_user_mode && !c->in_user) {
+    throw SemanticError{std::string(what) + " by " + c->name +
+                        " while it is in kernel mode (add a return_to_user event first)"};
+  }
+}
+
+void Agent::after_event(CpuId cpu, Cycles t) {
+  const CpuState& cs = cpus_[cpu];
+  ContextId user = kNoContext;
+  if (cs.current != kNoContext && contexts_[cs.current].in_user && contexts_[cs.current].is_user()) {
+    user = cs.current;
+  }
+  // EL0 SVE traps while CPACR_EL1.ZEN's EL0 bit is clear; FP/AdvSIMD never
+  // traps for EL0 (FPEN stays enabled: the state is loaded before ERET).
+  const ComponentMask armed = (machine_.sve && !cs.zen_el0) ? kMaskSve : 0;
+  checker_.update(
+      cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
+      [](ComponentMask m) { return mask_to_names(m); });
+  if (!observers_.empty()) {
+    const CpuView view = cpu_view(cpu);
+    for (Observer* o : observers_) o->on_cpu_state(cpu, t, view);
+  }
+}
+
+CpuView Agent::cpu_view(CpuId cpu) const {
+  const CpuState& cs = cpus_[cpu];
+  CpuView v;
+  v.current = cs.current;
+  v.owner = cs.last;
+  const Context* owner = cs.last == kNoContext ? nullptr : &contexts_[cs.last];
+  const Context* cur = cs.current == kNoContext ? nullptr : &contexts_[cs.current];
+  const Context* sizer = owner ? owner : cur;
+  v.live_bytes = sizer ? sizer->sizes->of(cs.rf.regs.present) : ComponentSizes(component_bytes(machine_.default_vl)).of(cs.rf.regs.present);
+  v.traps = cs.traps;
+  // In the order of Arm64Arch::controls(): the EL0 enable bits (1 = EL0
+  // access allowed, 0 = it traps).
+  v.controls[0] = 1;  // CPACR_EL1.FPEN EL0: never trapped by Linux for tasks
+  v.controls[1] = cs.zen_el0;
+  v.controls[2] = cs.zcr_vl;
+  return v;
+}
+
+// ---------------------------------------------------------------- events
+
+Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
+  event_time_ = t;
+  CpuState& cs = cpus_[cpu];
+  Context* prev = current(cpu);
+  Context* next = next_id == kNoContext ? nullptr : &contexts_[next_id];
+  if (next) {
+    if (next->exited) throw SemanticError{"switch to " + next->name + ", which has exited"};
+    if (next->running_on != kNoCpu) {
+      throw SemanticError{"switch to " + next->name + ", which is still running on CPU " +
+                          std::to_string(next->running_on) + " (switch it out there first)"};
+    }
+  }
+  stats_.add(Stat::context_switches);
+  policy_.thread_switch(*this, cpu, prev, next);
+  if (prev) {
+    prev->running_on = kNoCpu;
+    prev->switched_out_at = t + static_cast<Cycles>(pending_);
+  }
+  cs.current = next_id;
+  for (Observer* o : observers_) {
+    o->on_switch(cpu, t, prev ? prev->id : kNoContext, next_id, static_cast<Cycles>(pending_));
+  }
+  if (next) {
+    next->running_on = cpu;
+    if (next->is_user() && next->in_user && !next->exited) policy_.return_to_user(*this, cpu, *next);
+  }
+  return finish();
+}
+
+Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release) {
+  event_time_ = t;
+  check_current(cpu, "FP/SIMD use", true);
+  Context& c = *current(cpu);
+  CpuState& cs = cpus_[cpu];
+  const ComponentMask touched = write | read | release;
+  if ((touched & kMaskSve) && !machine_.sve) {
+    throw SemanticError{"SVE use (" + mask_to_names(touched & kMaskSve) + ") by " + c.name + " on machine " +
+                        machine_.name + ", which has no SVE"};
+  }
+  if ((touched & kMaskSve) && !cs.zen_el0) {
+    // ESR_ELx.EC = SVE: the instruction is re-executed after do_sve_acc().
+    take_trap(cpu, c, Cause::sve_trap);
+    policy_.sve_acc(*this, cpu, c);
+    // The handler returns to EL0 through the usual exit path.
+    policy_.return_to_user(*this, cpu, c);
+    if (!cs.zen_el0) panic("arm64: SVE still trapped after do_sve_acc() for " + c.name);
+  }
+  checker_.check_use(
+      t + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cs.rf.regs, (write | read) & ~release,
+      [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
+  const ComponentMask w = write & ~release;
+  for (unsigned i : bits(w)) {
+    const Token tok{c.id, c.next_version++};
+    c.truth.tok[i] = tok;
+    cs.rf.regs.tok[i] = tok;
+  }
+  c.truth.present |= w;
+  cs.rf.regs.present |= w;
+  c.truth.present &= ~release;
+  cs.rf.regs.present &= ~release;
+  cs.rf.modified |= write | release;
+  return finish();
+}
+
+Cycles Agent::syscall(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "syscall", true);
+  Context& c = *current(cpu);
+  c.in_user = false;
+  policy_.syscall_enter(*this, cpu, c);
+  return finish();
+}
+
+Cycles Agent::return_to_user(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "return_to_user", false);
+  Context& c = *current(cpu);
+  if (c.in_user) throw SemanticError{"return_to_user by " + c.name + ", which is already in user mode"};
+  c.in_user = true;
+  policy_.return_to_user(*this, cpu, c);
+  return finish();
+}
+
+void Agent::kernel_neon_section(CpuId cpu, Context* cur, bool in_interrupt, ComponentMask clobbers) {
+  (void)in_interrupt;  // may_use_simd(): true in task and softirq context; sections never nest here
+  stats_.add(Stat::kernel_fpu_sections);
+  policy_.kernel_neon_begin(*this, cpu, cur);
+  // The section's own NEON work: kernel data in V0-V31. Kernel-mode NEON
+  // cannot use SVE; its AdvSIMD writes clear the Z upper bits.
+  CpuState& cs = cpus_[cpu];
+  const ComponentMask clob = (clobbers ? clobbers : kMaskFpsimd) & kMaskFpsimd;
+  for (unsigned i : bits(clob)) cs.rf.regs.tok[i] = Token{kKernelContext, 0};
+  cs.rf.regs.present |= clob;
+  cs.rf.regs.set_init(bit(kSveZ));
+  cs.rf.modified |= clob | bit(kSveZ);
+  policy_.kernel_neon_end(*this, cpu, cur);
+}
+
+Cycles Agent::kernel_neon(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
+  event_time_ = t;
+  Context* cur = current(cpu);
+  if (where == KernelFpuContext::kHardirq) {
+    // may_use_simd() is false in hardirq context: the caller falls back.
+    stats_.add(Stat::kernel_fpu_fallbacks);
+    return finish();
+  }
+  if (where == KernelFpuContext::kTask && cur && cur->is_user() && cur->in_user) {
+    throw SemanticError{"kernel_fpu in task context while " + cur->name +
+                        " is in user mode (a syscall event must come first, or use \"in\": \"softirq\")"};
+  }
+  const bool interrupted_user = cur && cur->is_user() && cur->in_user;
+  kernel_neon_section(cpu, cur, where != KernelFpuContext::kTask, clobbers);
+  // Back to EL0 through the exit path: fpsimd_restore_current_state().
+  if (interrupted_user) policy_.return_to_user(*this, cpu, *cur);
+  return finish();
+}
+
+Cycles Agent::irq(CpuId cpu, Cycles t, bool kneon, ComponentMask clobbers) {
+  event_time_ = t;
+  Context* cur = current(cpu);
+  const bool from_user = cur && cur->is_user() && cur->in_user;
+  // An interrupt's kernel-mode NEON runs in the softirq it raises.
+  if (kneon) kernel_neon_section(cpu, cur, true, clobbers);
+  if (from_user) policy_.return_to_user(*this, cpu, *cur);
+  return finish();
+}
+
+Cycles Agent::signal(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "signal delivery", false);
+  Context& c = *current(cpu);
+  stats_.add(Stat::signal_frames, c.id, 1);
+  c.sigframes.push_back(policy_.signal_deliver(*this, cpu, c));
+  c.in_user = true;
+  policy_.return_to_user(*this, cpu, c);
+  return finish();
+}
+
+Cycles Agent::sigreturn(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "sigreturn", false);
+  Context& c = *current(cpu);
+  if (c.sigframes.empty()) throw SemanticError{"sigreturn by " + c.name + " with no signal frame pending"};
+  const StateImage frame = c.sigframes.back();
+  c.sigframes.pop_back();
+  policy_.sigreturn(*this, cpu, c, frame);
+  c.in_user = true;
+  policy_.return_to_user(*this, cpu, c);
+  return finish();
+}
+
+Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
+  event_time_ = t;
+  check_current(cpu, "fork", false);
+  Context& parent = *current(cpu);
+  Context& child = contexts_[child_id];
+  if (child.id == parent.id) throw SemanticError{"fork: a context cannot be its own child"};
+  if (child.running_on != kNoCpu || child.exited || child.truth.present || child.next_version != 1) {
+    throw SemanticError{"fork: child " + child.name + " has already run; declare a fresh context for it"};
+  }
+  if (!child.is_user()) throw SemanticError{"fork: child " + child.name + " must be a user context"};
+  child.in_user = true;
+  stats_.add(Stat::forks, child.id, 1);
+  policy_.fork(*this, cpu, parent, child);
+  return finish();
+}
+
+Cycles Agent::exec(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "exec", false);
+  Context& c = *current(cpu);
+  c.sigframes.clear();
+  policy_.exec(*this, cpu, c);
+  c.in_user = true;
+  policy_.return_to_user(*this, cpu, c);
+  return finish();
+}
+
+Cycles Agent::exit(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  check_current(cpu, "exit", false);
+  Context& c = *current(cpu);
+  policy_.exit(*this, cpu, c);
+  c.exited = true;
+  c.in_user = false;
+  return finish();
+}
+
+Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
+  event_time_ = t;
+  Context& tc = contexts_[target];
+  if (tc.running_on != kNoCpu && tc.running_on != cpu) {
+    throw SemanticError{"state read of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
+                        " (a tracee must be stopped)"};
+  }
+  policy_.state_read(*this, cpu, tc);
+  return finish();
+}
+
+Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
+  event_time_ = t;
+  Context& tc = contexts_[target];
+  if (tc.running_on != kNoCpu) {
+    throw SemanticError{"state write of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
+                        " (a tracee must be stopped)"};
+  }
+  if ((write & kMaskSve) && !machine_.sve) {
+    throw SemanticError{"state write of SVE state on machine " + machine_.name + ", which has no SVE"};
+  }
+  // fpr_set() / sve_set(): new values into the buffers (regset copy).
+  for (unsigned i : bits(write)) {
+    const Token tok{tc.id, tc.next_version++};
+    tc.truth.tok[i] = tok;
+    tc.image.tok[i] = tok;
+  }
+  tc.truth.present |= write;
+  tc.image.present |= write;
+  charge(cpu, tc.id, Stat::other_cycles, cost_.memcpy(tc.sizes->of(write)), "regset_copy", Cause::state_access,
+         tc.sizes->of(write), write);
+  policy_.state_written(*this, tc, write);
+  return finish();
+}
+
+Cycles Agent::sve_set_vl(CpuId cpu, Cycles t, unsigned vl) {
+  event_time_ = t;
+  check_current(cpu, "prctl(PR_SVE_SET_VL)", false);
+  Context& c = *current(cpu);
+  if (c.in_user) {
+    throw SemanticError{"prctl(PR_SVE_SET_VL) by " + c.name + " in user mode (a syscall event must come first)"};
+  }
+  if (!machine_.sve) throw SemanticError{"prctl(PR_SVE_SET_VL) on machine " + machine_.name + ", which has no SVE"};
+  if (!machine_.supports_vl(vl)) {
+    std::string vls;
+    for (unsigned v : machine_.sve_vls) vls += (vls.empty() ? "" : ", ") + std::to_string(v);
+    throw SemanticError{"prctl(PR_SVE_SET_VL) to " + std::to_string(vl) + " bits: machine " + machine_.name +
+                        " supports " + vls};
+  }
+  policy_.set_vl(*this, cpu, c, vl);
+  return finish();
+}
+
+}  // namespace fpusim::arm64

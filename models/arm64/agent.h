@@ -1,0 +1,132 @@
+// The host kernel's FP/SIMD ownership machinery on arm64 (Linux,
+// arch/arm64/kernel/fpsimd.c), driven by trace events. The agent owns the
+// per-CPU state (fpsimd_last_state, CPACR_EL1.ZEN's EL0 bit, ZCR_EL1, the
+// register file) and the contexts; it provides the primitives of fpsimd.c
+// (save, load, bind, flush) and handles the events; the kernel rules that
+// decide when they run are the Policy's (policy.h).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/arm64/context.h"
+#include "models/arm64/machine.h"
+#include "models/arm64/stats.h"
+#include "models/core/checker.h"
+#include "models/core/observer.h"
+#include "models/core/stats.h"
+
+namespace fpusim::arm64 {
+
+class Policy;
+
+struct CpuState {
+  ContextId current = kNoContext;  // running context; kNoContext = idle
+  // fpsimd_last_state.st: whose state the registers hold (kNoContext: NULL,
+  // nobody's, after kernel_neon_begin).
+  ContextId last = kNoContext;
+  bool zen_el0 = false;  // CPACR_EL1.ZEN EL0 enable: clear = EL0 SVE traps
+  unsigned zcr_vl = 0;   // the vector length ZCR_EL1 selects, bits
+  RegisterFileState rf;
+  std::uint64_t traps = 0;
+};
+
+class Agent {
+ public:
+  Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker);
+
+  ContextId add_context(std::string name, ContextKind kind);
+  void start();
+
+  // Event entry points; each returns the cycles of FP/SIMD management it
+  // cost on that CPU.
+  Cycles context_switch(CpuId cpu, Cycles t, ContextId next);
+  Cycles use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release);
+  Cycles syscall(CpuId cpu, Cycles t);
+  Cycles return_to_user(CpuId cpu, Cycles t);
+  Cycles kernel_neon(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers);
+  Cycles irq(CpuId cpu, Cycles t, bool kernel_neon, ComponentMask clobbers);
+  Cycles signal(CpuId cpu, Cycles t);
+  Cycles sigreturn(CpuId cpu, Cycles t);
+  Cycles fork(CpuId cpu, Cycles t, ContextId child);
+  Cycles exec(CpuId cpu, Cycles t);
+  Cycles exit(CpuId cpu, Cycles t);
+  Cycles state_read(CpuId cpu, Cycles t, ContextId target);
+  Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
+  Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
+
+  void before_event(CpuId cpu, Cycles t) { checker_.advance(cpu, t); }
+  void after_event(CpuId cpu, Cycles t);
+
+  // ---- primitives (fpsimd.c) ----
+  // fpsimd_save_user_state(): the registers into the buffers of the context
+  // bound to `cpu` (fpsimd_last_state), in SVE format if it has TIF_SVE;
+  // nothing if current's TIF_FOREIGN_FPSTATE is set.
+  void save_user_state(CpuId cpu, Cause cause);
+  // task_fpsimd_load(): ctx's saved state into the registers, in its format
+  // (fp_type; TIF_SVE follows it, ZCR_EL1 set for its VL).
+  void load(CpuId cpu, Context& ctx, Cause cause);
+  // fpsimd_bind_task_to_cpu(): fpsimd_last_state = ctx, fpsimd_cpu = cpu,
+  // EL0 SVE access per TIF_SVE (sve_user_enable / sve_user_disable).
+  void bind(CpuId cpu, Context& ctx, Cause cause);
+  // fpsimd_flush_cpu_state(): fpsimd_last_state.st = NULL, current's
+  // TIF_FOREIGN_FPSTATE set.
+  void flush_cpu_state(CpuId cpu);
+  // fpsimd_flush_task_state(): fpsimd_cpu = NR_CPUS, TIF_FOREIGN_FPSTATE set.
+  void flush_task_state(Context& ctx) {
+    ctx.fpsimd_cpu = kNoCpu;
+    ctx.foreign = true;
+  }
+  // sve_user_enable() / sve_user_disable(): CPACR_EL1.ZEN's EL0 bit.
+  void set_zen_el0(CpuId cpu, bool on, Cause cause);
+  // sve_set_vq(): ZCR_EL1 for `vl` (written only if it changes).
+  void set_zcr(CpuId cpu, unsigned vl, Cause cause);
+  // sve_flush_live(): zero the Z upper bits, P and FFR in the registers.
+  void sve_flush_live(CpuId cpu, Cause cause);
+  // fpsimd_to_sve() / sve_to_fpsimd() of ctx's saved state.
+  void convert(Context& ctx, FpType to);
+  // The task's vector length (its component sizes follow).
+  void set_vl(Context& ctx, unsigned vl);
+  void take_trap(CpuId cpu, Context& ctx, Cause cause);
+  void charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
+              std::uint64_t bytes = 0, ComponentMask comps = 0);
+
+  Context& ctx(ContextId id) { return contexts_[id]; }
+  const Context& ctx(ContextId id) const { return contexts_[id]; }
+  Context* current(CpuId cpu) {
+    const ContextId c = cpus_[cpu].current;
+    return c == kNoContext ? nullptr : &contexts_[c];
+  }
+  CpuState& cpu(CpuId id) { return cpus_[id]; }
+  const CpuState& cpu(CpuId id) const { return cpus_[id]; }
+  CpuView cpu_view(CpuId cpu) const;
+  const Machine& machine() const { return machine_; }
+  const CostModel& cost() const { return cost_; }
+  Stats& stats() { return stats_; }
+  size_t num_contexts() const { return contexts_.size(); }
+  std::string context_name(ContextId id) const;
+  void add_observer(Observer* o) { observers_.push_back(o); }
+
+ private:
+  Cycles finish();
+  void check_current(CpuId cpu, const char* what, bool need_user_mode);
+  void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op);
+  std::shared_ptr<const ComponentSizes> sizes_for(unsigned vl);
+  void kernel_neon_section(CpuId cpu, Context* cur, bool in_softirq_or_irq, ComponentMask clobbers);
+
+  const Machine& machine_;
+  const CostModel& cost_;
+  Policy& policy_;
+  Stats& stats_;
+  Checker& checker_;
+  std::vector<Observer*> observers_;
+  std::vector<CpuState> cpus_;
+  std::vector<Context> contexts_;
+  std::map<unsigned, std::shared_ptr<const ComponentSizes>> sizes_;
+  double pending_ = 0;
+  Cycles event_time_ = 0;
+};
+
+}  // namespace fpusim::arm64

@@ -1,0 +1,196 @@
+// arm64 behind the architecture interface (models/core/arch.h): its names,
+// stat group and causes, and Arm64Run, which turns a scenario into an Agent
+// under a Policy and hands it each event.
+#include <nlohmann/json.hpp>
+
+#include "models/arm64/events.h"
+#include "models/arm64/policy.h"
+#include "models/arm64/presets.h"
+#include "models/core/arch.h"
+#include "sim/input/presets.h"
+
+namespace fpusim::arm64 {
+
+namespace {
+
+const PolicyInfo& info_of(const PolicyDesc& p) {
+  const PolicyInfo* info = find_policy(p.name);
+  if (info != &p) panic("policy " + p.name + " is not one of arm64's");
+  return *info;
+}
+
+class Arm64Run final : public ArchAgent {
+ public:
+  Arm64Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
+           const std::unordered_map<std::string, ContextId>& ids)
+      : policy_(info.make()), agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
+    for (const auto& c : s.contexts) {
+      if (c.kind == ContextKind::kGuest) panic("arm64: guest contexts are not modelled");
+      if (agent_.add_context(c.name, c.kind) != ids.at(c.name)) {
+        panic("arm64: context " + c.name + " numbered apart from the scenario's name table");
+      }
+    }
+  }
+  void start() { agent_.start(); }
+
+  Cycles handle(CpuId cpu, Cycles t, const Event& e) override {
+    agent_.before_event(cpu, t);
+    const Cycles cost = dispatch(cpu, t, e);
+    agent_.after_event(cpu, t + cost + e.dur);
+    return cost;
+  }
+  ContextBase& context(ContextId id) override { return agent_.ctx(id); }
+  CpuView cpu_view(CpuId cpu) const override { return agent_.cpu_view(cpu); }
+  void add_observer(Observer* o) override { agent_.add_observer(o); }
+  // arm64 has no features a task must request before first use.
+  Cycles request_dynamic_features(CpuId, Cycles) override { return 0; }
+  std::vector<ContextId> runner_threads() const override {
+    return std::vector<ContextId>(agent_.num_contexts(), kNoContext);
+  }
+
+ private:
+  Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
+    Agent& a = agent_;
+    switch (static_cast<unsigned>(e.kind)) {
+      case static_cast<unsigned>(EventKind::kSwitch): return a.context_switch(cpu, t, e.ctx);
+      case static_cast<unsigned>(EventKind::kUse): return a.use(cpu, t, e.write, e.read, e.release);
+      case static_cast<unsigned>(EventKind::kSyscall): return a.syscall(cpu, t);
+      case static_cast<unsigned>(EventKind::kReturnToUser): return a.return_to_user(cpu, t);
+      case static_cast<unsigned>(EventKind::kKernelFpu): return a.kernel_neon(cpu, t, e.where, e.read);
+      case static_cast<unsigned>(EventKind::kIrq): return a.irq(cpu, t, e.kernel_fpu, e.read);
+      case static_cast<unsigned>(EventKind::kSignal): return a.signal(cpu, t);
+      case static_cast<unsigned>(EventKind::kSigreturn): return a.sigreturn(cpu, t);
+      case static_cast<unsigned>(EventKind::kFork): return a.fork(cpu, t, e.ctx);
+      case static_cast<unsigned>(EventKind::kExec): return a.exec(cpu, t);
+      case static_cast<unsigned>(EventKind::kExit): return a.exit(cpu, t);
+      case static_cast<unsigned>(EventKind::kStateRead): return a.state_read(cpu, t, e.ctx);
+      case static_cast<unsigned>(EventKind::kStateWrite): return a.state_write(cpu, t, e.ctx, e.write);
+      case static_cast<unsigned>(ev::kSveSetVl): return a.sve_set_vl(cpu, t, static_cast<unsigned>(e.arg));
+    }
+    panic("arm64: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
+  }
+  std::unique_ptr<Policy> policy_;
+  Agent agent_;
+};
+
+class Arm64Arch final : public Arch {
+ public:
+  std::string_view name() const override { return "arm64"; }
+
+  std::shared_ptr<MachineBase> load_machine(const nlohmann::json& doc, const std::string& file) const override {
+    return std::make_shared<Machine>(arm64::load_machine(doc, file));
+  }
+  std::shared_ptr<const CostsBase> load_costs(const nlohmann::json& doc, const std::string& file) const override {
+    return std::make_shared<CostModel>(arm64::load_costs(doc, file));
+  }
+  // No sections of its own yet (KVM guests are not modelled).
+  void load_scenario_part(const JsonIn&, Scenario&, std::map<std::string, size_t>&,
+                          const std::string&) const override {}
+  // No dynamically enabled features: a key no workload can carry.
+  std::string_view dynamic_permission_key() const override { return ""; }
+  ComponentMask components_from_json(const JsonIn& arr) const override {
+    ComponentMask m = 0;
+    for (size_t i = 0; i < arr.size(); ++i) {
+      JsonIn e = arr.at(i);
+      const std::string n = e.as_string();
+      bool found = false;
+      for (const ComponentName& c : event_syntax().components()) {
+        if (c.name == n) m |= c.mask, found = true;
+      }
+      if (!found) e.fail(std::string(event_syntax().components_hint()));
+    }
+    return m;
+  }
+  void add_names(const Scenario&, std::unordered_map<std::string, ContextId>&) const override {}
+  void print_layout(std::ostream& os, const MachineBase& m) const override {
+    arm64::print_layout(os, static_cast<const Machine&>(m));
+  }
+
+  std::string component_name(unsigned i) const override { return arm64::component_name(i); }
+  std::string components_string(ComponentMask m) const override { return mask_to_names(m); }
+  // The default vector length's sizes; a task at another VL gets its own
+  // (Checker::set_sizes).
+  std::array<std::uint32_t, kMaxComponents> component_bytes(const Scenario& s) const override {
+    const Machine& m = machine_of(s);
+    auto b = arm64::component_bytes(m.default_vl);
+    if (!m.sve) b[kSveZ] = b[kSveP] = b[kSveFfr] = 0;
+    return b;
+  }
+
+  const std::vector<CauseInfo>& causes() const override { return cause_table(); }
+  std::vector<const StatGroup*> stat_groups() const override { return {&stat_group()}; }
+  std::vector<std::pair<std::string_view, StatId>> trap_kinds() const override {
+    return {{"sve_acc", stat_id(AStat::traps_sve_acc)}};
+  }
+  // Agent::cpu_view() fills them in this order.
+  const std::vector<ControlInfo>& controls() const override {
+    static const std::vector<ControlInfo> c = {{"CPACR_EL1.FPEN", "FPEN", "cpacr_fpen", 1},
+                                               {"CPACR_EL1.ZEN", "ZEN", "cpacr_zen", 1},
+                                               {"ZCR_EL1 VL", "VL", "zcr_vl", 16}};
+    return c;
+  }
+
+  std::string machine_brief(const Scenario& s) const override {
+    const Machine& m = machine_of(s);
+    return m.sve ? std::string(m.sve2 ? "SVE2" : "SVE") + " VL " + std::to_string(m.default_vl) : "FPSIMD";
+  }
+  void report_sections(nlohmann::json& j, const Scenario& s, const PolicyDesc&) const override {
+    const Machine& m = machine_of(s);
+    const auto b = arm64::component_bytes(m.default_vl);
+    j["machine"]["derived"] = {{"sve", m.sve},
+                               {"sve2", m.sve2},
+                               {"sve_vector_lengths", m.sve_vls},
+                               {"default_vl", m.default_vl},
+                               {"fpsimd_bytes", b[kFpsimd]},
+                               {"sve_state_bytes", m.sve ? b[kSveZ] + b[kSveP] + b[kSveFfr] : 0}};
+  }
+  std::string trap_detail(const Stats& st) const override {
+    return "(SVE access " + std::to_string(st.get(AStat::traps_sve_acc)) + ")";
+  }
+  void summary_rows(SummaryTable& t, const Scenario&, const PolicyDesc&, const Stats& st) const override {
+    t.row("SVE discards (syscall)", st.get(AStat::sve_discards));
+    t.text("SVE saves / restores",
+           with_commas(st.get(AStat::sve_saves)) + " / " + with_commas(st.get(AStat::sve_restores)));
+    t.row("CPACR_EL1.ZEN writes", st.get(AStat::cpacr_writes));
+    t.row("ZCR_EL1 writes", st.get(AStat::zcr_writes));
+    t.row("VL changes", st.get(AStat::vl_changes));
+  }
+  std::vector<CompareRow> compare_rows(const Scenario&, bool tail) const override {
+    if (tail) return {};
+    return {{"  SVE access", {"traps_sve_acc"}},
+            {"SVE discards", {"sve_discards"}},
+            {"CPACR_EL1.ZEN writes", {"cpacr_writes"}}};
+  }
+
+  const EventSyntax& event_syntax() const override { return arm64::event_syntax(); }
+  std::uint32_t barrier_kinds() const override { return ev::kBarriers; }
+
+  const PolicyDesc* find_policy(std::string_view name) const override { return arm64::find_policy(name); }
+  std::string policy_names() const override { return arm64::policy_names(); }
+  std::vector<const PolicyDesc*> policies() const override {
+    std::vector<const PolicyDesc*> out;
+    for (const PolicyInfo& p : policy_registry()) out.push_back(&p);
+    return out;
+  }
+  // Plugins cannot add arm64 policies yet (models/plugin.h is x86's).
+  std::string check_plugin_policy(const fpusim::PluginPolicy& p) const override {
+    return "policy \"" + p.desc().name + "\": plugins cannot add arm64 policies in this build";
+  }
+  void add_plugin_policy(std::unique_ptr<fpusim::PluginPolicy>) const override {
+    panic("arm64: add_plugin_policy without a successful check_plugin_policy");
+  }
+  std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
+                                        const std::unordered_map<std::string, ContextId>& ids,
+                                        const std::vector<Observer*>& observers) const override {
+    auto run = std::make_unique<Arm64Run>(s, info_of(policy), stats, checker, ids);
+    for (Observer* o : observers) run->add_observer(o);
+    run->start();
+    return run;
+  }
+};
+
+const bool registered = (register_arch(new Arm64Arch()), true);
+
+}  // namespace
+
+}  // namespace fpusim::arm64

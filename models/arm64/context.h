@@ -1,0 +1,33 @@
+// A Linux arm64 task's FP/SIMD state as the agent keeps it (struct
+// thread_struct's uw.fpsimd_state, sve_state, fp_type, fpsimd_cpu, the
+// vector length and the thread flags), plus the checker's ground truth.
+#pragma once
+
+#include <memory>
+
+#include "models/core/component_sizes.h"
+#include "models/core/context.h"
+#include "models/core/register_file.h"
+
+namespace fpusim::arm64 {
+
+// thread.fp_type: the format of the saved state (baa85152, v6.2; before it,
+// TIF_SVE alone said so).
+enum class FpType : std::uint8_t { kFpsimd, kSve };
+
+struct Context : ContextBase {
+  // uw.fpsimd_state and, in SVE format, sve_state: one image.
+  StateImage image;
+  FpType fp_type = FpType::kFpsimd;
+  // TIF_FOREIGN_FPSTATE: the registers do not hold this task's latest user
+  // state; it must be loaded before the task returns to EL0.
+  bool foreign = true;
+  // TIF_SVE: EL0 may execute SVE (CPACR_EL1.ZEN EL0 enabled while bound) and
+  // a save stores the SVE format.
+  bool tif_sve = false;
+  CpuId fpsimd_cpu = kNoCpu;  // thread.fpsimd_cpu; kNoCpu = NR_CPUS
+  unsigned vl = 0;            // thread.vl[ARM64_VEC_SVE], bits
+  std::shared_ptr<const ComponentSizes> sizes;  // at `vl`, shared with the checker
+};
+
+}  // namespace fpusim::arm64

@@ -1,0 +1,25 @@
+// The arm64 event kinds (numbers the core leaves to the architecture,
+// models/core/event.h) and how traces write them.
+#pragma once
+
+#include "models/core/event.h"
+#include "models/core/event_syntax.h"
+
+namespace fpusim::arm64::ev {
+
+// prctl(PR_SVE_SET_VL, vl): `arg` = the vector length in bits.
+constexpr EventKind kSveSetVl{14};
+
+// Kinds whose effect reaches other CPUs' contexts (ptrace state access).
+constexpr std::uint32_t kBarriers = kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite);
+
+}  // namespace fpusim::arm64::ev
+
+namespace fpusim::arm64 {
+
+const EventSyntax& event_syntax();
+
+// Vector lengths the architecture allows: multiples of 128 bits up to 2048.
+inline bool valid_vl(std::uint64_t vl) { return vl >= 128 && vl <= 2048 && vl % 128 == 0; }
+
+}  // namespace fpusim::arm64

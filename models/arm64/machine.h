@@ -1,0 +1,90 @@
+// A simulated arm64 machine and its costs, and the arm64 state components
+// (arch/arm64/kernel/fpsimd.c; reference/linux-fpu-semantics.md §7.3).
+// Plain data; loaded from configs/machines/*.json ("arch": "arm64") and
+// configs/costs/*.json by models/arm64/presets.cpp.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/core/machine.h"
+#include "models/core/register_file.h"
+#include "models/core/types.h"
+
+namespace fpusim::arm64 {
+
+// The state components, numbered by bit of ComponentMask. SME (ZA, ZT0,
+// SVCR), FPMR and KVM's guest state are not modelled yet.
+enum Component : unsigned {
+  kFpsimd = 0,  // V0-V31 (128 bits each) + FPSR + FPCR: struct user_fpsimd_state
+  kSveZ = 1,    // Z0-Z31 at the task's VL (their low 128 bits alias V0-V31)
+  kSveP = 2,    // P0-P15
+  kSveFfr = 3,  // FFR
+  kNumComponents = 4,
+};
+constexpr ComponentMask kMaskFpsimd = bit(kFpsimd);
+// What the SVE format adds to the FPSIMD one, and what a syscall, a VL change
+// or the first-use trap discards or zeroes: the Z bits above 128, P and FFR.
+constexpr ComponentMask kMaskSve = bit(kSveZ) | bit(kSveP) | bit(kSveFfr);
+constexpr ComponentMask kMaskAll = kMaskFpsimd | kMaskSve;
+
+std::string component_name(unsigned i);
+std::string mask_to_names(ComponentMask m);
+
+// Bytes of each component for a vector length of `vl` bits (FPSIMD: 32 x 16
+// + FPSR + FPCR = 520; Z 32 x VL/8, P 16 x VL/64, FFR VL/64).
+std::array<std::uint32_t, kMaxComponents> component_bytes(unsigned vl);
+
+struct Machine : MachineBase {
+  bool sve = false;
+  bool sve2 = false;
+  std::vector<unsigned> sve_vls;  // vector lengths in bits the CPUs support, ascending
+  unsigned default_vl = 0;        // /proc/sys/abi/sve_default_vector_length, in bits
+  bool supports_vl(unsigned vl) const {
+    for (unsigned v : sve_vls) {
+      if (v == vl) return true;
+    }
+    return false;
+  }
+};
+
+// Costs in core cycles; every number names its source in the preset.
+//   FPSIMD save    = save_base + bytes / save_bytes_per_cycle (likewise restores)
+//   SVE save       = sve_save_base + bytes / save_bytes_per_cycle
+#define FPUSIM_ARM64_SCALAR_COSTS(X)                                                                   \
+  X(save_base, "fpsimd_save_state(): 16 x STP Q + MRS FPSR/FPCR, fixed part")                          \
+  X(restore_base, "fpsimd_load_state(): 16 x LDP Q + MSR FPSR/FPCR, fixed part")                       \
+  X(sve_save_base, "sve_save_state(): STR Z/P + RDFFR, fixed part")                                    \
+  X(sve_restore_base, "sve_load_state(): LDR Z/P + WRFFR, fixed part")                                 \
+  X(save_bytes_per_cycle, "bytes per cycle of a save")                                                 \
+  X(restore_bytes_per_cycle, "bytes per cycle of a restore")                                           \
+  X(memcpy_bytes_per_cycle, "bytes per cycle of a copy between memory buffers (signal frames, fork)")  \
+  X(sve_acc_trap, "EL0 -> EL1 SVE access trap round trip (do_sve_acc entry and ERET), excluding its work") \
+  X(sve_flush_live, "sve_flush_live(): zero the Z upper bits, P and FFR in the registers")             \
+  X(cpacr_write, "CPACR_EL1 write + ISB (sve_user_enable / sve_user_disable)")                         \
+  X(zcr_write, "ZCR_EL1 write (sve_set_vq: a new vector length)")
+
+struct CostModel : CostsBase {
+#define FPUSIM_ARM64_DECLARE_COST(field, doc) double field = 0;
+  FPUSIM_ARM64_SCALAR_COSTS(FPUSIM_ARM64_DECLARE_COST)
+#undef FPUSIM_ARM64_DECLARE_COST
+  double save(bool sve, std::uint64_t bytes) const {
+    return (sve ? sve_save_base : save_base) + static_cast<double>(bytes) / save_bytes_per_cycle;
+  }
+  double restore(bool sve, std::uint64_t bytes) const {
+    return (sve ? sve_restore_base : restore_base) + static_cast<double>(bytes) / restore_bytes_per_cycle;
+  }
+  double memcpy(std::uint64_t bytes) const { return static_cast<double>(bytes) / memcpy_bytes_per_cycle; }
+};
+
+struct ScalarCostInfo {
+  std::string_view name;
+  std::string_view doc;
+  double CostModel::*member;
+};
+const std::vector<ScalarCostInfo>& scalar_costs();
+
+}  // namespace fpusim::arm64

@@ -1,0 +1,209 @@
+// The arm64 host policy "sve-discard" (Linux v5.13 .. v6.1); every rule names
+// the fpsimd.c function it comes from (reference/linux-fpu-semantics.md §4,
+// §5; fpsimd.c of torvalds/linux).
+#include "models/arm64/policies/sve_discard.h"
+
+namespace fpusim::arm64 {
+
+// A task as exec leaves it (fpsimd_flush_thread()): FPSIMD format, zeroed,
+// TIF_FOREIGN_FPSTATE set, no CPU.
+void SveDiscardPolicy::init_context(Agent& a, Context& ctx) {
+  a.flush_task_state(ctx);
+  ctx.tif_sve = false;
+  ctx.fp_type = FpType::kFpsimd;
+}
+
+// fpsimd_thread_switch(next): save current's live user state
+// (fpsimd_save_user_state(); nothing if its TIF_FOREIGN_FPSTATE is set), the
+// binding stays; next's TIF_FOREIGN_FPSTATE := !(fpsimd_last_state.st ==
+// &next->thread.uw.fpsimd_state && next->thread.fpsimd_cpu == cpu).
+void SveDiscardPolicy::thread_switch(Agent& a, CpuId cpu, Context* prev, Context* next) {
+  if (prev) a.save_user_state(cpu, Cause::context_switch);
+  if (next) {
+    const bool valid = a.cpu(cpu).last == next->id && next->fpsimd_cpu == cpu;
+    next->foreign = !valid;
+    if (valid && next->is_user() && next->in_user) a.stats().add(Stat::restores_skipped, next->id, 1);
+  }
+}
+
+// fpsimd_restore_current_state(): if test_and_clear(TIF_FOREIGN_FPSTATE):
+// task_fpsimd_load() + fpsimd_bind_task_to_cpu().
+void SveDiscardPolicy::return_to_user(Agent& a, CpuId cpu, Context& ctx) {
+  if (!ctx.foreign) return;
+  ctx.foreign = false;
+  a.load(cpu, ctx, Cause::return_to_user);
+  a.bind(cpu, ctx, Cause::return_to_user);
+}
+
+// el0_svc() -> fp_user_discard() -> sve_user_discard(): clear TIF_SVE and
+// sve_user_disable(); the SVE-only bits are no longer the task's (the ABI
+// makes them unknown after a syscall), so the next save keeps only FPSIMD
+// and the next SVE instruction traps again.
+void SveDiscardPolicy::syscall_enter(Agent& a, CpuId cpu, Context& ctx) {
+  if (!a.machine().sve) return;
+  if (ctx.tif_sve) a.stats().add(AStat::sve_discards, ctx.id, 1);
+  ctx.tif_sve = false;
+  ctx.truth.set_init(kMaskSve);
+  a.set_zen_el0(cpu, false, Cause::syscall);
+}
+
+// do_sve_acc(): sve_alloc(), set TIF_SVE, sve_init_regs(): state live ->
+// sve_set_vq() + sve_flush_live() + fpsimd_bind_task_to_cpu() (EL0 SVE on);
+// else fpsimd_to_sve() in memory + fpsimd_flush_task_state().
+void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
+  if (ctx.tif_sve) panic("arm64: do_sve_acc() for " + ctx.name + " with TIF_SVE set");  // WARN_ON in Linux
+  ctx.tif_sve = true;
+  if (!ctx.foreign) {
+    a.set_zcr(cpu, ctx.vl, Cause::sve_trap);
+    a.sve_flush_live(cpu, Cause::sve_trap);
+    ctx.fp_type = FpType::kSve;
+    a.bind(cpu, ctx, Cause::sve_trap);
+  } else {
+    a.convert(ctx, FpType::kSve);
+    a.flush_task_state(ctx);
+  }
+  // The task's own SVE-only bits are already zero in its truth (no TIF_SVE:
+  // never used, or dropped by a syscall, a VL change or a frame without
+  // SVE), so the zeros the flush leaves are checked, not assumed.
+}
+
+// kernel_neon_begin(): save current's live user state (fpsimd_save_user_state)
+// then fpsimd_flush_cpu_state(): the registers are nobody's, current's
+// TIF_FOREIGN_FPSTATE set.
+void SveDiscardPolicy::kernel_neon_begin(Agent& a, CpuId cpu, Context* cur) {
+  if (cur && cur->is_user() && !cur->foreign && a.cpu(cpu).last == cur->id) {
+    a.stats().add(AStat::kernel_neon_saves, cur->id, 1);
+  }
+  a.save_user_state(cpu, Cause::kernel_neon);
+  a.flush_cpu_state(cpu);
+}
+
+// kernel_neon_end(): nothing is restored; the user state comes back at the
+// return to user (fpsimd_restore_current_state()).
+void SveDiscardPolicy::kernel_neon_end(Agent&, CpuId, Context*) {}
+
+// setup_sigframe() -> preserve_fpsimd_context() / preserve_sve_context():
+// fpsimd_signal_preserve_current_state() saves the live state; the frame
+// holds FPSIMD, and SVE when TIF_SVE. The handler keeps the registers.
+StateImage SveDiscardPolicy::signal_deliver(Agent& a, CpuId cpu, Context& ctx) {
+  preserve_current_state(a, cpu, Cause::signal);
+  StateImage frame;
+  const ComponentMask mask = ctx.fp_type == FpType::kSve ? kMaskAll : kMaskFpsimd;
+  frame.copy_from(ctx.image, mask);
+  const std::uint64_t bytes = ctx.sizes->of(mask);
+  a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes, mask);
+  return frame;
+}
+
+// restore_sigframe() -> restore_fpsimd_context() / restore_sve_fpsimd_context():
+// fpsimd_flush_task_state(), the frame into the buffers (TIF_SVE when it
+// holds SVE state), then fpsimd_update_current_state(): task_fpsimd_load() +
+// fpsimd_bind_task_to_cpu(), TIF_FOREIGN_FPSTATE cleared.
+void SveDiscardPolicy::sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) {
+  a.flush_task_state(ctx);
+  const bool sve = (frame.present & kMaskSve) != 0;
+  ctx.image = StateImage{};
+  ctx.image.copy_from(frame, kMaskAll);
+  ctx.fp_type = sve ? FpType::kSve : FpType::kFpsimd;
+  ctx.tif_sve = sve;
+  ctx.truth.set_init(kMaskAll);
+  ctx.truth.copy_from(frame, kMaskAll);
+  const std::uint64_t bytes = ctx.sizes->of(sve ? kMaskAll : kMaskFpsimd);
+  a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes);
+  a.load(cpu, ctx, Cause::signal);
+  a.bind(cpu, ctx, Cause::signal);
+  ctx.foreign = false;
+}
+
+// arch_dup_task_struct(): fpsimd_preserve_current_state(), then the child
+// copies the thread struct without the SVE buffer (sve_state = NULL,
+// TIF_SVE cleared); copy_thread(): fpsimd_flush_task_state(child). The
+// child keeps the parent's VL. Its copy of V0-V31 is its own data.
+void SveDiscardPolicy::fork(Agent& a, CpuId cpu, Context& parent, Context& child) {
+  preserve_current_state(a, cpu, Cause::fork);
+  a.set_vl(child, parent.vl);
+  child.image = StateImage{};
+  child.truth = StateImage{};
+  if (parent.image.present & kMaskFpsimd) {
+    const Token tok{child.id, child.next_version++};
+    child.image.present = child.truth.present = kMaskFpsimd;
+    child.image.tok[kFpsimd] = child.truth.tok[kFpsimd] = tok;
+  }
+  child.fp_type = FpType::kFpsimd;
+  child.tif_sve = false;
+  a.flush_task_state(child);
+  const std::uint64_t bytes = child.sizes->of(kMaskFpsimd);
+  a.charge(cpu, child.id, Stat::other_cycles, a.cost().memcpy(bytes), "fork_copy", Cause::fork, bytes, kMaskFpsimd);
+}
+
+// fpsimd_flush_thread(): fpsimd_flush_task_state(), uw.fpsimd_state zeroed,
+// TIF_SVE cleared, sve_state freed, the VL reset to the default (vl_onexec
+// is not modelled), fp_type FPSIMD.
+void SveDiscardPolicy::exec(Agent& a, CpuId, Context& ctx) {
+  a.flush_task_state(ctx);
+  ctx.image = StateImage{};
+  ctx.tif_sve = false;
+  ctx.fp_type = FpType::kFpsimd;
+  ctx.truth.set_init(kMaskAll);
+  if (ctx.vl != a.machine().default_vl) a.set_vl(ctx, a.machine().default_vl);
+}
+
+// do_exit(): nothing in fpsimd.c; the binding is left as it is and the final
+// switch-out saves the live state like any other (fpsimd_thread_switch()).
+void SveDiscardPolicy::exit(Agent&, CpuId, Context&) {}
+
+// fpr_get() / sve_get(): "if (target == current) fpsimd_preserve_current_state()";
+// a stopped tracee's state is already in memory.
+void SveDiscardPolicy::state_read(Agent& a, CpuId cpu, Context& target) {
+  if (a.cpu(cpu).current == target.id) preserve_current_state(a, cpu, Cause::state_access);
+}
+
+// fpr_set(): with TIF_SVE, sve_sync_from_fpsimd_zeropad() (the SVE-only bits
+// zeroed); sve_set(): SVE data sets TIF_SVE, fp_type SVE. Then
+// fpsimd_flush_task_state(target): loaded again before it next runs.
+void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask written) {
+  if (written & kMaskSve) {
+    if (target.fp_type != FpType::kSve) {
+      // sve_set(): fpsimd_sync_to_sve() then the new SVE data.
+      const StateImage keep = target.image;
+      a.convert(target, FpType::kSve);
+      target.image.copy_from(keep, written & kMaskSve);
+    }
+    target.tif_sve = true;
+  } else if (target.tif_sve) {
+    target.image.set_init(kMaskSve);
+    target.truth.set_init(kMaskSve);
+  }
+  a.flush_task_state(target);
+}
+
+// vec_set_vector_length(): unchanged VL -> nothing; else
+// fpsimd_save_user_state() (current), fpsimd_flush_task_state(), and if
+// test_and_clear(TIF_SVE): sve_to_fpsimd(), fp_type FPSIMD; the new VL.
+void SveDiscardPolicy::set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) {
+  if (vl == ctx.vl) return;
+  a.save_user_state(cpu, Cause::set_vl);
+  a.flush_task_state(ctx);
+  if (ctx.tif_sve) {
+    ctx.tif_sve = false;
+    a.convert(ctx, FpType::kFpsimd);
+  } else if (ctx.fp_type == FpType::kSve) {
+    a.convert(ctx, FpType::kFpsimd);
+  }
+  ctx.truth.set_init(kMaskSve);
+  a.stats().add(AStat::vl_changes, ctx.id, 1);
+  a.set_vl(ctx, vl);
+}
+
+std::unique_ptr<Policy> make_sve_discard_policy() { return std::make_unique<SveDiscardPolicy>(); }
+
+FPUSIM_REGISTER_ARM64_POLICY(
+    100, PolicyInfo{{"sve-discard",
+                     "Linux v5.13 .. v6.1 (TIF_FOREIGN_FPSTATE 005f78cd8849, v3.16; sve_init_regs() v5.13; "
+                     "sve_user_discard() until 8c845e273104, v6.2)",
+                     "arm64: save at switch-out when the registers are live, load on return to user unless "
+                     "fpsimd_last_state and fpsimd_cpu still name the task; SVE enabled by a first-use trap and "
+                     "discarded at every syscall"},
+                    make_sve_discard_policy})
+
+}  // namespace fpusim::arm64

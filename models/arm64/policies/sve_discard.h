@@ -1,0 +1,35 @@
+// The arm64 host policy of Linux v5.13 .. v6.1: deferred FPSIMD restore
+// (TIF_FOREIGN_FPSTATE, 005f78cd8849, v3.16), SVE first use converting the
+// live registers (sve_init_regs(), v5.13) and SVE state discarded at every
+// syscall (sve_user_discard(), until 8c845e273104 in v6.2). Declared here so
+// that tests can derive deliberately broken variants from it.
+#pragma once
+
+#include "models/arm64/policy.h"
+
+namespace fpusim::arm64 {
+
+class SveDiscardPolicy : public Policy {
+ public:
+  void init_context(Agent& a, Context& ctx) override;
+  void thread_switch(Agent& a, CpuId cpu, Context* prev, Context* next) override;
+  void return_to_user(Agent& a, CpuId cpu, Context& ctx) override;
+  void syscall_enter(Agent& a, CpuId cpu, Context& ctx) override;
+  void sve_acc(Agent& a, CpuId cpu, Context& ctx) override;
+  void kernel_neon_begin(Agent& a, CpuId cpu, Context* cur) override;
+  void kernel_neon_end(Agent& a, CpuId cpu, Context* cur) override;
+  StateImage signal_deliver(Agent& a, CpuId cpu, Context& ctx) override;
+  void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override;
+  void fork(Agent& a, CpuId cpu, Context& parent, Context& child) override;
+  void exec(Agent& a, CpuId cpu, Context& ctx) override;
+  void exit(Agent& a, CpuId cpu, Context& ctx) override;
+  void state_read(Agent& a, CpuId cpu, Context& target) override;
+  void state_written(Agent& a, Context& target, ComponentMask written) override;
+  void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) override;
+
+ protected:
+  // fpsimd_preserve_current_state(): save current's live state.
+  void preserve_current_state(Agent& a, CpuId cpu, Cause cause) { a.save_user_state(cpu, cause); }
+};
+
+}  // namespace fpusim::arm64

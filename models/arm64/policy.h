@@ -1,0 +1,61 @@
+// An arm64 save/restore policy: the kernel rules that decide every save,
+// load and trap (arch/arm64/kernel/fpsimd.c of one kernel generation).
+// Policies register themselves by name in the arm64 registry
+// (models/core/registry.h), from their own files in models/arm64/policies/.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "models/arm64/agent.h"
+#include "models/core/arch.h"
+#include "models/core/registry.h"
+
+namespace fpusim::arm64 {
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // A context that exists when the trace starts, as exec leaves a task.
+  virtual void init_context(Agent& a, Context& ctx) = 0;
+  // fpsimd_thread_switch(next), from __switch_to(): prev or next may be
+  // null (idle).
+  virtual void thread_switch(Agent& a, CpuId cpu, Context* prev, Context* next) = 0;
+  // fpsimd_restore_current_state() on the way back to EL0.
+  virtual void return_to_user(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // At syscall entry (el0_svc: fp_user_discard()).
+  virtual void syscall_enter(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // do_sve_acc(): an EL0 SVE instruction trapped (TIF_SVE clear).
+  virtual void sve_acc(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // kernel_neon_begin() / kernel_neon_end(); `cur` may be null (idle) or a
+  // kernel thread.
+  virtual void kernel_neon_begin(Agent& a, CpuId cpu, Context* cur) = 0;
+  virtual void kernel_neon_end(Agent& a, CpuId cpu, Context* cur) = 0;
+  // Signal frame setup (the frame's image is returned) and sigreturn.
+  virtual StateImage signal_deliver(Agent& a, CpuId cpu, Context& ctx) = 0;
+  virtual void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) = 0;
+  virtual void fork(Agent& a, CpuId cpu, Context& parent, Context& child) = 0;
+  virtual void exec(Agent& a, CpuId cpu, Context& ctx) = 0;
+  virtual void exit(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // ptrace: make the target's saved state current (fpsimd_preserve_current_state
+  // when it is current), and after new values were written into it.
+  virtual void state_read(Agent& a, CpuId cpu, Context& target) = 0;
+  virtual void state_written(Agent& a, Context& target, ComponentMask written) = 0;
+  // prctl(PR_SVE_SET_VL): vec_set_vector_length() for current.
+  virtual void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) = 0;
+};
+
+struct PolicyInfo : PolicyDesc {
+  std::function<std::unique_ptr<Policy>()> make;
+};
+
+Registry<PolicyInfo>& policy_registry();
+#define FPUSIM_REGISTER_ARM64_POLICY(order, ...) \
+  FPUSIM_REGISTER(::fpusim::arm64::policy_registry(), order, __VA_ARGS__)
+
+const PolicyInfo* find_policy(std::string_view name);
+std::string policy_names();
+
+}  // namespace fpusim::arm64
