@@ -408,6 +408,8 @@ Cycles Agent::sigreturn(CpuId cpu, Cycles t) {
   event_time_ = t;
   check_current(cpu, "sigreturn", false);
   Context& c = *current(cpu);
+  // rt_sigreturn is a syscall: el0_svc() discards the SVE state first.
+  if (c.in_user) policy_.syscall_enter(*this, cpu, c);
   if (c.sigframes.empty()) throw SemanticError{"sigreturn by " + c.name + " with no signal frame pending"};
   const StateImage frame = c.sigframes.back();
   c.sigframes.pop_back();
@@ -421,6 +423,8 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   event_time_ = t;
   check_current(cpu, "fork", false);
   Context& parent = *current(cpu);
+  // clone is a syscall: el0_svc() discards the SVE state first.
+  if (parent.in_user) policy_.syscall_enter(*this, cpu, parent);
   Context& child = contexts_[child_id];
   if (child.id == parent.id) throw SemanticError{"fork: a context cannot be its own child"};
   if (child.running_on != kNoCpu || child.exited || child.truth.present || child.next_version != 1) {
@@ -437,7 +441,10 @@ Cycles Agent::exec(CpuId cpu, Cycles t) {
   event_time_ = t;
   check_current(cpu, "exec", false);
   Context& c = *current(cpu);
+  // execve is a syscall: el0_svc() discards the SVE state first.
+  if (c.in_user) policy_.syscall_enter(*this, cpu, c);
   c.sigframes.clear();
+  c.frame_info.clear();
   policy_.exec(*this, cpu, c);
   c.in_user = true;
   policy_.return_to_user(*this, cpu, c);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "models/core/component_sizes.h"
 #include "models/core/context.h"
@@ -28,6 +29,16 @@ struct Context : ContextBase {
   CpuId fpsimd_cpu = kNoCpu;  // thread.fpsimd_cpu; kNoCpu = NR_CPUS
   unsigned vl = 0;            // thread.vl[ARM64_VEC_SVE], bits
   std::shared_ptr<const ComponentSizes> sizes;  // at `vl`, shared with the checker
+  // Per pending signal frame (ContextBase::sigframes holds its contents):
+  // whether it has an SVE record (written when TIF_SVE was set, whatever
+  // the register values), and the task's truth when it was written, which
+  // sigreturn gives back: a frame written from stale state is then found
+  // by the checker, not adopted as the truth.
+  struct FrameInfo {
+    bool sve = false;
+    StateImage truth;
+  };
+  std::vector<FrameInfo> frame_info;
 };
 
 }  // namespace fpusim::arm64

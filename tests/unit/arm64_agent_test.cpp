@@ -381,4 +381,86 @@ TEST(Arm64Broken, ForgettingTifSveLosesTheSveState) {
   EXPECT_GE(r.lost(), 1u);
 }
 
+// restore_sigframe(): a frame with an SVE record gives TIF_SVE back even
+// when the SVE registers it holds are all zero (their values do not decide
+// the format): the next SVE use does not trap again.
+TEST_F(Arm64Test, SigreturnOfAnSveFrameWithZeroRegistersKeepsTifSve) {
+  r.sw(0, A);
+  r.use(0, 0, bit(kSveP));  // first use: trap, TIF_SVE, zeroed SVE registers
+  EXPECT_EQ(r.total(AStat::traps_sve_acc), 1u);
+  r.signal(0);
+  r.sigreturn(0);
+  EXPECT_TRUE(r.ctx(A).tif_sve);
+  r.use(0, 0, bit(kSveP));
+  EXPECT_EQ(r.total(AStat::traps_sve_acc), 1u);
+  EXPECT_EQ(r.lost(), 0u);
+}
+
+// fork and sigreturn are syscalls: el0_svc()'s sve_user_discard() runs
+// first, so the parent's SVE state is gone and its next SVE use traps.
+TEST_F(Arm64Test, ForkIsASyscallThatDiscardsSve) {
+  r.sw(0, A);
+  r.use(0, kSve);
+  EXPECT_EQ(r.total(AStat::traps_sve_acc), 1u);
+  r.fork(0, C);
+  EXPECT_FALSE(r.ctx(A).tif_sve);
+  EXPECT_EQ(r.total(AStat::sve_discards), 1u);
+  r.use(0, 0, kSve);  // traps again and finds the zeros the discard left
+  EXPECT_EQ(r.total(AStat::traps_sve_acc), 2u);
+  EXPECT_EQ(r.lost(), 0u);
+}
+
+// A signal frame written without saving the live registers first: the
+// frame holds the buffer's stale V0-V31, and sigreturn loads them. The
+// truth comes back from delivery time, so the checker finds the loss.
+struct SignalWithoutPreserve final : SveDiscardPolicy {
+  StateImage signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
+    StateImage frame;
+    frame.copy_from(ctx.image, kMaskFpsimd);
+    Context::FrameInfo info;
+    info.truth.copy_from(ctx.truth, kMaskFpsimd);
+    ctx.frame_info.push_back(info);
+    (void)a, (void)cpu;
+    return frame;
+  }
+};
+
+TEST(Arm64Broken, ASignalFrameFromAStaleBufferLosesState) {
+  Rig r("arm-neoverse-n2", std::make_unique<SignalWithoutPreserve>(), 1);
+  const ContextId A = r.add("A");
+  r.start();
+  r.sw(0, A);
+  r.use(0, kV);  // live in the registers only
+  r.signal(0);
+  r.sigreturn(0);
+  r.use(0, 0, kV);
+  EXPECT_GE(r.lost(), 1u);
+}
+
+// A fork that copies the parent's buffer without preserving its live
+// registers first: the child gets a stale copy, found at its first use.
+struct ForkWithoutPreserve final : SveDiscardPolicy {
+  void fork(Agent& a, CpuId cpu, Context& parent, Context& child) override {
+    // The parent's buffer is stale while its registers are live: fork as
+    // if they had been saved, but skip the save.
+    const bool was_foreign = parent.foreign;
+    parent.foreign = true;  // makes preserve_current_state() a no-op
+    SveDiscardPolicy::fork(a, cpu, parent, child);
+    parent.foreign = was_foreign;
+  }
+};
+
+TEST(Arm64Broken, AForkFromAStaleBufferLosesTheChildsState) {
+  Rig r("arm-neoverse-n2", std::make_unique<ForkWithoutPreserve>(), 2);
+  const ContextId A = r.add("A"), C = r.add("C");
+  r.start();
+  r.sw(0, A);
+  r.use(0, kV);  // live in the registers only
+  r.syscall(0);
+  r.fork(0, C);
+  r.sw(1, C);
+  r.use(1, 0, kV);
+  EXPECT_GE(r.lost(), 1u);
+}
+
 }  // namespace

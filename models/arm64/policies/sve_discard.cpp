@@ -49,7 +49,8 @@ void SveDiscardPolicy::syscall_enter(Agent& a, CpuId cpu, Context& ctx) {
 
 // do_sve_acc(): sve_alloc(), set TIF_SVE, sve_init_regs(): state live ->
 // sve_set_vq() + sve_flush_live() + fpsimd_bind_task_to_cpu() (EL0 SVE on);
-// else fpsimd_to_sve() in memory + fpsimd_flush_task_state().
+// else fpsimd_to_sve() in memory only (v5.13 .. v6.1; the task's
+// TIF_FOREIGN_FPSTATE is already set, so the next return loads it).
 void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
   if (ctx.tif_sve) panic("arm64: do_sve_acc() for " + ctx.name + " with TIF_SVE set");  // WARN_ON in Linux
   ctx.tif_sve = true;
@@ -60,7 +61,6 @@ void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
     a.bind(cpu, ctx, Cause::sve_trap);
   } else {
     a.convert(ctx, FpType::kSve);
-    a.flush_task_state(ctx);
   }
   // The task's own SVE-only bits are already zero in its truth (no TIF_SVE:
   // never used, or dropped by a syscall, a VL change or a frame without
@@ -88,8 +88,14 @@ void SveDiscardPolicy::kernel_neon_end(Agent&, CpuId, Context*) {}
 StateImage SveDiscardPolicy::signal_deliver(Agent& a, CpuId cpu, Context& ctx) {
   preserve_current_state(a, cpu, Cause::signal);
   StateImage frame;
-  const ComponentMask mask = ctx.fp_type == FpType::kSve ? kMaskAll : kMaskFpsimd;
+  // setup_sigframe(): an SVE record when test_thread_flag(TIF_SVE).
+  const bool sve = ctx.tif_sve;
+  const ComponentMask mask = sve ? kMaskAll : kMaskFpsimd;
   frame.copy_from(ctx.image, mask);
+  Context::FrameInfo info;
+  info.sve = sve;
+  info.truth.copy_from(ctx.truth, mask);
+  ctx.frame_info.push_back(std::move(info));
   const std::uint64_t bytes = ctx.sizes->of(mask);
   a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes, mask);
   return frame;
@@ -100,14 +106,20 @@ StateImage SveDiscardPolicy::signal_deliver(Agent& a, CpuId cpu, Context& ctx) {
 // holds SVE state), then fpsimd_update_current_state(): task_fpsimd_load() +
 // fpsimd_bind_task_to_cpu(), TIF_FOREIGN_FPSTATE cleared.
 void SveDiscardPolicy::sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) {
+  if (ctx.frame_info.empty()) panic("arm64: sigreturn of " + ctx.name + " without the frame's record");
+  const Context::FrameInfo info = ctx.frame_info.back();
+  ctx.frame_info.pop_back();
   a.flush_task_state(ctx);
-  const bool sve = (frame.present & kMaskSve) != 0;
+  // restore_sigframe(): TIF_SVE again when the frame has an SVE record
+  // (restore_sve_fpsimd_context()), whatever its register values.
+  const bool sve = info.sve;
+  const ComponentMask mask = sve ? kMaskAll : kMaskFpsimd;
   ctx.image = StateImage{};
-  ctx.image.copy_from(frame, kMaskAll);
+  ctx.image.copy_from(frame, mask);
   ctx.fp_type = sve ? FpType::kSve : FpType::kFpsimd;
   ctx.tif_sve = sve;
   ctx.truth.set_init(kMaskAll);
-  ctx.truth.copy_from(frame, kMaskAll);
+  ctx.truth.copy_from(info.truth, mask);
   const std::uint64_t bytes = ctx.sizes->of(sve ? kMaskAll : kMaskFpsimd);
   a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes);
   a.load(cpu, ctx, Cause::signal);
@@ -124,10 +136,19 @@ void SveDiscardPolicy::fork(Agent& a, CpuId cpu, Context& parent, Context& child
   a.set_vl(child, parent.vl);
   child.image = StateImage{};
   child.truth = StateImage{};
-  if (parent.image.present & kMaskFpsimd) {
-    const Token tok{child.id, child.next_version++};
-    child.image.present = child.truth.present = kMaskFpsimd;
-    child.image.tok[kFpsimd] = child.truth.tok[kFpsimd] = tok;
+  // The copy is the child's own data from now on, as the parent's latest
+  // V0-V31 (its truth). A copy of anything else (a stale buffer) becomes a
+  // different version, so the child's first use finds it lost.
+  const bool want = parent.truth.present & kMaskFpsimd;
+  const bool have = parent.image.present & kMaskFpsimd;
+  const bool same = want == have && (!want || parent.image.tok[kFpsimd] == parent.truth.tok[kFpsimd]);
+  if (want) {
+    child.truth.present = kMaskFpsimd;
+    child.truth.tok[kFpsimd] = Token{child.id, child.next_version++};
+  }
+  if (have) {
+    child.image.present = kMaskFpsimd;
+    child.image.tok[kFpsimd] = same ? child.truth.tok[kFpsimd] : Token{child.id, child.next_version++};
   }
   child.fp_type = FpType::kFpsimd;
   child.tif_sve = false;
