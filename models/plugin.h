@@ -4,31 +4,29 @@
 //
 //   c++ -std=c++17 -O2 -shared -fPIC -o my_policy.so my_policy.cpp $(pkg-config --cflags --libs fpusim)
 //
-// and define, in one of its files:
+// and define, in one of its files, the plugin's init function, which adds
+// its policies through an architecture's plugin header (today x86's,
+// models/x86/plugin.h):
 //
-//   #include "models/plugin.h"
+//   #include "models/x86/plugin.h"
 //   FPUSIM_PLUGIN(registrar) {
-//     registrar.add_policy(fpusim::x86::PolicyInfo{...});
+//     fpusim::x86::add_policy(registrar, fpusim::x86::PolicyInfo{...});
 //   }
 //
-// A policy implements fpusim::x86::Policy (models/x86/policy.h) and drives
-// the x86 agent's primitives (models/x86/agent.h); it may build on a host
-// mechanism (models/x86/policies/hosts.h: make_deferred_policy() ...). See
-// plugins/xfd_lazy_amx/ for a complete one, and README "Write your own
-// policy".
+// See plugins/xfd_lazy_amx/ for a complete one, and README "Write your own
+// policy". This header is architecture-neutral.
 #pragma once
 
 #include <memory>
 #include <string_view>
 
-#include "models/x86/kvm_behaviour.h"
-#include "models/x86/policies/hosts.h"
-#include "models/x86/policy.h"
+#include "models/core/arch.h"
 
 namespace fpusim {
 
-// Bumped whenever this header, or one it includes, changes in a way that a
-// plugin built against the old one would misread. fpusim refuses a plugin
+// Bumped whenever this header, an architecture's plugin header, or one they
+// include, changes in a way that a plugin built against the old one would
+// misread. fpusim refuses a plugin
 // built for another version.
 constexpr int kPluginAbi = 1;
 
@@ -41,8 +39,6 @@ class PluginRegistrar {
   // architecture's type, incomplete, or whose name is taken makes loading
   // the plugin fail, and none of its policies is added.
   virtual void add(std::string_view arch, std::unique_ptr<PluginPolicy> policy) = 0;
-  // An x86 policy.
-  void add_policy(x86::PolicyInfo info) { add("x86_64", std::make_unique<x86::PluginPolicy>(std::move(info))); }
 };
 
 }  // namespace fpusim

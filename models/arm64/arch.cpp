@@ -172,7 +172,7 @@ class Arm64Arch final : public Arch {
     for (const PolicyInfo& p : policy_registry()) out.push_back(&p);
     return out;
   }
-  // Plugins cannot add arm64 policies yet (models/plugin.h is x86's).
+  // Plugins cannot add arm64 policies yet (only x86 has a plugin header, models/x86/plugin.h).
   std::string check_plugin_policy(const fpusim::PluginPolicy& p) const override {
     return "policy \"" + p.desc().name + "\": plugins cannot add arm64 policies in this build";
   }

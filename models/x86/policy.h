@@ -85,7 +85,7 @@ struct PolicyInfo : PolicyDesc {
   bool composite = false;   // a "HOST+KVM" spelling (listed after the others; not in policy_names())
 };
 
-// An x86 policy a plugin adds (models/plugin.h: PluginRegistrar::add_policy).
+// An x86 policy a plugin adds (models/x86/plugin.h: add_policy).
 struct PluginPolicy final : fpusim::PluginPolicy {
   explicit PluginPolicy(PolicyInfo i) : info(std::move(i)) {}
   std::string_view arch() const override { return "x86_64"; }

@@ -56,7 +56,7 @@
 #include <memory>
 #include <vector>
 
-#include "models/plugin.h"
+#include "models/x86/plugin.h"
 
 namespace fpusim::x86 {
 
@@ -233,10 +233,10 @@ class XfdLazyAmxPolicy final : public Policy {
 
 }  // namespace fpusim::x86
 
-// The plugin's entry point (models/plugin.h): one policy.
+// The plugin's entry point (models/plugin.h, models/x86/plugin.h): one policy.
 FPUSIM_PLUGIN(registrar) {
   using namespace fpusim::x86;
-  registrar.add_policy(PolicyInfo{
+  add_policy(registrar, PolicyInfo{
     "xfd-lazy-amx", "research policy, not in Linux; host: deferred for everything but AMX tiles",
     "deferred, except that AMX tile data (XTILEDATA) is not saved at switch-out: it stays in the registers "
     "with IA32_XFD[18] armed for other tasks, is written back when another task's tile use takes #NM, when "

@@ -5,7 +5,7 @@
 // name twice; OTHER_ARCH: a policy for an architecture not in the build.
 #include <stdexcept>
 
-#include "models/plugin.h"
+#include "models/x86/plugin.h"
 
 #ifdef BAD_ABI
 extern "C" __attribute__((visibility("default"))) const int fpusim_plugin_abi = ::fpusim::kPluginAbi + 100;
@@ -14,17 +14,17 @@ extern "C" __attribute__((visibility("default"))) void fpusim_plugin_init(::fpus
 FPUSIM_PLUGIN(registrar) {
   using namespace fpusim::x86;
 #if defined(TAKEN)
-  registrar.add_policy(PolicyInfo{{"deferred", "", "a second deferred"}, make_deferred_policy, &kvm_eager()});
+  add_policy(registrar, PolicyInfo{{"deferred", "", "a second deferred"}, make_deferred_policy, &kvm_eager()});
 #elif defined(INCOMPLETE)
-  registrar.add_policy(PolicyInfo{{"no-factory", "", "no make"}, nullptr, &kvm_eager()});
+  add_policy(registrar, PolicyInfo{{"no-factory", "", "no make"}, nullptr, &kvm_eager()});
 #elif defined(THROWS)
-  registrar.add_policy(PolicyInfo{{"fine", "", "added before the throw"}, make_deferred_policy, &kvm_eager()});
+  add_policy(registrar, PolicyInfo{{"fine", "", "added before the throw"}, make_deferred_policy, &kvm_eager()});
   throw std::runtime_error("boom");
 #elif defined(NULL_POLICY)
   registrar.add("x86_64", nullptr);
 #elif defined(TWICE)
-  registrar.add_policy(PolicyInfo{{"same", "", "first"}, make_deferred_policy, &kvm_eager()});
-  registrar.add_policy(PolicyInfo{{"same", "", "second"}, make_deferred_policy, &kvm_eager()});
+  add_policy(registrar, PolicyInfo{{"same", "", "first"}, make_deferred_policy, &kvm_eager()});
+  add_policy(registrar, PolicyInfo{{"same", "", "second"}, make_deferred_policy, &kvm_eager()});
 #elif defined(OTHER_ARCH)
   registrar.add("riscv", std::make_unique<PluginPolicy>(
                              PolicyInfo{{"rv-lazy", "", "not an x86 policy"}, make_deferred_policy, &kvm_eager()}));
