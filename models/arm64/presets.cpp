@@ -11,14 +11,7 @@ Machine load_machine(const Json& doc, const std::string& file) {
   validate_against_schema(doc, schema_named("machine-arm64"), file);
   JsonIn in(doc, file);
   Machine m;
-  m.name = in.at("name").as_string();
-  m.description = in.at("description").as_string();
-  JsonIn src = in.at("sources");
-  for (size_t i = 0; i < src.size(); ++i) m.sources.push_back(src.at(i).as_string());
-  m.arch = in.at("arch").as_string();
-  m.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
-  m.frequency_mhz = in.at("frequency_mhz").as_positive();
-  m.lazyfp_vulnerable = in.at("lazyfp_vulnerable").as_bool();
+  read_machine_base(in, m);
   JsonIn f = in.at("features");
   m.sve = f.at("sve").as_bool();
   m.sve2 = f.at("sve2").as_bool();

@@ -25,16 +25,9 @@ Machine load_machine(const Json& doc, const std::string& file) {
   validate_against_schema(doc, schema_named("machine"), file);
   JsonIn in(doc, file);
   Machine m;
-  m.name = in.at("name").as_string();
-  m.description = in.at("description").as_string();
-  JsonIn src = in.at("sources");
-  for (size_t i = 0; i < src.size(); ++i) m.sources.push_back(src.at(i).as_string());
-  m.arch = in.at("arch").as_string();
-  m.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
-  m.frequency_mhz = in.at("frequency_mhz").as_positive();
+  read_machine_base(in, m);
   JsonIn insn = in.at("xsave_instruction");
   if (!save_insn_by_name(insn.as_string(), &m.save_insn)) insn.fail("fxsave, xsave, xsaveopt, xsavec or xsaves");
-  m.lazyfp_vulnerable = in.at("lazyfp_vulnerable").as_bool();
 
   JsonIn cpuid = in.at("cpuid_0xd");
   CpuidXstate& c = m.cpuid;

@@ -115,6 +115,17 @@ std::vector<std::string> list_presets(const std::string& kind) {
   return out;
 }
 
+void read_machine_base(const JsonIn& in, MachineBase& m) {
+  m.name = in.at("name").as_string();
+  m.description = in.at("description").as_string();
+  JsonIn src = in.at("sources");
+  for (size_t i = 0; i < src.size(); ++i) m.sources.push_back(src.at(i).as_string());
+  m.arch = in.at("arch").as_string();
+  m.cpus = static_cast<unsigned>(in.at("cpus").as_u64(4096));
+  m.frequency_mhz = in.at("frequency_mhz").as_positive();
+  m.lazyfp_vulnerable = in.at("lazyfp_vulnerable").as_bool();
+}
+
 std::string Bound::str() const {
   if (min == max) return std::to_string(min);
   std::string s = ">= " + std::to_string(min);

@@ -40,6 +40,11 @@ std::string preset_path(const std::string& kind, const std::string& name_or_path
 std::vector<std::string> list_presets(const std::string& kind);
 
 
+// The keys every architecture's machine preset has (MachineBase: name,
+// description, sources, arch, cpus, frequency_mhz, lazyfp_vulnerable), for
+// the architectures' loaders (Arch::load_machine).
+void read_machine_base(const JsonIn& in, MachineBase& m);
+
 struct Bound {
   std::uint64_t min = 0;
   std::uint64_t max = UINT64_MAX;
