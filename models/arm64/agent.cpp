@@ -364,7 +364,7 @@ void Agent::kernel_neon_section(CpuId cpu, Context* cur, bool in_interrupt, Comp
   policy_.kernel_neon_end(*this, cpu, cur);
 }
 
-Cycles Agent::kernel_neon(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
+Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
   event_time_ = t;
   Context* cur = current(cpu);
   if (where == KernelFpuContext::kHardirq) {

@@ -46,7 +46,8 @@ class Agent {
   Cycles use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release);
   Cycles syscall(CpuId cpu, Cycles t);
   Cycles return_to_user(CpuId cpu, Cycles t);
-  Cycles kernel_neon(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers);
+  // The core kernel_fpu event: kernel_neon_begin() .. kernel_neon_end().
+  Cycles kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers);
   Cycles irq(CpuId cpu, Cycles t, bool kernel_neon, ComponentMask clobbers);
   Cycles signal(CpuId cpu, Cycles t);
   Cycles sigreturn(CpuId cpu, Cycles t);

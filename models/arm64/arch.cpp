@@ -7,6 +7,7 @@
 #include "models/arm64/policy.h"
 #include "models/arm64/presets.h"
 #include "models/core/arch.h"
+#include "models/core/dispatch.h"
 #include "sim/input/presets.h"
 
 namespace fpusim::arm64 {
@@ -51,20 +52,9 @@ class Arm64Run final : public ArchAgent {
  private:
   Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
     Agent& a = agent_;
+    Cycles cost = 0;
+    if (dispatch_core_event(a, cpu, t, e, &cost)) return cost;
     switch (static_cast<unsigned>(e.kind)) {
-      case static_cast<unsigned>(EventKind::kSwitch): return a.context_switch(cpu, t, e.ctx);
-      case static_cast<unsigned>(EventKind::kUse): return a.use(cpu, t, e.write, e.read, e.release);
-      case static_cast<unsigned>(EventKind::kSyscall): return a.syscall(cpu, t);
-      case static_cast<unsigned>(EventKind::kReturnToUser): return a.return_to_user(cpu, t);
-      case static_cast<unsigned>(EventKind::kKernelFpu): return a.kernel_neon(cpu, t, e.where, e.read);
-      case static_cast<unsigned>(EventKind::kIrq): return a.irq(cpu, t, e.kernel_fpu, e.read);
-      case static_cast<unsigned>(EventKind::kSignal): return a.signal(cpu, t);
-      case static_cast<unsigned>(EventKind::kSigreturn): return a.sigreturn(cpu, t);
-      case static_cast<unsigned>(EventKind::kFork): return a.fork(cpu, t, e.ctx);
-      case static_cast<unsigned>(EventKind::kExec): return a.exec(cpu, t);
-      case static_cast<unsigned>(EventKind::kExit): return a.exit(cpu, t);
-      case static_cast<unsigned>(EventKind::kStateRead): return a.state_read(cpu, t, e.ctx);
-      case static_cast<unsigned>(EventKind::kStateWrite): return a.state_write(cpu, t, e.ctx, e.write);
       case static_cast<unsigned>(ev::kSveSetVl): return a.sve_set_vl(cpu, t, static_cast<unsigned>(e.arg));
     }
     panic("arm64: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/core/arch.h"
+#include "models/core/dispatch.h"
 #include "models/x86/events.h"
 #include "models/x86/policy.h"
 #include "models/x86/xstate.h"
@@ -98,20 +99,9 @@ class X86Run final : public ArchAgent {
  private:
   Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
     Agent& a = agent_;
+    Cycles cost = 0;
+    if (dispatch_core_event(a, cpu, t, e, &cost)) return cost;
     switch (static_cast<unsigned>(e.kind)) {
-      case static_cast<unsigned>(EventKind::kSwitch): return a.context_switch(cpu, t, e.ctx);
-      case static_cast<unsigned>(EventKind::kUse): return a.use(cpu, t, e.write, e.read, e.release);
-      case static_cast<unsigned>(EventKind::kSyscall): return a.syscall(cpu, t);
-      case static_cast<unsigned>(EventKind::kReturnToUser): return a.return_to_user(cpu, t);
-      case static_cast<unsigned>(EventKind::kKernelFpu): return a.kernel_fpu(cpu, t, e.where, e.read);
-      case static_cast<unsigned>(EventKind::kIrq): return a.irq(cpu, t, e.kernel_fpu, e.read);
-      case static_cast<unsigned>(EventKind::kSignal): return a.signal(cpu, t);
-      case static_cast<unsigned>(EventKind::kSigreturn): return a.sigreturn(cpu, t);
-      case static_cast<unsigned>(EventKind::kFork): return a.fork(cpu, t, e.ctx);
-      case static_cast<unsigned>(EventKind::kExec): return a.exec(cpu, t);
-      case static_cast<unsigned>(EventKind::kExit): return a.exit(cpu, t);
-      case static_cast<unsigned>(EventKind::kStateRead): return a.state_read(cpu, t, e.ctx);
-      case static_cast<unsigned>(EventKind::kStateWrite): return a.state_write(cpu, t, e.ctx, e.write);
       case static_cast<unsigned>(ev::kXcompPerm): return a.xcomp_perm(cpu, t, e.write);
       case static_cast<unsigned>(ev::kXcompGuestPerm): return a.xcomp_guest_perm(cpu, t, e.write);
       case static_cast<unsigned>(ev::kVmCreate): return a.vm_create(cpu, t, static_cast<std::uint32_t>(e.arg));

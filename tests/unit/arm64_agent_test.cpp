@@ -73,7 +73,7 @@ struct Rig {
   void syscall(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->syscall(cpu, t); }); }
   void ret(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->return_to_user(cpu, t); }); }
   void softirq_neon(CpuId cpu) {
-    run(cpu, [&](Cycles t) { return agent->kernel_neon(cpu, t, KernelFpuContext::kSoftirq, 0); });
+    run(cpu, [&](Cycles t) { return agent->kernel_fpu(cpu, t, KernelFpuContext::kSoftirq, 0); });
   }
   void set_vl(CpuId cpu, unsigned vl) { run(cpu, [&](Cycles t) { return agent->sve_set_vl(cpu, t, vl); }); }
   void signal(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->signal(cpu, t); }); }
