@@ -17,6 +17,12 @@
 
 namespace fpusim {
 
+// The name table events are decoded with maps context names to ContextIds;
+// VM names (to VM indices) and vCPU names (to their guest ContextIds) share
+// it under these prefixes, which no declared name can contain.
+inline const std::string kVmKeyPrefix = "\x1fvm:";
+inline const std::string kVcpuKeyPrefix = "\x1fvcpu:";
+
 // The name of a core kind ("switch", "use", ...); "" for other numbers.
 std::string_view core_event_kind_name(EventKind k);
 

@@ -146,7 +146,7 @@ class X86Arch final : public Arch {
   // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) at the task's start.
   std::string_view dynamic_permission_key() const override { return "amx_permission"; }
   void add_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids) const override {
-    add_vm_names(s, ids);
+    fpusim::add_vm_names<VmDecl>(s, ids);
   }
   void print_layout(std::ostream& os, const MachineBase& m) const override {
     x86::print_layout(os, static_cast<const Machine&>(m));

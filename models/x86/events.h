@@ -44,10 +44,4 @@ namespace fpusim::x86 {
 // (models/x86/events.cpp).
 const EventSyntax& event_syntax();
 
-// The name table events are decoded with maps context names to ContextIds;
-// VM names (to VM indices) and vCPU names (to their guest ContextIds) share
-// it under these prefixes, which no declared name can contain.
-inline const std::string kVmKeyPrefix = "\x1fvm:";
-inline const std::string kVcpuKeyPrefix = "\x1fvcpu:";
-
 }  // namespace fpusim::x86

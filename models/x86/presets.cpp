@@ -7,6 +7,7 @@
 #include "models/x86/xstate.h"
 #include "sim/input/event.h"
 #include "sim/input/presets.h"
+#include "sim/input/vms.h"
 
 namespace fpusim::x86 {
 
@@ -179,92 +180,37 @@ CostModel load_costs(const Json& doc, const std::string& file) {
 
 
 void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen, const std::string& file) {
-  auto part = std::make_shared<ScenarioVms>();
   const Machine& m = machine_of(s);
-  if (in.has("vms")) {
-    JsonIn vms = in.at("vms");
-    std::map<std::string, size_t> vm_names;
-    for (size_t i = 0; i < vms.size(); ++i) {
-      JsonIn v = vms.at(i);
-      VmDecl d;
-      d.name = v.at("name").as_string();
-      if (!vm_names.emplace(d.name, i).second) {
-        throw InputError{file, v.path() + "/name", "duplicate VM name \"" + d.name + "\""};
+  fpusim::load_vms<VmDecl>(in, s, seen, file, [&](const JsonIn& v, VmDecl& d) {
+    const ComponentMask host = m.user_features();
+    if (v.has("guest_features")) {
+      JsonIn gf = v.at("guest_features");
+      d.features = read_components(gf);
+      if (d.features & ~host) {
+        gf.fail("guest features the host supports (" + mask_to_names(host) + "); " +
+                mask_to_names(d.features & ~host) + " is not");
       }
-      const ComponentMask host = m.user_features();
-      if (v.has("guest_features")) {
-        JsonIn gf = v.at("guest_features");
-        d.features = read_components(gf);
-        if (d.features & ~host) {
-          gf.fail("guest features the host supports (" + mask_to_names(host) + "); " +
-                  mask_to_names(d.features & ~host) + " is not");
-        }
-        if (!(d.features & bit(kX87)) || !(d.features & bit(kSSE))) gf.fail("at least x87 and sse");
-      } else {
-        d.features = host;
-      }
-      if (v.has("xfd")) {
-        JsonIn x = v.at("xfd");
-        d.xfd = x.as_bool();
-        if (d.xfd && !m.dynamic) x.fail("false: machine " + m.name + " has no XFD");
-      } else {
-        d.xfd = (d.features & m.dynamic) != 0;
-      }
-      if (v.has("confidential")) d.confidential = v.at("confidential").as_bool();
-      if (v.has("amx_alloc")) {
-        JsonIn a = v.at("amx_alloc");
-        const std::string m = a.as_string();
-        if (m == "kvm_set_cpuid2") d.amx_alloc = AmxAlloc::kSetCpuid;
-        else if (m == "first_use") d.amx_alloc = AmxAlloc::kFirstUse;
-        else a.fail("\"kvm_set_cpuid2\" (merged kernels) or \"first_use\" (the seed-003 design)");
-      }
-      if (v.has("created")) d.created = v.at("created").as_bool();
-      JsonIn vcpus = v.at("vcpus");
-      if (!vcpus.size()) vcpus.fail("at least one vCPU");
-      for (size_t k = 0; k < vcpus.size(); ++k) {
-        JsonIn c = vcpus.at(k);
-        VcpuDecl vd;
-        vd.name = c.at("name").as_string();
-        JsonIn th = c.at("thread");
-        vd.thread = th.as_string();
-        auto it = seen.find(vd.thread);
-        if (it == seen.end() || s.contexts[it->second].kind != ContextKind::kUser) {
-          th.fail("the name of a user context declared in /contexts (the vCPU thread)");
-        }
-        const std::string& proc = s.contexts[it->second].process;
-        if (d.process.empty()) d.process = proc;
-        if (proc != d.process) {
-          th.fail("a thread of the VM's process " + d.process + "; " + vd.thread + " belongs to " + proc);
-        }
-        for (const VmDecl& o : part->vms) {
-          for (const VcpuDecl& ov : o.vcpus) {
-            if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
-          }
-        }
-        for (const VcpuDecl& ov : d.vcpus) {
-          if (ov.thread == vd.thread) th.fail("a thread that runs no other vCPU; " + vd.thread + " runs " + ov.name);
-        }
-        if (!seen.emplace(vd.name, s.contexts.size()).second) {
-          throw InputError{file, c.path() + "/name", "vCPU name \"" + vd.name + "\" is already a context"};
-        }
-        s.contexts.push_back(ContextDecl{vd.name, ContextKind::kGuest, d.process});
-        c.require_all_read();
-        d.vcpus.push_back(std::move(vd));
-      }
-      v.require_all_read();
-      part->vms.push_back(std::move(d));
+      if (!(d.features & bit(kX87)) || !(d.features & bit(kSSE))) gf.fail("at least x87 and sse");
+    } else {
+      d.features = host;
     }
-  }
-
-  s.arch_part = std::move(part);
-}
-
-void add_vm_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids) {
-  const auto& vms = vms_of(s);
-  for (size_t i = 0; i < vms.size(); ++i) {
-    ids.emplace(kVmKeyPrefix + vms[i].name, static_cast<ContextId>(i));
-    for (const VcpuDecl& v : vms[i].vcpus) ids.emplace(kVcpuKeyPrefix + v.name, ids.at(v.name));
-  }
+    if (v.has("xfd")) {
+      JsonIn x = v.at("xfd");
+      d.xfd = x.as_bool();
+      if (d.xfd && !m.dynamic) x.fail("false: machine " + m.name + " has no XFD");
+    } else {
+      d.xfd = (d.features & m.dynamic) != 0;
+    }
+    if (v.has("confidential")) d.confidential = v.at("confidential").as_bool();
+    if (v.has("amx_alloc")) {
+      JsonIn a = v.at("amx_alloc");
+      const std::string mode = a.as_string();
+      if (mode == "kvm_set_cpuid2") d.amx_alloc = AmxAlloc::kSetCpuid;
+      else if (mode == "first_use") d.amx_alloc = AmxAlloc::kFirstUse;
+      else a.fail("\"kvm_set_cpuid2\" (merged kernels) or \"first_use\" (the seed-003 design)");
+    }
+    if (v.has("created")) d.created = v.at("created").as_bool();
+  });
 }
 
 namespace {
@@ -326,11 +272,7 @@ void print_layout(std::ostream& os, const Machine& m) {
   cfg("fpu_guest_cfg", m.cfg.guest);
 }
 
-const std::vector<VmDecl>& vms_of(const Scenario& s) {
-  static const std::vector<VmDecl> none;
-  const auto* p = dynamic_cast<const ScenarioVms*>(s.arch_part.get());
-  return p ? p->vms : none;
-}
+const std::vector<VmDecl>& vms_of(const Scenario& s) { return fpusim::vms_of<VmDecl>(s); }
 
 const Machine& machine_of(const Scenario& s) { return static_cast<const Machine&>(*s.machine); }
 const CostModel& costs_of(const Scenario& s) { return static_cast<const CostModel&>(*s.costs); }

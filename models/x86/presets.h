@@ -15,6 +15,7 @@
 #include "models/x86/cost_model.h"
 #include "models/x86/kvm.h"
 #include "models/x86/machine.h"
+#include "sim/input/vms.h"
 #include "sim/input/json_input.h"
 
 namespace fpusim {
@@ -28,31 +29,17 @@ CostModel load_costs(const Json& doc, const std::string& file);
 // A JSON array of component names.
 ComponentMask read_components(const JsonIn& arr);
 
-// A VM of the trace. Each vCPU becomes a context of kind kGuest named after
-// the vCPU (its guest FPU state).
-struct VcpuDecl {
-  std::string name;
-  std::string thread;  // the user context that issues KVM_RUN
-};
-struct VmDecl {
-  std::string name;
-  std::string process;
+// A VM of the trace (sim/input/vms.h) with its x86 keys.
+struct VmDecl : VmDeclBase {
   bool confidential = false;
   AmxAlloc amx_alloc = AmxAlloc::kSetCpuid;
   ComponentMask features = 0;  // guest CPUID 0xD XCR0 bits
   bool xfd = false;            // guest CPUID XFD
   bool created = true;         // exists when the trace starts
-  std::vector<VcpuDecl> vcpus;
-};
-struct ScenarioVms : ScenarioPart {
-  std::vector<VmDecl> vms;
 };
 
 // "vms" of a scenario (after its contexts): into s.arch_part.
 void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen, const std::string& file);
-// The names VM and vCPU events use: VMs by index, vCPUs as their guest
-// contexts, under prefixes no declared name can contain (sim/input/event.h).
-void add_vm_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids);
 // `fpusim layout`: components, standard and compacted layouts, Linux's
 // fpu_kernel_cfg / fpu_user_cfg / fpu_guest_cfg.
 void print_layout(std::ostream& os, const Machine& m);

@@ -300,8 +300,8 @@ TEST(EventDecoderJsonl, ErrorsNameFileAndLine) {
 struct KvmDecoderTest : DecoderTest {
   KvmDecoderTest() {
     contexts.emplace("vcpu0", 2);
-    contexts.emplace(x86::kVcpuKeyPrefix + "vcpu0", 2);
-    contexts.emplace(x86::kVmKeyPrefix + "vm0", 0);
+    contexts.emplace(kVcpuKeyPrefix + "vcpu0", 2);
+    contexts.emplace(kVmKeyPrefix + "vm0", 0);
   }
 };
 
