@@ -49,6 +49,21 @@ std::shared_ptr<const ComponentSizes> Agent::sizes_for(unsigned vl) {
   return s;
 }
 
+void Agent::add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl) {
+  Vcpu v;
+  v.name = std::move(name);
+  v.thread = thread;
+  v.guest = guest;
+  v.sve = sve;
+  v.vl = vl;
+  if (vcpu_of_guest_.size() < contexts_.size()) vcpu_of_guest_.resize(contexts_.size(), kNoVcpu);
+  vcpu_of_guest_[guest] = static_cast<std::uint32_t>(vcpus_.size());
+  // The guest's buffers: vcpu->arch.ctxt.fp_regs and, with SVE, sve_state
+  // sized for its maximum VL.
+  set_vl(contexts_[guest], sve ? vl : 0);
+  vcpus_.push_back(std::move(v));
+}
+
 ContextId Agent::add_context(std::string name, ContextKind kind) {
   Context c;
   c.name = std::move(name);
@@ -126,10 +141,15 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
   // and idle never clear it).
   if (!cur || cur->foreign || cs.last == kNoContext) return;
   Context& owner = contexts_[cs.last];
-  if (owner.tif_sve) {
+  // The format: last->to_save, or for a task binding current's TIF_SVE
+  // (before v6.2 always current's TIF_SVE, which KVM set for a vCPU).
+  const bool sve = cs.to_save == ToSave::kSve ||
+                   (cs.to_save == ToSave::kCurrent && policy_.save_sve_for_current(*cur));
+  if (sve) {
     // sve_save_state() into last->sve_state, FPSR/FPCR into last->st.
     owner.image.copy_from(cs.rf.regs, kMaskAll);
     owner.fp_type = FpType::kSve;
+    if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
     account(true, cpu, owner, cause, true, kMaskAll, "sve_save");
   } else {
     // fpsimd_save_state(last->st): V0-V31 only; the SVE buffer is not
@@ -137,6 +157,7 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
     owner.image.copy_from(cs.rf.regs, kMaskFpsimd);
     owner.image.set_init(kMaskSve);
     owner.fp_type = FpType::kFpsimd;
+    if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
     account(true, cpu, owner, cause, false, kMaskFpsimd, "fpsimd_save");
   }
 }
@@ -166,6 +187,7 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
 void Agent::bind(CpuId cpu, Context& c, Cause cause) {
   CpuState& cs = cpus_[cpu];
   cs.last = c.id;
+  cs.to_save = ToSave::kCurrent;
   c.fpsimd_cpu = cpu;
   if (machine_.sve) set_zen_el0(cpu, c.tif_sve, cause);
 }
@@ -222,6 +244,10 @@ void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
   if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
   if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
   if (!c->is_user()) throw SemanticError{std::string(what) + " by kernel thread " + c->name};
+  if (c->vcpu != kNoVcpu) {
+    throw SemanticError{std::string(what) + " by " + c->name + " inside KVM_RUN of vCPU " + vcpus_[c->vcpu].name +
+                        " (a kvm_return event first)"};
+  }
   if (need_user_mode && !c->in_user) {
     throw SemanticError{std::string(what) + " by " + c->name +
                         " while it is in kernel mode (add a return_to_user event first)"};
@@ -231,12 +257,20 @@ void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
 void Agent::after_event(CpuId cpu, Cycles t) {
   const CpuState& cs = cpus_[cpu];
   ContextId user = kNoContext;
-  if (cs.current != kNoContext && contexts_[cs.current].in_user && contexts_[cs.current].is_user()) {
-    user = cs.current;
-  }
   // EL0 SVE traps while CPACR_EL1.ZEN's EL0 bit is clear; FP/AdvSIMD never
   // traps for EL0 (FPEN stays enabled: the state is loaded before ERET).
-  const ComponentMask armed = (machine_.sve && !cs.zen_el0) ? kMaskSve : 0;
+  ComponentMask armed = (machine_.sve && !cs.zen_el0) ? kMaskSve : 0;
+  if (cs.current != kNoContext) {
+    const Context& c = contexts_[cs.current];
+    if (c.vcpu != kNoVcpu && vcpus_[c.vcpu].in_guest) {
+      // The guest runs: its FP/SVE accesses trap to EL2 unless opened.
+      const Vcpu& v = vcpus_[c.vcpu];
+      user = v.guest;
+      armed = !cs.guest_fp_open ? kMaskAll : v.sve ? 0 : kMaskSve;
+    } else if (c.in_user && c.is_user()) {
+      user = cs.current;
+    }
+  }
   checker_.update(
       cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
       [](ComponentMask m) { return mask_to_names(m); });
@@ -261,6 +295,7 @@ CpuView Agent::cpu_view(CpuId cpu) const {
   v.controls[0] = 1;  // CPACR_EL1.FPEN EL0: never trapped by Linux for tasks
   v.controls[1] = cs.zen_el0;
   v.controls[2] = cs.zcr_vl;
+  v.controls[3] = cs.guest_fp_open;
   return v;
 }
 
@@ -279,6 +314,15 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
     }
   }
   stats_.add(Stat::context_switches);
+  // kvm_sched_out() -> kvm_arch_vcpu_put() before __switch_to().
+  if (prev && prev->vcpu != kNoVcpu) {
+    Vcpu& v = vcpus_[prev->vcpu];
+    if (v.in_guest) {
+      throw SemanticError{"switch away from " + prev->name + " while vCPU " + v.name +
+                          " runs the guest (a vm_exit event first)"};
+    }
+    put_vcpu(cpu, v);
+  }
   policy_.thread_switch(*this, cpu, prev, next);
   if (prev) {
     prev->running_on = kNoCpu;
@@ -290,6 +334,8 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
   }
   if (next) {
     next->running_on = cpu;
+    // kvm_sched_in() -> kvm_arch_vcpu_load() after __switch_to().
+    if (next->vcpu != kNoVcpu) load_vcpu(cpu, vcpus_[next->vcpu]);
     if (next->is_user() && next->in_user && !next->exited) policy_.return_to_user(*this, cpu, *next);
   }
   return finish();
@@ -297,6 +343,10 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
 
 Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, ComponentMask release) {
   event_time_ = t;
+  if (const Context* th = current(cpu); th && th->vcpu != kNoVcpu && vcpus_[th->vcpu].in_guest) {
+    guest_use(cpu, t, vcpus_[th->vcpu], write, read, release);
+    return finish();
+  }
   check_current(cpu, "FP/SIMD use", true);
   Context& c = *current(cpu);
   CpuState& cs = cpus_[cpu];
@@ -367,6 +417,10 @@ void Agent::kernel_neon_section(CpuId cpu, Context* cur, bool in_interrupt, Comp
 Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers) {
   event_time_ = t;
   Context* cur = current(cpu);
+  if (cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].in_guest) {
+    throw SemanticError{"kernel_fpu on CPU " + std::to_string(cpu) + " while vCPU " + vcpus_[cur->vcpu].name +
+                        " runs the guest (an interrupt exits the guest: a vm_exit event first)"};
+  }
   if (where == KernelFpuContext::kHardirq) {
     // may_use_simd() is false in hardirq context: the caller falls back.
     stats_.add(Stat::kernel_fpu_fallbacks);
@@ -386,6 +440,10 @@ Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentM
 Cycles Agent::irq(CpuId cpu, Cycles t, bool kneon, ComponentMask clobbers) {
   event_time_ = t;
   Context* cur = current(cpu);
+  if (cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].in_guest) {
+    throw SemanticError{"irq on CPU " + std::to_string(cpu) + " while vCPU " + vcpus_[cur->vcpu].name +
+                        " runs the guest (an interrupt exits the guest: a vm_exit event first)"};
+  }
   const bool from_user = cur && cur->is_user() && cur->in_user;
   // An interrupt's kernel-mode NEON runs in the softirq it raises.
   if (kneon) kernel_neon_section(cpu, cur, true, clobbers);
@@ -464,6 +522,7 @@ Cycles Agent::exit(CpuId cpu, Cycles t) {
 Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
   Context& tc = contexts_[target];
+  if (!tc.is_user()) throw SemanticError{"state read of " + tc.name + ", which is not a user task"};
   if (tc.running_on != kNoCpu && tc.running_on != cpu) {
     throw SemanticError{"state read of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
                         " (a tracee must be stopped)"};
@@ -475,6 +534,7 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
 Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
   event_time_ = t;
   Context& tc = contexts_[target];
+  if (!tc.is_user()) throw SemanticError{"state write of " + tc.name + ", which is not a user task"};
   if (tc.running_on != kNoCpu) {
     throw SemanticError{"state write of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
                         " (a tracee must be stopped)"};
@@ -511,6 +571,211 @@ Cycles Agent::sve_set_vl(CpuId cpu, Cycles t, unsigned vl) {
                         " supports " + vls};
   }
   policy_.set_vl(*this, cpu, c, vl);
+  return finish();
+}
+
+}  // namespace fpusim::arm64
+
+namespace fpusim::arm64 {
+
+// ---------------------------------------------------------------- KVM
+
+void Agent::bind_state(CpuId cpu, Context& guest, ToSave to_save) {
+  CpuState& cs = cpus_[cpu];
+  cs.last = guest.id;
+  cs.to_save = to_save;
+}
+
+void Agent::hyp_save_host(CpuId cpu, Context& thread, bool sve) {
+  CpuState& cs = cpus_[cpu];
+  if (sve) {
+    thread.image.copy_from(cs.rf.regs, kMaskAll);
+    thread.fp_type = FpType::kSve;
+  } else {
+    thread.image.copy_from(cs.rf.regs, kMaskFpsimd);
+    thread.image.set_init(kMaskSve);
+    thread.fp_type = FpType::kFpsimd;
+  }
+  stats_.add(AStat::hyp_host_saves, thread.id, 1);
+  account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskAll : kMaskFpsimd,
+          sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
+}
+
+void Agent::hyp_load_guest(CpuId cpu, Vcpu& v) {
+  CpuState& cs = cpus_[cpu];
+  Context& g = contexts_[v.guest];
+  if (v.sve) {
+    // ZCR_EL2 := the vCPU's maximum VQ - 1, then __sve_restore_state().
+    set_zcr(cpu, v.vl, Cause::guest_trap);
+    cs.rf.regs.copy_from(g.image, kMaskAll);
+  } else {
+    cs.rf.regs.copy_from(g.image, kMaskFpsimd);
+    cs.rf.regs.set_init(bit(kSveZ));  // V writes clear the Z upper bits
+  }
+  cs.rf.modified = 0;
+  stats_.add(AStat::guest_loads, g.id, 1);
+  account(false, cpu, g, Cause::guest_trap, v.sve, v.sve ? kMaskAll : kMaskFpsimd,
+          v.sve ? "hyp_sve_load_guest" : "hyp_fpsimd_load_guest");
+}
+
+void Agent::hyp_switch_to_guest(CpuId cpu, Vcpu& v) {
+  CpuState& cs = cpus_[cpu];
+  Context& thread = contexts_[v.thread];
+  // __fpsimd_save_state(&host_ctxt->gp_regs.fp_regs): whatever the
+  // registers hold, restored as it was at exit.
+  cs.hyp_host.copy_from(cs.rf.regs, kMaskFpsimd);
+  stats_.add(AStat::hyp_host_saves, thread.id, 1);
+  account(true, cpu, thread, Cause::guest_trap, false, kMaskFpsimd, "hyp_fpsimd_save_host");
+  hyp_load_guest(cpu, v);
+  cs.hyp_guest_live = true;
+}
+
+void Agent::hyp_switch_to_host(CpuId cpu, Vcpu& v) {
+  CpuState& cs = cpus_[cpu];
+  Context& g = contexts_[v.guest];
+  Context& thread = contexts_[v.thread];
+  // __fpsimd_save_state(&guest_ctxt->gp_regs.fp_regs) then
+  // __fpsimd_restore_state(&host_ctxt->gp_regs.fp_regs).
+  g.image.copy_from(cs.rf.regs, kMaskFpsimd);
+  stats_.add(AStat::guest_saves, g.id, 1);
+  account(true, cpu, g, Cause::vm_exit, false, kMaskFpsimd, "hyp_fpsimd_save_guest");
+  cs.rf.regs.copy_from(cs.hyp_host, kMaskFpsimd);
+  cs.rf.regs.set_init(bit(kSveZ));
+  stats_.add(AStat::hyp_host_restores, thread.id, 1);
+  account(false, cpu, thread, Cause::vm_exit, false, kMaskFpsimd, "hyp_fpsimd_restore_host");
+  cs.hyp_guest_live = false;
+}
+
+void Agent::take_guest_trap(CpuId cpu, Vcpu& v) {
+  stats_.add(Stat::traps, v.guest, 1);
+  stats_.add(AStat::traps_guest_fp, v.guest, 1);
+  ++cpus_[cpu].traps;
+  stats_.cause(Cause::guest_trap).traps += 1;
+  charge(cpu, v.guest, Stat::trap_cycles, cost_.hyp_fp_trap, "guest_fp_trap", Cause::guest_trap, 0,
+         v.sve ? kMaskAll : kMaskFpsimd);
+}
+
+Vcpu& Agent::running_vcpu(CpuId cpu, const char* what, bool in_guest) {
+  const Context* c = current(cpu);
+  if (!c || c->vcpu == kNoVcpu) {
+    throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", where no thread is inside KVM_RUN"};
+  }
+  Vcpu& v = vcpus_[c->vcpu];
+  if (v.in_guest != in_guest) {
+    throw SemanticError{std::string(what) + " of vCPU " + v.name +
+                        (in_guest ? ", which is not running the guest (a vm_entry event first)"
+                                  : ", which is running the guest (a vm_exit event first)")};
+  }
+  return v;
+}
+
+void Agent::load_vcpu(CpuId cpu, Vcpu& v) {
+  stats_.add(AStat::vcpu_loads, v.guest, 1);
+  v.loaded = true;
+  kvm_->vcpu_load(*this, cpu, v, contexts_[v.thread]);
+}
+
+void Agent::put_vcpu(CpuId cpu, Vcpu& v) {
+  stats_.add(AStat::vcpu_puts, v.guest, 1);
+  kvm_->vcpu_put(*this, cpu, v, contexts_[v.thread]);
+  v.loaded = false;
+}
+
+void Agent::guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, ComponentMask read, ComponentMask release) {
+  CpuState& cs = cpus_[cpu];
+  Context& g = contexts_[v.guest];
+  const ComponentMask touched = write | read | release;
+  if ((touched & kMaskSve) && !v.sve) {
+    throw SemanticError{"SVE use by the guest of vCPU " + v.name +
+                        ", which has no SVE (the guest would get an UNDEF: declare the VM with \"sve\": true)"};
+  }
+  if (!cs.guest_fp_open) {
+    // ESR_EL2.EC = FP_ASIMD or SVE: the instruction is retried after the
+    // hypervisor's handler.
+    take_guest_trap(cpu, v);
+    kvm_->guest_trap(*this, cpu, v, contexts_[v.thread]);
+    // Every scheme's handler ends with the guest's traps open for the rest
+    // of this entry (CPTR_EL2.TFP/TZ cleared, CPACR FPEN/ZEN set).
+    cs.guest_fp_open = true;
+  }
+  checker_.check_use(
+      t + static_cast<Cycles>(pending_), cpu, g.id, g.truth, cs.rf.regs, (write | read) & ~release,
+      [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
+  const ComponentMask w = write & ~release;
+  for (unsigned i : bits(w)) {
+    const Token tok{g.id, g.next_version++};
+    g.truth.tok[i] = tok;
+    cs.rf.regs.tok[i] = tok;
+  }
+  g.truth.present = (g.truth.present | w) & ~release;
+  cs.rf.regs.present = (cs.rf.regs.present | w) & ~release;
+  cs.rf.modified |= write | release;
+}
+
+Cycles Agent::kvm_run(CpuId cpu, Cycles t, ContextId guest) {
+  event_time_ = t;
+  if (!kvm_) panic("arm64: KVM_RUN without a KVM scheme (the scenario's VMs were not refused)");
+  const std::uint32_t vid = guest < vcpu_of_guest_.size() ? vcpu_of_guest_[guest] : kNoVcpu;
+  if (vid == kNoVcpu) panic("arm64: kvm_run names context " + context_name(guest) + ", which is not a vCPU");
+  Vcpu& v = vcpus_[vid];
+  Context* th = current(cpu);
+  if (th && th->vcpu != kNoVcpu) {
+    throw SemanticError{"KVM_RUN of vCPU " + v.name + " by " + th->name + ", which is already inside KVM_RUN of " +
+                        vcpus_[th->vcpu].name};
+  }
+  check_current(cpu, "KVM_RUN", false);
+  Context& thread = *th;
+  if (thread.id != v.thread) {
+    throw SemanticError{"KVM_RUN of vCPU " + v.name + " by " + thread.name + "; its thread is " +
+                        contexts_[v.thread].name};
+  }
+  // The ioctl is a syscall (el0_svc: fp_user_discard()); a preceding
+  // syscall event may stand for its entry.
+  if (thread.in_user) {
+    thread.in_user = false;
+    policy_.syscall_enter(*this, cpu, thread);
+  }
+  stats_.add(AStat::kvm_runs, v.guest, 1);
+  thread.vcpu = vid;
+  v.in_run = true;
+  // kvm_arch_vcpu_ioctl_run() -> vcpu_load() -> kvm_arch_vcpu_load().
+  load_vcpu(cpu, v);
+  return finish();
+}
+
+Cycles Agent::vm_entry(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  Vcpu& v = running_vcpu(cpu, "vm_entry", false);
+  Context& thread = contexts_[v.thread];
+  stats_.add(AStat::vm_entries, v.guest, 1);
+  kvm_->ctxflush(*this, cpu, v, thread);
+  cpus_[cpu].guest_fp_open = !kvm_->guest_fp_trapped(*this, cpu, v);
+  v.in_guest = true;
+  return finish();
+}
+
+Cycles Agent::vm_exit(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  Vcpu& v = running_vcpu(cpu, "vm_exit", true);
+  Context& thread = contexts_[v.thread];
+  stats_.add(AStat::vm_exits, v.guest, 1);
+  kvm_->exit(*this, cpu, v, thread);
+  cpus_[cpu].guest_fp_open = false;
+  v.in_guest = false;
+  kvm_->ctxsync(*this, cpu, v, thread);
+  return finish();
+}
+
+Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
+  event_time_ = t;
+  Vcpu& v = running_vcpu(cpu, "kvm_return", false);
+  Context& thread = contexts_[v.thread];
+  // vcpu_put() -> kvm_arch_vcpu_put(), then the ioctl returns to user.
+  put_vcpu(cpu, v);
+  v.in_run = false;
+  thread.vcpu = kNoVcpu;
+  thread.in_user = true;
+  policy_.return_to_user(*this, cpu, thread);
   return finish();
 }
 

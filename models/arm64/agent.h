@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/arm64/context.h"
+#include "models/arm64/kvm.h"
 #include "models/arm64/machine.h"
 #include "models/arm64/stats.h"
 #include "models/core/checker.h"
@@ -22,6 +23,14 @@ namespace fpusim::arm64 {
 
 class Policy;
 
+// fpsimd_last_state.to_save (deeb8f9a, v6.2): which format a save of the
+// bound state must store. Before v6.2 every binding behaved as kCurrent.
+enum class ToSave : std::uint8_t {
+  kCurrent,  // decided by current's TIF_SVE (Policy::save_sve_for_current)
+  kFpsimd,   // V0-V31 only (a vCPU without SVE)
+  kSve,      // Z, P, FFR at the bound state's VL (a vCPU with SVE)
+};
+
 struct CpuState {
   ContextId current = kNoContext;  // running context; kNoContext = idle
   // fpsimd_last_state.st: whose state the registers hold (kNoContext: NULL,
@@ -29,6 +38,14 @@ struct CpuState {
   ContextId last = kNoContext;
   bool zen_el0 = false;  // CPACR_EL1.ZEN EL0 enable: clear = EL0 SVE traps
   unsigned zcr_vl = 0;   // the vector length ZCR_EL1 selects, bits
+  ToSave to_save = ToSave::kCurrent;
+  // The guest's FP/SVE accesses do not trap to EL2 (CPTR_EL2.TFP/TZ clear,
+  // or CPACR FPEN/ZEN set, for the running guest).
+  bool guest_fp_open = false;
+  // The 2017 scheme: the hypervisor's per-CPU host context (host_cpu_context's
+  // fp_regs) holds the host registers while the guest's are loaded.
+  bool hyp_guest_live = false;
+  StateImage hyp_host;
   RegisterFileState rf;
   std::uint64_t traps = 0;
 };
@@ -57,6 +74,15 @@ class Agent {
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
   Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
+  // KVM: `guest` is the vCPU's guest context.
+  Cycles kvm_run(CpuId cpu, Cycles t, ContextId guest);
+  Cycles vm_entry(CpuId cpu, Cycles t);
+  Cycles vm_exit(CpuId cpu, Cycles t);
+  Cycles kvm_return(CpuId cpu, Cycles t);
+
+  // The KVM scheme (null: the policy models the host only), and the vCPUs.
+  void set_kvm(KvmScheme* kvm) { kvm_ = kvm; }
+  void add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl);
 
   void before_event(CpuId cpu, Cycles t) { checker_.advance(cpu, t); }
   void after_event(CpuId cpu, Cycles t);
@@ -91,6 +117,32 @@ class Agent {
   // The task's vector length (its component sizes follow).
   void set_vl(Context& ctx, unsigned vl);
   void take_trap(CpuId cpu, Context& ctx, Cause cause);
+
+  // ---- KVM primitives ----
+  // fpsimd_bind_state_to_cpu(): a vCPU's state becomes the CPU's bound
+  // state, saved by the host's own save path in the `to_save` format.
+  void bind_state(CpuId cpu, Context& guest, ToSave to_save);
+  // fpsimd_save_and_flush_cpu_state().
+  void save_and_flush(CpuId cpu, Cause cause) {
+    save_user_state(cpu, cause);
+    flush_cpu_state(cpu);
+  }
+  // The hypervisor saves the registers as the thread's user state
+  // (__fpsimd_save_state(host_fpsimd_state); with host SVE in use, 85acda3b,
+  // sve_save_state() into its sve_state).
+  void hyp_save_host(CpuId cpu, Context& thread, bool sve);
+  // The hypervisor loads the vCPU's state (__fpsimd_restore_state, or for
+  // an SVE vCPU __sve_restore_state at its VL, b43b5dd9).
+  void hyp_load_guest(CpuId cpu, Vcpu& v);
+  // The 2017 scheme: the host registers into / out of the per-CPU host
+  // context, the guest's back into the vCPU.
+  void hyp_switch_to_guest(CpuId cpu, Vcpu& v);
+  void hyp_switch_to_host(CpuId cpu, Vcpu& v);
+  // The hypervisor's exit path wrote the host's CPACR_EL1 (VHE): EL0 SVE
+  // access as `zen_el0` (no separate cost: part of every exit).
+  void hyp_set_host_cpacr(CpuId cpu, bool zen_el0) { cpus_[cpu].zen_el0 = zen_el0; }
+  void take_guest_trap(CpuId cpu, Vcpu& v);
+  Vcpu& vcpu(std::uint32_t i) { return vcpus_[i]; }
   void charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
               std::uint64_t bytes = 0, ComponentMask comps = 0);
 
@@ -116,6 +168,10 @@ class Agent {
   void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op);
   std::shared_ptr<const ComponentSizes> sizes_for(unsigned vl);
   void kernel_neon_section(CpuId cpu, Context* cur, bool in_softirq_or_irq, ComponentMask clobbers);
+  Vcpu& running_vcpu(CpuId cpu, const char* what, bool in_guest);
+  void guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, ComponentMask read, ComponentMask release);
+  void load_vcpu(CpuId cpu, Vcpu& v);
+  void put_vcpu(CpuId cpu, Vcpu& v);
 
   const Machine& machine_;
   const CostModel& cost_;
@@ -125,6 +181,9 @@ class Agent {
   std::vector<Observer*> observers_;
   std::vector<CpuState> cpus_;
   std::vector<Context> contexts_;
+  std::vector<Vcpu> vcpus_;
+  std::vector<std::uint32_t> vcpu_of_guest_;  // per context: its vCPU, or kNoVcpu
+  KvmScheme* kvm_ = nullptr;
   std::map<unsigned, std::shared_ptr<const ComponentSizes>> sizes_;
   double pending_ = 0;
   Cycles event_time_ = 0;

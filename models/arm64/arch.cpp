@@ -26,9 +26,31 @@ class Arm64Run final : public ArchAgent {
            const std::unordered_map<std::string, ContextId>& ids)
       : policy_(info.make()), agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
     for (const auto& c : s.contexts) {
-      if (c.kind == ContextKind::kGuest) panic("arm64: guest contexts are not modelled");
       if (agent_.add_context(c.name, c.kind) != ids.at(c.name)) {
         panic("arm64: context " + c.name + " numbered apart from the scenario's name table");
+      }
+    }
+    threads_.assign(s.contexts.size(), kNoContext);
+    const auto& vms = vms_of(s);
+    if (!vms.empty()) {
+      if (!info.make_kvm) {
+        throw InputError{s.file, "/vms",
+                         "policy " + info.name + " models the arm64 host only; a scenario with VMs needs a KVM "
+                         "policy (fpusim list policies: kvm-arm64-*)"};
+      }
+      kvm_ = info.make_kvm();
+      agent_.set_kvm(kvm_.get());
+    }
+    for (size_t i = 0; i < vms.size(); ++i) {
+      const VmDecl& d = vms[i];
+      if (d.sve && !kvm_->sve_vcpus()) {
+        throw InputError{s.file, "/vms/" + std::to_string(i) + "/sve",
+                         "false under policy " + info.name + ": its KVM has no vCPU SVE (b43b5dd9, v5.2)"};
+      }
+      for (const VcpuDecl& vd : d.vcpus) {
+        const ContextId guest = ids.at(vd.name), thread = ids.at(vd.thread);
+        agent_.add_vcpu(vd.name, thread, guest, d.sve, d.sve_vl);
+        threads_[guest] = thread;
       }
     }
   }
@@ -45,9 +67,7 @@ class Arm64Run final : public ArchAgent {
   void add_observer(Observer* o) override { agent_.add_observer(o); }
   // arm64 has no features a task must request before first use.
   Cycles request_dynamic_features(CpuId, Cycles) override { return 0; }
-  std::vector<ContextId> runner_threads() const override {
-    return std::vector<ContextId>(agent_.num_contexts(), kNoContext);
-  }
+  std::vector<ContextId> runner_threads() const override { return threads_; }
 
  private:
   Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
@@ -56,11 +76,17 @@ class Arm64Run final : public ArchAgent {
     if (dispatch_core_event(a, cpu, t, e, &cost)) return cost;
     switch (static_cast<unsigned>(e.kind)) {
       case static_cast<unsigned>(ev::kSveSetVl): return a.sve_set_vl(cpu, t, static_cast<unsigned>(e.arg));
+      case static_cast<unsigned>(ev::kKvmRun): return a.kvm_run(cpu, t, e.ctx);
+      case static_cast<unsigned>(ev::kVmEntry): return a.vm_entry(cpu, t);
+      case static_cast<unsigned>(ev::kVmExit): return a.vm_exit(cpu, t);
+      case static_cast<unsigned>(ev::kKvmReturn): return a.kvm_return(cpu, t);
     }
     panic("arm64: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
   }
   std::unique_ptr<Policy> policy_;
+  std::unique_ptr<KvmScheme> kvm_;
   Agent agent_;
+  std::vector<ContextId> threads_;  // per context: a vCPU's thread, else kNoContext
 };
 
 class Arm64Arch final : public Arch {
@@ -73,9 +99,10 @@ class Arm64Arch final : public Arch {
   std::shared_ptr<const CostsBase> load_costs(const nlohmann::json& doc, const std::string& file) const override {
     return std::make_shared<CostModel>(arm64::load_costs(doc, file));
   }
-  // No sections of its own yet (KVM guests are not modelled).
-  void load_scenario_part(const JsonIn&, Scenario&, std::map<std::string, size_t>&,
-                          const std::string&) const override {}
+  void load_scenario_part(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& names,
+                          const std::string& file) const override {
+    load_vms(in, s, names, file);
+  }
   // No dynamically enabled features: a key no workload can carry.
   std::string_view dynamic_permission_key() const override { return ""; }
   ComponentMask components_from_json(const JsonIn& arr) const override {
@@ -91,7 +118,9 @@ class Arm64Arch final : public Arch {
     }
     return m;
   }
-  void add_names(const Scenario&, std::unordered_map<std::string, ContextId>&) const override {}
+  void add_names(const Scenario& s, std::unordered_map<std::string, ContextId>& ids) const override {
+    fpusim::add_vm_names<VmDecl>(s, ids);
+  }
   void print_layout(std::ostream& os, const MachineBase& m) const override {
     arm64::print_layout(os, static_cast<const Machine&>(m));
   }
@@ -108,15 +137,16 @@ class Arm64Arch final : public Arch {
   }
 
   const std::vector<CauseInfo>& causes() const override { return cause_table(); }
-  std::vector<const StatGroup*> stat_groups() const override { return {&stat_group()}; }
+  std::vector<const StatGroup*> stat_groups() const override { return {&stat_group(), &kvm_stat_group()}; }
   std::vector<std::pair<std::string_view, StatId>> trap_kinds() const override {
-    return {{"sve_acc", stat_id(AStat::traps_sve_acc)}};
+    return {{"sve_acc", stat_id(AStat::traps_sve_acc)}, {"guest_fp", stat_id(AStat::traps_guest_fp)}};
   }
   // Agent::cpu_view() fills them in this order.
   const std::vector<ControlInfo>& controls() const override {
     static const std::vector<ControlInfo> c = {{"CPACR_EL1.FPEN", "FPEN", "cpacr_fpen", 1},
                                                {"CPACR_EL1.ZEN", "ZEN", "cpacr_zen", 1},
-                                               {"ZCR_EL1 VL", "VL", "zcr_vl", 16}};
+                                               {"ZCR_EL1 VL", "VL", "zcr_vl", 16},
+                                               {"guest FP/SVE open (CPTR_EL2)", "GFP", "guest_fp_open", 1}};
     return c;
   }
 
@@ -132,22 +162,51 @@ class Arm64Arch final : public Arch {
                                {"sve_vector_lengths", m.sve_vls},
                                {"default_vl", m.default_vl},
                                {"fpsimd_bytes", b[kFpsimd]},
-                               {"sve_state_bytes", m.sve ? b[kSveZ] + b[kSveP] + b[kSveFfr] : 0}};
+                               {"sve_state_bytes", m.sve ? b[kSveZ] + b[kSveP] + b[kSveFfr] : 0},
+                               {"kvm_mode", std::string(kvm_mode_name(m.kvm_mode))}};
+    if (vms_of(s).empty()) return;
+    nlohmann::json vms = nlohmann::json::array();
+    for (const VmDecl& v : vms_of(s)) {
+      nlohmann::json vcpus = nlohmann::json::array();
+      for (const VcpuDecl& c : v.vcpus) vcpus.push_back({{"name", c.name}, {"thread", c.thread}});
+      vms.push_back({{"name", v.name}, {"sve", v.sve}, {"sve_vl", v.sve_vl}, {"vcpus", vcpus}});
+    }
+    j["vms"] = vms;
   }
   std::string trap_detail(const Stats& st) const override {
-    return "(SVE access " + std::to_string(st.get(AStat::traps_sve_acc)) + ")";
+    std::string d = "(SVE access " + std::to_string(st.get(AStat::traps_sve_acc));
+    if (st.get(AStat::traps_guest_fp)) d += ", guest FP to EL2 " + std::to_string(st.get(AStat::traps_guest_fp));
+    return d + ")";
   }
-  void summary_rows(SummaryTable& t, const Scenario&, const PolicyDesc&, const Stats& st) const override {
+  void summary_rows(SummaryTable& t, const Scenario& s, const PolicyDesc&, const Stats& st) const override {
     t.row("SVE discards (syscall)", st.get(AStat::sve_discards));
     t.text("SVE saves / restores",
            with_commas(st.get(AStat::sve_saves)) + " / " + with_commas(st.get(AStat::sve_restores)));
     t.row("CPACR_EL1.ZEN writes", st.get(AStat::cpacr_writes));
     t.row("ZCR_EL1 writes", st.get(AStat::zcr_writes));
     t.row("VL changes", st.get(AStat::vl_changes));
+    if (st.get(AStat::sve_acc_warnings)) t.row("do_sve_acc WARNs", st.get(AStat::sve_acc_warnings));
+    if (vms_of(s).empty()) return;
+    t.row("KVM_RUN", st.get(AStat::kvm_runs));
+    t.text("vcpu load / put", with_commas(st.get(AStat::vcpu_loads)) + " / " + with_commas(st.get(AStat::vcpu_puts)));
+    t.text("VM entries / exits", with_commas(st.get(AStat::vm_entries)) + " / " + with_commas(st.get(AStat::vm_exits)));
+    t.text("hyp host saves / restores",
+           with_commas(st.get(AStat::hyp_host_saves)) + " / " + with_commas(st.get(AStat::hyp_host_restores)));
+    t.text("guest loads / saves", with_commas(st.get(AStat::guest_loads)) + " / " + with_commas(st.get(AStat::guest_saves)));
+    t.row("host flushed at vcpu load", st.get(AStat::host_flushes_at_load));
   }
-  std::vector<CompareRow> compare_rows(const Scenario&, bool tail) const override {
-    if (tail) return {};
+  std::vector<CompareRow> compare_rows(const Scenario& s, bool tail) const override {
+    if (tail) {
+      if (vms_of(s).empty()) return {};
+      return {{"KVM_RUN", {"kvm_runs"}},
+              {"VM exits", {"vm_exits"}},
+              {"hyp host saves", {"hyp_host_saves"}},
+              {"guest loads", {"guest_loads"}},
+              {"guest saves", {"guest_saves"}},
+              {"host flushed at load", {"host_flushes_at_load"}}};
+    }
     return {{"  SVE access", {"traps_sve_acc"}},
+            {"  guest FP to EL2", {"traps_guest_fp"}},
             {"SVE discards", {"sve_discards"}},
             {"CPACR_EL1.ZEN writes", {"cpacr_writes"}}};
   }

@@ -12,6 +12,8 @@
 
 namespace fpusim::arm64 {
 
+constexpr std::uint32_t kNoVcpu = ~std::uint32_t{0};
+
 // thread.fp_type: the format of the saved state (baa85152, v6.2; before it,
 // TIF_SVE alone said so).
 enum class FpType : std::uint8_t { kFpsimd, kSve };
@@ -27,6 +29,8 @@ struct Context : ContextBase {
   // a save stores the SVE format.
   bool tif_sve = false;
   CpuId fpsimd_cpu = kNoCpu;  // thread.fpsimd_cpu; kNoCpu = NR_CPUS
+  // The vCPU (Agent::vcpu) this thread runs inside KVM_RUN; kNoVcpu outside.
+  std::uint32_t vcpu = kNoVcpu;
   unsigned vl = 0;            // thread.vl[ARM64_VEC_SVE], bits
   std::shared_ptr<const ComponentSizes> sizes;  // at `vl`, shared with the checker
   // Per pending signal frame (ContextBase::sigframes holds its contents):

@@ -1,5 +1,5 @@
 // How traces write the arm64 events (traces/README.md): the component names
-// and the "sve_set_vl" kind with its "vl" key.
+// the "sve_set_vl" kind with its "vl" key, and the KVM kinds.
 #include "models/arm64/events.h"
 
 #include "models/arm64/machine.h"
@@ -8,19 +8,43 @@ namespace fpusim::arm64 {
 
 namespace {
 
-enum Key : unsigned { kVl };
+enum Key : unsigned { kVl, kVcpu, kReason };
+
+// kvm_exit's reasons as the arm64 model names them (ESR_EL2 classes and
+// interrupts); informational: every exit is handled alike.
+constexpr const char* kExitReasons[] = {"irq", "wfx", "hvc", "mmio", "sysreg", "other"};
+constexpr unsigned kNumExitReasons = sizeof kExitReasons / sizeof kExitReasons[0];
 
 class Arm64RecordCheck final : public RecordCheck {
  public:
+  explicit Arm64RecordCheck(const std::unordered_map<std::string, ContextId>& names) {
+    for (const auto& [name, id] : names) {
+      if (name.rfind(kVcpuKeyPrefix, 0) != 0) continue;
+      if (id >= is_vcpu_.size()) is_vcpu_.resize(id + 1, false);
+      is_vcpu_[id] = true;
+    }
+  }
   std::string check(const Event& e) const override {
-    if (e.kind == ev::kSveSetVl) {
-      if (e.sub || !valid_vl(static_cast<std::uint64_t>(e.arg)) || e.arg < 0) {
-        return "malformed record (vl must be a multiple of 128 from 128 to 2048)";
-      }
-      return {};
+    switch (static_cast<unsigned>(e.kind)) {
+      case static_cast<unsigned>(ev::kSveSetVl):
+        if (e.sub || !valid_vl(static_cast<std::uint64_t>(e.arg)) || e.arg < 0) {
+          return "malformed record (vl must be a multiple of 128 from 128 to 2048)";
+        }
+        return {};
+      case static_cast<unsigned>(ev::kKvmRun):
+        if (e.ctx >= is_vcpu_.size() || !is_vcpu_[e.ctx]) return "kvm_run names a context that is not a vCPU";
+        return {};
+      case static_cast<unsigned>(ev::kVmExit):
+        if (e.sub >= kNumExitReasons || e.arg) return "malformed record";
+        return {};
+      case static_cast<unsigned>(ev::kVmEntry):
+      case static_cast<unsigned>(ev::kKvmReturn): return {};
     }
     return "malformed record";
   }
+
+ private:
+  std::vector<bool> is_vcpu_;
 };
 
 class Arm64EventSyntax final : public EventSyntax {
@@ -31,12 +55,16 @@ class Arm64EventSyntax final : public EventSyntax {
     components_.push_back({"sve", kMaskAll});  // a full SVE register-state write: Z (with V), P, FFR
   }
   const std::vector<std::string_view>& keys() const override {
-    static const std::vector<std::string_view> k = {"vl"};
+    static const std::vector<std::string_view> k = {"vl", "vcpu", "reason"};
     return k;
   }
   const std::vector<ArchKind>& kinds() const override {
     static const std::vector<ArchKind> k = {
         {ev::kSveSetVl, "sve_set_vl", {"vl"}, {"vl"}, kFieldSubArg, kFieldSubArg},
+        {ev::kKvmRun, "kvm_run", {"vcpu"}, {"vcpu"}, kFieldCtx, kFieldCtx},  // ctx: the vCPU's guest context
+        {ev::kVmEntry, "vm_entry", {}, {}, 0, 0},
+        {ev::kVmExit, "vm_exit", {"reason"}, {"reason"}, kFieldSubArg, 0},  // sub: the reason
+        {ev::kKvmReturn, "kvm_return", {}, {}, 0, 0},
     };
     return k;
   }
@@ -48,14 +76,34 @@ class Arm64EventSyntax final : public EventSyntax {
       const std::uint64_t vl = in.u64(2048);
       if (!valid_vl(vl)) in.fail("/vl", "a vector length in bits: a multiple of 128 from 128 to 2048");
       out.arg = static_cast<std::int64_t>(vl);
+    } else if (key == kVcpu) {
+      in.string();  // a name, resolved in finish()
+    } else if (key == kReason) {
+      const std::string_view r = in.string();
+      for (unsigned i = 0; i < kNumExitReasons; ++i) {
+        if (r == kExitReasons[i]) {
+          out.sub = static_cast<std::uint8_t>(i);
+          return;
+        }
+      }
+      in.fail("/reason", "unknown arm64 VM exit reason \"" + std::string(r) + "\"; expected irq, wfx, hvc, mmio, sysreg or other");
     }
   }
-  void finish(const EventInput&, Event&) const override {}
-
-  std::unique_ptr<RecordCheck> record_check(const std::unordered_map<std::string, ContextId>&) const override {
-    return std::make_unique<Arm64RecordCheck>();
+  void finish(const EventInput& in, Event& out) const override {
+    if (out.kind != ev::kKvmRun) return;
+    const std::string name(in.text("vcpu"));
+    const ContextId* id = in.find(kVcpuKeyPrefix + name);
+    if (!id) in.fail("/vcpu", "unknown vCPU \"" + name + "\" (declare it in /vms/*/vcpus)");
+    out.ctx = *id;
   }
-  bool own_name(std::string_view) const override { return false; }
+
+  std::unique_ptr<RecordCheck> record_check(const std::unordered_map<std::string, ContextId>& names) const override {
+    return std::make_unique<Arm64RecordCheck>(names);
+  }
+  bool own_name(std::string_view entry) const override {
+    return entry.substr(0, kVmKeyPrefix.size()) == kVmKeyPrefix ||
+           entry.substr(0, kVcpuKeyPrefix.size()) == kVcpuKeyPrefix;
+  }
 
  private:
   std::vector<std::string> names_;

@@ -9,6 +9,12 @@ namespace fpusim::arm64::ev {
 
 // prctl(PR_SVE_SET_VL, vl): `arg` = the vector length in bits.
 constexpr EventKind kSveSetVl{14};
+// KVM: the KVM_RUN ioctl of a vCPU (`ctx` = its guest context), the guest's
+// entries and exits inside it, and its return to user space.
+constexpr EventKind kKvmRun{15};
+constexpr EventKind kVmEntry{16};
+constexpr EventKind kVmExit{17};
+constexpr EventKind kKvmReturn{18};
 
 // Kinds whose effect reaches other CPUs' contexts (ptrace state access).
 constexpr std::uint32_t kBarriers = kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite);

@@ -38,11 +38,29 @@ std::string mask_to_names(ComponentMask m);
 // + FPSR + FPCR = 520; Z 32 x VL/8, P 16 x VL/64, FFR VL/64).
 std::array<std::uint32_t, kMaxComponents> component_bytes(unsigned vl);
 
+// How KVM runs on the machine's kernel (the kvm-arm.mode boot option and
+// whether the CPU has VHE): it decides who takes a guest's FP trap and
+// whether the guest exit path rewrites the host's CPACR_EL1.
+enum class KvmMode : std::uint8_t {
+  // E2H=1, the host kernel at EL2; CPACR_EL1 accesses alias CPTR_EL2, and
+  // the exit path writes the host value into it (before the 2025 rework
+  // CPACR_EL1_DEFAULT: EL0 SVE access off).
+  kVhe,
+  // E2H=0, the host at EL1, hyp at EL2 with its own CPTR_EL2 (TFP/TZ/TSM):
+  // the host's CPACR_EL1 is not touched by a guest run.
+  kNvhe,
+  // nVHE hyp with E2H=1 (75c76ab5: CPTR_EL2 in the CPACR layout); the host
+  // at EL1 keeps its own CPACR_EL1, as under nVHE.
+  kHvhe,
+};
+std::string_view kvm_mode_name(KvmMode m);
+
 struct Machine : MachineBase {
   bool sve = false;
   bool sve2 = false;
   std::vector<unsigned> sve_vls;  // vector lengths in bits the CPUs support, ascending
   unsigned default_vl = 0;        // /proc/sys/abi/sve_default_vector_length, in bits
+  KvmMode kvm_mode = KvmMode::kVhe;
   bool supports_vl(unsigned vl) const {
     for (unsigned v : sve_vls) {
       if (v == vl) return true;
@@ -65,7 +83,8 @@ struct Machine : MachineBase {
   X(sve_acc_trap, "EL0 -> EL1 SVE access trap round trip (do_sve_acc entry and ERET), excluding its work") \
   X(sve_flush_live, "sve_flush_live(): zero the Z upper bits, P and FFR in the registers")             \
   X(cpacr_write, "CPACR_EL1 write + ISB (sve_user_enable / sve_user_disable)")                         \
-  X(zcr_write, "ZCR_EL1 write (sve_set_vq: a new vector length)")
+  X(zcr_write, "ZCR_EL1 write (sve_set_vq: a new vector length)")                                      \
+  X(hyp_fp_trap, "guest FP/SIMD or SVE access trapped to EL2 and back (kvm_hyp_handle_fpsimd entry and ERET), excluding its saves and loads")
 
 struct CostModel : CostsBase {
 #define FPUSIM_ARM64_DECLARE_COST(field, doc) double field = 0;

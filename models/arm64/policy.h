@@ -45,10 +45,15 @@ class Policy {
   virtual void state_written(Agent& a, Context& target, ComponentMask written) = 0;
   // prctl(PR_SVE_SET_VL): vec_set_vector_length() for current.
   virtual void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) = 0;
+  // fpsimd_save_user_state() of a binding with to_save CURRENT: whether it
+  // stores the SVE format, decided by current (whatever state is bound).
+  virtual bool save_sve_for_current(const Context& current) const = 0;
 };
 
 struct PolicyInfo : PolicyDesc {
   std::function<std::unique_ptr<Policy>()> make;
+  // The KVM scheme of the era; null for a policy of the host alone.
+  std::function<std::unique_ptr<KvmScheme>()> make_kvm;
 };
 
 Registry<PolicyInfo>& policy_registry();

@@ -34,8 +34,25 @@ Machine load_machine(const Json& doc, const std::string& file) {
     if (!m.sve_vls.empty()) vls.fail("no vector lengths: the machine has no SVE");
     if (m.default_vl != 0) dvl.fail("0: the machine has no SVE");
   }
+  if (in.has("kvm_mode")) {
+    JsonIn km = in.at("kvm_mode");
+    const std::string v = km.as_string();
+    if (v == "vhe") m.kvm_mode = KvmMode::kVhe;
+    else if (v == "nvhe") m.kvm_mode = KvmMode::kNvhe;
+    else if (v == "hvhe") m.kvm_mode = KvmMode::kHvhe;
+    else km.fail("\"vhe\", \"nvhe\" or \"hvhe\" (protected KVM is not modelled)");
+  }
   in.require_all_read();
   return m;
+}
+
+std::string_view kvm_mode_name(KvmMode m) {
+  switch (m) {
+    case KvmMode::kVhe: return "vhe";
+    case KvmMode::kNvhe: return "nvhe";
+    case KvmMode::kHvhe: return "hvhe";
+  }
+  return "?";
 }
 
 CostModel load_costs(const Json& doc, const std::string& file) {
@@ -97,8 +114,35 @@ void print_layout(std::ostream& os, const Machine& m) {
     }
     os << "\nsaved in SVE format with TIF_SVE (Z, P, FFR + FPSR/FPCR), else FPSIMD format (V0-V31 + FPSR/FPCR)\n";
   }
+  os << "KVM: " << kvm_mode_name(m.kvm_mode) << "\n";
   os << "not modelled: SME (ZA, ZT0, streaming mode), FPMR\n";
 }
+
+void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen, const std::string& file) {
+  const Machine& m = machine_of(s);
+  fpusim::load_vms<VmDecl>(in, s, seen, file, [&](const JsonIn& v, VmDecl& d) {
+    if (v.has("sve")) {
+      JsonIn sv = v.at("sve");
+      d.sve = sv.as_bool();
+      if (d.sve && !m.sve) sv.fail("false: machine " + m.name + " has no SVE");
+    }
+    if (v.has("sve_vl")) {
+      JsonIn vl = v.at("sve_vl");
+      if (!d.sve) vl.fail("no \"sve_vl\" for a VM without SVE (\"sve\": true first)");
+      const std::uint64_t x = vl.as_u64(2048);
+      if (!m.supports_vl(static_cast<unsigned>(x))) {
+        std::string vls;
+        for (unsigned l : m.sve_vls) vls += (vls.empty() ? "" : ", ") + std::to_string(l);
+        vl.fail("a vector length machine " + m.name + " supports (" + vls + ")");
+      }
+      d.sve_vl = static_cast<unsigned>(x);
+    } else if (d.sve) {
+      d.sve_vl = m.sve_vls.back();  // KVM's default: the largest the host supports (kvm_sve_max_vl)
+    }
+  });
+}
+
+const std::vector<VmDecl>& vms_of(const Scenario& s) { return fpusim::vms_of<VmDecl>(s); }
 
 const Machine& machine_of(const Scenario& s) { return static_cast<const Machine&>(*s.machine); }
 const CostModel& costs_of(const Scenario& s) { return static_cast<const CostModel&>(*s.costs); }

@@ -11,9 +11,18 @@ const StatGroup& stat_group() {
                            "and ZCR_EL1 writes, vector-length changes, kernel-mode NEON",
                            kNumCoreStats,
                            {FPUSIM_ARM64_STATS(FPUSIM_ARM64_STAT_INFO)}};
-#undef FPUSIM_ARM64_STAT_INFO
   return g;
 }
+
+const StatGroup& kvm_stat_group() {
+  static const StatGroup g{"arm64_kvm",
+                           "KVM on arm64: KVM_RUN, vcpu load/put, guest FP traps to EL2, hypervisor and host saves "
+                           "of host and guest state, FP ownership",
+                           stat_group().end(),
+                           {FPUSIM_ARM64_KVM_STATS(FPUSIM_ARM64_STAT_INFO)}};
+  return g;
+}
+#undef FPUSIM_ARM64_STAT_INFO
 
 const std::vector<CauseInfo>& cause_table() {
   static const std::vector<CauseInfo> t = {

@@ -52,7 +52,10 @@ void SveDiscardPolicy::syscall_enter(Agent& a, CpuId cpu, Context& ctx) {
 // else fpsimd_to_sve() in memory only (v5.13 .. v6.1; the task's
 // TIF_FOREIGN_FPSTATE is already set, so the next return loads it).
 void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
-  if (ctx.tif_sve) panic("arm64: do_sve_acc() for " + ctx.name + " with TIF_SVE set");  // WARN_ON in Linux
+  // "if (test_and_set_thread_flag(TIF_SVE)) WARN_ON(1); /* SVE access
+  // shouldn't have trapped */": the trap configuration was wrong for the
+  // task (b3eb56b6); the kernel warns and re-initialises the live SVE bits.
+  if (ctx.tif_sve) a.stats().add(AStat::sve_acc_warnings, ctx.id, 1);
   ctx.tif_sve = true;
   if (!ctx.foreign) {
     a.set_zcr(cpu, ctx.vl, Cause::sve_trap);
@@ -71,8 +74,10 @@ void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
 // then fpsimd_flush_cpu_state(): the registers are nobody's, current's
 // TIF_FOREIGN_FPSTATE set.
 void SveDiscardPolicy::kernel_neon_begin(Agent& a, CpuId cpu, Context* cur) {
-  if (cur && cur->is_user() && !cur->foreign && a.cpu(cpu).last == cur->id) {
-    a.stats().add(AStat::kernel_neon_saves, cur->id, 1);
+  // A live bound state is saved: current's own, or a vCPU's that KVM bound
+  // on the VMM thread (e6b673b7).
+  if (cur && cur->is_user() && !cur->foreign && a.cpu(cpu).last != kNoContext) {
+    a.stats().add(AStat::kernel_neon_saves, a.cpu(cpu).last, 1);
   }
   a.save_user_state(cpu, Cause::kernel_neon);
   a.flush_cpu_state(cpu);
@@ -225,6 +230,6 @@ FPUSIM_REGISTER_ARM64_POLICY(
                      "arm64: save at switch-out when the registers are live, load on return to user unless "
                      "fpsimd_last_state and fpsimd_cpu still name the task; SVE enabled by a first-use trap and "
                      "discarded at every syscall"},
-                    make_sve_discard_policy})
+                    make_sve_discard_policy, nullptr})
 
 }  // namespace fpusim::arm64

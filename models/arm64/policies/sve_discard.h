@@ -26,10 +26,14 @@ class SveDiscardPolicy : public Policy {
   void state_read(Agent& a, CpuId cpu, Context& target) override;
   void state_written(Agent& a, Context& target, ComponentMask written) override;
   void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) override;
+  // fpsimd_save() (v4.15 .. v6.1): "if (test_thread_flag(TIF_SVE))".
+  bool save_sve_for_current(const Context& current) const override { return current.tif_sve; }
 
  protected:
   // fpsimd_preserve_current_state(): save current's live state.
   void preserve_current_state(Agent& a, CpuId cpu, Cause cause) { a.save_user_state(cpu, cause); }
 };
+
+std::unique_ptr<Policy> make_sve_discard_policy();
 
 }  // namespace fpusim::arm64

@@ -1,0 +1,89 @@
+// KVM arm64's FP schemes: the 2017 eager switch in the hypervisor, and the
+// lazy scheme of e6b673b7 ("KVM: arm64: Optimise FPSIMD handling to reduce
+// guest/host thrashing", v4.18) with what each later era changed, as flags
+// of one scheme so that an era, and a bug, is one difference
+// (kvm_eras.cpp registers them as policies).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "models/arm64/agent.h"
+#include "models/arm64/kvm.h"
+
+namespace fpusim::arm64 {
+
+// Before e6b673b7 (v4.15 .. v4.17): the hypervisor switches the FP
+// registers itself. Every guest entry traps the guest's FP (CPTR_EL2.TFP);
+// the first guest FP use saves the host registers into the per-CPU host
+// context and loads the guest's (__hyp_switch_fpsimd); the exit saves the
+// guest's and restores the host's if the guest used FP
+// (__kvm_vcpu_run: "if (fp_enabled) { __fpsimd_save_state(guest);
+// __fpsimd_restore_state(host); }"). Host SVE state cannot survive that
+// (V writes clear the Z upper bits), so the run loop unbinds a task with
+// SVE before each entry (kvm_fpsimd_flush_cpu_state() ->
+// sve_flush_cpu_state(), removed by 21cdd7fd76e3).
+class EagerKvm2017 final : public KvmScheme {
+ public:
+  bool sve_vcpus() const override { return false; }
+  void vcpu_load(Agent&, CpuId, Vcpu&, Context&) override {}
+  void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  bool guest_fp_trapped(const Agent&, CpuId, const Vcpu&) const override { return true; }
+  void guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void exit(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void ctxsync(Agent&, CpuId, Vcpu&, Context&) override {}
+  void vcpu_put(Agent&, CpuId, Vcpu&, Context&) override {}
+};
+
+// What differs between the eras of the lazy scheme (each flag names the
+// commit that set or cleared it).
+struct LazyEra {
+  // KVM_ARM64_HOST_SVE_IN_USE: TIF_SVE recorded at load, host SVE saved by
+  // hyp (85acda3b) and TIF_SVE given back at put; dropped by 8383741a
+  // (v5.17) on the grounds that KVM_RUN, a syscall, leaves no host SVE.
+  bool host_sve_in_use = false;
+  // KVM_ARM64_HOST_SVE_ENABLED recorded at load and restored into
+  // CPACR_EL1.ZEN_EL0EN at put on VHE (b3eb56b6). false: the e6b673b7
+  // original, whose put re-bound current instead (the b3eb56b6 bug).
+  bool restore_zen_from_load = true;
+  // The flag is cleared at every load before being set (b3eb56b6 did;
+  // 8383741a lost it, d52d165d put it back). false: the d52d165d bug.
+  bool clear_zen_flag_at_load = true;
+  // put_fp gives current its TIF_SVE back before the save instead of after
+  // it (the 2955bcc8 bug): the save then uses the host's format for the
+  // vCPU's registers.
+  bool tif_sve_before_save = false;
+  // v6.2 (deeb8f9a, 62021cc3): the vCPU is bound with an explicit to_save
+  // and TIF_SVE is left alone; fpsimd_kvm_prepare() (93ae6b01) drops a
+  // host task's TIF_SVE at load, converting its saved state only.
+  bool explicit_to_save = false;
+  // fbc7e61195e2 (v6.14): load saves and flushes the host state (FREE),
+  // hyp never saves host state, put restores no CPACR bits, and the VHE
+  // exit path leaves ZEN enabled (__deactivate_cptr_traps_vhe()).
+  bool flush_host_at_load = false;
+};
+
+class LazyKvm final : public KvmScheme {
+ public:
+  explicit LazyKvm(LazyEra era) : era_(era) {}
+  bool sve_vcpus() const override { return true; }
+  void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  bool guest_fp_trapped(const Agent&, CpuId, const Vcpu& v) const override {
+    return v.fp_owner != FpOwner::kGuestOwned;
+  }
+  void guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void exit(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void ctxsync(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+
+ private:
+  LazyEra era_;
+};
+
+// A PolicyInfo's make_kvm for an era of the lazy scheme.
+inline std::function<std::unique_ptr<KvmScheme>()> lazy_kvm(LazyEra era) {
+  return [era] { return std::make_unique<LazyKvm>(era); };
+}
+
+}  // namespace fpusim::arm64
