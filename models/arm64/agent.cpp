@@ -12,7 +12,7 @@ constexpr std::uint64_t kFpsrFpcrBytes = 8;
 }  // namespace
 
 std::string component_name(unsigned i) {
-  static const char* const names[kNumComponents] = {"fpsimd", "sve_z", "sve_p", "sve_ffr"};
+  static const char* const names[kNumComponents] = {"fpsimd", "sve_z", "sve_p", "sve_ffr", "za", "zt0", "fpmr"};
   return i < kNumComponents ? names[i] : "component" + std::to_string(i);
 }
 
@@ -22,12 +22,16 @@ std::string mask_to_names(ComponentMask m) {
   return s.empty() ? "none" : s;
 }
 
-std::array<std::uint32_t, kMaxComponents> component_bytes(unsigned vl) {
+std::array<std::uint32_t, kMaxComponents> component_bytes(const VecLayout& l) {
   std::array<std::uint32_t, kMaxComponents> b{};
+  const unsigned vl = l.streaming ? l.svl : l.vl;
   b[kFpsimd] = 32 * 16 + kFpsrFpcrBytes;
   b[kSveZ] = 32 * vl / 8;
   b[kSveP] = 16 * vl / 64;
-  b[kSveFfr] = vl / 64;
+  b[kSveFfr] = l.streaming && !l.fa64 ? 0 : vl / 64;
+  b[kZa] = (l.svl / 8) * (l.svl / 8);   // ZA_SIG_REGS_SIZE: SVL/8 rows of SVL/8 bytes
+  b[kZt0] = l.svl && l.sme2 ? 64 : 0;   // ZT_SIG_REG_BYTES
+  b[kFpmr] = l.fpmr ? 8 : 0;
   return b;
 }
 
@@ -43,9 +47,9 @@ const std::vector<ScalarCostInfo>& scalar_costs() {
 Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker)
     : machine_(machine), cost_(cost), policy_(policy), stats_(stats), checker_(checker), cpus_(machine.cpus) {}
 
-std::shared_ptr<const ComponentSizes> Agent::sizes_for(unsigned vl) {
-  auto& s = sizes_[vl];
-  if (!s) s = std::make_shared<const ComponentSizes>(component_bytes(vl));
+std::shared_ptr<const ComponentSizes> Agent::sizes_for(const VecLayout& l) {
+  auto& s = sizes_[l];
+  if (!s) s = std::make_shared<const ComponentSizes>(component_bytes(l));
   return s;
 }
 
@@ -69,6 +73,7 @@ ContextId Agent::add_context(std::string name, ContextKind kind) {
   c.name = std::move(name);
   c.id = static_cast<ContextId>(contexts_.size());
   c.kind = kind;
+  c.svl = machine_.sme ? machine_.default_svl : 0;
   contexts_.push_back(std::move(c));
   set_vl(contexts_.back(), machine_.default_vl);
   return contexts_.back().id;
@@ -76,7 +81,7 @@ ContextId Agent::add_context(std::string name, ContextKind kind) {
 
 void Agent::start() {
   if (stats_.per_context.size() < contexts_.size()) stats_.per_context.resize(contexts_.size());
-  for (CpuState& cs : cpus_) cs.zcr_vl = machine_.default_vl;
+  for (CpuState& cs : cpus_) cs.zcr_vl = machine_.default_vl, cs.smcr_vl = machine_.sme ? machine_.default_svl : 0;
   for (Context& c : contexts_) policy_.init_context(*this, c);
   pending_ = 0;
 }
@@ -89,7 +94,11 @@ std::string Agent::context_name(ContextId id) const {
 
 void Agent::set_vl(Context& ctx, unsigned vl) {
   ctx.vl = vl;
-  ctx.sizes = sizes_for(vl);
+  relayout(ctx);
+}
+
+void Agent::relayout(Context& ctx) {
+  ctx.sizes = sizes_for(machine_.layout(ctx.vl, ctx.svl, ctx.svcr_sm));
   checker_.set_sizes(ctx.id, ctx.sizes);
 }
 
@@ -118,8 +127,11 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
 void Agent::account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps,
                     std::string_view op) {
   // The bytes the instructions move: every component of the format (SVE
-  // saves and loads write all of Z, P and FFR, zero or not).
-  const std::uint64_t bytes = sve ? c.sizes->of(kMaskSve) + kFpsrFpcrBytes : (*c.sizes)[kFpsimd];
+  // saves and loads write all of Z, P and FFR, zero or not), FPMR with
+  // either; ZA and ZT0 (sme_save_state / sme_load_state) alone.
+  const std::uint64_t bytes = comps == kMaskZa ? c.sizes->of(kMaskZa)
+                              : sve ? c.sizes->of(kMaskSve) + kFpsrFpcrBytes + (*c.sizes)[kFpmr]
+                                    : (*c.sizes)[kFpsimd] + (*c.sizes)[kFpmr];
   stats_.add(save ? Stat::saves : Stat::restores, c.id, 1);
   stats_.add(save ? Stat::bytes_saved : Stat::bytes_restored, c.id, bytes);
   if (sve) stats_.add(save ? AStat::sve_saves : AStat::sve_restores, c.id, 1);
@@ -143,14 +155,30 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
   Context& owner = contexts_[cs.last];
   // The format: last->to_save, or for a task binding current's TIF_SVE
   // (before v6.2 always current's TIF_SVE, which KVM set for a vCPU).
-  const bool sve = cs.to_save == ToSave::kSve ||
-                   (cs.to_save == ToSave::kCurrent && policy_.save_sve_for_current(*cur));
+  bool sve = cs.to_save == ToSave::kSve ||
+             (cs.to_save == ToSave::kCurrent && policy_.save_sve_for_current(*cur));
+  const ComponentMask fpmr = machine_.fpmr ? kMaskFpmr : 0;
+  // "if (system_supports_fpmr()) *(last->fpmr) = read_sysreg_s(SYS_FPMR);"
+  owner.image.copy_from(cs.rf.regs, fpmr);
+  if (machine_.sme && owner.kind != ContextKind::kGuest) {
+    // "*svcr = read_sysreg_s(SYS_SVCR); if (*svcr & SVCR_ZA_MASK)
+    // sme_save_state(last->sme_state, system_supports_sme2()); if (*svcr &
+    // SVCR_SM_MASK) { save_sve_regs = true; save_ffr = system_supports_fa64();
+    // vl = last->sme_vl; }"
+    owner.svcr_sm = cs.sm;
+    owner.svcr_za = cs.za;
+    if (cs.za) {
+      owner.image.copy_from(cs.rf.regs, kMaskZa);
+      account(true, cpu, owner, cause, true, kMaskZa, "sme_save");
+    }
+    if (cs.sm) sve = true;
+  }
   if (sve) {
     // sve_save_state() into last->sve_state, FPSR/FPCR into last->st.
-    owner.image.copy_from(cs.rf.regs, kMaskAll);
+    owner.image.copy_from(cs.rf.regs, kMaskVec);
     owner.fp_type = FpType::kSve;
     if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
-    account(true, cpu, owner, cause, true, kMaskAll, "sve_save");
+    account(true, cpu, owner, cause, true, kMaskVec | fpmr, "sve_save");
   } else {
     // fpsimd_save_state(last->st): V0-V31 only; the SVE buffer is not
     // written, so whatever the Z upper bits, P and FFR held is dropped.
@@ -158,19 +186,36 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
     owner.image.set_init(kMaskSve);
     owner.fp_type = FpType::kFpsimd;
     if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
-    account(true, cpu, owner, cause, false, kMaskFpsimd, "fpsimd_save");
+    account(true, cpu, owner, cause, false, kMaskFpsimd | fpmr, "fpsimd_save");
   }
 }
 
 void Agent::load(CpuId cpu, Context& c, Cause cause) {
   CpuState& cs = cpus_[cpu];
+  const ComponentMask fpmr = machine_.fpmr ? kMaskFpmr : 0;
+  cs.rf.regs.copy_from(c.image, fpmr);  // "write_sysreg_s(current->thread.uw.fpmr, SYS_FPMR)"
+  if (machine_.sme) {
+    // "if (test_thread_flag(TIF_SME)) sme_set_vq(...); write_sysreg_s(
+    // current->thread.svcr, SYS_SVCR); if (thread_za_enabled(...))
+    // sme_load_state(...)".
+    if (c.tif_sme) set_smcr(cpu, c.svl, cause);
+    cs.sm = c.svcr_sm;
+    cs.za = c.svcr_za;
+    if (cs.za) {
+      cs.rf.regs.copy_from(c.image, kMaskZa);
+      account(false, cpu, c, cause, true, kMaskZa, "sme_load");
+    }
+  }
   if (c.fp_type == FpType::kSve) {
-    // task_fpsimd_load(), FP_STATE_SVE: TIF_SVE set, ZCR_EL1 for the task's
-    // VL, sve_load_state().
-    c.tif_sve = true;
-    set_zcr(cpu, c.vl, cause);
-    cs.rf.regs.copy_from(c.image, kMaskAll);
-    account(false, cpu, c, cause, true, kMaskAll, "sve_load");
+    // task_fpsimd_load(), FP_STATE_SVE: TIF_SVE set unless in streaming
+    // mode, ZCR_EL1 for the task's VL, sve_load_state() (at the SVL in
+    // streaming mode).
+    if (!c.svcr_sm) {
+      c.tif_sve = true;
+      set_zcr(cpu, c.vl, cause);
+    }
+    cs.rf.regs.copy_from(c.image, kMaskVec);
+    account(false, cpu, c, cause, true, kMaskVec | fpmr, "sve_load");
   } else {
     // FP_STATE_FPSIMD: TIF_SVE cleared, fpsimd_load_state(). Writes to V
     // registers zero the Z bits above 128 (Arm ARM, SVE: AdvSIMD writes to a
@@ -179,7 +224,7 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
     c.tif_sve = false;
     cs.rf.regs.copy_from(c.image, kMaskFpsimd);
     cs.rf.regs.set_init(bit(kSveZ));
-    account(false, cpu, c, cause, false, kMaskFpsimd, "fpsimd_load");
+    account(false, cpu, c, cause, false, kMaskFpsimd | fpmr, "fpsimd_load");
   }
   cs.rf.modified = 0;
 }
@@ -189,12 +234,56 @@ void Agent::bind(CpuId cpu, Context& c, Cause cause) {
   cs.last = c.id;
   cs.to_save = ToSave::kCurrent;
   c.fpsimd_cpu = cpu;
+  if (machine_.sme) set_smen_el0(cpu, c.tif_sme, cause);
   if (machine_.sve) set_zen_el0(cpu, c.tif_sve, cause);
 }
 
 void Agent::flush_cpu_state(CpuId cpu) {
   cpus_[cpu].last = kNoContext;
+  // "if (system_supports_sme()) sme_smstop();": the state was saved or is
+  // nobody's.
+  if (machine_.sme) smstop_live(cpu, true, true, nullptr);
   if (Context* cur = current(cpu)) cur->foreign = true;
+}
+
+void Agent::smstop_live(CpuId cpu, bool sm, bool za, Context* owner) {
+  CpuState& cs = cpus_[cpu];
+  if (sm && cs.sm) {
+    cs.sm = false;
+    cs.rf.regs.set_init(kMaskVec);
+    cs.rf.modified |= kMaskVec;
+    if (owner) {
+      owner->truth.set_init(kMaskVec);
+      owner->svcr_sm = false;
+      relayout(*owner);
+    }
+  }
+  if (za && cs.za) {
+    cs.za = false;
+    cs.rf.regs.set_init(kMaskZa);
+    cs.rf.modified |= kMaskZa;
+    if (owner) {
+      owner->truth.set_init(kMaskZa);
+      owner->svcr_za = false;
+    }
+  }
+}
+
+void Agent::set_smen_el0(CpuId cpu, bool on, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  if (cs.smen_el0 == on) return;
+  cs.smen_el0 = on;
+  stats_.add(AStat::cpacr_writes);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.cpacr_write, on ? "sme_user_enable" : "sme_user_disable",
+         cause);
+}
+
+void Agent::set_smcr(CpuId cpu, unsigned svl, Cause cause) {
+  CpuState& cs = cpus_[cpu];
+  if (cs.smcr_vl == svl) return;
+  cs.smcr_vl = svl;
+  stats_.add(AStat::smcr_writes);
+  charge(cpu, kNoContext, Stat::control_cycles, cost_.smcr_write, "smcr_write", cause);
 }
 
 void Agent::set_zen_el0(CpuId cpu, bool on, Cause cause) {
@@ -231,12 +320,13 @@ void Agent::convert(Context& c, FpType to) {
   stats_.add(AStat::sve_conversions, c.id, 1);
 }
 
-void Agent::take_trap(CpuId cpu, Context& c, Cause cause) {
+void Agent::take_trap(CpuId cpu, Context& c, Cause cause, bool sme) {
   stats_.add(Stat::traps, c.id, 1);
-  stats_.add(AStat::traps_sve_acc, c.id, 1);
+  stats_.add(sme ? AStat::traps_sme_acc : AStat::traps_sve_acc, c.id, 1);
   ++cpus_[cpu].traps;
   stats_.cause(cause).traps += 1;
-  charge(cpu, c.id, Stat::trap_cycles, cost_.sve_acc_trap, "sve_acc_trap", cause, 0, kMaskSve);
+  charge(cpu, c.id, Stat::trap_cycles, sme ? cost_.sme_acc_trap : cost_.sve_acc_trap,
+         sme ? "sme_acc_trap" : "sve_acc_trap", cause, 0, sme ? kMaskZa : kMaskSve);
 }
 
 void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
@@ -257,16 +347,19 @@ void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
 void Agent::after_event(CpuId cpu, Cycles t) {
   const CpuState& cs = cpus_[cpu];
   ContextId user = kNoContext;
-  // EL0 SVE traps while CPACR_EL1.ZEN's EL0 bit is clear; FP/AdvSIMD never
-  // traps for EL0 (FPEN stays enabled: the state is loaded before ERET).
-  ComponentMask armed = (machine_.sve && !cs.zen_el0) ? kMaskSve : 0;
+  // EL0 SVE traps while CPACR_EL1.ZEN's EL0 bit is clear (in streaming
+  // mode: SMEN's), SME while SMEN's is; FP/AdvSIMD never traps for EL0
+  // (FPEN stays enabled: the state is loaded before ERET).
+  ComponentMask armed = 0;
+  if (cs.sm ? !cs.smen_el0 : (machine_.sve && !cs.zen_el0)) armed |= kMaskSve;
+  if (machine_.sme && !cs.smen_el0) armed |= kMaskZa;
   if (cs.current != kNoContext) {
     const Context& c = contexts_[cs.current];
     if (c.vcpu != kNoVcpu && vcpus_[c.vcpu].in_guest) {
       // The guest runs: its FP/SVE accesses trap to EL2 unless opened.
       const Vcpu& v = vcpus_[c.vcpu];
       user = v.guest;
-      armed = !cs.guest_fp_open ? kMaskAll : v.sve ? 0 : kMaskSve;
+      armed = !cs.guest_fp_open ? kMaskVec : v.sve ? 0 : kMaskSve;
     } else if (c.in_user && c.is_user()) {
       user = cs.current;
     }
@@ -292,7 +385,7 @@ CpuView Agent::cpu_view(CpuId cpu) const {
   v.traps = cs.traps;
   // In the order of Arm64Arch::controls(): the EL0 enable bits (1 = EL0
   // access allowed, 0 = it traps).
-  v.controls[0] = 1;  // CPACR_EL1.FPEN EL0: never trapped by Linux for tasks
+  v.controls[0] = cs.smen_el0;
   v.controls[1] = cs.zen_el0;
   v.controls[2] = cs.zcr_vl;
   v.controls[3] = cs.guest_fp_open;
@@ -351,11 +444,34 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
   Context& c = *current(cpu);
   CpuState& cs = cpus_[cpu];
   const ComponentMask touched = write | read | release;
-  if ((touched & kMaskSve) && !machine_.sve) {
+  if ((touched & kMaskSve) && !machine_.sve && !cs.sm) {
     throw SemanticError{"SVE use (" + mask_to_names(touched & kMaskSve) + ") by " + c.name + " on machine " +
                         machine_.name + ", which has no SVE"};
   }
-  if ((touched & kMaskSve) && !cs.zen_el0) {
+  if ((touched & kMaskFpmr) && !machine_.fpmr) {
+    throw SemanticError{"FPMR use by " + c.name + " on machine " + machine_.name + ", which has no FEAT_FPMR"};
+  }
+  if (touched & kMaskZa) {
+    if (!machine_.sme) throw SemanticError{"ZA use by " + c.name + " on machine " + machine_.name + ", which has no SME"};
+    if ((touched & bit(kZt0)) && !machine_.sme2) {
+      throw SemanticError{"ZT0 use by " + c.name + " on machine " + machine_.name + ", which has no SME2"};
+    }
+    if (!cs.za) {
+      throw SemanticError{"ZA use by " + c.name + " with PSTATE.ZA clear (an smstart event with \"za\" first)"};
+    }
+  }
+  if ((touched & bit(kSveFfr)) && cs.sm && !machine_.fa64) {
+    throw SemanticError{"FFR use by " + c.name + " in streaming mode on machine " + machine_.name +
+                        ", which has no FEAT_SME_FA64"};
+  }
+  // Streaming SVE and ZA are SME: CPACR_EL1.SMEN decides (do_sme_acc).
+  if ((cs.sm && (touched & kMaskSve) && !cs.smen_el0) || ((touched & kMaskZa) && !cs.smen_el0)) {
+    take_trap(cpu, c, Cause::sme_trap, true);
+    policy_.sme_acc(*this, cpu, c);
+    policy_.return_to_user(*this, cpu, c);
+    if (!cs.smen_el0) panic("arm64: SME still trapped after do_sme_acc() for " + c.name);
+  }
+  if ((touched & kMaskSve) && !cs.sm && !cs.zen_el0) {
     // ESR_ELx.EC = SVE: the instruction is re-executed after do_sve_acc().
     take_trap(cpu, c, Cause::sve_trap);
     policy_.sve_acc(*this, cpu, c);
@@ -535,6 +651,10 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   event_time_ = t;
   Context& tc = contexts_[target];
   if (!tc.is_user()) throw SemanticError{"state write of " + tc.name + ", which is not a user task"};
+  if (write & (kMaskZa | kMaskFpmr)) {
+    throw SemanticError{"state write of " + mask_to_names(write & (kMaskZa | kMaskFpmr)) +
+                        ": ptrace writes of ZA, ZT0 and FPMR are not modelled"};
+  }
   if (tc.running_on != kNoCpu) {
     throw SemanticError{"state write of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
                         " (a tracee must be stopped)"};
@@ -589,7 +709,7 @@ void Agent::bind_state(CpuId cpu, Context& guest, ToSave to_save) {
 void Agent::hyp_save_host(CpuId cpu, Context& thread, bool sve) {
   CpuState& cs = cpus_[cpu];
   if (sve) {
-    thread.image.copy_from(cs.rf.regs, kMaskAll);
+    thread.image.copy_from(cs.rf.regs, kMaskVec);
     thread.fp_type = FpType::kSve;
   } else {
     thread.image.copy_from(cs.rf.regs, kMaskFpsimd);
@@ -597,7 +717,7 @@ void Agent::hyp_save_host(CpuId cpu, Context& thread, bool sve) {
     thread.fp_type = FpType::kFpsimd;
   }
   stats_.add(AStat::hyp_host_saves, thread.id, 1);
-  account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskAll : kMaskFpsimd,
+  account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskVec : kMaskFpsimd,
           sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
 }
 
@@ -607,14 +727,14 @@ void Agent::hyp_load_guest(CpuId cpu, Vcpu& v) {
   if (v.sve) {
     // ZCR_EL2 := the vCPU's maximum VQ - 1, then __sve_restore_state().
     set_zcr(cpu, v.vl, Cause::guest_trap);
-    cs.rf.regs.copy_from(g.image, kMaskAll);
+    cs.rf.regs.copy_from(g.image, kMaskVec);
   } else {
     cs.rf.regs.copy_from(g.image, kMaskFpsimd);
     cs.rf.regs.set_init(bit(kSveZ));  // V writes clear the Z upper bits
   }
   cs.rf.modified = 0;
   stats_.add(AStat::guest_loads, g.id, 1);
-  account(false, cpu, g, Cause::guest_trap, v.sve, v.sve ? kMaskAll : kMaskFpsimd,
+  account(false, cpu, g, Cause::guest_trap, v.sve, v.sve ? kMaskVec : kMaskFpsimd,
           v.sve ? "hyp_sve_load_guest" : "hyp_fpsimd_load_guest");
 }
 
@@ -652,7 +772,7 @@ void Agent::take_guest_trap(CpuId cpu, Vcpu& v) {
   ++cpus_[cpu].traps;
   stats_.cause(Cause::guest_trap).traps += 1;
   charge(cpu, v.guest, Stat::trap_cycles, cost_.hyp_fp_trap, "guest_fp_trap", Cause::guest_trap, 0,
-         v.sve ? kMaskAll : kMaskFpsimd);
+         v.sve ? kMaskVec : kMaskFpsimd);
 }
 
 Vcpu& Agent::running_vcpu(CpuId cpu, const char* what, bool in_guest) {
@@ -776,6 +896,51 @@ Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
   thread.vcpu = kNoVcpu;
   thread.in_user = true;
   policy_.return_to_user(*this, cpu, thread);
+  return finish();
+}
+
+}  // namespace fpusim::arm64
+
+namespace fpusim::arm64 {
+
+Cycles Agent::sme_mode(CpuId cpu, Cycles t, bool start, bool sm, bool za) {
+  event_time_ = t;
+  check_current(cpu, start ? "smstart" : "smstop", true);
+  Context& c = *current(cpu);
+  CpuState& cs = cpus_[cpu];
+  if (!machine_.sme) throw SemanticError{"SME instruction by " + c.name + " on machine " + machine_.name + ", which has no SME"};
+  if (kvm_ && !kvm_->sme_aware()) {
+    throw SemanticError{"SME instruction by " + c.name + ": this policy's kernel predates SME support (v5.19)"};
+  }
+  // MSR SVCR* is an SME instruction: it traps while SMEN is off for EL0.
+  if (!cs.smen_el0) {
+    take_trap(cpu, c, Cause::sme_trap, true);
+    policy_.sme_acc(*this, cpu, c);
+    policy_.return_to_user(*this, cpu, c);
+    if (!cs.smen_el0) panic("arm64: SME still trapped after do_sme_acc() for " + c.name);
+  }
+  if (start) {
+    // SMSTART SM: the vector registers are zeroed on entry to streaming
+    // mode; SMSTART ZA: ZA (and ZT0) zeroed. Either does nothing when the
+    // bit is already set.
+    if (sm && !cs.sm) {
+      cs.sm = true;
+      c.svcr_sm = true;
+      cs.rf.regs.set_init(kMaskVec);
+      c.truth.set_init(kMaskVec);
+      cs.rf.modified |= kMaskVec;
+      relayout(c);
+    }
+    if (za && !cs.za) {
+      cs.za = true;
+      c.svcr_za = true;
+      cs.rf.regs.set_init(kMaskZa);
+      c.truth.set_init(kMaskZa);
+      cs.rf.modified |= kMaskZa;
+    }
+  } else {
+    smstop_live(cpu, sm, za, &c);
+  }
   return finish();
 }
 

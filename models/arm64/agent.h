@@ -37,6 +37,10 @@ struct CpuState {
   // nobody's, after kernel_neon_begin).
   ContextId last = kNoContext;
   bool zen_el0 = false;  // CPACR_EL1.ZEN EL0 enable: clear = EL0 SVE traps
+  bool smen_el0 = false; // CPACR_EL1.SMEN EL0 enable: clear = EL0 SME (and streaming SVE) traps
+  bool sm = false;       // live PSTATE.SM (SVCR.SM)
+  bool za = false;       // live PSTATE.ZA (SVCR.ZA)
+  unsigned smcr_vl = 0;  // the streaming vector length SMCR_EL1 selects, bits
   unsigned zcr_vl = 0;   // the vector length ZCR_EL1 selects, bits
   ToSave to_save = ToSave::kCurrent;
   // The guest's FP/SVE accesses do not trap to EL2 (CPTR_EL2.TFP/TZ clear,
@@ -74,6 +78,8 @@ class Agent {
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
   Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
+  // SMSTART / SMSTOP by current in user mode, of PSTATE.SM and/or PSTATE.ZA.
+  Cycles sme_mode(CpuId cpu, Cycles t, bool start, bool sm, bool za);
   // KVM: `guest` is the vCPU's guest context.
   Cycles kvm_run(CpuId cpu, Cycles t, ContextId guest);
   Cycles vm_entry(CpuId cpu, Cycles t);
@@ -108,6 +114,15 @@ class Agent {
   }
   // sve_user_enable() / sve_user_disable(): CPACR_EL1.ZEN's EL0 bit.
   void set_zen_el0(CpuId cpu, bool on, Cause cause);
+  // sme_user_enable() / sme_user_disable(): CPACR_EL1.SMEN's EL0 bit.
+  void set_smen_el0(CpuId cpu, bool on, Cause cause);
+  // sme_set_vq(): SMCR_EL1 for `svl` (written only if it changes).
+  void set_smcr(CpuId cpu, unsigned svl, Cause cause);
+  // SMSTOP of the live PSTATE.SM and/or PSTATE.ZA (sme_smstop_sm(),
+  // sme_smstop()): leaving streaming mode zeroes the vector registers,
+  // disabling ZA discards ZA and ZT0. `owner`, when given, is the context
+  // whose live state this is: its truth and svcr follow.
+  void smstop_live(CpuId cpu, bool sm, bool za, Context* owner);
   // sve_set_vq(): ZCR_EL1 for `vl` (written only if it changes).
   void set_zcr(CpuId cpu, unsigned vl, Cause cause);
   // sve_flush_live(): zero the Z upper bits, P and FFR in the registers.
@@ -116,7 +131,10 @@ class Agent {
   void convert(Context& ctx, FpType to);
   // The task's vector length (its component sizes follow).
   void set_vl(Context& ctx, unsigned vl);
-  void take_trap(CpuId cpu, Context& ctx, Cause cause);
+  // Its component sizes after a change of VL, SVL or streaming mode.
+  void relayout(Context& ctx);
+  // An EL0 access trap: SVE (do_sve_acc) or SME (do_sme_acc).
+  void take_trap(CpuId cpu, Context& ctx, Cause cause, bool sme = false);
 
   // ---- KVM primitives ----
   // fpsimd_bind_state_to_cpu(): a vCPU's state becomes the CPU's bound
@@ -140,7 +158,10 @@ class Agent {
   void hyp_switch_to_host(CpuId cpu, Vcpu& v);
   // The hypervisor's exit path wrote the host's CPACR_EL1 (VHE): EL0 SVE
   // access as `zen_el0` (no separate cost: part of every exit).
-  void hyp_set_host_cpacr(CpuId cpu, bool zen_el0) { cpus_[cpu].zen_el0 = zen_el0; }
+  void hyp_set_host_cpacr(CpuId cpu, bool zen_el0, bool smen_el0) {
+    cpus_[cpu].zen_el0 = zen_el0;
+    cpus_[cpu].smen_el0 = smen_el0;
+  }
   void take_guest_trap(CpuId cpu, Vcpu& v);
   Vcpu& vcpu(std::uint32_t i) { return vcpus_[i]; }
   void charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
@@ -166,7 +187,7 @@ class Agent {
   Cycles finish();
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op);
-  std::shared_ptr<const ComponentSizes> sizes_for(unsigned vl);
+  std::shared_ptr<const ComponentSizes> sizes_for(const VecLayout& l);
   void kernel_neon_section(CpuId cpu, Context* cur, bool in_softirq_or_irq, ComponentMask clobbers);
   Vcpu& running_vcpu(CpuId cpu, const char* what, bool in_guest);
   void guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, ComponentMask read, ComponentMask release);
@@ -184,7 +205,7 @@ class Agent {
   std::vector<Vcpu> vcpus_;
   std::vector<std::uint32_t> vcpu_of_guest_;  // per context: its vCPU, or kNoVcpu
   KvmScheme* kvm_ = nullptr;
-  std::map<unsigned, std::shared_ptr<const ComponentSizes>> sizes_;
+  std::map<VecLayout, std::shared_ptr<const ComponentSizes>> sizes_;
   double pending_ = 0;
   Cycles event_time_ = 0;
 };

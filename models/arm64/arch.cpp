@@ -80,6 +80,9 @@ class Arm64Run final : public ArchAgent {
       case static_cast<unsigned>(ev::kVmEntry): return a.vm_entry(cpu, t);
       case static_cast<unsigned>(ev::kVmExit): return a.vm_exit(cpu, t);
       case static_cast<unsigned>(ev::kKvmReturn): return a.kvm_return(cpu, t);
+      case static_cast<unsigned>(ev::kSmstart):
+      case static_cast<unsigned>(ev::kSmstop):
+        return a.sme_mode(cpu, t, e.kind == ev::kSmstart, e.sub & ev::kSmBit, e.sub & ev::kZaBit);
     }
     panic("arm64: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
   }
@@ -131,7 +134,7 @@ class Arm64Arch final : public Arch {
   // (Checker::set_sizes).
   std::array<std::uint32_t, kMaxComponents> component_bytes(const Scenario& s) const override {
     const Machine& m = machine_of(s);
-    auto b = arm64::component_bytes(m.default_vl);
+    auto b = arm64::component_bytes(m.layout(m.default_vl, m.default_svl, false));
     if (!m.sve) b[kSveZ] = b[kSveP] = b[kSveFfr] = 0;
     return b;
   }
@@ -139,11 +142,13 @@ class Arm64Arch final : public Arch {
   const std::vector<CauseInfo>& causes() const override { return cause_table(); }
   std::vector<const StatGroup*> stat_groups() const override { return {&stat_group(), &kvm_stat_group()}; }
   std::vector<std::pair<std::string_view, StatId>> trap_kinds() const override {
-    return {{"sve_acc", stat_id(AStat::traps_sve_acc)}, {"guest_fp", stat_id(AStat::traps_guest_fp)}};
+    return {{"sve_acc", stat_id(AStat::traps_sve_acc)},
+            {"sme_acc", stat_id(AStat::traps_sme_acc)},
+            {"guest_fp", stat_id(AStat::traps_guest_fp)}};
   }
   // Agent::cpu_view() fills them in this order.
   const std::vector<ControlInfo>& controls() const override {
-    static const std::vector<ControlInfo> c = {{"CPACR_EL1.FPEN", "FPEN", "cpacr_fpen", 1},
+    static const std::vector<ControlInfo> c = {{"CPACR_EL1.SMEN", "SMEN", "cpacr_smen", 1},
                                                {"CPACR_EL1.ZEN", "ZEN", "cpacr_zen", 1},
                                                {"ZCR_EL1 VL", "VL", "zcr_vl", 16},
                                                {"guest FP/SVE open (CPTR_EL2)", "GFP", "guest_fp_open", 1}};
@@ -163,6 +168,13 @@ class Arm64Arch final : public Arch {
                                {"default_vl", m.default_vl},
                                {"fpsimd_bytes", b[kFpsimd]},
                                {"sve_state_bytes", m.sve ? b[kSveZ] + b[kSveP] + b[kSveFfr] : 0},
+                               {"sme", m.sme},
+                               {"sme2", m.sme2},
+                               {"sme_fa64", m.fa64},
+                               {"fpmr", m.fpmr},
+                               {"sme_vector_lengths", m.sme_vls},
+                               {"default_svl", m.default_svl},
+                               {"za_bytes", arm64::component_bytes(m.layout(m.default_vl, m.default_svl, false))[kZa]},
                                {"kvm_mode", std::string(kvm_mode_name(m.kvm_mode))}};
     if (vms_of(s).empty()) return;
     nlohmann::json vms = nlohmann::json::array();
@@ -175,6 +187,7 @@ class Arm64Arch final : public Arch {
   }
   std::string trap_detail(const Stats& st) const override {
     std::string d = "(SVE access " + std::to_string(st.get(AStat::traps_sve_acc));
+    if (st.get(AStat::traps_sme_acc)) d += ", SME access " + std::to_string(st.get(AStat::traps_sme_acc));
     if (st.get(AStat::traps_guest_fp)) d += ", guest FP to EL2 " + std::to_string(st.get(AStat::traps_guest_fp));
     return d + ")";
   }
@@ -185,7 +198,12 @@ class Arm64Arch final : public Arch {
     t.row("CPACR_EL1.ZEN writes", st.get(AStat::cpacr_writes));
     t.row("ZCR_EL1 writes", st.get(AStat::zcr_writes));
     t.row("VL changes", st.get(AStat::vl_changes));
-    if (st.get(AStat::sve_acc_warnings)) t.row("do_sve_acc WARNs", st.get(AStat::sve_acc_warnings));
+    if (st.get(AStat::sve_acc_warnings)) t.row("do_sve/sme_acc WARNs", st.get(AStat::sve_acc_warnings));
+    if (machine_of(s).sme) {
+      t.row("SME access traps", st.get(AStat::traps_sme_acc));
+      t.row("streaming mode exits", st.get(AStat::streaming_exits));
+      t.row("SMCR_EL1 writes", st.get(AStat::smcr_writes));
+    }
     if (vms_of(s).empty()) return;
     t.row("KVM_RUN", st.get(AStat::kvm_runs));
     t.text("vcpu load / put", with_commas(st.get(AStat::vcpu_loads)) + " / " + with_commas(st.get(AStat::vcpu_puts)));
@@ -206,6 +224,7 @@ class Arm64Arch final : public Arch {
               {"host flushed at load", {"host_flushes_at_load"}}};
     }
     return {{"  SVE access", {"traps_sve_acc"}},
+            {"  SME access", {"traps_sme_acc"}},
             {"  guest FP to EL2", {"traps_guest_fp"}},
             {"SVE discards", {"sve_discards"}},
             {"CPACR_EL1.ZEN writes", {"cpacr_writes"}}};

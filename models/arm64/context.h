@@ -32,7 +32,14 @@ struct Context : ContextBase {
   // The vCPU (Agent::vcpu) this thread runs inside KVM_RUN; kNoVcpu outside.
   std::uint32_t vcpu = kNoVcpu;
   unsigned vl = 0;            // thread.vl[ARM64_VEC_SVE], bits
-  std::shared_ptr<const ComponentSizes> sizes;  // at `vl`, shared with the checker
+  unsigned svl = 0;           // thread.vl[ARM64_VEC_SME], bits (0 without SME)
+  // TIF_SME: EL0 may use SME (CPACR_EL1.SMEN EL0 enabled while bound).
+  bool tif_sme = false;
+  // thread.svcr: the task's PSTATE.SM and PSTATE.ZA as the kernel keeps
+  // them (the live bits are the CPU's while its state is loaded).
+  bool svcr_sm = false;
+  bool svcr_za = false;
+  std::shared_ptr<const ComponentSizes> sizes;  // at `vl` / `svl` and its mode, shared with the checker
   // Per pending signal frame (ContextBase::sigframes holds its contents):
   // whether it has an SVE record (written when TIF_SVE was set, whatever
   // the register values), and the task's truth when it was written, which
@@ -40,6 +47,8 @@ struct Context : ContextBase {
   // by the checker, not adopted as the truth.
   struct FrameInfo {
     bool sve = false;
+    bool sm = false;  // the SVE record's SVE_SIG_FLAG_SM
+    bool za = false;  // a ZA record (and ZT0 with SME2)
     StateImage truth;
   };
   std::vector<FrameInfo> frame_info;

@@ -8,7 +8,7 @@ namespace fpusim::arm64 {
 
 namespace {
 
-enum Key : unsigned { kVl, kVcpu, kReason };
+enum Key : unsigned { kVl, kVcpu, kReason, kSm, kZa };
 
 // kvm_exit's reasons as the arm64 model names them (ESR_EL2 classes and
 // interrupts); informational: every exit is handled alike.
@@ -39,6 +39,10 @@ class Arm64RecordCheck final : public RecordCheck {
         return {};
       case static_cast<unsigned>(ev::kVmEntry):
       case static_cast<unsigned>(ev::kKvmReturn): return {};
+      case static_cast<unsigned>(ev::kSmstart):
+      case static_cast<unsigned>(ev::kSmstop):
+        if (e.sub == 0 || e.sub > (ev::kSmBit | ev::kZaBit) || e.arg) return "malformed record";
+        return {};
     }
     return "malformed record";
   }
@@ -52,10 +56,11 @@ class Arm64EventSyntax final : public EventSyntax {
   Arm64EventSyntax() {
     for (unsigned i = 0; i < kNumComponents; ++i) names_.push_back(component_name(i));
     for (unsigned i = 0; i < kNumComponents; ++i) components_.push_back({names_[i], bit(i)});
-    components_.push_back({"sve", kMaskAll});  // a full SVE register-state write: Z (with V), P, FFR
+    components_.push_back({"sve", kMaskVec});  // a full SVE register-state write: Z (with V), P, FFR
+    components_.push_back({"sme", kMaskZa});   // ZA and ZT0
   }
   const std::vector<std::string_view>& keys() const override {
-    static const std::vector<std::string_view> k = {"vl", "vcpu", "reason"};
+    static const std::vector<std::string_view> k = {"vl", "vcpu", "reason", "sm", "za"};
     return k;
   }
   const std::vector<ArchKind>& kinds() const override {
@@ -65,11 +70,15 @@ class Arm64EventSyntax final : public EventSyntax {
         {ev::kVmEntry, "vm_entry", {}, {}, 0, 0},
         {ev::kVmExit, "vm_exit", {"reason"}, {"reason"}, kFieldSubArg, 0},  // sub: the reason
         {ev::kKvmReturn, "kvm_return", {}, {}, 0, 0},
+        {ev::kSmstart, "smstart", {"sm", "za"}, {}, kFieldSubArg, kFieldSubArg},  // sub: kSmBit | kZaBit
+        {ev::kSmstop, "smstop", {"sm", "za"}, {}, kFieldSubArg, kFieldSubArg},
     };
     return k;
   }
   const std::vector<ComponentName>& components() const override { return components_; }
-  std::string_view components_hint() const override { return "fpsimd, sve_z, sve_p, sve_ffr or sve (all four)"; }
+  std::string_view components_hint() const override {
+    return "fpsimd, sve_z, sve_p, sve_ffr, sve (all four), za, zt0, sme (both) or fpmr";
+  }
 
   void decode_key(unsigned key, EventInput& in, Event& out) const override {
     if (key == kVl) {
@@ -78,6 +87,9 @@ class Arm64EventSyntax final : public EventSyntax {
       out.arg = static_cast<std::int64_t>(vl);
     } else if (key == kVcpu) {
       in.string();  // a name, resolved in finish()
+    } else if (key == kSm || key == kZa) {
+      // "true" sets its bit; with neither key both are meant (finish()).
+      if (in.boolean()) out.sub |= key == kSm ? ev::kSmBit : ev::kZaBit;
     } else if (key == kReason) {
       const std::string_view r = in.string();
       for (unsigned i = 0; i < kNumExitReasons; ++i) {
@@ -90,6 +102,12 @@ class Arm64EventSyntax final : public EventSyntax {
     }
   }
   void finish(const EventInput& in, Event& out) const override {
+    if (out.kind == ev::kSmstart || out.kind == ev::kSmstop) {
+      if (!in.has("sm") && !in.has("za")) out.sub = ev::kSmBit | ev::kZaBit;  // SMSTART / SMSTOP: both
+      if (!out.sub) in.fail("", "an \"" + std::string(out.kind == ev::kSmstart ? "smstart" : "smstop") +
+                                    "\" needs \"sm\" or \"za\" true (or neither key, for both)");
+      return;
+    }
     if (out.kind != ev::kKvmRun) return;
     const std::string name(in.text("vcpu"));
     const ContextId* id = in.find(kVcpuKeyPrefix + name);

@@ -15,6 +15,11 @@ constexpr EventKind kKvmRun{15};
 constexpr EventKind kVmEntry{16};
 constexpr EventKind kVmExit{17};
 constexpr EventKind kKvmReturn{18};
+// SMSTART / SMSTOP by the running task: `sub` bit 0 = PSTATE.SM, bit 1 =
+// PSTATE.ZA (both when the event names neither).
+constexpr EventKind kSmstart{19};
+constexpr EventKind kSmstop{20};
+constexpr std::uint8_t kSmBit = 1, kZaBit = 2;
 
 // Kinds whose effect reaches other CPUs' contexts (ptrace state access).
 constexpr std::uint32_t kBarriers = kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite);

@@ -46,6 +46,9 @@ struct Vcpu {
   // KVM_ARM64_HOST_SVE_ENABLED (b3eb56b6 .. v6.13): CPACR_EL1.ZEN_EL0EN was
   // set at vcpu load, for kvm_arch_vcpu_put_fp() to restore on VHE.
   bool host_sve_enabled = false;
+  // KVM_ARM64_HOST_SME_ENABLED (861262ab .. v6.13): CPACR_EL1.SMEN_EL0EN at
+  // vcpu load.
+  bool host_sme_enabled = false;
 };
 
 // One era's rules. Each hook is the kernel function it names; the agent
@@ -60,6 +63,9 @@ class KvmScheme {
   // Whether vCPUs may have SVE (b43b5dd9, v5.2: "KVM: arm64/sve: Context
   // switch the SVE registers").
   virtual bool sve_vcpus() const = 0;
+  // Whether the host may use SME (KVM handles host SME state since
+  // 861262ab, v5.19; before, such a kernel had no SME).
+  virtual bool sme_aware() const = 0;
   // kvm_arch_vcpu_load_fp().
   virtual void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) = 0;
   // kvm_arch_vcpu_ctxflush_fp() and what the run loop does to the FP state

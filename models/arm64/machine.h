@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <tuple>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,27 +17,54 @@
 
 namespace fpusim::arm64 {
 
-// The state components, numbered by bit of ComponentMask. SME (ZA, ZT0,
-// SVCR), FPMR and KVM's guest state are not modelled yet.
+// The state components, numbered by bit of ComponentMask (FPMR and SME:
+// arch/arm64/kernel/fpsimd.c, reference/linux-fpu-semantics.md §4.2, §7.3).
 enum Component : unsigned {
   kFpsimd = 0,  // V0-V31 (128 bits each) + FPSR + FPCR: struct user_fpsimd_state
-  kSveZ = 1,    // Z0-Z31 at the task's VL (their low 128 bits alias V0-V31)
+  kSveZ = 1,    // Z0-Z31 at the task's VL, or in streaming mode at its SVL (their low 128 bits alias V0-V31)
   kSveP = 2,    // P0-P15
-  kSveFfr = 3,  // FFR
-  kNumComponents = 4,
+  kSveFfr = 3,  // FFR (in streaming mode only with FEAT_SME_FA64)
+  kZa = 4,      // SME's ZA array, (SVL/8)^2 bytes, live while PSTATE.ZA
+  kZt0 = 5,     // SME2's ZT0, 64 bytes, live while PSTATE.ZA
+  kFpmr = 6,    // FEAT_FPMR's FPMR (FP8 mode), 8 bytes (203f2b95, v6.9)
+  kNumComponents = 7,
 };
 constexpr ComponentMask kMaskFpsimd = bit(kFpsimd);
 // What the SVE format adds to the FPSIMD one, and what a syscall, a VL change
 // or the first-use trap discards or zeroes: the Z bits above 128, P and FFR.
 constexpr ComponentMask kMaskSve = bit(kSveZ) | bit(kSveP) | bit(kSveFfr);
-constexpr ComponentMask kMaskAll = kMaskFpsimd | kMaskSve;
+// The vector registers, V/Z, P and FFR: what the SVE format saves, and what
+// entering or leaving streaming mode zeroes.
+constexpr ComponentMask kMaskVec = kMaskFpsimd | kMaskSve;
+// What PSTATE.ZA enables (sme_save_state / sme_load_state).
+constexpr ComponentMask kMaskZa = bit(kZa) | bit(kZt0);
+constexpr ComponentMask kMaskFpmr = bit(kFpmr);
 
 std::string component_name(unsigned i);
 std::string mask_to_names(ComponentMask m);
 
-// Bytes of each component for a vector length of `vl` bits (FPSIMD: 32 x 16
-// + FPSR + FPCR = 520; Z 32 x VL/8, P 16 x VL/64, FFR VL/64).
-std::array<std::uint32_t, kMaxComponents> component_bytes(unsigned vl);
+// The vector lengths a context's state is laid out for, and the machine's
+// optional parts.
+struct VecLayout {
+  unsigned vl = 0;         // SVE vector length, bits (0: no SVE)
+  unsigned svl = 0;        // SME streaming vector length, bits (0: no SME)
+  bool streaming = false;  // PSTATE.SM: Z and P at SVL, FFR only with FA64
+  bool fa64 = false;
+  bool sme2 = false;       // ZT0
+  bool fpmr = false;
+  bool operator<(const VecLayout& o) const {
+    return std::tie(vl, svl, streaming, fa64, sme2, fpmr) < std::tie(o.vl, o.svl, o.streaming, o.fa64, o.sme2, o.fpmr);
+  }
+};
+// Bytes of each component (FPSIMD: 32 x 16 + FPSR + FPCR = 520; Z 32 x VL/8,
+// P 16 x VL/64, FFR VL/64; ZA (SVL/8)^2; ZT0 64; FPMR 8).
+std::array<std::uint32_t, kMaxComponents> component_bytes(const VecLayout& l);
+// Without SME or FPMR.
+inline std::array<std::uint32_t, kMaxComponents> component_bytes(unsigned vl) {
+  VecLayout l;
+  l.vl = vl;
+  return component_bytes(l);
+}
 
 // How KVM runs on the machine's kernel (the kvm-arm.mode boot option and
 // whether the CPU has VHE): it decides who takes a guest's FP trap and
@@ -58,6 +86,12 @@ std::string_view kvm_mode_name(KvmMode m);
 struct Machine : MachineBase {
   bool sve = false;
   bool sve2 = false;
+  bool sme = false;   // FEAT_SME
+  bool sme2 = false;  // FEAT_SME2: ZT0
+  bool fa64 = false;  // FEAT_SME_FA64: the full A64 set (FFR) in streaming mode
+  bool fpmr = false;  // FEAT_FPMR
+  std::vector<unsigned> sme_vls;  // streaming vector lengths in bits, ascending
+  unsigned default_svl = 0;       // /proc/sys/abi/sme_default_vector_length, in bits
   std::vector<unsigned> sve_vls;  // vector lengths in bits the CPUs support, ascending
   unsigned default_vl = 0;        // /proc/sys/abi/sve_default_vector_length, in bits
   KvmMode kvm_mode = KvmMode::kVhe;
@@ -66,6 +100,17 @@ struct Machine : MachineBase {
       if (v == vl) return true;
     }
     return false;
+  }
+  // A task's layout on this machine.
+  VecLayout layout(unsigned vl, unsigned svl, bool streaming) const {
+    VecLayout l;
+    l.vl = vl;
+    l.svl = sme ? svl : 0;
+    l.streaming = sme && streaming;
+    l.fa64 = fa64;
+    l.sme2 = sme2;
+    l.fpmr = fpmr;
+    return l;
   }
 };
 
@@ -84,6 +129,8 @@ struct Machine : MachineBase {
   X(sve_flush_live, "sve_flush_live(): zero the Z upper bits, P and FFR in the registers")             \
   X(cpacr_write, "CPACR_EL1 write + ISB (sve_user_enable / sve_user_disable)")                         \
   X(zcr_write, "ZCR_EL1 write (sve_set_vq: a new vector length)")                                      \
+  X(sme_acc_trap, "EL0 -> EL1 SME access trap round trip (do_sme_acc entry and ERET), excluding its work")    \
+  X(smcr_write, "SMCR_EL1 write (sme_set_vq: a new streaming vector length)")                           \
   X(hyp_fp_trap, "guest FP/SIMD or SVE access trapped to EL2 and back (kvm_hyp_handle_fpsimd entry and ERET), excluding its saves and loads")
 
 struct CostModel : CostsBase {

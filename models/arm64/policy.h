@@ -29,6 +29,8 @@ class Policy {
   virtual void syscall_enter(Agent& a, CpuId cpu, Context& ctx) = 0;
   // do_sve_acc(): an EL0 SVE instruction trapped (TIF_SVE clear).
   virtual void sve_acc(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // do_sme_acc(): an EL0 SME instruction (or streaming SVE) trapped.
+  virtual void sme_acc(Agent& a, CpuId cpu, Context& ctx) = 0;
   // kernel_neon_begin() / kernel_neon_end(); `cur` may be null (idle) or a
   // kernel thread.
   virtual void kernel_neon_begin(Agent& a, CpuId cpu, Context* cur) = 0;

@@ -15,8 +15,15 @@ Machine load_machine(const Json& doc, const std::string& file) {
   JsonIn f = in.at("features");
   m.sve = f.at("sve").as_bool();
   m.sve2 = f.at("sve2").as_bool();
+  auto flag = [&](const char* key) { return f.has(key) && f.at(key).as_bool(); };
+  m.sme = flag("sme");
+  m.sme2 = flag("sme2");
+  m.fa64 = flag("sme_fa64");
+  m.fpmr = flag("fpmr");
   f.require_all_read();
   if (m.sve2 && !m.sve) throw InputError{file, f.path() + "/sve2", "SVE2 needs SVE (\"sve\": true)"};
+  if (m.sme2 && !m.sme) throw InputError{file, f.path() + "/sme2", "SME2 needs SME (\"sme\": true)"};
+  if (m.fa64 && !m.sme) throw InputError{file, f.path() + "/sme_fa64", "FEAT_SME_FA64 needs SME (\"sme\": true)"};
   JsonIn vls = in.at("sve_vector_lengths");
   for (size_t i = 0; i < vls.size(); ++i) {
     JsonIn v = vls.at(i);
@@ -33,6 +40,25 @@ Machine load_machine(const Json& doc, const std::string& file) {
   } else {
     if (!m.sve_vls.empty()) vls.fail("no vector lengths: the machine has no SVE");
     if (m.default_vl != 0) dvl.fail("0: the machine has no SVE");
+  }
+  if (in.has("sme_vector_lengths") || m.sme) {
+    JsonIn svls = in.at("sme_vector_lengths");
+    for (size_t i = 0; i < svls.size(); ++i) {
+      JsonIn v = svls.at(i);
+      const std::uint64_t vl = v.as_u64(2048);
+      // SME allows powers of two only (SMCR_ELx.LEN picks the largest
+      // supported length not above the request).
+      if (vl < 128 || vl > 2048 || (vl & (vl - 1))) v.fail("a streaming vector length in bits: a power of two from 128 to 2048");
+      if (!m.sme_vls.empty() && vl <= m.sme_vls.back()) v.fail("vector lengths in ascending order, each once");
+      m.sme_vls.push_back(static_cast<unsigned>(vl));
+    }
+    if (!m.sme) svls.fail("no streaming vector lengths: the machine has no SME");
+    if (m.sme_vls.empty()) svls.fail("at least one streaming vector length (the machine has SME)");
+    JsonIn dsvl = in.at("default_svl");
+    m.default_svl = static_cast<unsigned>(dsvl.as_u64(2048));
+    bool ok = false;
+    for (unsigned v : m.sme_vls) ok |= v == m.default_svl;
+    if (!ok) dsvl.fail("one of sme_vector_lengths");
   }
   if (in.has("kvm_mode")) {
     JsonIn km = in.at("kvm_mode");
@@ -90,7 +116,7 @@ void print_layout(std::ostream& os, const Machine& m) {
   os << line;
   std::string head = "                ";
   const std::vector<unsigned> vls = m.sve ? m.sve_vls : std::vector<unsigned>{};
-  for (unsigned i = 0; i < kNumComponents; ++i) {
+  for (unsigned i = 0; i <= kSveFfr; ++i) {  // SME's components are shown below
     if (i != kFpsimd && !m.sve) continue;
     std::snprintf(line, sizeof line, "%-4u %-10s", i, component_name(i).c_str());
     os << line;
@@ -114,8 +140,21 @@ void print_layout(std::ostream& os, const Machine& m) {
     }
     os << "\nsaved in SVE format with TIF_SVE (Z, P, FFR + FPSR/FPCR), else FPSIMD format (V0-V31 + FPSR/FPCR)\n";
   }
+  if (m.sme) {
+    os << "\nSME" << (m.sme2 ? "2" : "") << (m.fa64 ? " with FA64" : "") << ", streaming vector lengths";
+    for (unsigned v : m.sme_vls) os << " " << v;
+    os << " bits, default " << m.default_svl << "\n";
+    for (unsigned v : m.sme_vls) {
+      const auto b = component_bytes(m.layout(m.default_vl, v, true));
+      os << "  SVL " << v << ": ZA " << b[kZa] << (m.sme2 ? ", ZT0 " + std::to_string(b[kZt0]) : std::string())
+         << ", streaming Z " << b[kSveZ] << ", P " << b[kSveP] << ", FFR " << b[kSveFfr] << "\n";
+    }
+    os << "saved while PSTATE.ZA: ZA" << (m.sme2 ? " and ZT0" : "")
+       << " (sme_save_state); in streaming mode the SVE format at the SVL\n";
+  }
+  if (m.fpmr) os << "FPMR: 8 bytes, saved and loaded with the FP state\n";
   os << "KVM: " << kvm_mode_name(m.kvm_mode) << "\n";
-  os << "not modelled: SME (ZA, ZT0, streaming mode), FPMR\n";
+  os << "not modelled: guest SME, guest FPMR, PR_SME_SET_VL\n";
 }
 
 void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen, const std::string& file) {

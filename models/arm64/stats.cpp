@@ -7,8 +7,8 @@ static_assert(static_cast<size_t>(AStat::kEnd_) <= kMaxStats);
 const StatGroup& stat_group() {
 #define FPUSIM_ARM64_STAT_INFO(name, unit, doc) {#name, unit, doc},
   static const StatGroup g{"arm64",
-                           "the Linux arm64 host: SVE access traps, SVE discards and conversions, CPACR_EL1.ZEN "
-                           "and ZCR_EL1 writes, vector-length changes, kernel-mode NEON",
+                           "the Linux arm64 host: SVE and SME access traps, SVE discards and conversions, "
+                           "CPACR_EL1.ZEN/SMEN, ZCR_EL1 and SMCR_EL1 writes, vector-length changes, kernel-mode NEON",
                            kNumCoreStats,
                            {FPUSIM_ARM64_STATS(FPUSIM_ARM64_STAT_INFO)}};
   return g;

@@ -10,16 +10,19 @@ namespace fpusim::arm64 {
 
 #define FPUSIM_ARM64_STATS(X)                                                                            \
   X(traps_sve_acc, "count", "SVE access traps taken at EL0 with TIF_SVE clear (do_sve_acc)")             \
+  X(traps_sme_acc, "count", "SME access traps taken at EL0 with TIF_SME clear (do_sme_acc): SMSTART, ZA or streaming SVE") \
   X(sve_discards, "count", "syscalls that discarded a task's SVE state (sve_user_discard: TIF_SVE cleared)") \
   X(sve_conversions, "count", "FPSIMD <-> SVE format conversions of a task's saved state (fpsimd_to_sve, sve_to_fpsimd)") \
   X(sve_saves, "count", "saves in SVE format (sve_save_state: Z, P, FFR at the task's VL)")              \
   X(sve_restores, "count", "restores in SVE format (sve_load_state)")                                     \
   X(sve_flushes, "count", "sve_flush_live(): Z upper bits, P and FFR zeroed in the registers")           \
-  X(cpacr_writes, "count", "CPACR_EL1.ZEN EL0 changes (sve_user_enable / sve_user_disable)")             \
+  X(cpacr_writes, "count", "CPACR_EL1.ZEN / SMEN EL0 changes (sve_user_enable/disable, sme_user_enable/disable)") \
   X(zcr_writes, "count", "ZCR_EL1 writes for a new vector length (sve_set_vq)")                           \
+  X(smcr_writes, "count", "SMCR_EL1 writes for a new streaming vector length (sme_set_vq)")               \
+  X(streaming_exits, "count", "streaming mode left by the kernel for a task (syscall entry, signal delivery: sme_smstop_sm)") \
   X(vl_changes, "count", "prctl(PR_SVE_SET_VL) calls that changed the task's vector length")              \
   X(kernel_neon_saves, "count", "live states (a task's, or a vCPU's bound by KVM) saved by kernel_neon_begin")                                 \
-  X(sve_acc_warnings, "count", "do_sve_acc() with TIF_SVE already set: WARN \"SVE access shouldn't have trapped\" (the live SVE bits re-initialised)")
+  X(sve_acc_warnings, "count", "do_sve_acc() with TIF_SVE (or do_sme_acc() with TIF_SME) already set: WARN \"SVE access shouldn't have trapped\" (the live SVE bits re-initialised)")
 
 #define FPUSIM_ARM64_KVM_STATS(X)                                                                        \
   X(kvm_runs, "count", "KVM_RUN ioctls (the vCPU thread enters the run loop)")                            \
@@ -51,6 +54,7 @@ const StatGroup& kvm_stat_group();  // "arm64_kvm"
   X(context_switch, "fpsimd_thread_switch at a context switch")                               \
   X(return_to_user, "fpsimd_restore_current_state on return to user space")                  \
   X(sve_trap, "do_sve_acc: the SVE first-use trap")                                           \
+  X(sme_trap, "do_sme_acc: the SME first-use trap")                                           \
   X(syscall, "sve_user_discard at syscall entry")                                             \
   X(kernel_neon, "kernel_neon_begin / kernel_neon_end")                                        \
   X(signal, "signal frame setup and sigreturn (preserve_fpsimd_context, restore_sigframe)")   \

@@ -23,7 +23,7 @@ inline std::string config_file(const std::string& kind, const std::string& name)
 }
 
 constexpr ComponentMask kV = kMaskFpsimd;
-constexpr ComponentMask kSve = kMaskAll;
+constexpr ComponentMask kSve = kMaskVec;
 
 // Machine, costs, policy, stats, checker and agent wired as Arm64Run does;
 // each event runs as the platform runs it (before_event, handler,
@@ -82,6 +82,12 @@ struct Rig {
   void ret(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->return_to_user(cpu, t); }); }
   void softirq_neon(CpuId cpu) {
     run(cpu, [&](Cycles t) { return agent->kernel_fpu(cpu, t, KernelFpuContext::kSoftirq, 0); });
+  }
+  void smstart(CpuId cpu, bool sm, bool za) {
+    run(cpu, [&](Cycles t) { return agent->sme_mode(cpu, t, true, sm, za); });
+  }
+  void smstop(CpuId cpu, bool sm, bool za) {
+    run(cpu, [&](Cycles t) { return agent->sme_mode(cpu, t, false, sm, za); });
   }
   void set_vl(CpuId cpu, unsigned vl) { run(cpu, [&](Cycles t) { return agent->sve_set_vl(cpu, t, vl); }); }
   void signal(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->signal(cpu, t); }); }

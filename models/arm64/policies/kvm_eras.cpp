@@ -19,9 +19,13 @@ LazyEra era_2018() {
   e.host_sve_in_use = true;
   return e;
 }
-LazyEra era_2022() { return LazyEra{}; }
-LazyEra era_2023() {
+LazyEra era_2022() {
   LazyEra e;
+  e.sme_host = true;
+  return e;
+}
+LazyEra era_2023() {
+  LazyEra e = era_2022();
   e.explicit_to_save = true;
   return e;
 }

@@ -26,7 +26,7 @@ void EagerKvm2017::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context&) { a.hyp_sw
 // writes CPACR_EL1_DEFAULT (EL0 SVE access off).
 void EagerKvm2017::exit(Agent& a, CpuId cpu, Vcpu& v, Context&) {
   if (a.cpu(cpu).hyp_guest_live) a.hyp_switch_to_host(cpu, v);
-  if (a.machine().kvm_mode == KvmMode::kVhe) a.hyp_set_host_cpacr(cpu, false);
+  if (a.machine().kvm_mode == KvmMode::kVhe) a.hyp_set_host_cpacr(cpu, false, false);
 }
 
 // ------------------------------------------------------------ lazy
@@ -52,6 +52,20 @@ void LazyKvm::vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
   // "vcpu->arch.fp_state = FP_STATE_HOST_OWNED" (FP_HOST set, FP_ENABLED
   // clear before f8077b0d); TIF_FOREIGN_FPSTATE is checked at ctxflush.
   v.fp_owner = FpOwner::kHostOwned;
+  if (era_.sme_host && a.machine().sme) {
+    // 861262ab: "vcpu_clear_flag(vcpu, HOST_SME_ENABLED); if (read_sysreg(
+    // cpacr_el1) & CPACR_EL1_SMEN_EL0EN) vcpu_set_flag(vcpu, HOST_SME_ENABLED);
+    // /* If PSTATE.{SM,ZA} are set then save the state now */ if (read_sysreg_s(
+    // SYS_SVCR) & (SVCR_SM_MASK | SVCR_ZA_MASK)) { vcpu->arch.fp_state =
+    // FP_STATE_FREE; fpsimd_save_and_flush_cpu_state(); }" (aaa2f14e,
+    // v6.4, documents why streaming mode must be left before a guest runs).
+    v.host_sme_enabled = a.cpu(cpu).smen_el0;
+    if (a.cpu(cpu).sm || a.cpu(cpu).za) {
+      a.stats().add(AStat::host_flushes_at_load, v.guest, 1);
+      a.save_and_flush(cpu, Cause::vcpu_load);
+      v.fp_owner = FpOwner::kFree;
+    }
+  }
   if (era_.host_sve_in_use) v.host_sve_in_use = thread.tif_sve;
   if (era_.restore_zen_from_load) {
     // "vcpu_clear_flag(vcpu, HOST_SVE_ENABLED); if (read_sysreg(cpacr_el1)
@@ -86,7 +100,9 @@ void LazyKvm::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
 // __deactivate_cptr_traps_vhe(): "CPACR_EL1_FPEN | CPACR_EL1_ZEN" (EL0 and
 // EL1). nVHE and hVHE leave the host's CPACR_EL1 alone.
 void LazyKvm::exit(Agent& a, CpuId cpu, Vcpu&, Context&) {
-  if (a.machine().kvm_mode == KvmMode::kVhe) a.hyp_set_host_cpacr(cpu, era_.flush_host_at_load && a.machine().sve);
+  if (a.machine().kvm_mode == KvmMode::kVhe) {
+    a.hyp_set_host_cpacr(cpu, era_.flush_host_at_load && a.machine().sve, era_.flush_host_at_load && a.machine().sme);
+  }
 }
 
 // kvm_arch_vcpu_ctxsync_fp(): "if (guest_owns_fp_regs()) {
@@ -121,6 +137,13 @@ void LazyKvm::vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
     // b3eb56b6: restore CPACR_EL1.ZEN_EL0EN as seen by vcpu_load.
     a.stats().add(AStat::zen_restores, v.guest, 1);
     a.set_zen_el0(cpu, v.host_sve_enabled, Cause::vcpu_put);
+  }
+  // 861262ab: on VHE, "if (vcpu_get_flag(vcpu, HOST_SME_ENABLED))
+  // sysreg_clear_set(CPACR_EL1, 0, CPACR_EL1_SMEN_EL0EN); else ...;
+  // isb();" (the ISB is 59d78a2e's), before the save of a guest-owned state.
+  // In the model the order does not matter: the save does not depend on it.
+  if (era_.sme_host && a.machine().sme && a.machine().kvm_mode == KvmMode::kVhe && !era_.flush_host_at_load) {
+    a.set_smen_el0(cpu, v.host_sme_enabled, Cause::vcpu_put);
   }
   // 2955bcc8: "update_thread_flag(TIF_SVE, ...HOST_SVE_IN_USE)" after the
   // save (8383741a: "update_thread_flag(TIF_SVE, 0)"); gone with 62021cc3.

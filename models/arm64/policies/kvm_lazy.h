@@ -26,6 +26,7 @@ namespace fpusim::arm64 {
 class EagerKvm2017 final : public KvmScheme {
  public:
   bool sve_vcpus() const override { return false; }
+  bool sme_aware() const override { return false; }
   void vcpu_load(Agent&, CpuId, Vcpu&, Context&) override {}
   void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   bool guest_fp_trapped(const Agent&, CpuId, const Vcpu&) const override { return true; }
@@ -61,12 +62,18 @@ struct LazyEra {
   // hyp never saves host state, put restores no CPACR bits, and the VHE
   // exit path leaves ZEN enabled (__deactivate_cptr_traps_vhe()).
   bool flush_host_at_load = false;
+  // 861262ab (v5.19): host SME. At vcpu load, live streaming mode or ZA
+  // makes KVM save and flush the host state at once (FREE), and
+  // HOST_SME_ENABLED records CPACR_EL1.SMEN_EL0EN for vcpu_put on VHE, as
+  // for SVE (039f49c4 clears it first). false: a kernel without SME.
+  bool sme_host = false;
 };
 
 class LazyKvm final : public KvmScheme {
  public:
   explicit LazyKvm(LazyEra era) : era_(era) {}
   bool sve_vcpus() const override { return true; }
+  bool sme_aware() const override { return era_.sme_host; }
   void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   bool guest_fp_trapped(const Agent&, CpuId, const Vcpu& v) const override {

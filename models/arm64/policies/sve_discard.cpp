@@ -39,7 +39,14 @@ void SveDiscardPolicy::return_to_user(Agent& a, CpuId cpu, Context& ctx) {
 // sve_user_disable(); the SVE-only bits are no longer the task's (the ABI
 // makes them unknown after a syscall), so the next save keeps only FPSIMD
 // and the next SVE instruction traps again.
+void SveDiscardPolicy::exit_streaming_at_syscall(Agent& a, CpuId cpu, Context& ctx) {
+  if (!a.machine().sme || !ctx.tif_sme || ctx.foreign || a.cpu(cpu).last != ctx.id || !a.cpu(cpu).sm) return;
+  a.stats().add(AStat::streaming_exits, ctx.id, 1);
+  a.smstop_live(cpu, true, false, &ctx);
+}
+
 void SveDiscardPolicy::syscall_enter(Agent& a, CpuId cpu, Context& ctx) {
+  exit_streaming_at_syscall(a, cpu, ctx);
   if (!a.machine().sve) return;
   if (ctx.tif_sve) a.stats().add(AStat::sve_discards, ctx.id, 1);
   ctx.tif_sve = false;
@@ -70,6 +77,21 @@ void SveDiscardPolicy::sve_acc(Agent& a, CpuId cpu, Context& ctx) {
   // SVE), so the zeros the flush leaves are checked, not assumed.
 }
 
+// do_sme_acc(): "if (test_and_set_thread_flag(TIF_SME)) WARN_ON(1);" (SME
+// state allocated: sme_alloc, sve_alloc), then, state live:
+// sme_set_vq() + fpsimd_bind_task_to_cpu() (EL0 SME on); else
+// fpsimd_flush_task_state() and the next return loads and binds.
+void SveDiscardPolicy::sme_acc(Agent& a, CpuId cpu, Context& ctx) {
+  if (ctx.tif_sme) a.stats().add(AStat::sve_acc_warnings, ctx.id, 1);
+  ctx.tif_sme = true;
+  if (!ctx.foreign) {
+    a.set_smcr(cpu, ctx.svl, Cause::sme_trap);
+    a.bind(cpu, ctx, Cause::sme_trap);
+  } else {
+    a.flush_task_state(ctx);
+  }
+}
+
 // kernel_neon_begin(): save current's live user state (fpsimd_save_user_state)
 // then fpsimd_flush_cpu_state(): the registers are nobody's, current's
 // TIF_FOREIGN_FPSTATE set.
@@ -93,16 +115,40 @@ void SveDiscardPolicy::kernel_neon_end(Agent&, CpuId, Context*) {}
 StateImage SveDiscardPolicy::signal_deliver(Agent& a, CpuId cpu, Context& ctx) {
   preserve_current_state(a, cpu, Cause::signal);
   StateImage frame;
-  // setup_sigframe(): an SVE record when test_thread_flag(TIF_SVE).
-  const bool sve = ctx.tif_sve;
-  const ComponentMask mask = sve ? kMaskAll : kMaskFpsimd;
+  // setup_sigframe(): an SVE record when TIF_SVE or streaming mode
+  // (SVE_SIG_FLAG_SM), a ZA record (and ZT0 with SME2) when PSTATE.ZA, and
+  // FPMR (fpmr_context) with FEAT_FPMR.
+  const bool sve = ctx.tif_sve || ctx.svcr_sm;
+  const ComponentMask mask = (sve ? kMaskVec : kMaskFpsimd) | (ctx.svcr_za ? kMaskZa : 0) |
+                             (a.machine().fpmr ? kMaskFpmr : 0);
   frame.copy_from(ctx.image, mask);
   Context::FrameInfo info;
   info.sve = sve;
+  info.sm = ctx.svcr_sm;
+  info.za = ctx.svcr_za;
   info.truth.copy_from(ctx.truth, mask);
   ctx.frame_info.push_back(std::move(info));
   const std::uint64_t bytes = ctx.sizes->of(mask);
   a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes, mask);
+  // setup_return(): the handler runs with streaming mode and ZA off
+  // (task_smstop_sm, "svcr &= ~(SVCR_ZA_MASK | SVCR_SM_MASK); sme_smstop()");
+  // a streaming task's saved V registers are zeroed (fp_type FPSIMD).
+  if (a.machine().sme && (ctx.svcr_sm || ctx.svcr_za)) {
+    if (ctx.svcr_sm) {
+      a.stats().add(AStat::streaming_exits, ctx.id, 1);
+      ctx.image.set_init(kMaskVec);
+      ctx.fp_type = FpType::kFpsimd;
+    }
+    const bool live = !ctx.foreign && a.cpu(cpu).last == ctx.id;
+    if (live) {
+      a.smstop_live(cpu, true, true, &ctx);
+    } else {
+      if (ctx.svcr_sm) ctx.truth.set_init(kMaskVec);
+      if (ctx.svcr_za) ctx.truth.set_init(kMaskZa);
+      ctx.svcr_sm = ctx.svcr_za = false;
+      a.relayout(ctx);
+    }
+  }
   return frame;
 }
 
@@ -117,15 +163,21 @@ void SveDiscardPolicy::sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateI
   a.flush_task_state(ctx);
   // restore_sigframe(): TIF_SVE again when the frame has an SVE record
   // (restore_sve_fpsimd_context()), whatever its register values.
+  // restore_sve_fpsimd_context(): SVE_SIG_FLAG_SM sets SVCR.SM (TIF_SVE
+  // only without it); restore_za_context(): SVCR.ZA and ZA's contents.
   const bool sve = info.sve;
-  const ComponentMask mask = sve ? kMaskAll : kMaskFpsimd;
+  const ComponentMask mask = (sve ? kMaskVec : kMaskFpsimd) | (info.za ? kMaskZa : 0) |
+                             (a.machine().fpmr ? kMaskFpmr : 0);
+  ctx.svcr_sm = info.sm;
+  ctx.svcr_za = info.za;
+  a.relayout(ctx);
   ctx.image = StateImage{};
   ctx.image.copy_from(frame, mask);
   ctx.fp_type = sve ? FpType::kSve : FpType::kFpsimd;
-  ctx.tif_sve = sve;
-  ctx.truth.set_init(kMaskAll);
+  ctx.tif_sve = sve && !info.sm;
+  ctx.truth.set_init(kMaskVec | kMaskZa | kMaskFpmr);
   ctx.truth.copy_from(info.truth, mask);
-  const std::uint64_t bytes = ctx.sizes->of(sve ? kMaskAll : kMaskFpsimd);
+  const std::uint64_t bytes = ctx.sizes->of(mask);
   a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes);
   a.load(cpu, ctx, Cause::signal);
   a.bind(cpu, ctx, Cause::signal);
@@ -157,9 +209,33 @@ void SveDiscardPolicy::fork(Agent& a, CpuId cpu, Context& parent, Context& child
   }
   child.fp_type = FpType::kFpsimd;
   child.tif_sve = false;
+  // FPMR is copied with the thread struct; ZA (and ZT0) when the parent has
+  // PSTATE.ZA (copy_thread_za(): kmemdup of sme_state, TIF_SME, SVCR.ZA;
+  // before it, arch_dup_task_struct()). Streaming mode was left at the
+  // syscall.
+  child.svl = parent.svl;
+  child.svcr_sm = false;
+  child.svcr_za = parent.svcr_za;
+  child.tif_sme = parent.svcr_za;
+  a.relayout(child);
+  ComponentMask copied = kMaskFpsimd;
+  if (a.machine().fpmr) copied |= kMaskFpmr;
+  if (parent.svcr_za) copied |= kMaskZa;
+  for (unsigned i : bits(copied & ~kMaskFpsimd)) {
+    const bool w = parent.truth.present & bit(i), h = parent.image.present & bit(i);
+    const bool eq = w == h && (!w || parent.image.tok[i] == parent.truth.tok[i]);
+    if (w) {
+      child.truth.present |= bit(i);
+      child.truth.tok[i] = Token{child.id, child.next_version++};
+    }
+    if (h) {
+      child.image.present |= bit(i);
+      child.image.tok[i] = eq && w ? child.truth.tok[i] : Token{child.id, child.next_version++};
+    }
+  }
   a.flush_task_state(child);
-  const std::uint64_t bytes = child.sizes->of(kMaskFpsimd);
-  a.charge(cpu, child.id, Stat::other_cycles, a.cost().memcpy(bytes), "fork_copy", Cause::fork, bytes, kMaskFpsimd);
+  const std::uint64_t bytes = child.sizes->of(copied);
+  a.charge(cpu, child.id, Stat::other_cycles, a.cost().memcpy(bytes), "fork_copy", Cause::fork, bytes, copied);
 }
 
 // fpsimd_flush_thread(): fpsimd_flush_task_state(), uw.fpsimd_state zeroed,
@@ -170,8 +246,13 @@ void SveDiscardPolicy::exec(Agent& a, CpuId, Context& ctx) {
   ctx.image = StateImage{};
   ctx.tif_sve = false;
   ctx.fp_type = FpType::kFpsimd;
-  ctx.truth.set_init(kMaskAll);
+  ctx.truth.set_init(kMaskVec | kMaskZa | kMaskFpmr);
+  // TIF_SME cleared, "current->thread.svcr = 0", the SME VL reset; FPMR 0.
+  ctx.tif_sme = false;
+  ctx.svcr_sm = ctx.svcr_za = false;
+  if (a.machine().sme) ctx.svl = a.machine().default_svl;
   if (ctx.vl != a.machine().default_vl) a.set_vl(ctx, a.machine().default_vl);
+  else a.relayout(ctx);
 }
 
 // do_exit(): nothing in fpsimd.c; the binding is left as it is and the final

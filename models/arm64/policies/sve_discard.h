@@ -16,6 +16,7 @@ class SveDiscardPolicy : public Policy {
   void return_to_user(Agent& a, CpuId cpu, Context& ctx) override;
   void syscall_enter(Agent& a, CpuId cpu, Context& ctx) override;
   void sve_acc(Agent& a, CpuId cpu, Context& ctx) override;
+  void sme_acc(Agent& a, CpuId cpu, Context& ctx) override;
   void kernel_neon_begin(Agent& a, CpuId cpu, Context* cur) override;
   void kernel_neon_end(Agent& a, CpuId cpu, Context* cur) override;
   StateImage signal_deliver(Agent& a, CpuId cpu, Context& ctx) override;
@@ -32,6 +33,9 @@ class SveDiscardPolicy : public Policy {
  protected:
   // fpsimd_preserve_current_state(): save current's live state.
   void preserve_current_state(Agent& a, CpuId cpu, Cause cause) { a.save_user_state(cpu, cause); }
+  // fp_user_discard()'s first step since 8bd7f91c03d0 (v5.19): "if SME is
+  // active then exit streaming mode" (sme_smstop_sm()); ZA is kept.
+  void exit_streaming_at_syscall(Agent& a, CpuId cpu, Context& ctx);
 };
 
 std::unique_ptr<Policy> make_sve_discard_policy();

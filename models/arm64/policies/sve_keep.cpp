@@ -11,6 +11,7 @@
 namespace fpusim::arm64 {
 
 void SveKeepPolicy::syscall_enter(Agent& a, CpuId cpu, Context& ctx) {
+  exit_streaming_at_syscall(a, cpu, ctx);
   if (!a.machine().sve || !ctx.tif_sve) return;
   // The ABI makes the SVE-only bits zero after a syscall: the task's truth
   // follows, and the registers are flushed when they hold its state.

@@ -1,0 +1,137 @@
+// SME and FPMR on the arm64 host (arm-fvp-sme2: SVE2 VL 512, SME2 with FA64
+// at SVL 512, FPMR), driven directly under sve-keep (v6.2+) and
+// sve-discard: the first-use trap, streaming mode and ZA, what a switch, a
+// syscall, a signal and fork do with them (arch/arm64/kernel/fpsimd.c,
+// signal.c, process.c), and a broken policy the checker catches.
+#include <gtest/gtest.h>
+
+#include "models/arm64/policies/sve_discard.h"
+#include "tests/unit/arm64_rig.h"
+
+using namespace fpusim;
+using namespace fpusim::arm64;
+using namespace fpusim::arm64::testing;
+
+namespace {
+
+constexpr ComponentMask kZaZt0 = kMaskZa;
+
+struct Sme : ::testing::Test {
+  Rig r{"arm-fvp-sme2", "sve-keep", 2};
+  ContextId M = 0, N = 0;
+  void SetUp() override {
+    M = r.add("M");
+    N = r.add("N");
+    r.start();
+  }
+};
+
+TEST(Arm64SmeSizes, ZaIsSvlSquaredAndStreamingUsesTheSvl) {
+  VecLayout l;
+  l.vl = 256;
+  l.svl = 512;
+  l.sme2 = true;
+  l.fpmr = true;
+  auto b = component_bytes(l);
+  EXPECT_EQ(b[kZa], 4096u);  // (SVL/8)^2
+  EXPECT_EQ(b[kZt0], 64u);
+  EXPECT_EQ(b[kFpmr], 8u);
+  EXPECT_EQ(b[kSveZ], 1024u);  // not streaming: the VL
+  l.streaming = true;
+  b = component_bytes(l);
+  EXPECT_EQ(b[kSveZ], 2048u);  // streaming: the SVL
+  EXPECT_EQ(b[kSveFfr], 0u);   // no FFR in streaming mode without FA64
+  l.fa64 = true;
+  EXPECT_EQ(component_bytes(l)[kSveFfr], 8u);
+}
+
+TEST_F(Sme, SmstartTrapsOnceAndZeroesWhatItEnables) {
+  r.sw(0, M);
+  r.use(0, kV);
+  r.smstart(0, true, true);
+  // do_sme_acc(): TIF_SME, EL0 SME on; then PSTATE.SM and ZA set.
+  EXPECT_EQ(r.total(AStat::traps_sme_acc), 1u);
+  EXPECT_TRUE(r.ctx(M).tif_sme);
+  EXPECT_TRUE(r.cpu(0).smen_el0);
+  EXPECT_TRUE(r.cpu(0).sm && r.cpu(0).za);
+  // Entering streaming mode zeroes the vector registers, V included.
+  EXPECT_FALSE(r.cpu(0).rf.regs.present & kMaskVec);
+  EXPECT_FALSE(r.ctx(M).truth.present & kMaskVec);
+  r.use(0, kSve | kZaZt0);
+  r.smstop(0, false, true);  // no second trap
+  EXPECT_EQ(r.total(AStat::traps_sme_acc), 1u);
+  EXPECT_THROW(r.use(0, 0, bit(kZa)), SemanticError);  // ZA is off
+}
+
+TEST_F(Sme, SwitchSavesZaAndTheStreamingStateAtTheSvl) {
+  r.sw(0, M);
+  r.smstart(0, true, true);
+  r.use(0, kSve | kZaZt0 | kMaskFpmr);
+  r.sw(0, N);
+  // sme_save_state(): ZA + ZT0; the SVE format at SVL 512 with FFR (FA64),
+  // FPSR/FPCR and FPMR.
+  EXPECT_EQ(r.ctx(M).image.tok[kZa].owner, M);
+  EXPECT_TRUE(r.ctx(M).svcr_sm && r.ctx(M).svcr_za);
+  EXPECT_EQ(r.total(Stat::bytes_saved), 4160u + 2048 + 128 + 8 + 8 + 8);
+  r.use(0, kV);
+  r.sw(0, M);
+  r.use(0, 0, kSve | kZaZt0 | kMaskFpmr);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+TEST_F(Sme, SyscallLeavesStreamingModeAndKeepsZa) {
+  r.sw(0, M);
+  r.smstart(0, true, true);
+  r.use(0, kSve | kZaZt0);
+  r.syscall(0);
+  EXPECT_FALSE(r.cpu(0).sm);
+  EXPECT_TRUE(r.cpu(0).za);
+  EXPECT_EQ(r.total(AStat::streaming_exits), 1u);
+  r.ret(0);
+  r.use(0, 0, kZaZt0 | kV);  // ZA kept; the vector registers are zero, as the truth says
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+TEST_F(Sme, SignalHandlerRunsWithZaOffAndSigreturnGivesItBack) {
+  r.sw(0, M);
+  r.smstart(0, false, true);
+  r.use(0, kZaZt0);
+  r.signal(0);
+  EXPECT_FALSE(r.cpu(0).za);
+  EXPECT_THROW(r.use(0, 0, bit(kZa)), SemanticError);
+  r.use(0, kV);
+  r.sigreturn(0);
+  EXPECT_TRUE(r.cpu(0).za);
+  r.use(0, 0, kZaZt0);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+// A fork that does not copy ZA (the child's sme_state left empty) makes the
+// child's ZA read find zeros where its parent's copy belongs.
+class NoZaCopyOnFork : public SveDiscardPolicy {
+ public:
+  void fork(Agent& a, CpuId cpu, Context& parent, Context& child) override {
+    SveDiscardPolicy::fork(a, cpu, parent, child);
+    child.image.set_init(kMaskZa);
+  }
+};
+
+std::uint64_t za_fork_lost(std::unique_ptr<Policy> p) {
+  Rig r{"arm-fvp-sme2", std::move(p), 2};
+  const ContextId P = r.add("P"), C = r.add("C");
+  r.start();
+  r.sw(0, P);
+  r.smstart(0, false, true);
+  r.use(0, kZaZt0);
+  r.fork(0, C);
+  r.sw(1, C);
+  r.use(1, 0, kZaZt0);
+  return r.lost();
+}
+
+TEST(Arm64SmeBroken, AForkThatDropsZaLosesTheChildsCopy) {
+  EXPECT_EQ(za_fork_lost(find_policy("sve-discard")->make()), 0u);
+  EXPECT_EQ(za_fork_lost(std::make_unique<NoZaCopyOnFork>()), 2u);  // ZA and ZT0
+}
+
+}  // namespace
