@@ -176,6 +176,7 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
   if (sve) {
     // sve_save_state() into last->sve_state, FPSR/FPCR into last->st.
     owner.image.copy_from(cs.rf.regs, kMaskVec);
+    owner.sve_buf.copy_from(cs.rf.regs, kMaskVec);
     owner.fp_type = FpType::kSve;
     if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
     account(true, cpu, owner, cause, true, kMaskVec | fpmr, "sve_save");
@@ -367,6 +368,24 @@ void Agent::after_event(CpuId cpu, Cycles t) {
   checker_.update(
       cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
       [](ComponentMask m) { return mask_to_names(m); });
+  // A task in EL0 owns SVE access when it has TIF_SVE (the kernel then
+  // tracks and saves its SVE state) and SME access when it has TIF_SME:
+  // CPACR_EL1.ZEN / SMEN's EL0 bits must say so (fpsimd_bind_task_to_cpu());
+  // in streaming mode SVE is SME's.
+  ComponentMask enabled_unowned = 0, trapped_owned = 0;
+  if (user != kNoContext && contexts_[user].kind == ContextKind::kUser) {
+    const Context& c = contexts_[user];
+    if (machine_.sve && !cs.sm) {
+      if (cs.zen_el0 && !c.tif_sve) enabled_unowned |= kMaskSve;
+      if (!cs.zen_el0 && c.tif_sve) trapped_owned |= kMaskSve;
+    }
+    if (machine_.sme) {
+      if (cs.smen_el0 && !c.tif_sme) enabled_unowned |= kMaskZa;
+      if (!cs.smen_el0 && c.tif_sme) trapped_owned |= kMaskZa;
+    }
+  }
+  checker_.check_trap_config(t, cpu, user, enabled_unowned, trapped_owned,
+                             [this](ContextId id) { return context_name(id); });
   if (!observers_.empty()) {
     const CpuView view = cpu_view(cpu);
     for (Observer* o : observers_) o->on_cpu_state(cpu, t, view);
@@ -725,9 +744,10 @@ void Agent::hyp_load_guest(CpuId cpu, Vcpu& v) {
   CpuState& cs = cpus_[cpu];
   Context& g = contexts_[v.guest];
   if (v.sve) {
-    // ZCR_EL2 := the vCPU's maximum VQ - 1, then __sve_restore_state().
+    // ZCR_EL2 := the vCPU's maximum VQ - 1, then __sve_restore_state() from
+    // vcpu->arch.sve_state, whatever the vCPU's fp_type.
     set_zcr(cpu, v.vl, Cause::guest_trap);
-    cs.rf.regs.copy_from(g.image, kMaskVec);
+    cs.rf.regs.copy_from(g.sve_buf, kMaskVec);
   } else {
     cs.rf.regs.copy_from(g.image, kMaskFpsimd);
     cs.rf.regs.set_init(bit(kSveZ));  // V writes clear the Z upper bits

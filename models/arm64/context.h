@@ -19,8 +19,15 @@ constexpr std::uint32_t kNoVcpu = ~std::uint32_t{0};
 enum class FpType : std::uint8_t { kFpsimd, kSve };
 
 struct Context : ContextBase {
-  // uw.fpsimd_state and, in SVE format, sve_state: one image.
+  // The saved state as the kernel reads it back: uw.fpsimd_state, or in
+  // SVE format sve_state (fp_type says which).
   StateImage image;
+  // sve_state itself as the last SVE-format save left it. A reload in SVE
+  // format from a state last saved in FPSIMD format reads stale data from
+  // here: the hypervisor's __hyp_sve_restore_guest() does so for an SVE
+  // vCPU whatever its fp_type (to_save makes every save of it SVE format,
+  // except under the 2955bcc8 bug).
+  StateImage sve_buf;
   FpType fp_type = FpType::kFpsimd;
   // TIF_FOREIGN_FPSTATE: the registers do not hold this task's latest user
   // state; it must be loaded before the task returns to EL0.

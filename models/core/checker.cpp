@@ -7,13 +7,14 @@ std::string_view violation_kind_name(ViolationKind k) {
     case ViolationKind::kLost: return "lost";
     case ViolationKind::kLeaked: return "leaked";
     case ViolationKind::kExposed: return "exposed";
+    case ViolationKind::kTrapConfig: return "trap_config";
   }
   return "?";
 }
 
 Checker::Checker(unsigned cpus, std::array<std::uint32_t, kMaxComponents> component_bytes,
                  bool exposure_is_violation, Stats* stats, size_t max_recorded)
-    : cpu_(cpus), exposure_is_violation_(exposure_is_violation),
+    : cpu_(cpus), trap_config_(cpus), exposure_is_violation_(exposure_is_violation),
       stats_(stats), max_recorded_(max_recorded),
       default_sizes_(std::make_shared<const ComponentSizes>(component_bytes)) {}
 
@@ -32,8 +33,27 @@ void Checker::record(Violation v) {
     case ViolationKind::kLost: stats_->add(Stat::violations_lost, who(v.context), 1); break;
     case ViolationKind::kLeaked: stats_->add(Stat::violations_leaked, who(v.context), 1); break;
     case ViolationKind::kExposed: stats_->add(Stat::violations_exposed, who(v.other), 1); break;
+    case ViolationKind::kTrapConfig: stats_->add(Stat::violations_trap_config, who(v.context), 1); break;
   }
   if (recorded_.size() < max_recorded_) recorded_.push_back(std::move(v));
+}
+
+void Checker::trap_config_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,
+                                  ComponentMask trapped_owned, FunctionRef<std::string(ContextId)> name_of) {
+  TrapConfigSeen& s = trap_config_[cpu];
+  if (s.ctx != ctx) s = TrapConfigSeen{ctx, 0, 0};
+  const ComponentMask new_enabled = enabled_unowned & ~s.enabled, new_trapped = trapped_owned & ~s.trapped;
+  if (new_enabled) {
+    record({ViolationKind::kTrapConfig, t, cpu, ctx, kNoContext, new_enabled,
+            "user-mode access enabled, but " + name_of(ctx) + " does not own this state"});
+  }
+  if (new_trapped) {
+    record({ViolationKind::kTrapConfig, t, cpu, ctx, kNoContext, new_trapped,
+            "user-mode access trapped, though " + name_of(ctx) + " owns this state"});
+  }
+  s.enabled = enabled_unowned;
+  s.trapped = trapped_owned;
+  if (!enabled_unowned && !trapped_owned) s.ctx = kNoContext;
 }
 
 void Checker::check_use_mismatch(Cycles t, CpuId cpu, ContextId ctx, StateImage& truth, const StateImage& regs,

@@ -21,7 +21,10 @@
 
 namespace fpusim {
 
-enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed };
+// kTrapConfig: a context runs in user mode with access to a component
+// enabled that it does not own, or trapped that it owns; the architecture
+// says which (Checker::check_trap_config).
+enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed, kTrapConfig };
 std::string_view violation_kind_name(ViolationKind k);
 
 struct Violation {
@@ -65,6 +68,20 @@ class Checker {
   // A violation found by a model-specific check (e.g. a guest MSR read).
   void record_violation(Violation v) { record(std::move(v)); }
 
+  // The trap configuration for `ctx`, running in user mode on `cpu`, after
+  // an event: `enabled_unowned` are components its accesses would reach
+  // although it does not own them (the kernel tracks no state of it there),
+  // `trapped_owned` components it owns whose accesses would trap. Each
+  // component that becomes wrong for `ctx` is one violation, not one per
+  // event while it stays wrong. The architecture decides ownership (arm64:
+  // TIF_SVE and TIF_SME against CPACR_EL1.ZEN and SMEN).
+  void check_trap_config(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,
+                         ComponentMask trapped_owned, FunctionRef<std::string(ContextId)> name_of) {
+    TrapConfigSeen& s = trap_config_[cpu];
+    if (!enabled_unowned && !trapped_owned && s.ctx == kNoContext) return;
+    trap_config_changed(t, cpu, ctx, enabled_unowned, trapped_owned, name_of);
+  }
+
   // Exposure bookkeeping for one CPU: call `advance` with the time of every
   // event before handling it, then `update` with the state after it.
   // Both run for every event: the common cases are inline.
@@ -107,6 +124,14 @@ class Checker {
                       FunctionRef<std::string(ContextId)> name_of,
                       FunctionRef<std::string(ComponentMask)> components_of);
   std::vector<CpuExposure> cpu_;
+  // Per CPU: what check_trap_config() last reported, for which context.
+  struct TrapConfigSeen {
+    ContextId ctx = kNoContext;
+    ComponentMask enabled = 0, trapped = 0;
+  };
+  std::vector<TrapConfigSeen> trap_config_;
+  void trap_config_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,
+                           ComponentMask trapped_owned, FunctionRef<std::string(ContextId)> name_of);
   bool exposure_is_violation_;
   Stats* stats_;
   size_t max_recorded_;

@@ -115,6 +115,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
                      {"lost", r.stats.get(Stat::violations_lost)},
                      {"leaked", r.stats.get(Stat::violations_leaked)},
                      {"exposed", r.stats.get(Stat::violations_exposed)},
+                     {"trap_config", r.stats.get(Stat::violations_trap_config)},
                      {"recorded", vs}};
   j["exposure"] = {{"cycles", r.stats.get(Stat::exposure_cycles)},
                    {"byte_cycles", r.stats.get(Stat::exposure_byte_cycles)},
@@ -147,7 +148,8 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
   row("simulated time", st.get(Stat::sim_cycles), "cycles");
   row("exposure (LazyFP window)", st.get(Stat::exposure_cycles), "cycles");
   os << "  violations: " << r.total_violations << " (lost " << st.get(Stat::violations_lost) << ", leaked "
-     << st.get(Stat::violations_leaked) << ", exposed " << st.get(Stat::violations_exposed) << ")\n";
+     << st.get(Stat::violations_leaked) << ", exposed " << st.get(Stat::violations_exposed) << ", trap config "
+     << st.get(Stat::violations_trap_config) << ")\n";
   size_t shown = 0;
   for (const auto& v : r.violations) {
     if (shown++ == 10) {
@@ -297,6 +299,7 @@ std::vector<std::string> check_expectation(const Expectation& x, const Json& rep
   check(x.lost, "lost");
   check(x.leaked, "leaked");
   check(x.exposed, "exposed");
+  check(x.trap_config, "trap_config");
   return out;
 }
 

@@ -180,7 +180,7 @@ good "fpusim list policies" 0 "deferred" -- list policies
 want="# x86_64 deferred eager lazy lazy-preload kvm-eager kvm-eager-v5.2 kvm-eager-v6.18 kvm-lazy-legacy deferred+kvm-eager \
 eager+kvm-eager eager+kvm-lazy-legacy lazy+kvm-lazy-legacy lazy-preload+kvm-lazy-legacy # arm64 sve-discard sve-keep \
 kvm-arm64-eager-2017 kvm-arm64-lazy-2018 kvm-arm64-lazy-2018-bug-2955bcc8 kvm-arm64-lazy-2018-bug-b3eb56b6 kvm-arm64-2022 \
-kvm-arm64-2022-bug-d52d165d kvm-arm64-2023 kvm-arm64-2025"
+kvm-arm64-2022-bug-d52d165d kvm-arm64-2022-bug-039f49c4 kvm-arm64-2023 kvm-arm64-2025"
 got=$("$FPUSIM" list policies 2>&1 | grep -v '^ ' | tr '\n' ' ')
 if [ "$got" = "$want " ]; then ok "list policies names every registered policy in order"
 else not_ok "list policies names every registered policy in order" "$got"; fi

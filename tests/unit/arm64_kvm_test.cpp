@@ -197,6 +197,27 @@ TEST(Arm64KvmBug, d52d165d_SveFlagNotClearedAtLoad) {
   EXPECT_GT(d52d165d_violations("kvm-arm64-2022-bug-d52d165d"), 0u);
 }
 
+// 039f49c4: HOST_SME_ENABLED sticks; the trap-configuration rule sees the
+// VMM return to EL0 with SME enabled and no TIF_SME.
+std::uint64_t b039f49c4_trap_config(const std::string& policy) {
+  Kvm k(policy, false, "arm-fvp-sme2");
+  k.r.sw(0, k.qemu);
+  k.r.kvm_run(0, k.g);
+  k.r.sw(0, k.T);
+  k.r.smstart(0, false, true);
+  k.r.sw(0, k.qemu);  // load: SMEN_EL0EN set -> flag
+  k.r.kvm_return(0);
+  k.r.kvm_run(0, k.g);
+  k.r.entry(0);
+  k.r.exit_guest(0);
+  k.r.kvm_return(0);
+  return k.r.violations(ViolationKind::kTrapConfig);
+}
+TEST(Arm64KvmBug, b039f49c4_SmeFlagNotClearedAtLoad) {
+  EXPECT_EQ(b039f49c4_trap_config("kvm-arm64-2022"), 0u);
+  EXPECT_EQ(b039f49c4_trap_config("kvm-arm64-2022-bug-039f49c4"), 1u);
+}
+
 // 2955bcc8: TIF_SVE given back before the save of an SVE vCPU.
 std::uint64_t b2955bcc8_lost(const std::string& policy) {
   Kvm k(policy, true);
@@ -213,7 +234,9 @@ std::uint64_t b2955bcc8_lost(const std::string& policy) {
 }
 TEST(Arm64KvmBug, b2955bcc8_TifSveRestoredBeforeTheVcpuSave) {
   EXPECT_EQ(b2955bcc8_lost("kvm-arm64-lazy-2018"), 0u);
-  EXPECT_EQ(b2955bcc8_lost("kvm-arm64-lazy-2018-bug-2955bcc8"), 3u);
+  // Saved in FPSIMD format, reloaded by hyp from the stale SVE buffer: all
+  // four components (V0-V31 too).
+  EXPECT_EQ(b2955bcc8_lost("kvm-arm64-lazy-2018-bug-2955bcc8"), 4u);
 }
 
 // fbc7e61195e2: a VMM thread that keeps SVE across KVM_RUN (v6.2+).

@@ -174,6 +174,26 @@ TEST_F(CheckerTest, ExposureOfKernelDataCountsInTotals) {
   for (const auto& pc : stats.per_context) EXPECT_EQ(pc[static_cast<size_t>(Stat::violations_exposed)], 0u);
 }
 
+TEST_F(CheckerTest, TrapConfigIsOneViolationPerComponentWhileItStaysWrong) {
+  Checker c(2, bytes, false, &stats);
+  c.check_trap_config(10, 0, 1, kYmm, 0, name_of);  // enabled, not owned
+  c.check_trap_config(20, 0, 1, kYmm, 0, name_of);  // still: not again
+  EXPECT_EQ(stats.get(Stat::violations_trap_config), 1u);
+  EXPECT_EQ(c.violations()[0].kind, ViolationKind::kTrapConfig);
+  EXPECT_EQ(c.violations()[0].components, kYmm);
+  EXPECT_EQ(stats.per_context[1][static_cast<size_t>(Stat::violations_trap_config)], 1u);
+  c.check_trap_config(30, 0, 1, kYmm, kSse, name_of);  // a second component, trapped though owned
+  EXPECT_EQ(stats.get(Stat::violations_trap_config), 2u);
+  c.check_trap_config(40, 0, 1, 0, 0, name_of);  // right again
+  c.check_trap_config(50, 0, 1, kYmm, 0, name_of);  // a new episode
+  EXPECT_EQ(stats.get(Stat::violations_trap_config), 3u);
+  c.check_trap_config(60, 0, 2, kYmm, 0, name_of);  // another context on that CPU
+  c.check_trap_config(60, 1, 2, kYmm, 0, name_of);  // and on another CPU
+  EXPECT_EQ(stats.get(Stat::violations_trap_config), 5u);
+  c.check_trap_config(70, 0, kNoContext, 0, 0, name_of);  // nobody in user mode
+  EXPECT_EQ(c.total_violations(), 5u);
+}
+
 TEST_F(CheckerTest, KeepsOnlyTheFirstViolationsButCountsAll) {
   Checker c(1, bytes, true, &stats, 2);
   for (std::uint32_t v = 0; v < 5; ++v) {

@@ -39,7 +39,8 @@ LazyEra era_2025() {
 
 FPUSIM_REGISTER_ARM64_POLICY(
     200, kvm_policy("kvm-arm64-eager-2017",
-                    "Linux v4.15 .. v4.17 KVM (before e6b673b7); host as sve-discard",
+                    "Linux v4.15 .. v4.17 KVM (before e6b673b7); host as sve-discard (whose SVE first-use trap is "
+                    "v5.13's sve_init_regs(); before v5.13 do_sve_acc() saved, converted and reloaded instead)",
                     "KVM arm64 2017: every guest entry traps the guest's FP to EL2; its first use saves the host "
                     "registers into the per-CPU host context and loads the guest's; every exit after a use saves "
                     "the guest's and restores the host's (__hyp_switch_fpsimd, __kvm_vcpu_run); a task with SVE is "
@@ -49,7 +50,7 @@ FPUSIM_REGISTER_ARM64_POLICY(
 FPUSIM_REGISTER_ARM64_POLICY(
     210, kvm_policy("kvm-arm64-lazy-2018",
                     "Linux v4.18 .. v5.16 KVM (e6b673b7 with 2955bcc8, b3eb56b6, 85acda3b; vCPU SVE b43b5dd9 from "
-                    "v5.2); host as sve-discard",
+                    "v5.2); host as sve-discard (v5.13's SVE first-use trap throughout)",
                     "KVM arm64 2018: the guest's first FP use traps to EL2, which saves the host state into the VMM "
                     "thread (FP_HOST) and loads the guest's; after exit the vCPU state stays bound "
                     "(fpsimd_bind_state_to_cpu) and the host saves it lazily, at the latest at vcpu_put; TIF_SVE "
@@ -61,8 +62,9 @@ FPUSIM_REGISTER_ARM64_POLICY(
                     "kvm-arm64-lazy-2018 without 2955bcc8 (\"KVM: arm64: Avoid mistaken attempts to save SVE state "
                     "for vcpus\", Jun 2018, Fixes e6b673b7)",
                     "BUGGY: kvm_arch_vcpu_put_fp() gives the VMM thread its TIF_SVE back before fpsimd_save(), so "
-                    "the vCPU's registers are saved in the host's format: an SVE vCPU loses its SVE-only state "
-                    "(with TIF_SVE set, guest data would go into the thread's SVE buffer)",
+                    "the vCPU's registers are saved in the host's format. Shown in its v5.2+ form: an SVE vCPU saved "
+                    "in FPSIMD format and reloaded by hyp from its stale SVE buffer loses all its vector state (in "
+                    "v4.18-rc, where it was fixed, it needed a VMM with TIF_SVE at KVM_RUN, which a syscall rules out)",
                     make_sve_discard_policy, [] {
                       LazyEra e = era_2018();
                       e.tif_sve_before_save = true;
@@ -84,8 +86,9 @@ FPUSIM_REGISTER_ARM64_POLICY(
 
 FPUSIM_REGISTER_ARM64_POLICY(
     220, kvm_policy("kvm-arm64-2022",
-                    "Linux v5.19 .. v6.1 KVM (f8077b0d FP ownership tristate, d52d165d; host SVE tracking dropped "
-                    "8383741a); host as sve-discard",
+                    "Linux v5.19 .. v6.1 KVM (d52d165d and 039f49c4, host SME 861262ab; host SVE tracking dropped "
+                    "8383741a; the FP_ENABLED / FP_HOST flags became the f8077b0d tristate in v6.0 without a change "
+                    "of behaviour); host as sve-discard",
                     "KVM arm64 2022: as 2018 with fp_state FREE / HOST_OWNED / GUEST_OWNED, no host SVE (KVM_RUN "
                     "is a syscall), and CPACR_EL1.ZEN_EL0EN as seen at vcpu_load restored at vcpu_put on VHE",
                     make_sve_discard_policy, lazy_kvm(era_2022())))
@@ -100,6 +103,20 @@ FPUSIM_REGISTER_ARM64_POLICY(
                     make_sve_discard_policy, [] {
                       LazyEra e = era_2022();
                       e.clear_zen_flag_at_load = false;
+                      e.sme_host = false;  // host SME came with 861262ab, v5.19
+                      return std::make_unique<LazyKvm>(e);
+                    }))
+
+FPUSIM_REGISTER_ARM64_POLICY(
+    222, kvm_policy("kvm-arm64-2022-bug-039f49c4",
+                    "kvm-arm64-2022 without 039f49c4 (\"KVM: arm64: Always start with clearing SME flag on load\", "
+                    "May 2022, Fixes 861262ab; in the v5.19 merge window, never in a release)",
+                    "BUGGY: HOST_SME_ENABLED is set at vcpu_load and never cleared, so once a task with SME was bound "
+                    "at a load, every later vcpu_put on VHE enables EL0 SME for the VMM thread, which has no TIF_SME "
+                    "and no SME state storage",
+                    make_sve_discard_policy, [] {
+                      LazyEra e = era_2022();
+                      e.clear_sme_flag_at_load = false;
                       return std::make_unique<LazyKvm>(e);
                     }))
 

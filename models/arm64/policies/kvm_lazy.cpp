@@ -10,15 +10,17 @@ namespace fpusim::arm64 {
 // "Flush FP/SIMD state that can't survive guest entry/exit":
 // sve_flush_cpu_state(): "if (last->st && last->sve_in_use)
 // fpsimd_flush_cpu_state()" (the binding is dropped, nothing saved: the
-// task was saved when it was switched out).
+// task was saved when it was switched out). sve_in_use was recorded at
+// bind time; the model tests the owner's TIF_SVE now, which differs only
+// for a task that made a syscall since (a reload more or less, no data).
 void EagerKvm2017::ctxflush(Agent& a, CpuId cpu, Vcpu&, Context&) {
   CpuState& cs = a.cpu(cpu);
   if (a.machine().sve && cs.last != kNoContext && a.ctx(cs.last).tif_sve) cs.last = kNoContext;
   cs.hyp_guest_live = false;
 }
 
-// __hyp_switch_fpsimd(): CPTR_EL2.TFP cleared, host registers into
-// host_ctxt, guest registers from guest_ctxt.
+// __fpsimd_guest_restore (hyp/entry.S): CPTR_EL2.TFP cleared, host registers
+// into host_ctxt, guest registers from guest_ctxt.
 void EagerKvm2017::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context&) { a.hyp_switch_to_guest(cpu, v); }
 
 // __kvm_vcpu_run(): "if (fp_enabled) { __fpsimd_save_state(&guest_ctxt->...);
@@ -59,7 +61,8 @@ void LazyKvm::vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
     // SYS_SVCR) & (SVCR_SM_MASK | SVCR_ZA_MASK)) { vcpu->arch.fp_state =
     // FP_STATE_FREE; fpsimd_save_and_flush_cpu_state(); }" (aaa2f14e,
     // v6.4, documents why streaming mode must be left before a guest runs).
-    v.host_sme_enabled = a.cpu(cpu).smen_el0;
+    if (era_.clear_sme_flag_at_load) v.host_sme_enabled = false;
+    if (a.cpu(cpu).smen_el0) v.host_sme_enabled = true;
     if (a.cpu(cpu).sm || a.cpu(cpu).za) {
       a.stats().add(AStat::host_flushes_at_load, v.guest, 1);
       a.save_and_flush(cpu, Cause::vcpu_load);

@@ -16,7 +16,7 @@ namespace fpusim::arm64 {
 // Before e6b673b7 (v4.15 .. v4.17): the hypervisor switches the FP
 // registers itself. Every guest entry traps the guest's FP (CPTR_EL2.TFP);
 // the first guest FP use saves the host registers into the per-CPU host
-// context and loads the guest's (__hyp_switch_fpsimd); the exit saves the
+// context and loads the guest's (__fpsimd_guest_restore); the exit saves the
 // guest's and restores the host's if the guest used FP
 // (__kvm_vcpu_run: "if (fp_enabled) { __fpsimd_save_state(guest);
 // __fpsimd_restore_state(host); }"). Host SVE state cannot survive that
@@ -67,6 +67,9 @@ struct LazyEra {
   // HOST_SME_ENABLED records CPACR_EL1.SMEN_EL0EN for vcpu_put on VHE, as
   // for SVE (039f49c4 clears it first). false: a kernel without SME.
   bool sme_host = false;
+  // HOST_SME_ENABLED cleared at every load before being set (039f49c4).
+  // false: the 039f49c4 bug, copied from the SVE code of d52d165d's.
+  bool clear_sme_flag_at_load = true;
 };
 
 class LazyKvm final : public KvmScheme {
