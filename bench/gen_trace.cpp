@@ -4,7 +4,10 @@
 // reads), sometimes a syscall and return or a softirq using the kernel FPU.
 // Deterministic for a seed.
 //
-//   fpusim-gentrace --events N [--cpus C] [--tasks T] [--seed S] --out DIR
+//   fpusim-gentrace --events N [--cpus C] [--tasks T] [--seed S] [--arch x86|arm64] --out DIR
+// x86 (the default): Sapphire Rapids under deferred, SSE/AVX/AVX-512 uses;
+// arm64: Graviton3 under sve-discard, FPSIMD and SVE uses (a syscall drops
+// SVE, so SVE uses after one trap again).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,7 +36,7 @@ struct Cpu {
 };
 
 void usage() {
-  std::fprintf(stderr, "usage: fpusim-gentrace --events N [--cpus C] [--tasks T] [--seed S] --out DIR\n");
+  std::fprintf(stderr, "usage: fpusim-gentrace --events N [--cpus C] [--tasks T] [--seed S] [--arch x86|arm64] --out DIR\n");
   std::exit(2);
 }
 
@@ -42,7 +45,7 @@ void usage() {
 int main(int argc, char** argv) {
   std::uint64_t events = 0, seed = 1;
   unsigned cpus = 2, tasks = 8;
-  std::string out;
+  std::string out, arch = "x86";
   for (int i = 1; i < argc; ++i) {
     auto arg = [&]() -> const char* {
       if (i + 1 >= argc) usage();
@@ -53,9 +56,11 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--tasks")) tasks = static_cast<unsigned>(std::atoi(arg()));
     else if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(arg(), nullptr, 10);
     else if (!std::strcmp(argv[i], "--out")) out = arg();
+    else if (!std::strcmp(argv[i], "--arch")) arch = arg();
     else usage();
   }
-  if (!events || out.empty() || !cpus || tasks < cpus) usage();
+  if (!events || out.empty() || !cpus || tasks < cpus || (arch != "x86" && arch != "arm64")) usage();
+  const bool arm64 = arch == "arm64";
 
   const std::string scen = out + "/bench.json", evs = out + "/bench.jsonl";
   FILE* s = std::fopen(scen.c_str(), "w");
@@ -67,10 +72,13 @@ int main(int argc, char** argv) {
   std::fprintf(s,
                "{\n  \"format\": \"fpusim-scenario\", \"version\": 1,\n  \"name\": \"bench-%llu\",\n"
                "  \"description\": \"synthetic benchmark trace: %u CPUs, %u tasks, %llu events, seed %llu\",\n"
-               "  \"machine\": \"intel-sapphire-rapids\", \"costs\": \"intel-like\", \"policy\": \"deferred\",\n"
+               "  %s,\n"
                "  \"cpus\": %u,\n  \"contexts\": [",
                static_cast<unsigned long long>(events), cpus, tasks, static_cast<unsigned long long>(events),
-               static_cast<unsigned long long>(seed), cpus);
+               static_cast<unsigned long long>(seed),
+               arm64 ? "\"machine\": \"aws-graviton3\", \"costs\": \"arm64-neoverse\", \"policy\": \"sve-discard\""
+                     : "\"machine\": \"intel-sapphire-rapids\", \"costs\": \"intel-like\", \"policy\": \"deferred\"",
+               cpus);
   for (unsigned t = 0; t < tasks; ++t) std::fprintf(s, "%s{\"name\": \"T%u\"}", t ? ", " : "", t);
   std::fprintf(s, "],\n  \"events_file\": \"bench.jsonl\"\n}\n");
   std::fclose(s);
@@ -78,8 +86,12 @@ int main(int argc, char** argv) {
   Rng rng{seed};
   std::vector<Cpu> cpu(cpus);
   for (unsigned t = 0; t < tasks; ++t) cpu[t % cpus].tasks.push_back(t);
-  static const char* const kWrites[] = {"[\"sse\"]", "[\"sse\",\"ymm\"]", "[\"ymm\"]",
-                                        "[\"opmask\",\"zmm_hi256\",\"hi16_zmm\"]", "[\"x87\"]"};
+  static const char* const kX86Writes[] = {"[\"sse\"]", "[\"sse\",\"ymm\"]", "[\"ymm\"]",
+                                           "[\"opmask\",\"zmm_hi256\",\"hi16_zmm\"]", "[\"x87\"]"};
+  static const char* const kArm64Writes[] = {"[\"fpsimd\"]", "[\"sve\"]", "[\"sve_z\"]", "[\"fpsimd\"]",
+                                             "[\"sve_p\",\"sve_ffr\"]"};
+  const char* const* writes = arm64 ? kArm64Writes : kX86Writes;
+  const char* const read = arm64 ? "fpsimd" : "sse";
   std::uint64_t t = 0;
   char line[256];
   for (std::uint64_t n = 0; n < events; ++n) {
@@ -115,11 +127,11 @@ int main(int argc, char** argv) {
                             static_cast<unsigned long long>(t), c);
         t += 10;
       } else if (r < 30) {
-        len = std::snprintf(line, sizeof line, "{\"t\":%llu,\"cpu\":%u,\"ev\":\"use\",\"read\":[\"sse\"]}\n",
-                            static_cast<unsigned long long>(t), c);
+        len = std::snprintf(line, sizeof line, "{\"t\":%llu,\"cpu\":%u,\"ev\":\"use\",\"read\":[\"%s\"]}\n",
+                            static_cast<unsigned long long>(t), c, read);
       } else {
         len = std::snprintf(line, sizeof line, "{\"t\":%llu,\"cpu\":%u,\"ev\":\"use\",\"write\":%s}\n",
-                            static_cast<unsigned long long>(t), c, kWrites[rng.below(5)]);
+                            static_cast<unsigned long long>(t), c, writes[rng.below(5)]);
       }
     }
     std::fwrite(line, 1, static_cast<size_t>(len), e);

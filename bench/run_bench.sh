@@ -4,6 +4,7 @@
 # - generated traces of 1 M and 10 M events (2 CPUs, 8 tasks) replayed end
 #   to end from the file with `fpusim run`, as JSON lines and converted to
 #   the binary trace (`fpusim convert`): events/s, peak RSS, ratio to bare;
+#   and the first count as an arm64 workload;
 # - 256 CPUs x 4096 contexts (1 M events, binary): peak RSS;
 # - an 8-point sweep (2 policies x 4 #NM costs on a 2 M-event trace) with
 #   -j 1 and -j 2, five times each: wall times and the speed-up;
@@ -61,6 +62,15 @@ for n in "${counts[@]}"; do
   row binary "$dir/bench-bin.json"
   rm -f "$dir/bench.jsonl" "$dir/bench-bin.fpt"
 done
+
+# The same generated workload on arm64 (Graviton3 under sve-discard: FPSIMD
+# and SVE uses, SVE dropped at syscalls and trapped again), the first count.
+printf '\narm64 (aws-graviton3, sve-discard):\n'
+"$build/bench/fpusim-gentrace" --events "${counts[0]}" --cpus 2 --tasks 8 --seed 1 --arch arm64 --out "$dir" 2>/dev/null
+row jsonl "$dir/bench.json"
+"$build/fpusim" convert "$dir/bench.json" -o "$dir/bench-bin.json" >/dev/null
+row binary "$dir/bench-bin.json"
+rm -f "$dir/bench.jsonl" "$dir/bench-bin.fpt"
 
 # Many CPUs and contexts: per-CPU and per-context state, not the trace, sets
 # the memory here.

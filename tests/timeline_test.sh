@@ -114,6 +114,25 @@ assert all(not s for s in stack.values()), stack
 assert guests == 4, guests  # VM entries: 2 on cpu0, 2 on cpu1
 PY
 then ok "perfetto: vCPU guest slices nest in their thread's run slices"; else bad "perfetto vCPU guest slices"; fi
+# scripts/plot_timeline.sh draws a --perfetto trace (arm64 KVM: the guest
+# runs nested in the vCPU thread's run) as an SVG; a file that is no such
+# trace is refused with exit 2.
+if command -v gnuplot >/dev/null && command -v jq >/dev/null; then
+  "$fpusim" run "$root/traces/arm64_kvm_softirq_neon.json" --policy kvm-arm64-2022 --quiet --perfetto "$dir/a.json" \
+    >/dev/null 2>&1
+  if "$root/scripts/plot_timeline.sh" "$dir/a.json" "$dir/a.svg" >/dev/null 2>&1 && grep -q "<svg" "$dir/a.svg" &&
+     grep -q "vcpu0 (guest)" "$dir/a.svg" && grep -q "guest_fp_trap vcpu0" "$dir/a.svg"; then
+    ok "plot_timeline.sh draws the arm64 KVM timeline with its guest runs and traps"
+  else
+    bad "plot_timeline.sh on the arm64 KVM timeline"
+  fi
+  echo '{"x": 1}' > "$dir/notrace.json"
+  "$root/scripts/plot_timeline.sh" "$dir/notrace.json" "$dir/n.svg" >/dev/null 2>&1
+  if [ $? -eq 2 ] && [ ! -e "$dir/n.svg" ]; then ok "plot_timeline.sh refuses a file that is no trace (exit 2)"
+  else bad "plot_timeline.sh on a file that is no trace"; fi
+else
+  echo "# skipped plot_timeline.sh checks: gnuplot or jq missing"
+fi
 # A failing run leaves no timeline and no temporary file.
 printf '{"format":"fpusim-scenario"}' > "$dir/bad.json"
 "$fpusim" run "$dir/bad.json" --perfetto "$dir/none.json" --vcd "$dir/none.vcd" >/dev/null 2>&1

@@ -891,6 +891,7 @@ Cycles Agent::vm_entry(CpuId cpu, Cycles t) {
   kvm_->ctxflush(*this, cpu, v, thread);
   cpus_[cpu].guest_fp_open = !kvm_->guest_fp_trapped(*this, cpu, v);
   v.in_guest = true;
+  for (Observer* o : observers_) o->on_guest(cpu, event_time_ + static_cast<Cycles>(pending_), v.guest, true);
   return finish();
 }
 
@@ -899,6 +900,7 @@ Cycles Agent::vm_exit(CpuId cpu, Cycles t) {
   Vcpu& v = running_vcpu(cpu, "vm_exit", true);
   Context& thread = contexts_[v.thread];
   stats_.add(AStat::vm_exits, v.guest, 1);
+  for (Observer* o : observers_) o->on_guest(cpu, event_time_, v.guest, false);
   kvm_->exit(*this, cpu, v, thread);
   cpus_[cpu].guest_fp_open = false;
   v.in_guest = false;
