@@ -195,7 +195,7 @@ class Arm64Arch final : public Arch {
     t.row("SVE discards (syscall)", st.get(AStat::sve_discards));
     t.text("SVE saves / restores",
            with_commas(st.get(AStat::sve_saves)) + " / " + with_commas(st.get(AStat::sve_restores)));
-    t.row("CPACR_EL1.ZEN writes", st.get(AStat::cpacr_writes));
+    t.row("CPACR_EL1 ZEN/SMEN writes", st.get(AStat::cpacr_writes));
     t.row("ZCR_EL1 writes", st.get(AStat::zcr_writes));
     t.row("VL changes", st.get(AStat::vl_changes));
     if (st.get(AStat::sve_acc_warnings)) t.row("do_sve/sme_acc WARNs", st.get(AStat::sve_acc_warnings));
@@ -227,7 +227,7 @@ class Arm64Arch final : public Arch {
             {"  SME access", {"traps_sme_acc"}},
             {"  guest FP to EL2", {"traps_guest_fp"}},
             {"SVE discards", {"sve_discards"}},
-            {"CPACR_EL1.ZEN writes", {"cpacr_writes"}}};
+            {"CPACR_EL1 EL0 writes", {"cpacr_writes"}}};
   }
 
   const EventSyntax& event_syntax() const override { return arm64::event_syntax(); }
