@@ -330,6 +330,25 @@ bad "unknown context in switch" "ctx-unknown.json" "/events/2/next" 'unknown con
 variant cpu-unknown -e 's|"t": 1100, "cpu": 0|"t": 1100, "cpu": 2|'
 bad "unknown cpu (cpu >= cpus)" "cpu-unknown.json" "/events/3/cpu" "CPU 2 does not exist" -- run "$CASES/cpu-unknown.json"
 
+# arm64: VMs, KVM events and SME, each error with its file and JSON path.
+A64=$SRC/traces/arm64_kvm_softirq_neon.json
+variant_of "$A64" a64-vl -e 's|"vms": \[{"name": "vm0", |"vms": [{"name": "vm0", "sve": true, "sve_vl": 512, |'
+bad "arm64: a vCPU VL the machine lacks" "a64-vl.json" "/vms/0/sve_vl" \
+  "a vector length machine arm-neoverse-n2 supports (128)" -- run "$CASES/a64-vl.json"
+variant_of "$A64" a64-vcpu -e 's|"kvm_run", "vcpu": "vcpu0"|"kvm_run", "vcpu": "vcpu9"|'
+bad "arm64: kvm_run of an unknown vCPU" "a64-vcpu.json" "/events/2/vcpu" 'unknown vCPU "vcpu9"' -- run "$CASES/a64-vcpu.json"
+variant_of "$A64" a64-reason -e 's|"vm_exit", "reason": "irq"|"vm_exit", "reason": "xsetbv"|'
+bad "arm64: an x86 exit reason" "a64-reason.json" "/events/5/reason" 'unknown arm64 VM exit reason "xsetbv"' -- \
+  run "$CASES/a64-reason.json"
+bad "arm64: VMs under a host-only policy" "arm64_kvm_softirq_neon.json" "/vms" "models the arm64 host only" -- \
+  run "$A64" --policy sve-discard
+variant_of "$A64" a64-sme -e '14s|"ev": "use", "write": \["fpsimd"\]}|"ev": "smstart"}|'
+bad "arm64: SMSTART on a machine without SME" "a64-sme.json" "/events/1" "which has no SME" -- run "$CASES/a64-sme.json"
+variant_of "$A64" a64-za -e '14s|"write": \["fpsimd"\]|"write": ["za"]|' -e 's|"arm-neoverse-n2"|"arm-fvp-sme2"|'
+bad "arm64: ZA used with PSTATE.ZA clear" "a64-za.json" "/events/1" "PSTATE.ZA clear" -- run "$CASES/a64-za.json"
+bad "arm64: SME2 without SME in a machine" "(with --set machine.features.sme2=true)" "/features/sme2" "SME2 needs SME" -- \
+  run "$A64" --set machine.features.sme2=true
+
 variant comp-unknown -e 's|"write": \["sse", "ymm"\]|"write": ["sse", "ymmx"]|'
 bad "unknown component name" "comp-unknown.json" "/events/1/write/1" 'unknown component "ymmx"; expected x87, sse' -- \
   run "$CASES/comp-unknown.json"
