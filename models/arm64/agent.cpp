@@ -2,6 +2,7 @@
 
 #include "models/arm64/policy.h"
 #include "models/core/round.h"
+#include "models/core/use.h"
 
 namespace fpusim::arm64 {
 
@@ -270,38 +271,31 @@ void Agent::smstop_live(CpuId cpu, bool sm, bool za, Context* owner) {
   }
 }
 
+template <typename T>
+void Agent::write_control(CpuId cpu, T& reg, T value, AStat counter, double cycles, std::string_view op,
+                          Cause cause) {
+  if (reg == value) return;
+  reg = value;
+  stats_.add(counter);
+  charge(cpu, kNoContext, Stat::control_cycles, cycles, op, cause);
+}
+
 void Agent::set_smen_el0(CpuId cpu, bool on, Cause cause) {
-  CpuState& cs = cpus_[cpu];
-  if (cs.smen_el0 == on) return;
-  cs.smen_el0 = on;
-  stats_.add(AStat::cpacr_writes);
-  charge(cpu, kNoContext, Stat::control_cycles, cost_.cpacr_write, on ? "sme_user_enable" : "sme_user_disable",
-         cause);
+  write_control(cpu, cpus_[cpu].smen_el0, on, AStat::cpacr_writes, cost_.cpacr_write,
+                on ? "sme_user_enable" : "sme_user_disable", cause);
 }
 
 void Agent::set_smcr(CpuId cpu, unsigned svl, Cause cause) {
-  CpuState& cs = cpus_[cpu];
-  if (cs.smcr_vl == svl) return;
-  cs.smcr_vl = svl;
-  stats_.add(AStat::smcr_writes);
-  charge(cpu, kNoContext, Stat::control_cycles, cost_.smcr_write, "smcr_write", cause);
+  write_control(cpu, cpus_[cpu].smcr_vl, svl, AStat::smcr_writes, cost_.smcr_write, "smcr_write", cause);
 }
 
 void Agent::set_zen_el0(CpuId cpu, bool on, Cause cause) {
-  CpuState& cs = cpus_[cpu];
-  if (cs.zen_el0 == on) return;
-  cs.zen_el0 = on;
-  stats_.add(AStat::cpacr_writes);
-  charge(cpu, kNoContext, Stat::control_cycles, cost_.cpacr_write, on ? "sve_user_enable" : "sve_user_disable",
-         cause);
+  write_control(cpu, cpus_[cpu].zen_el0, on, AStat::cpacr_writes, cost_.cpacr_write,
+                on ? "sve_user_enable" : "sve_user_disable", cause);
 }
 
 void Agent::set_zcr(CpuId cpu, unsigned vl, Cause cause) {
-  CpuState& cs = cpus_[cpu];
-  if (cs.zcr_vl == vl) return;
-  cs.zcr_vl = vl;
-  stats_.add(AStat::zcr_writes);
-  charge(cpu, kNoContext, Stat::control_cycles, cost_.zcr_write, "zcr_write", cause);
+  write_control(cpu, cpus_[cpu].zcr_vl, vl, AStat::zcr_writes, cost_.zcr_write, "zcr_write", cause);
 }
 
 void Agent::sve_flush_live(CpuId cpu, Cause cause) {
@@ -498,20 +492,9 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     policy_.return_to_user(*this, cpu, c);
     if (!cs.zen_el0) panic("arm64: SVE still trapped after do_sve_acc() for " + c.name);
   }
-  checker_.check_use(
-      t + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cs.rf.regs, (write | read) & ~release,
+  checked_use(
+      checker_, t + static_cast<Cycles>(pending_), cpu, c, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
-  const ComponentMask w = write & ~release;
-  for (unsigned i : bits(w)) {
-    const Token tok{c.id, c.next_version++};
-    c.truth.tok[i] = tok;
-    cs.rf.regs.tok[i] = tok;
-  }
-  c.truth.present |= w;
-  cs.rf.regs.present |= w;
-  c.truth.present &= ~release;
-  cs.rf.regs.present &= ~release;
-  cs.rf.modified |= write | release;
   return finish();
 }
 
@@ -838,18 +821,9 @@ void Agent::guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, Compone
     // of this entry (CPTR_EL2.TFP/TZ cleared, CPACR FPEN/ZEN set).
     cs.guest_fp_open = true;
   }
-  checker_.check_use(
-      t + static_cast<Cycles>(pending_), cpu, g.id, g.truth, cs.rf.regs, (write | read) & ~release,
+  checked_use(
+      checker_, t + static_cast<Cycles>(pending_), cpu, g, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
-  const ComponentMask w = write & ~release;
-  for (unsigned i : bits(w)) {
-    const Token tok{g.id, g.next_version++};
-    g.truth.tok[i] = tok;
-    cs.rf.regs.tok[i] = tok;
-  }
-  g.truth.present = (g.truth.present | w) & ~release;
-  cs.rf.regs.present = (cs.rf.regs.present | w) & ~release;
-  cs.rf.modified |= write | release;
 }
 
 Cycles Agent::kvm_run(CpuId cpu, Cycles t, ContextId guest) {

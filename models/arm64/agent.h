@@ -185,6 +185,9 @@ class Agent {
 
  private:
   Cycles finish();
+  // A trap-control register write when its value changes: counted, charged.
+  template <typename T>
+  void write_control(CpuId cpu, T& reg, T value, AStat counter, double cycles, std::string_view op, Cause cause);
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op);
   std::shared_ptr<const ComponentSizes> sizes_for(const VecLayout& l);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/core/round.h"
+#include "models/core/use.h"
 #include "models/x86/policy.h"
 
 namespace fpusim::x86 {
@@ -432,21 +433,10 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     policy_.nm_ts_trap(*this, cpu, c);
   }
 
-  checker_.check_use(
-      t + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cs.rf.regs, (write | read) & ~release,
+  // VZEROUPPER / TILERELEASE (release): back to init (XINUSE[i] = 0).
+  checked_use(
+      checker_, t + static_cast<Cycles>(pending_), cpu, c, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
-  for (unsigned i : bits(write & ~release)) {
-    const Token tok{c.id, c.next_version++};
-    c.truth.tok[i] = tok;
-    cs.rf.regs.tok[i] = tok;
-  }
-  const ComponentMask w = write & ~release;
-  c.truth.present |= w;
-  cs.rf.regs.present |= w;
-  // VZEROUPPER / TILERELEASE: back to init (XINUSE[i] = 0).
-  c.truth.present &= ~release;
-  cs.rf.regs.present &= ~release;
-  cs.rf.modified |= write | release;
   return finish();
 }
 

@@ -13,6 +13,7 @@
 // with __kernel_fpu_begin/end, fpu_counter, KVM_REQ_DEACTIVATE_FPU).
 #include <string>
 
+#include "models/core/use.h"
 #include "models/x86/agent.h"
 #include "models/x86/policy.h"
 
@@ -609,18 +610,9 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
     }
   }
   v.undefined &= ~touched;
-  checker_.check_use(
-      event_time_ + static_cast<Cycles>(pending_), cpu, g.id, g.truth, cs.rf.regs, (write | read) & ~release,
+  checked_use(
+      checker_, event_time_ + static_cast<Cycles>(pending_), cpu, g, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
-  const ComponentMask w = write & ~release;
-  for (unsigned i : bits(w)) {
-    const Token tok{g.id, g.next_version++};
-    g.truth.tok[i] = tok;
-    cs.rf.regs.tok[i] = tok;
-  }
-  g.truth.present = (g.truth.present | w) & ~release;
-  cs.rf.regs.present = (cs.rf.regs.present | w) & ~release;
-  cs.rf.modified |= write | release;
 }
 
 // A WRMSR in the guest, or, after an explicit vm_exit with reason msr, its

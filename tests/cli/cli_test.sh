@@ -346,6 +346,14 @@ variant_of "$A64" a64-sme -e '14s|"ev": "use", "write": \["fpsimd"\]}|"ev": "sms
 bad "arm64: SMSTART on a machine without SME" "a64-sme.json" "/events/1" "which has no SME" -- run "$CASES/a64-sme.json"
 variant_of "$A64" a64-za -e '14s|"write": \["fpsimd"\]|"write": ["za"]|' -e 's|"arm-neoverse-n2"|"arm-fvp-sme2"|'
 bad "arm64: ZA used with PSTATE.ZA clear" "a64-za.json" "/events/1" "PSTATE.ZA clear" -- run "$CASES/a64-za.json"
+# kvm_mode: under nVHE the guest exit leaves the host's CPACR_EL1 alone, so
+# the VHE-only bugs b3eb56b6 and d52d165d do nothing there.
+good "arm64: the b3eb56b6 bug does nothing under nVHE" 0 "violations: 0" -- \
+  run "$SRC/traces/arm64_kvm_b3eb56b6.json" --policy kvm-arm64-lazy-2018-bug-b3eb56b6 --set machine.kvm_mode=nvhe
+good "arm64: ... and breaks T's SVE under VHE" 1 "trap config 1" -- \
+  run "$SRC/traces/arm64_kvm_b3eb56b6.json" --policy kvm-arm64-lazy-2018-bug-b3eb56b6
+good "arm64: the d52d165d bug does nothing under nVHE" 0 "violations: 0" -- \
+  run "$SRC/traces/arm64_kvm_d52d165d.json" --policy kvm-arm64-2022-bug-d52d165d --set machine.kvm_mode=nvhe
 bad "arm64: SME2 without SME in a machine" "(with --set machine.features.sme2=true)" "/features/sme2" "SME2 needs SME" -- \
   run "$A64" --set machine.features.sme2=true
 
