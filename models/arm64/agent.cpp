@@ -686,13 +686,13 @@ Cycles Agent::sve_set_vl(CpuId cpu, Cycles t, unsigned vl) {
     throw SemanticError{"prctl(PR_SVE_SET_VL) by " + c.name + " in user mode (a syscall event must come first)"};
   }
   if (!machine_.sve) throw SemanticError{"prctl(PR_SVE_SET_VL) on machine " + machine_.name + ", which has no SVE"};
-  if (!machine_.supports_vl(vl)) {
-    std::string vls;
-    for (unsigned v : machine_.sve_vls) vls += (vls.empty() ? "" : ", ") + std::to_string(v);
-    throw SemanticError{"prctl(PR_SVE_SET_VL) to " + std::to_string(vl) + " bits: machine " + machine_.name +
-                        " supports " + vls};
+  // vec_set_vector_length() -> find_supported_vector_length(): the largest
+  // supported length not above the request (128 bits is always supported).
+  unsigned chosen = machine_.sve_vls.front();
+  for (unsigned v : machine_.sve_vls) {
+    if (v <= vl) chosen = v;
   }
-  policy_.set_vl(*this, cpu, c, vl);
+  policy_.set_vl(*this, cpu, c, chosen);
   return finish();
 }
 

@@ -95,8 +95,10 @@ CostModel load_costs(const Json& doc, const std::string& file) {
     p.require_all_read();
     cm.*(c.member) = v;
   }
-  if (cm.save_bytes_per_cycle <= 0 || cm.restore_bytes_per_cycle <= 0 || cm.memcpy_bytes_per_cycle <= 0) {
-    throw InputError{file, "", "bytes per cycle must be positive"};
+  for (const char* key : {"save_bytes_per_cycle", "restore_bytes_per_cycle", "memcpy_bytes_per_cycle"}) {
+    if (in.at(key).at("value").as_double() <= 0) {
+      throw InputError{file, std::string("/") + key + "/value", "a positive number of bytes per cycle, got 0"};
+    }
   }
   in.require_all_read();
   return cm;

@@ -354,6 +354,9 @@ good "arm64: ... and breaks T's SVE under VHE" 1 "trap config 1" -- \
   run "$SRC/traces/arm64_kvm_b3eb56b6.json" --policy kvm-arm64-lazy-2018-bug-b3eb56b6
 good "arm64: the d52d165d bug does nothing under nVHE" 0 "violations: 0" -- \
   run "$SRC/traces/arm64_kvm_d52d165d.json" --policy kvm-arm64-2022-bug-d52d165d --set machine.kvm_mode=nvhe
+bad "arm64: a cost preset with zero bytes per cycle" "(with --set costs.save_bytes_per_cycle.value=0)" \
+  "/save_bytes_per_cycle/value" "a positive number of bytes per cycle" -- \
+  run "$A64" --set costs.save_bytes_per_cycle.value=0
 bad "arm64: SME2 without SME in a machine" "(with --set machine.features.sme2=true)" "/features/sme2" "SME2 needs SME" -- \
   run "$A64" --set machine.features.sme2=true
 
