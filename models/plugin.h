@@ -28,7 +28,7 @@ namespace fpusim {
 // include, changes in a way that a plugin built against the old one would
 // misread. fpusim refuses a plugin
 // built for another version.
-constexpr int kPluginAbi = 2;  // 2: the core counter violations_trap_config (ids after it moved)
+constexpr int kPluginAbi = 2;  // 2: the core counters violations_kernel_trap and _trap_config (ids after them moved)
 
 // What a plugin's init function is given.
 class PluginRegistrar {

@@ -161,6 +161,7 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
   const ComponentMask fpmr = machine_.fpmr ? kMaskFpmr : 0;
   // "if (system_supports_fpmr()) *(last->fpmr) = read_sysreg_s(SYS_FPMR);"
   owner.image.copy_from(cs.rf.regs, fpmr);
+  if (machine_.sme) kernel_sme_access(cpu, owner.id, "fpsimd_save_user_state(): MRS SVCR");
   if (machine_.sme && owner.kind != ContextKind::kGuest) {
     // "*svcr = read_sysreg_s(SYS_SVCR); if (*svcr & SVCR_ZA_MASK)
     // sme_save_state(last->sme_state, system_supports_sme2()); if (*svcr &
@@ -197,6 +198,7 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
   const ComponentMask fpmr = machine_.fpmr ? kMaskFpmr : 0;
   cs.rf.regs.copy_from(c.image, fpmr);  // "write_sysreg_s(current->thread.uw.fpmr, SYS_FPMR)"
   if (machine_.sme) {
+    kernel_sme_access(cpu, c.id, "task_fpsimd_load(): MSR SVCR");
     // "if (test_thread_flag(TIF_SME)) sme_set_vq(...); write_sysreg_s(
     // current->thread.svcr, SYS_SVCR); if (thread_za_enabled(...))
     // sme_load_state(...)".
@@ -244,8 +246,28 @@ void Agent::flush_cpu_state(CpuId cpu) {
   cpus_[cpu].last = kNoContext;
   // "if (system_supports_sme()) sme_smstop();": the state was saved or is
   // nobody's.
-  if (machine_.sme) smstop_live(cpu, true, true, nullptr);
+  if (machine_.sme) {
+    kernel_sme_access(cpu, current(cpu) ? current(cpu)->id : kNoContext, "fpsimd_flush_cpu_state(): SMSTOP");
+    smstop_live(cpu, true, true, nullptr);
+  }
   if (Context* cur = current(cpu)) cur->foreign = true;
+}
+
+void Agent::kernel_sme_access(CpuId cpu, ContextId whose, const char* what) {
+  CpuState& cs = cpus_[cpu];
+  // A kernel from before SME support (v5.19) has no SME accesses.
+  if (kvm_ && !kvm_->sme_aware()) return;
+  if (cs.smen_el1 && !cs.smen_el1_unsynchronised) {
+    cs.kernel_trap_reported = false;
+    return;
+  }
+  if (cs.kernel_trap_reported) return;
+  cs.kernel_trap_reported = true;
+  checker_.record_violation(
+      {ViolationKind::kKernelTrap, event_time_ + static_cast<Cycles>(pending_), cpu, whose, kNoContext, kMaskZa,
+       std::string(what) + " with CPACR_EL1.SMEN " +
+           (cs.smen_el1 ? "enabled but not yet synchronised (no ISB)" : "disabled") +
+           " for the kernel: an SME access trap in the kernel"});
 }
 
 void Agent::smstop_live(CpuId cpu, bool sm, bool za, Context* owner) {

@@ -38,6 +38,12 @@ struct CpuState {
   ContextId last = kNoContext;
   bool zen_el0 = false;  // CPACR_EL1.ZEN EL0 enable: clear = EL0 SVE traps
   bool smen_el0 = false; // CPACR_EL1.SMEN EL0 enable: clear = EL0 SME (and streaming SVE) traps
+  // CPACR_EL1.SMEN's EL1 (VHE: EL2) enable, the kernel's own SME access
+  // (SVCR, ZA); and a write of it not yet synchronised by an ISB, which
+  // instructions after it may not see (59d78a2e).
+  bool smen_el1 = true;
+  bool smen_el1_unsynchronised = false;
+  bool kernel_trap_reported = false;  // one violation per episode
   bool sm = false;       // live PSTATE.SM (SVCR.SM)
   bool za = false;       // live PSTATE.ZA (SVCR.ZA)
   unsigned smcr_vl = 0;  // the streaming vector length SMCR_EL1 selects, bits
@@ -157,11 +163,16 @@ class Agent {
   void hyp_switch_to_guest(CpuId cpu, Vcpu& v);
   void hyp_switch_to_host(CpuId cpu, Vcpu& v);
   // The hypervisor's exit path wrote the host's CPACR_EL1 (VHE): EL0 SVE
-  // access as `zen_el0` (no separate cost: part of every exit).
-  void hyp_set_host_cpacr(CpuId cpu, bool zen_el0, bool smen_el0) {
+  // and SME access as given (no separate cost: part of every exit).
+  void hyp_set_host_cpacr(CpuId cpu, bool zen_el0, bool smen_el0, bool smen_el1) {
     cpus_[cpu].zen_el0 = zen_el0;
     cpus_[cpu].smen_el0 = smen_el0;
+    cpus_[cpu].smen_el1 = smen_el1;
   }
+  // An access by the kernel to SME state (SVCR, ZA, SMSTOP) on `cpu`, for
+  // `whose` state: with SME disabled for the kernel, or its enable not yet
+  // synchronised, it traps in the kernel: a kernel_trap violation.
+  void kernel_sme_access(CpuId cpu, ContextId whose, const char* what);
   void take_guest_trap(CpuId cpu, Vcpu& v);
   Vcpu& vcpu(std::uint32_t i) { return vcpus_[i]; }
   void charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,

@@ -8,6 +8,7 @@ std::string_view violation_kind_name(ViolationKind k) {
     case ViolationKind::kLeaked: return "leaked";
     case ViolationKind::kExposed: return "exposed";
     case ViolationKind::kTrapConfig: return "trap_config";
+    case ViolationKind::kKernelTrap: return "kernel_trap";
   }
   return "?";
 }
@@ -34,6 +35,7 @@ void Checker::record(Violation v) {
     case ViolationKind::kLeaked: stats_->add(Stat::violations_leaked, who(v.context), 1); break;
     case ViolationKind::kExposed: stats_->add(Stat::violations_exposed, who(v.other), 1); break;
     case ViolationKind::kTrapConfig: stats_->add(Stat::violations_trap_config, who(v.context), 1); break;
+    case ViolationKind::kKernelTrap: stats_->add(Stat::violations_kernel_trap, who(v.context), 1); break;
   }
   if (recorded_.size() < max_recorded_) recorded_.push_back(std::move(v));
 }

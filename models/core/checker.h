@@ -24,7 +24,9 @@ namespace fpusim {
 // kTrapConfig: a context runs in user mode with access to a component
 // enabled that it does not own, or trapped that it owns; the architecture
 // says which (Checker::check_trap_config).
-enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed, kTrapConfig };
+// kKernelTrap: the kernel accessed state while its own trap configuration
+// traps the access (the architecture finds it: record_violation).
+enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed, kTrapConfig, kKernelTrap };
 std::string_view violation_kind_name(ViolationKind k);
 
 struct Violation {

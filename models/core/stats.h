@@ -66,6 +66,7 @@ struct StatGroup {
   X(violations_lost, "count", "uses that found a context's latest state missing from the registers")            \
   X(violations_leaked, "count", "uses that found another context's data in the registers")                     \
   X(violations_exposed, "count", "exposure windows on a machine that speculates past a trap (LazyFP)")             \
+  X(violations_kernel_trap, "count", "state accesses by the kernel that its own trap configuration traps (an exception the kernel cannot handle: an oops)") \
   X(violations_trap_config, "count", "times a context ran in user mode with access to a state component enabled that it does not own, or trapped that it owns (the trap configuration wrong for the context that runs)")
 
 enum class Stat : StatId {

@@ -559,7 +559,7 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
     const Json& vio = r["violations"];
     csv << "," << vio["total"].dump() << "\n";
     OJson v = OJson::object();
-    for (const char* kind : {"total", "lost", "leaked", "exposed", "trap_config"}) {
+    for (const char* kind : {"total", "lost", "leaked", "exposed", "trap_config", "kernel_trap"}) {
       const auto it = vio.find(kind);
       v[kind] = it == vio.end() ? OJson() : OJson::parse(it->dump());
     }

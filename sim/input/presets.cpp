@@ -383,6 +383,7 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
         if (v.has("leaked")) x.leaked = read_bound(v.at("leaked"));
         if (v.has("exposed")) x.exposed = read_bound(v.at("exposed"));
         if (v.has("trap_config")) x.trap_config = read_bound(v.at("trap_config"));
+        if (v.has("kernel_trap")) x.kernel_trap = read_bound(v.at("kernel_trap"));
         v.require_all_read();
       }
       e.require_all_read();

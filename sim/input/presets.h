@@ -55,7 +55,7 @@ struct Bound {
 struct Expectation {
   const PolicyDesc* policy = nullptr;  // whose run it checks (the "expect" key)
   std::vector<std::pair<std::string, Bound>> totals;  // by counter name
-  std::optional<Bound> lost, leaked, exposed, trap_config;
+  std::optional<Bound> lost, leaked, exposed, trap_config, kernel_trap;
 };
 
 struct ContextDecl {

@@ -116,6 +116,7 @@ Json report_json(const Scenario& s, const RunResult& r) {
                      {"leaked", r.stats.get(Stat::violations_leaked)},
                      {"exposed", r.stats.get(Stat::violations_exposed)},
                      {"trap_config", r.stats.get(Stat::violations_trap_config)},
+                     {"kernel_trap", r.stats.get(Stat::violations_kernel_trap)},
                      {"recorded", vs}};
   j["exposure"] = {{"cycles", r.stats.get(Stat::exposure_cycles)},
                    {"byte_cycles", r.stats.get(Stat::exposure_byte_cycles)},
@@ -149,7 +150,7 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
   row("exposure (LazyFP window)", st.get(Stat::exposure_cycles), "cycles");
   os << "  violations: " << r.total_violations << " (lost " << st.get(Stat::violations_lost) << ", leaked "
      << st.get(Stat::violations_leaked) << ", exposed " << st.get(Stat::violations_exposed) << ", trap config "
-     << st.get(Stat::violations_trap_config) << ")\n";
+     << st.get(Stat::violations_trap_config) << ", kernel trap " << st.get(Stat::violations_kernel_trap) << ")\n";
   size_t shown = 0;
   for (const auto& v : r.violations) {
     if (shown++ == 10) {
@@ -300,6 +301,7 @@ std::vector<std::string> check_expectation(const Expectation& x, const Json& rep
   check(x.leaked, "leaked");
   check(x.exposed, "exposed");
   check(x.trap_config, "trap_config");
+  check(x.kernel_trap, "kernel_trap");
   return out;
 }
 

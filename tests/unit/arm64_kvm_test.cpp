@@ -218,6 +218,30 @@ TEST(Arm64KvmBug, b039f49c4_SmeFlagNotClearedAtLoad) {
   EXPECT_EQ(b039f49c4_trap_config("kvm-arm64-2022-bug-039f49c4"), 1u);
 }
 
+// 59d78a2e: vcpu_put re-enables SMEN and reads SVCR without an ISB between.
+std::uint64_t b59d78a2e_kernel_traps(const std::string& policy, bool softirq_after_exit) {
+  Kvm k(policy, false, "arm-fvp-sme2");
+  k.r.sw(0, k.qemu);
+  k.r.kvm_run(0, k.g);
+  k.r.entry(0);
+  k.r.use(0, kV);
+  k.r.exit_guest(0);
+  if (softirq_after_exit) k.r.softirq_neon(0);
+  k.r.kvm_return(0);
+  return k.r.violations(ViolationKind::kKernelTrap);
+}
+TEST(Arm64KvmBug, b59d78a2e_SmenWithoutIsbBeforeTheSvcrRead) {
+  EXPECT_EQ(b59d78a2e_kernel_traps("kvm-arm64-2022", false), 1u);  // v5.19 .. v6.1
+  EXPECT_EQ(b59d78a2e_kernel_traps("kvm-arm64-2023", false), 0u);  // the isb()
+  EXPECT_EQ(b59d78a2e_kernel_traps("kvm-arm64-2025", false), 0u);
+}
+TEST(Arm64KvmFinding, SoftirqNeonBetweenExitAndPutWithSmeDisabledForTheKernel) {
+  // CPACR_EL1_DEFAULT leaves SME disabled for the host until vcpu_put: the
+  // softirq's save reads SVCR (one episode: the put's read is in it too).
+  EXPECT_EQ(b59d78a2e_kernel_traps("kvm-arm64-2022", true), 1u);
+  EXPECT_EQ(b59d78a2e_kernel_traps("kvm-arm64-2023", true), 0u);
+}
+
 // 2955bcc8: TIF_SVE given back before the save of an SVE vCPU.
 std::uint64_t b2955bcc8_lost(const std::string& policy) {
   Kvm k(policy, true);

@@ -22,10 +22,13 @@ LazyEra era_2018() {
 LazyEra era_2022() {
   LazyEra e;
   e.sme_host = true;
+  e.isb_after_smen = false;  // 59d78a2e came in v6.2
   return e;
 }
 LazyEra era_2023() {
   LazyEra e = era_2022();
+  e.isb_after_smen = true;
+  e.exit_enables_smen_el1 = true;  // v6.2 .. v6.4 did not yet (CPACR_EL1_DEFAULT), not modelled
   e.explicit_to_save = true;
   return e;
 }

@@ -28,7 +28,7 @@ void EagerKvm2017::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context&) { a.hyp_sw
 // writes CPACR_EL1_DEFAULT (EL0 SVE access off).
 void EagerKvm2017::exit(Agent& a, CpuId cpu, Vcpu& v, Context&) {
   if (a.cpu(cpu).hyp_guest_live) a.hyp_switch_to_host(cpu, v);
-  if (a.machine().kvm_mode == KvmMode::kVhe) a.hyp_set_host_cpacr(cpu, false, false);
+  if (a.machine().kvm_mode == KvmMode::kVhe) a.hyp_set_host_cpacr(cpu, false, false, false);
 }
 
 // ------------------------------------------------------------ lazy
@@ -102,9 +102,14 @@ void LazyKvm::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
 // (no EL0 SVE access) until fbc7e61195e2's series; since,
 // __deactivate_cptr_traps_vhe(): "CPACR_EL1_FPEN | CPACR_EL1_ZEN" (EL0 and
 // EL1). nVHE and hVHE leave the host's CPACR_EL1 alone.
+// Until kvm_get_reset_cptr_el2() the value is CPACR_EL1_DEFAULT, "FPEN |
+// ZEN_EL1EN": SME is disabled for the host kernel too until vcpu_put
+// re-enables it.
 void LazyKvm::exit(Agent& a, CpuId cpu, Vcpu&, Context&) {
   if (a.machine().kvm_mode == KvmMode::kVhe) {
-    a.hyp_set_host_cpacr(cpu, era_.flush_host_at_load && a.machine().sve, era_.flush_host_at_load && a.machine().sme);
+    const bool after_2025 = era_.flush_host_at_load;
+    a.hyp_set_host_cpacr(cpu, after_2025 && a.machine().sve, after_2025 && a.machine().sme,
+                         after_2025 || era_.exit_enables_smen_el1);
   }
 }
 
@@ -125,6 +130,19 @@ void LazyKvm::ctxsync(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
 // kvm_arch_vcpu_put_fp().
 void LazyKvm::vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
   const bool host_tif_sve = era_.host_sve_in_use && v.host_sve_in_use;
+  // 861262ab: on VHE, "if (vcpu_get_flag(vcpu, HOST_SME_ENABLED))
+  // sysreg_clear_set(CPACR_EL1, 0, CPACR_EL1_SMEN_EL0EN | CPACR_EL1_SMEN_EL1EN);
+  // else sysreg_clear_set(CPACR_EL1, CPACR_EL1_SMEN_EL0EN, CPACR_EL1_SMEN_EL1EN);
+  // isb();" first (the isb is 59d78a2e's: without it the save below may
+  // read SVCR under the old trap configuration).
+  CpuState& cs = a.cpu(cpu);
+  const bool smen_restore =
+      era_.sme_host && a.machine().sme && a.machine().kvm_mode == KvmMode::kVhe && !era_.flush_host_at_load;
+  if (smen_restore) {
+    a.set_smen_el0(cpu, v.host_sme_enabled, Cause::vcpu_put);
+    cs.smen_el1 = true;
+    cs.smen_el1_unsynchronised = !era_.isb_after_smen;
+  }
   // The 2955bcc8 bug: "update_thread_flag(TIF_SVE, vcpu->arch.flags &
   // KVM_ARM64_HOST_SVE_IN_USE)" before fpsimd_save().
   if (era_.tif_sve_before_save) thread.tif_sve = host_tif_sve;
@@ -141,13 +159,8 @@ void LazyKvm::vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
     a.stats().add(AStat::zen_restores, v.guest, 1);
     a.set_zen_el0(cpu, v.host_sve_enabled, Cause::vcpu_put);
   }
-  // 861262ab: on VHE, "if (vcpu_get_flag(vcpu, HOST_SME_ENABLED))
-  // sysreg_clear_set(CPACR_EL1, 0, CPACR_EL1_SMEN_EL0EN); else ...;
-  // isb();" (the ISB is 59d78a2e's), before the save of a guest-owned state.
-  // In the model the order does not matter: the save does not depend on it.
-  if (era_.sme_host && a.machine().sme && a.machine().kvm_mode == KvmMode::kVhe && !era_.flush_host_at_load) {
-    a.set_smen_el0(cpu, v.host_sme_enabled, Cause::vcpu_put);
-  }
+  // Synchronised by the exception return at the latest.
+  cs.smen_el1_unsynchronised = false;
   // 2955bcc8: "update_thread_flag(TIF_SVE, ...HOST_SVE_IN_USE)" after the
   // save (8383741a: "update_thread_flag(TIF_SVE, 0)"); gone with 62021cc3.
   if (!era_.explicit_to_save) thread.tif_sve = host_tif_sve;

@@ -67,6 +67,14 @@ struct LazyEra {
   // HOST_SME_ENABLED records CPACR_EL1.SMEN_EL0EN for vcpu_put on VHE, as
   // for SVE (039f49c4 clears it first). false: a kernel without SME.
   bool sme_host = false;
+  // kvm_arch_vcpu_put_fp() re-enables SMEN and synchronises (isb(),
+  // 59d78a2e, v6.2) before the save reads SVCR. false: v5.19 .. v6.1.
+  bool isb_after_smen = true;
+  // The VHE exit path leaves SME enabled for the host kernel (EL2):
+  // kvm_get_reset_cptr_el2() "if (cpus_have_final_cap(ARM64_SME)) val |=
+  // CPACR_EL1_SMEN_EL1EN" (there by v6.6). false: CPACR_EL1_DEFAULT (FPEN,
+  // ZEN_EL1EN), the host's own SME accesses trap until vcpu_put.
+  bool exit_enables_smen_el1 = false;
   // HOST_SME_ENABLED cleared at every load before being set (039f49c4).
   // false: the 039f49c4 bug, copied from the SVE code of d52d165d's.
   bool clear_sme_flag_at_load = true;
