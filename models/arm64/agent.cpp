@@ -477,6 +477,10 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
   }
   check_current(cpu, "FP/SIMD use", true);
   Context& c = *current(cpu);
+  if (!machine_.fpsimd) {
+    throw SemanticError{"FP/SIMD use by " + c.name + " on machine " + machine_.name +
+                        ", which has no FP/AdvSIMD (the instruction is undefined: SIGILL)"};
+  }
   CpuState& cs = cpus_[cpu];
   const ComponentMask touched = write | read | release;
   if ((touched & kMaskSve) && !machine_.sve && !cs.sm) {
@@ -561,8 +565,9 @@ Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentM
     throw SemanticError{"kernel_fpu on CPU " + std::to_string(cpu) + " while vCPU " + vcpus_[cur->vcpu].name +
                         " runs the guest (an interrupt exits the guest: a vm_exit event first)"};
   }
-  if (where == KernelFpuContext::kHardirq) {
-    // may_use_simd() is false in hardirq context: the caller falls back.
+  if (where == KernelFpuContext::kHardirq || !machine_.fpsimd) {
+    // may_use_simd() is false in hardirq context and without FP/AdvSIMD
+    // ("!system_supports_fpsimd()"): the caller falls back.
     stats_.add(Stat::kernel_fpu_fallbacks);
     return finish();
   }
@@ -585,8 +590,10 @@ Cycles Agent::irq(CpuId cpu, Cycles t, bool kneon, ComponentMask clobbers) {
                         " runs the guest (an interrupt exits the guest: a vm_exit event first)"};
   }
   const bool from_user = cur && cur->is_user() && cur->in_user;
-  // An interrupt's kernel-mode NEON runs in the softirq it raises.
-  if (kneon) kernel_neon_section(cpu, cur, true, clobbers);
+  // An interrupt's kernel-mode NEON runs in the softirq it raises
+  // (may_use_simd() is false without FP/AdvSIMD: the fallback).
+  if (kneon && !machine_.fpsimd) stats_.add(Stat::kernel_fpu_fallbacks);
+  if (kneon && machine_.fpsimd) kernel_neon_section(cpu, cur, true, clobbers);
   if (from_user) policy_.return_to_user(*this, cpu, *cur);
   return finish();
 }
@@ -675,6 +682,7 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   event_time_ = t;
   Context& tc = contexts_[target];
   if (!tc.is_user()) throw SemanticError{"state write of " + tc.name + ", which is not a user task"};
+  if (!machine_.fpsimd) throw SemanticError{"state write of " + tc.name + " on machine " + machine_.name + ", which has no FP/AdvSIMD"};
   if (write & (kMaskZa | kMaskFpmr)) {
     throw SemanticError{"state write of " + mask_to_names(write & (kMaskZa | kMaskFpmr)) +
                         ": ptrace writes of ZA, ZT0 and FPMR are not modelled"};
@@ -830,6 +838,10 @@ void Agent::guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, Compone
   CpuState& cs = cpus_[cpu];
   Context& g = contexts_[v.guest];
   const ComponentMask touched = write | read | release;
+  if (!machine_.fpsimd) {
+    throw SemanticError{"FP/SIMD use by the guest of vCPU " + v.name + " on machine " + machine_.name +
+                        ", which has no FP/AdvSIMD (the guest gets an UNDEF)"};
+  }
   if ((touched & kMaskSve) && !v.sve) {
     throw SemanticError{"SVE use by the guest of vCPU " + v.name +
                         ", which has no SVE (the guest would get an UNDEF: declare the VM with \"sve\": true)"};

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/arm64/events.h"
+#include "models/arm64/policies/no_fp.h"
 #include "models/arm64/policy.h"
 #include "models/arm64/presets.h"
 #include "models/core/arch.h"
@@ -24,7 +25,8 @@ class Arm64Run final : public ArchAgent {
  public:
   Arm64Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
            const std::unordered_map<std::string, ContextId>& ids)
-      : policy_(info.make()), agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
+      : policy_(machine_of(s).fpsimd ? info.make() : make_no_fp_policy()),
+        agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
     for (const auto& c : s.contexts) {
       if (agent_.add_context(c.name, c.kind) != ids.at(c.name)) {
         panic("arm64: context " + c.name + " numbered apart from the scenario's name table");
@@ -38,7 +40,7 @@ class Arm64Run final : public ArchAgent {
                          "policy " + info.name + " models the arm64 host only; a scenario with VMs needs a KVM "
                          "policy (fpusim list policies: kvm-arm64-*)"};
       }
-      kvm_ = info.make_kvm();
+      kvm_ = machine_of(s).fpsimd ? info.make_kvm() : make_no_fp_kvm();
       agent_.set_kvm(kvm_.get());
     }
     for (size_t i = 0; i < vms.size(); ++i) {
@@ -136,6 +138,7 @@ class Arm64Arch final : public Arch {
     const Machine& m = machine_of(s);
     auto b = arm64::component_bytes(m.layout(m.default_vl, m.default_svl, false));
     if (!m.sve) b[kSveZ] = b[kSveP] = b[kSveFfr] = 0;
+    if (!m.fpsimd) b[kFpsimd] = 0;
     return b;
   }
 
@@ -157,6 +160,7 @@ class Arm64Arch final : public Arch {
 
   std::string machine_brief(const Scenario& s) const override {
     const Machine& m = machine_of(s);
+    if (!m.fpsimd) return "no FP/AdvSIMD";
     return m.sve ? std::string(m.sve2 ? "SVE2" : "SVE") + " VL " + std::to_string(m.default_vl) : "FPSIMD";
   }
   void report_sections(nlohmann::json& j, const Scenario& s, const PolicyDesc&) const override {

@@ -84,6 +84,9 @@ enum class KvmMode : std::uint8_t {
 std::string_view kvm_mode_name(KvmMode m);
 
 struct Machine : MachineBase {
+  // FP/AdvSIMD implemented (system_supports_fpsimd()); without it the
+  // kernel manages no FP state at all (b4da9187 for KVM).
+  bool fpsimd = true;
   bool sve = false;
   bool sve2 = false;
   bool sme = false;   // FEAT_SME

@@ -16,6 +16,7 @@ Machine load_machine(const Json& doc, const std::string& file) {
   m.sve = f.at("sve").as_bool();
   m.sve2 = f.at("sve2").as_bool();
   auto flag = [&](const char* key) { return f.has(key) && f.at(key).as_bool(); };
+  if (f.has("fpsimd")) m.fpsimd = f.at("fpsimd").as_bool();
   m.sme = flag("sme");
   m.sme2 = flag("sme2");
   m.fa64 = flag("sme_fa64");
@@ -23,6 +24,9 @@ Machine load_machine(const Json& doc, const std::string& file) {
   f.require_all_read();
   if (m.sve2 && !m.sve) throw InputError{file, f.path() + "/sve2", "SVE2 needs SVE (\"sve\": true)"};
   if (m.sme2 && !m.sme) throw InputError{file, f.path() + "/sme2", "SME2 needs SME (\"sme\": true)"};
+  if (!m.fpsimd && (m.sve || m.sme || flag("fpmr"))) {
+    throw InputError{file, f.path() + "/fpsimd", "true: SVE, SME and FPMR need FP/AdvSIMD"};
+  }
   if (m.fa64 && !m.sme) throw InputError{file, f.path() + "/sme_fa64", "FEAT_SME_FA64 needs SME (\"sme\": true)"};
   JsonIn vls = in.at("sve_vector_lengths");
   for (size_t i = 0; i < vls.size(); ++i) {
@@ -106,7 +110,7 @@ CostModel load_costs(const Json& doc, const std::string& file) {
 
 void print_layout(std::ostream& os, const Machine& m) {
   os << m.name << ": " << m.description << "\n\n";
-  os << "arm64, " << (m.sve2 ? "SVE2" : m.sve ? "SVE" : "no SVE");
+  os << "arm64, " << (!m.fpsimd ? "no FP/AdvSIMD" : m.sve2 ? "SVE2" : m.sve ? "SVE" : "no SVE");
   if (m.sve) {
     os << ", vector lengths";
     for (unsigned v : m.sve_vls) os << " " << v;
@@ -119,7 +123,7 @@ void print_layout(std::ostream& os, const Machine& m) {
   std::string head = "                ";
   const std::vector<unsigned> vls = m.sve ? m.sve_vls : std::vector<unsigned>{};
   for (unsigned i = 0; i <= kSveFfr; ++i) {  // SME's components are shown below
-    if (i != kFpsimd && !m.sve) continue;
+    if ((i != kFpsimd && !m.sve) || !m.fpsimd) continue;
     std::snprintf(line, sizeof line, "%-4u %-10s", i, component_name(i).c_str());
     os << line;
     if (i == kFpsimd) {

@@ -357,6 +357,9 @@ good "arm64: the d52d165d bug does nothing under nVHE" 0 "violations: 0" -- \
 bad "arm64: a cost preset with zero bytes per cycle" "(with --set costs.save_bytes_per_cycle.value=0)" \
   "/save_bytes_per_cycle/value" "a positive number of bytes per cycle" -- \
   run "$A64" --set costs.save_bytes_per_cycle.value=0
+variant_of "$SRC/traces/arm64_no_fp.json" a64-nofp -e 's|"ev": "syscall"}|"ev": "use", "write": ["fpsimd"]}|'
+bad "arm64: FP use on a CPU without FP/AdvSIMD" "a64-nofp.json" "/events/1" "which has no FP/AdvSIMD" -- \
+  run "$CASES/a64-nofp.json"
 bad "arm64: SME2 without SME in a machine" "(with --set machine.features.sme2=true)" "/features/sme2" "SME2 needs SME" -- \
   run "$A64" --set machine.features.sme2=true
 
