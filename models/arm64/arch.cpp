@@ -261,7 +261,8 @@ class Arm64Arch final : public Arch {
   }
 };
 
-const bool registered = (register_arch(new Arm64Arch()), true);
+const Arm64Arch arm64_arch;
+const bool registered = (register_arch(&arm64_arch), true);
 
 }  // namespace
 
