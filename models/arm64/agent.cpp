@@ -210,6 +210,11 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
       account(false, cpu, c, cause, true, kMaskZa, "sme_load");
     }
   }
+  // The format is thread.fp_type (v6.2+). Before v6.2 the kernel tested
+  // TIF_SVE here; the model keeps the two equal whenever a task is loaded
+  // (a save records the format TIF_SVE chose, a conversion changes both,
+  // and KVM's TIF_SVE for a vCPU binding is given back before the VMM
+  // thread can return to user), so one rule serves both.
   if (c.fp_type == FpType::kSve) {
     // task_fpsimd_load(), FP_STATE_SVE: TIF_SVE set unless in streaming
     // mode, ZCR_EL1 for the task's VL, sve_load_state() (at the SVL in
