@@ -1,6 +1,7 @@
 #include "models/arm64/agent.h"
 
 #include "models/arm64/policy.h"
+#include "models/core/event_checks.h"
 #include "models/core/round.h"
 #include "models/core/use.h"
 
@@ -353,17 +354,12 @@ void Agent::take_trap(CpuId cpu, Context& c, Cause cause, bool sme) {
 
 void Agent::check_current(CpuId cpu, const char* what, bool need_user_mode) {
   const Context* c = current(cpu);
-  if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
-  if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
-  if (!c->is_user()) throw SemanticError{std::string(what) + " by kernel thread " + c->name};
-  if (c->vcpu != kNoVcpu) {
+  // Inside KVM_RUN first: the thread is in kernel mode there.
+  if (can_act(c, false) && c->vcpu != kNoVcpu) {
     throw SemanticError{std::string(what) + " by " + c->name + " inside KVM_RUN of vCPU " + vcpus_[c->vcpu].name +
                         " (a kvm_return event first)"};
   }
-  if (need_user_mode && !c->in_user) {
-    throw SemanticError{std::string(what) + " by " + c->name +
-                        " while it is in kernel mode (add a return_to_user event first)"};
-  }
+  if (!can_act(c, need_user_mode)) refuse_current(c, cpu, what, need_user_mode);
 }
 
 void Agent::after_event(CpuId cpu, Cycles t) {
@@ -439,13 +435,7 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
   CpuState& cs = cpus_[cpu];
   Context* prev = current(cpu);
   Context* next = next_id == kNoContext ? nullptr : &contexts_[next_id];
-  if (next) {
-    if (next->exited) throw SemanticError{"switch to " + next->name + ", which has exited"};
-    if (next->running_on != kNoCpu) {
-      throw SemanticError{"switch to " + next->name + ", which is still running on CPU " +
-                          std::to_string(next->running_on) + " (switch it out there first)"};
-    }
-  }
+  if (next) check_switch_target(*next);
   stats_.add(Stat::context_switches);
   // kvm_sched_out() -> kvm_arch_vcpu_put() before __switch_to().
   if (prev && prev->vcpu != kNoVcpu) {
@@ -636,11 +626,7 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   // clone is a syscall: el0_svc() discards the SVE state first.
   if (parent.in_user) policy_.syscall_enter(*this, cpu, parent);
   Context& child = contexts_[child_id];
-  if (child.id == parent.id) throw SemanticError{"fork: a context cannot be its own child"};
-  if (child.running_on != kNoCpu || child.exited || child.truth.present || child.next_version != 1) {
-    throw SemanticError{"fork: child " + child.name + " has already run; declare a fresh context for it"};
-  }
-  if (!child.is_user()) throw SemanticError{"fork: child " + child.name + " must be a user context"};
+  check_fork_child(parent, child);
   child.in_user = true;
   stats_.add(Stat::forks, child.id, 1);
   policy_.fork(*this, cpu, parent, child);
@@ -675,10 +661,7 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
   Context& tc = contexts_[target];
   if (!tc.is_user()) throw SemanticError{"state read of " + tc.name + ", which is not a user task"};
-  if (tc.running_on != kNoCpu && tc.running_on != cpu) {
-    throw SemanticError{"state read of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
-                        " (a tracee must be stopped)"};
-  }
+  check_tracee_stopped(tc, cpu, "state read", false);
   policy_.state_read(*this, cpu, tc);
   return finish();
 }
@@ -692,10 +675,7 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
     throw SemanticError{"state write of " + mask_to_names(write & (kMaskZa | kMaskFpmr)) +
                         ": ptrace writes of ZA, ZT0 and FPMR are not modelled"};
   }
-  if (tc.running_on != kNoCpu) {
-    throw SemanticError{"state write of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
-                        " (a tracee must be stopped)"};
-  }
+  check_tracee_stopped(tc, cpu, "state write", true);
   if ((write & kMaskSve) && !machine_.sve) {
     throw SemanticError{"state write of SVE state on machine " + machine_.name + ", which has no SVE"};
   }

@@ -281,18 +281,6 @@ void Agent::take_trap(CpuId cpu, ContextId ctx, XStat kind, Cause cause, std::st
   charge(cpu, ctx, Stat::trap_cycles, cost_.nm_trap, op, cause, 0, comps);
 }
 
-void Agent::not_current(CpuId cpu, const char* what, bool need_user_mode) {
-  Context* c = current(cpu);
-  if (!c) throw SemanticError{std::string(what) + " on CPU " + std::to_string(cpu) + ", which is idle"};
-  if (c->exited) throw SemanticError{std::string(what) + " by " + c->name + ", which has exited"};
-  if (!c->is_user()) throw SemanticError{std::string(what) + " by kernel thread " + c->name};
-  if (need_user_mode && !c->in_user) {
-    throw SemanticError{std::string(what) + " by " + c->name +
-                        " while it is in kernel mode (add a return_to_user event first)"};
-  }
-  panic("not_current: the context is current");
-}
-
 void Agent::after_event(CpuId cpu, Cycles t) {
   const CpuState& cs = cpus_[cpu];
   ContextId user = kNoContext;
@@ -331,13 +319,7 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
   CpuState& cs = cpus_[cpu];
   Context* prev = current(cpu);
   Context* next = next_id == kNoContext ? nullptr : &contexts_[next_id];
-  if (next) {
-    if (next->exited) throw SemanticError{"switch to " + next->name + ", which has exited"};
-    if (next->running_on != kNoCpu) {
-      throw SemanticError{"switch to " + next->name + ", which is still running on CPU " +
-                          std::to_string(next->running_on) + " (switch it out there first)"};
-    }
-  }
+  if (next) check_switch_target(*next);
   if (prev && prev->vcpu != kNoVcpu) {
     Vcpu& v = vcpus_[prev->vcpu];
     if (v.in_guest) {
@@ -551,11 +533,7 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   check_current(cpu, "fork", false);
   Context& parent = *current(cpu);
   Context& child = contexts_[child_id];
-  if (child.id == parent.id) throw SemanticError{"fork: a context cannot be its own child"};
-  if (child.running_on != kNoCpu || child.exited || child.truth.present || child.next_version != 1) {
-    throw SemanticError{"fork: child " + child.name + " has already run; declare a fresh context for it"};
-  }
-  if (!child.is_user()) throw SemanticError{"fork: child " + child.name + " must be a user context"};
+  check_fork_child(parent, child);
   // fpu_clone(): perms are inherited from the group leader for a new
   // process; a thread shares the leader's.
   if (child.process != parent.process) processes_[child.process].perm = process_of(parent).perm;
@@ -613,10 +591,8 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   // its live registers; a stopped tracee's state is already in memory.
   if (tc.running_on == cpu && cpus_[cpu].current == target && policy_.regs_live(*this, tc)) {
     save(cpu, tc, Cause::state_access);
-  } else if (tc.running_on != kNoCpu && tc.running_on != cpu) {
-    throw SemanticError{"state read of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
-                        " (a tracee must be stopped)"};
   } else {
+    check_tracee_stopped(tc, cpu, "state read", false);
     policy_.sync_fpstate(*this, cpu, tc);
   }
   return finish();
@@ -625,10 +601,7 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
 Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
   event_time_ = t;
   Context& tc = contexts_[target];
-  if (tc.running_on != kNoCpu) {
-    throw SemanticError{"state write of " + tc.name + " while it runs on CPU " + std::to_string(tc.running_on) +
-                        " (a tracee must be stopped)"};
-  }
+  check_tracee_stopped(tc, cpu, "state write", true);
   if (write & ~tc.fpstate.xfeatures) {
     throw SemanticError{"state write of " + mask_to_names(write & ~tc.fpstate.xfeatures) + " into " + tc.name +
                         "'s buffer, which is not sized for them"};

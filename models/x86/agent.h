@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/core/checker.h"
+#include "models/core/event_checks.h"
 #include "models/core/mask_bytes.h"
 #include "models/core/round.h"
 #include "models/x86/cost_model.h"
@@ -210,9 +211,8 @@ class Agent {
   // the check is inline, the failure (a SemanticError) is not.
   void check_current(CpuId cpu, const char* what, bool need_user_mode) {
     const Context* c = current(cpu);
-    if (!c || c->exited || !c->is_user() || (need_user_mode && !c->in_user)) not_current(cpu, what, need_user_mode);
+    if (!can_act(c, need_user_mode)) refuse_current(c, cpu, what, need_user_mode);
   }
-  [[noreturn]] void not_current(CpuId cpu, const char* what, bool need_user_mode);
   ComponentMask written_by_save(const CpuState& cs, const Fpstate& fps, ComponentMask mask) const;
   std::uint64_t bytes_of(ComponentMask mask) const { return mask_bytes_(mask); }
   // The user features a signal frame carries back.
