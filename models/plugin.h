@@ -28,7 +28,7 @@ namespace fpusim {
 // include, changes in a way that a plugin built against the old one would
 // misread. fpusim refuses a plugin
 // built for another version.
-constexpr int kPluginAbi = 2;  // 2: the core counters violations_kernel_trap and _trap_config (ids after them moved)
+constexpr int kPluginAbi = 3;  // 3: violations_foreign_regs; x86 Policy signal/sigreturn fault hooks (2: violations_kernel_trap, _trap_config)
 
 // What a plugin's init function is given.
 class PluginRegistrar {

@@ -35,8 +35,9 @@ policies=$("$FPUSIM" list policies | awk '/^# /{arch=$2; next} !/^ / && arch=="x
 
 # same_reports DESC ORIGINAL CONVERTED: every policy, same exit code and
 # --json report (without "scenario"/"file").
+# $policies: one per line (a run with bugs is "POLICY --bug NAME").
 same_reports() {
-  local desc=$1 a=$2 b=$3 p ra rb why=
+  local desc=$1 a=$2 b=$3 p ra rb why= IFS=$'\n'
   for p in $policies; do
     "$FPUSIM" run "$a" --policy "$p" --json a.json -q 2>a.err; ra=$?
     "$FPUSIM" run "$b" --policy "$p" --json b.json -q 2>b.err; rb=$?
@@ -85,8 +86,8 @@ if [ -z "$(find . -name '*.tmp.*')" ]; then ok "no temporary files left"; else n
 # policies that run guests with AMX (kvm-lazy-legacy predates guest AMX).
 mkdir kvm
 all_policies=$policies
-policies="kvm-eager kvm-eager-v5.2 kvm-eager-v6.18 eager+kvm-eager"
-for f in "$SRC"/traces/kvm_*.json; do
+policies=$'kvm-eager\nkvm-eager --bug c9aef3b85f42\nkvm-eager --bug b45f72177594\neager+kvm-eager'
+for f in "$SRC"/traces/kvm_*.json "$SRC"/traces/bugs/kvm_*.json; do
   b=$(basename "$f" .json)
   if "$FPUSIM" convert "$f" -o "kvm/$b.json" >out.txt 2>err.txt; then
     same_reports "$b: same reports from the binary trace, every policy" "$f" "kvm/$b.json"
@@ -199,12 +200,12 @@ expect_fail "convert of a missing scenario exits 2" "no-such.json" "$FPUSIM" con
 # with VMs every policy its expectations name.
 arm64_policies=$("$FPUSIM" list policies | awk '/^# /{arch=$2; next} !/^ / && arch=="arm64"')
 mkdir arm64
-for f in "$SRC"/traces/arm64_*.json; do
+for f in "$SRC"/traces/arm64_*.json "$SRC"/traces/bugs/arm64_*.json; do
   b=$(basename "$f" .json)
   if "$FPUSIM" convert "$f" -o "arm64/$b.json" >out.txt 2>err.txt; then
     policies=$arm64_policies
     if grep -q '"vms"' "$f"; then
-      policies=$(jq -r '.expect | keys_unsorted | join(" ")' "$f")
+      policies=$(jq -r '.expect | keys_unsorted | join("\n")' "$f")
     fi
     policies=$policies same_reports "arm64: $b: same reports from the binary trace" "$f" "arm64/$b.json"
   else

@@ -4,8 +4,8 @@
 set -u
 root=$1
 missing=0
-for f in "$root"/traces/*.json; do
-  name=$(basename "$f")
+for f in "$root"/traces/*.json "$root"/traces/bugs/*.json; do
+  name=${f#"$root"/traces/}
   if ! grep -q "'$name'" "$root/traces/meson.build"; then
     echo "not listed in traces/meson.build: $name"
     missing=$((missing + 1))

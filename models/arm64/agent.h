@@ -76,10 +76,11 @@ class Agent {
   // The core kernel_fpu event: kernel_neon_begin() .. kernel_neon_end().
   Cycles kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers);
   Cycles irq(CpuId cpu, Cycles t, bool kernel_neon, ComponentMask clobbers);
-  Cycles signal(CpuId cpu, Cycles t);
-  Cycles sigreturn(CpuId cpu, Cycles t);
+  // `fault` (Event::sub): refused, see refuse_fault().
+  Cycles signal(CpuId cpu, Cycles t, std::uint8_t fault);
+  Cycles sigreturn(CpuId cpu, Cycles t, std::uint8_t fault);
   Cycles fork(CpuId cpu, Cycles t, ContextId child);
-  Cycles exec(CpuId cpu, Cycles t);
+  Cycles exec(CpuId cpu, Cycles t, bool to_user);
   Cycles exit(CpuId cpu, Cycles t);
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
@@ -200,6 +201,7 @@ class Agent {
   template <typename T>
   void write_control(CpuId cpu, T& reg, T value, AStat counter, double cycles, std::string_view op, Cause cause);
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
+  [[noreturn]] void refuse_fault(const char* what) const;
   void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op);
   std::shared_ptr<const ComponentSizes> sizes_for(const VecLayout& l);
   void kernel_neon_section(CpuId cpu, Context* cur, bool in_softirq_or_irq, ComponentMask clobbers);

@@ -3,6 +3,7 @@
 // under a Policy and hands it each event.
 #include <nlohmann/json.hpp>
 
+#include "models/arm64/bugs.h"
 #include "models/arm64/events.h"
 #include "models/arm64/policies/no_fp.h"
 #include "models/arm64/policy.h"
@@ -16,14 +17,24 @@ namespace fpusim::arm64 {
 namespace {
 
 const PolicyInfo& info_of(const PolicyDesc& p) {
-  const PolicyInfo* info = find_policy(p.name);
-  if (info != &p) panic("policy " + p.name + " is not one of arm64's");
+  const PolicyInfo* info = find_policy(p.registered().name);
+  if (info != &p.registered()) panic("policy " + p.name + " is not one of arm64's");
   return *info;
+}
+
+// The KVM scheme's bits of the run's bugs (arm64's: resolve_policy checked).
+std::uint32_t bug_bits(const PolicyDesc& p) {
+  std::uint32_t bits = 0;
+  for (const BugDesc* b : p.bugs) {
+    if (b < &bugs().front() || b > &bugs().back()) panic("bug " + b->name + " is not one of arm64's");
+    bits |= 1u << b->bit;
+  }
+  return bits;
 }
 
 class Arm64Run final : public ArchAgent {
  public:
-  Arm64Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
+  Arm64Run(const Scenario& s, const PolicyInfo& info, std::uint32_t bug_bits, Stats& stats, Checker& checker,
            const std::unordered_map<std::string, ContextId>& ids)
       : policy_(machine_of(s).fpsimd ? info.make() : make_no_fp_policy()),
         agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
@@ -40,7 +51,7 @@ class Arm64Run final : public ArchAgent {
                          "policy " + info.name + " models the arm64 host only; a scenario with VMs needs a KVM "
                          "policy (fpusim list policies: kvm-arm64-*)"};
       }
-      kvm_ = machine_of(s).fpsimd ? info.make_kvm() : make_no_fp_kvm();
+      kvm_ = machine_of(s).fpsimd ? info.make_kvm(bug_bits) : make_no_fp_kvm();
       agent_.set_kvm(kvm_.get());
     }
     for (size_t i = 0; i < vms.size(); ++i) {
@@ -237,6 +248,7 @@ class Arm64Arch final : public Arch {
   const EventSyntax& event_syntax() const override { return arm64::event_syntax(); }
   std::uint32_t barrier_kinds() const override { return ev::kBarriers; }
 
+  const std::vector<BugDesc>& bugs() const override { return arm64::bugs(); }
   const PolicyDesc* find_policy(std::string_view name) const override { return arm64::find_policy(name); }
   std::string policy_names() const override { return arm64::policy_names(); }
   std::vector<const PolicyDesc*> policies() const override {
@@ -254,7 +266,7 @@ class Arm64Arch final : public Arch {
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {
-    auto run = std::make_unique<Arm64Run>(s, info_of(policy), stats, checker, ids);
+    auto run = std::make_unique<Arm64Run>(s, info_of(policy), bug_bits(policy), stats, checker, ids);
     for (Observer* o : observers) run->add_observer(o);
     run->start();
     return run;

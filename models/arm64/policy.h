@@ -54,8 +54,9 @@ class Policy {
 
 struct PolicyInfo : PolicyDesc {
   std::function<std::unique_ptr<Policy>()> make;
-  // The KVM scheme of the era; null for a policy of the host alone.
-  std::function<std::unique_ptr<KvmScheme>()> make_kvm;
+  // The KVM scheme of the era, with the run's bugs (bits of Bug,
+  // models/arm64/bugs.h); null for a policy of the host alone.
+  std::function<std::unique_ptr<KvmScheme>(std::uint32_t bugs)> make_kvm;
 };
 
 Registry<PolicyInfo>& policy_registry();

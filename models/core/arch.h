@@ -18,6 +18,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "models/core/bugs.h"
 #include "models/core/checker.h"
 #include "models/core/context.h"
 #include "models/core/event.h"
@@ -64,11 +65,20 @@ class ArchAgent {
   virtual std::vector<ContextId> runner_threads() const = 0;
 };
 
-// The named policy a run uses, as the shared code sees it.
+// The named policy a run uses, as the shared code sees it. A run with bugs
+// (`--bug`) has one of its own, made by policy_with_bugs(): `base` is the
+// registered policy the bugs break and `bugs` are the bugs.
 struct PolicyDesc {
+  PolicyDesc() = default;
+  PolicyDesc(std::string n, std::string k, std::string d)
+      : name(std::move(n)), kernels(std::move(k)), description(std::move(d)) {}
   std::string name;
   std::string kernels;      // which kernel versions behaved so (or "research, not in Linux")
   std::string description;
+  const PolicyDesc* base = nullptr;
+  std::vector<const BugDesc*> bugs;
+  // The registered policy under the bugs.
+  const PolicyDesc& registered() const { return base ? *base : *this; }
 };
 
 // A policy a plugin adds (models/plugin.h), as the shared code sees it;
@@ -144,6 +154,10 @@ class Arch {
   // processed before one of them (Replayer::is_barrier).
   virtual std::uint32_t barrier_kinds() const = 0;
 
+  // ---- the bug corpus (models/core/bugs.h) ----
+  // Its bugs, in the order `fpusim list bugs` shows them.
+  virtual const std::vector<BugDesc>& bugs() const = 0;
+
   // ---- policies and runs ----
   // The named policy, or null.
   virtual const PolicyDesc* find_policy(std::string_view name) const = 0;
@@ -156,7 +170,8 @@ class Arch {
   // name free); add_plugin_policy() lists it after the built-in ones.
   virtual std::string check_plugin_policy(const PluginPolicy& p) const = 0;
   virtual void add_plugin_policy(std::unique_ptr<PluginPolicy> p) const = 0;
-  // A run of `s` under `policy` (from find_policy), watched by `observers`
+  // A run of `s` under `policy` (from resolve_policy: a registered policy,
+  // or one with bugs whose base is registered), watched by `observers`
   // from its start. `ids`: the names events are decoded with, name_table(s)
   // (contexts numbered in s.contexts' order, and add_names()'s).
   virtual std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats,
@@ -176,10 +191,26 @@ std::vector<const Arch*> archs();
 const Arch& arch_of_machine(const nlohmann::json& doc, const std::string& file);
 // The architecture `name`, or InputError naming `file` and `path`.
 const Arch& arch_named(std::string_view name, const std::string& file, const std::string& path);
-// The policy `name` of `arch`, or InputError naming `file` and `path` with
-// the valid names.
-const PolicyDesc& resolve_policy(const Arch& arch, std::string_view name, const std::string& file,
+// The policy `spelling` of `arch`: a registered name, "NAME --bug BUG ...",
+// or a bug's alias; InputError naming `file` and `path` with the valid names.
+const PolicyDesc& resolve_policy(const Arch& arch, std::string_view spelling, const std::string& file,
                                  const std::string& path);
+// The bug `name` of `arch`: its full name or a prefix of at least 7
+// characters that names one bug (as git abbreviates commits); InputError.
+const BugDesc& resolve_bug(const Arch& arch, std::string_view name, const std::string& file, const std::string& path);
+// `policy` with `bugs` added (each must break policy.registered(), else
+// InputError): one object per distinct run, named "POLICY --bug A --bug B"
+// with the bugs in the architecture's order; `policy` itself if none.
+const PolicyDesc& policy_with_bugs(const Arch& arch, const PolicyDesc& policy, const std::vector<const BugDesc*>& bugs,
+                                   const std::string& file, const std::string& path);
+// Whether `bug` breaks `policy` (its registered policy is one of bug.breaks).
+bool bug_breaks(const BugDesc& bug, const PolicyDesc& policy);
+// The command line's `--bug` NAMES applied to the runs of a command: each
+// of `policies` with the bugs that break it, unchanged if none does;
+// InputError (naming "--bug") for an unknown bug or one that breaks none of
+// them.
+std::vector<const PolicyDesc*> apply_cli_bugs(const Arch& arch, const std::vector<const PolicyDesc*>& policies,
+                                              const std::vector<std::string>& names);
 // Where the architecture is not known yet (a sweep grid): a policy of any
 // architecture.
 const PolicyDesc& resolve_policy_any(std::string_view name, const std::string& file, const std::string& path);

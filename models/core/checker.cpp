@@ -2,20 +2,33 @@
 
 namespace fpusim {
 
+const std::array<ViolationKindInfo, kNumViolationKinds>& violation_kinds() {
+  static const std::array<ViolationKindInfo, kNumViolationKinds> k = {{
+      {ViolationKind::kLost, "lost", "lost", Stat::violations_lost, false},
+      {ViolationKind::kLeaked, "leaked", "leaked", Stat::violations_leaked, false},
+      {ViolationKind::kExposed, "exposed", "exposed", Stat::violations_exposed, true},
+      {ViolationKind::kTrapConfig, "trap_config", "trap config", Stat::violations_trap_config, true},
+      {ViolationKind::kKernelTrap, "kernel_trap", "kernel trap", Stat::violations_kernel_trap, true},
+      {ViolationKind::kForeignRegs, "foreign_regs", "foreign regs", Stat::violations_foreign_regs, true},
+  }};
+  return k;
+}
+
 std::string_view violation_kind_name(ViolationKind k) {
-  switch (k) {
-    case ViolationKind::kLost: return "lost";
-    case ViolationKind::kLeaked: return "leaked";
-    case ViolationKind::kExposed: return "exposed";
-    case ViolationKind::kTrapConfig: return "trap_config";
-    case ViolationKind::kKernelTrap: return "kernel_trap";
+  const auto i = static_cast<unsigned>(k);
+  return i < kNumViolationKinds ? violation_kinds()[i].name : "?";
+}
+
+const ViolationKindInfo* find_violation_kind(std::string_view name) {
+  for (const ViolationKindInfo& k : violation_kinds()) {
+    if (k.name == name) return &k;
   }
-  return "?";
+  return nullptr;
 }
 
 Checker::Checker(unsigned cpus, std::array<std::uint32_t, kMaxComponents> component_bytes,
                  bool exposure_is_violation, Stats* stats, size_t max_recorded)
-    : cpu_(cpus), trap_config_(cpus), exposure_is_violation_(exposure_is_violation),
+    : cpu_(cpus), trap_config_(cpus), foreign_(cpus), exposure_is_violation_(exposure_is_violation),
       stats_(stats), max_recorded_(max_recorded),
       default_sizes_(std::make_shared<const ComponentSizes>(component_bytes)) {}
 
@@ -25,19 +38,39 @@ void Checker::set_sizes(ContextId ctx, std::shared_ptr<const ComponentSizes> siz
 }
 
 void Checker::record(Violation v) {
+  if (!enabled(v.kind)) return;
   ++total_;
   // Per-context counters exist only for declared contexts: register contents
   // the kernel itself wrote (the x86 agent's kKernelContext, e.g. crypto
-  // keys left by kernel_fpu_begin() users) count in the totals only.
-  auto who = [this](ContextId c) { return c < stats_->per_context.size() ? c : kNoContext; };
-  switch (v.kind) {
-    case ViolationKind::kLost: stats_->add(Stat::violations_lost, who(v.context), 1); break;
-    case ViolationKind::kLeaked: stats_->add(Stat::violations_leaked, who(v.context), 1); break;
-    case ViolationKind::kExposed: stats_->add(Stat::violations_exposed, who(v.other), 1); break;
-    case ViolationKind::kTrapConfig: stats_->add(Stat::violations_trap_config, who(v.context), 1); break;
-    case ViolationKind::kKernelTrap: stats_->add(Stat::violations_kernel_trap, who(v.context), 1); break;
-  }
+  // keys left by kernel_fpu_begin() users) count in the totals only. An
+  // exposure counts against the context whose data was exposed.
+  const ContextId whose = v.kind == ViolationKind::kExposed ? v.other : v.context;
+  stats_->add(violation_kinds()[static_cast<unsigned>(v.kind)].stat,
+              whose < stats_->per_context.size() ? whose : kNoContext, 1);
   if (recorded_.size() < max_recorded_) recorded_.push_back(std::move(v));
+}
+
+void Checker::foreign_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask foreign, const StateImage& regs,
+                              FunctionRef<std::string(ContextId)> name_of,
+                              FunctionRef<std::string(ComponentMask)> components_of) {
+  ForeignSeen& s = foreign_[cpu];
+  if (s.ctx != ctx) s = ForeignSeen{ctx, 0};
+  const ComponentMask fresh = foreign & ~s.comps;
+  // One violation per owner of the newly foreign data.
+  ComponentMask left = fresh;
+  while (left) {
+    const ContextId owner = regs.tok[static_cast<unsigned>(__builtin_ctzll(left))].owner;
+    ComponentMask same = 0;
+    for (unsigned i : bits(left)) {
+      if (regs.tok[i].owner == owner) same |= bit(i);
+    }
+    left &= ~same;
+    record({ViolationKind::kForeignRegs, t, cpu, ctx, owner, same,
+            components_of(same) + " of " + name_of(owner) + " in the registers while " + name_of(ctx) +
+                " runs in user mode with them accessible"});
+  }
+  s.comps = foreign;
+  if (!foreign) s.ctx = kNoContext;
 }
 
 void Checker::trap_config_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,

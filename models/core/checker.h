@@ -21,13 +21,37 @@
 
 namespace fpusim {
 
+// kLost, kLeaked: a use (or a save the context can read back, such as a
+// signal frame) found the registers without the context's latest state, or
+// with another context's data (Checker::check_use).
+// kExposed: a foreign context's data sat under an armed trap while another
+// context ran in user mode, on a machine that speculates past the trap.
 // kTrapConfig: a context runs in user mode with access to a component
 // enabled that it does not own, or trapped that it owns; the architecture
 // says which (Checker::check_trap_config).
 // kKernelTrap: the kernel accessed state while its own trap configuration
 // traps the access (the architecture finds it: record_violation).
-enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed, kTrapConfig, kKernelTrap };
+// kForeignRegs: a context runs in user mode while registers it can reach
+// (no trap armed) hold another context's data that it has not taken as its
+// own: the kernel loaded, or left, the wrong context's contents, whether or
+// not the context goes on to use them (Checker::update).
+enum class ViolationKind : std::uint8_t { kLost, kLeaked, kExposed, kTrapConfig, kKernelTrap, kForeignRegs };
+constexpr unsigned kNumViolationKinds = 6;
+
+// One table of the kinds, for every writer and reader of them: the name
+// reports, expectations and --disable-rule use, the text summary's label,
+// and the counter.
+struct ViolationKindInfo {
+  ViolationKind kind;
+  std::string_view name;   // "trap_config"
+  std::string_view label;  // "trap config"
+  Stat stat;               // violations_trap_config
+  bool rule;               // a rule that can be switched off (not kLost/kLeaked, the oracle itself)
+};
+const std::array<ViolationKindInfo, kNumViolationKinds>& violation_kinds();
 std::string_view violation_kind_name(ViolationKind k);
+// The kind named `name`, or null.
+const ViolationKindInfo* find_violation_kind(std::string_view name);
 
 struct Violation {
   ViolationKind kind;
@@ -70,6 +94,12 @@ class Checker {
   // A violation found by a model-specific check (e.g. a guest MSR read).
   void record_violation(Violation v) { record(std::move(v)); }
 
+  // Switches a rule off (`fpusim run --disable-rule KIND`): its violations
+  // are neither counted nor recorded, so that a test can show which bugs a
+  // rule alone catches. Off from the start of a run, never midway.
+  void disable(ViolationKind k) { disabled_ |= 1u << static_cast<unsigned>(k); }
+  bool enabled(ViolationKind k) const { return !(disabled_ & (1u << static_cast<unsigned>(k))); }
+
   // The trap configuration for `ctx`, running in user mode on `cpu`, after
   // an event: `enabled_unowned` are components its accesses would reach
   // although it does not own them (the kernel tracks no state of it there),
@@ -92,11 +122,27 @@ class Checker {
     if (e.bytes && t > e.since) add_exposure(e, t);
     e.since = t;
   }
-  // `user_ctx`: the context running in user mode on `cpu`, or kNoContext.
+  // `user_ctx`: the context running in user mode on `cpu`, or kNoContext;
+  // `truth` its latest state (what it may hold of others': data it already
+  // took as its own after a reported violation, or was handed).
   // `armed`: the components whose access by user code would trap.
-  void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage& regs, ComponentMask armed,
-              FunctionRef<std::string(ContextId)> name_of,
+  // Also the foreign-registers rule: the components user code can reach
+  // (present, not armed) must hold user_ctx's data; each component that
+  // becomes foreign for it is one violation, not one per event.
+  void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage* truth, const StateImage& regs,
+              ComponentMask armed, FunctionRef<std::string(ContextId)> name_of,
               FunctionRef<std::string(ComponentMask)> components_of) {
+    ComponentMask foreign = 0;
+    if (user_ctx != kNoContext) {
+      for (unsigned i : bits(regs.present & ~armed)) {
+        const Token& h = regs.tok[i];
+        if (h.owner != user_ctx && h.owner != kNoContext &&
+            !(truth && (truth->present & bit(i)) && truth->tok[i] == h)) {
+          foreign |= bit(i);
+        }
+      }
+    }
+    if (foreign || foreign_[cpu].ctx != kNoContext) foreign_changed(t, cpu, user_ctx, foreign, regs, name_of, components_of);
     if (user_ctx == kNoContext || !(regs.present & armed)) {  // nothing exposed
       CpuExposure& e = cpu_[cpu];
       e.bytes = 0;
@@ -132,6 +178,16 @@ class Checker {
     ComponentMask enabled = 0, trapped = 0;
   };
   std::vector<TrapConfigSeen> trap_config_;
+  // Per CPU: the foreign components last reported, for which context.
+  struct ForeignSeen {
+    ContextId ctx = kNoContext;
+    ComponentMask comps = 0;
+  };
+  std::vector<ForeignSeen> foreign_;
+  void foreign_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask foreign, const StateImage& regs,
+                       FunctionRef<std::string(ContextId)> name_of,
+                       FunctionRef<std::string(ComponentMask)> components_of);
+  std::uint32_t disabled_ = 0;
   void trap_config_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,
                            ComponentMask trapped_owned, FunctionRef<std::string(ContextId)> name_of);
   bool exposure_is_violation_;

@@ -18,10 +18,10 @@ inline bool dispatch_core_event(Agent& a, CpuId cpu, Cycles t, const Event& e, C
     case EventKind::kReturnToUser: *cost = a.return_to_user(cpu, t); return true;
     case EventKind::kKernelFpu: *cost = a.kernel_fpu(cpu, t, e.where, e.read); return true;
     case EventKind::kIrq: *cost = a.irq(cpu, t, e.kernel_fpu, e.read); return true;
-    case EventKind::kSignal: *cost = a.signal(cpu, t); return true;
-    case EventKind::kSigreturn: *cost = a.sigreturn(cpu, t); return true;
+    case EventKind::kSignal: *cost = a.signal(cpu, t, e.sub); return true;
+    case EventKind::kSigreturn: *cost = a.sigreturn(cpu, t, e.sub); return true;
     case EventKind::kFork: *cost = a.fork(cpu, t, e.ctx); return true;
-    case EventKind::kExec: *cost = a.exec(cpu, t); return true;
+    case EventKind::kExec: *cost = a.exec(cpu, t, e.sub != kExecStaysInKernel); return true;
     case EventKind::kExit: *cost = a.exit(cpu, t); return true;
     case EventKind::kStateRead: *cost = a.state_read(cpu, t, e.ctx); return true;
     case EventKind::kStateWrite: *cost = a.state_write(cpu, t, e.ctx, e.write); return true;

@@ -36,6 +36,19 @@ constexpr std::uint32_t kind_bit(EventKind k) { return std::uint32_t{1} << stati
 constexpr std::uint32_t kCoreEventKinds = 0x37ff;  // 0..10, 12, 13
 constexpr bool is_core_event(EventKind k) { return kind_bit(k) & kCoreEventKinds; }
 
+// Event::sub of the core kinds that carry one. signal, sigreturn: "fault".
+// kFaultRetry: the access to the user's signal frame faults; the kernel
+// faults the page in and the context's next event of the same kind retries
+// (copy_fpstate_to_sigframe()'s and restore_fpregs_from_user()'s retry
+// loops), the context staying in the kernel, where it may be preempted, in
+// between. kFaultFatal (sigreturn): the frame cannot be read at all
+// (access_ok() fails); the restore fails and the task is sent SIGSEGV.
+constexpr std::uint8_t kFaultRetry = 1, kFaultFatal = 2;
+// exec with "to_user": false: the new program's first return to user space
+// is a later return_to_user event (preemption and migration may come
+// between); by default exec returns to user space at once.
+constexpr std::uint8_t kExecStaysInKernel = 1;
+
 struct Event {
   // 64-bit fields first, the small ones packed at the end: 72 bytes (events
   // are copied a few times each on their way to a CPU).
@@ -54,7 +67,7 @@ struct Event {
   EventKind kind = EventKind::kSwitch;
   KernelFpuContext where = KernelFpuContext::kTask;
   bool kernel_fpu = false;    // irq
-  std::uint8_t sub = 0;       // an architecture's events: a small value they carry
+  std::uint8_t sub = 0;       // an architecture's events: a small value they carry; signal, sigreturn, exec: above
 };
 
 }  // namespace fpusim

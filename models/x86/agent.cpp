@@ -176,9 +176,16 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   const ComponentMask loaded = rfbm & f.image.present;
   // XRSTOR of a component whose XSTATE_BV bit is set while IA32_XFD arms it
   // raises #NM in the kernel (SDM 13.14): the WARN in
-  // exc_device_not_available() that b45f72177594 fixed for KVM guests. The
-  // model counts it and goes on as if the XRSTOR had loaded the buffer.
-  if (loaded & cs.trap.xfd) stats_.add(XStat::kernel_xrstor_nm, c.id, 1);
+  // exc_device_not_available() that b45f72177594 fixed for KVM guests, a
+  // trap the kernel takes on its own state access (kernel_trap). The model
+  // counts it and goes on as if the XRSTOR had loaded the buffer.
+  if (const ComponentMask armed = loaded & cs.trap.xfd) {
+    stats_.add(XStat::kernel_xrstor_nm, c.id, 1);
+    checker_.record_violation({ViolationKind::kKernelTrap, event_time_ + static_cast<Cycles>(pending_), cpu, c.id,
+                               kNoContext, armed,
+                               "XRSTOR of " + mask_to_names(armed) + " from " + context_name(c.id) +
+                                   "'s buffer with XSTATE_BV set while IA32_XFD arms it: #NM in the kernel"});
+  }
   cs.rf.regs.copy_from(f.image, rfbm);
   cs.rf.modified &= ~rfbm;
   cs.rf.restored_from = f.id;
@@ -196,6 +203,12 @@ ComponentMask Agent::sigframe_mask(const Context& c) const {
 
 void Agent::xsave_to_sigframe(CpuId cpu, Context& c) {
   const ComponentMask mask = c.fpstate.xfeatures & machine_.user_features();
+  // The frame is the task's to read: the registers must hold its state,
+  // checked as a use of everything the frame carries.
+  checker_.check_use(
+      event_time_ + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cpus_[cpu].rf.regs, mask,
+      [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); },
+      "registers saved into the signal frame");
   StateImage frame;
   frame.copy_from(cpus_[cpu].rf.regs, mask);
   c.sigframes.push_back(frame);
@@ -204,13 +217,13 @@ void Agent::xsave_to_sigframe(CpuId cpu, Context& c) {
                        "sigframe_xsave");
 }
 
-void Agent::xrstor_from_sigframe(CpuId cpu, Context& c, const StateImage& frame) {
+void Agent::xrstor_from_sigframe(CpuId cpu, Context& c, const StateImage& frame, bool faulted) {
   CpuState& cs = cpus_[cpu];
   const ComponentMask mask = sigframe_mask(c);
   cs.rf.regs.copy_from(frame, mask);
   cs.rf.modified |= mask;
   cs.rf.restored_from = 0;  // a user buffer, not the task's fpstate
-  c.truth.copy_from(frame, mask);
+  if (!faulted) c.truth.copy_from(frame, mask);
   const ComponentMask loaded = frame.present & mask;
   const std::uint64_t bytes = kXsaveHeaderSize + bytes_of(loaded);
   account_save_restore(false, cpu, c.id, Cause::signal, cost_.restore(RestoreInsn::kXrstor, bytes), bytes, loaded,
@@ -291,7 +304,7 @@ void Agent::after_event(CpuId cpu, Cycles t) {
   }
   ComponentMask armed = cs.trap.cr0_ts ? machine_.user_features() : (cs.trap.xfd & machine_.user_features());
   checker_.update(
-      cpu, t, user, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
+      cpu, t, user, user == kNoContext ? nullptr : &contexts_[user].truth, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
       [](ComponentMask m) { return mask_to_names(m); });
   if (!observers_.empty()) {
     const CpuView view = cpu_view(cpu);
@@ -434,6 +447,7 @@ Cycles Agent::return_to_user(CpuId cpu, Cycles t) {
   check_current(cpu, "return_to_user", false);
   Context& c = *current(cpu);
   if (c.in_user) throw SemanticError{"return_to_user by " + c.name + ", which is already in user mode"};
+  check_not_pending(c, "return_to_user");
   c.in_user = true;
   policy_.return_to_user(*this, cpu, c);
   return finish();
@@ -506,23 +520,60 @@ Cycles Agent::irq(CpuId cpu, Cycles t, bool kfpu, ComponentMask clobbers) {
   return finish();
 }
 
-Cycles Agent::signal(CpuId cpu, Cycles t) {
+void Agent::refuse_pending(const Context& c, const char* what) const {
+  const bool sig = c.pending == Context::Pending::kSignal;
+  throw SemanticError{std::string(what) + " by " + c.name + ", whose " + (sig ? "signal delivery" : "sigreturn") +
+                      " faulted and waits in the kernel: its next " + (sig ? "signal" : "sigreturn") +
+                      " event retries it first"};
+}
+
+Cycles Agent::signal(CpuId cpu, Cycles t, std::uint8_t fault) {
   event_time_ = t;
   check_current(cpu, "signal delivery", false);
   Context& c = *current(cpu);
-  stats_.add(Stat::signal_frames, c.id, 1);
-  policy_.signal_deliver(*this, cpu, c);
+  if (c.pending == Context::Pending::kSigreturn) refuse_pending(c, "signal delivery");
+  const bool retry = c.pending == Context::Pending::kSignal;
+  if (!retry) stats_.add(Stat::signal_frames, c.id, 1);
+  if (fault == kFaultRetry) {
+    // copy_fpstate_to_sigframe()'s XSAVE into the frame faulted: the task
+    // faults the page in (and may be preempted) before it retries.
+    if (!retry) c.owner_seen = cpus_[cpu].owner_ctx;
+    policy_.signal_frame_fault(*this, cpu, c);
+    c.pending = Context::Pending::kSignal;
+    c.in_user = false;
+    return finish();
+  }
+  c.pending = Context::Pending::kNone;
+  policy_.signal_deliver(*this, cpu, c, retry);
   c.in_user = true;  // the handler runs in user mode
   return finish();
 }
 
-Cycles Agent::sigreturn(CpuId cpu, Cycles t) {
+Cycles Agent::sigreturn(CpuId cpu, Cycles t, std::uint8_t fault) {
   event_time_ = t;
   check_current(cpu, "sigreturn", false);
   Context& c = *current(cpu);
+  if (c.pending == Context::Pending::kSignal) refuse_pending(c, "sigreturn");
   if (c.sigframes.empty()) throw SemanticError{"sigreturn by " + c.name + " with no signal frame pending"};
   StateImage frame = c.sigframes.back();
+  if (fault == kFaultRetry) {
+    policy_.sigreturn_fault(*this, cpu, c, frame);
+    c.pending = Context::Pending::kSigreturn;
+    c.in_user = false;
+    return finish();
+  }
   c.sigframes.pop_back();
+  c.pending = Context::Pending::kNone;
+  if (fault == kFaultFatal) {
+    // The restore fails; what the task has next (its SIGSEGV handler, a
+    // core dump) is the init state: every failure path resets it since
+    // efa165504943, the model's rule whatever the policy does. The task
+    // stays in the kernel with SIGSEGV pending (a signal or exit event).
+    policy_.sigreturn_failed(*this, cpu, c);
+    c.truth.set_init(machine_.user_features());
+    c.in_user = false;
+    return finish();
+  }
   policy_.sigreturn(*this, cpu, c, frame);
   c.in_user = true;
   return finish();
@@ -533,6 +584,7 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   check_current(cpu, "fork", false);
   Context& parent = *current(cpu);
   Context& child = contexts_[child_id];
+  check_not_pending(parent, "fork");
   check_fork_child(parent, child);
   // fpu_clone(): perms are inherited from the group leader for a new
   // process; a thread shares the leader's.
@@ -546,16 +598,17 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   return finish();
 }
 
-Cycles Agent::exec(CpuId cpu, Cycles t) {
+Cycles Agent::exec(CpuId cpu, Cycles t, bool to_user) {
   event_time_ = t;
   check_current(cpu, "exec", false);
   Context& c = *current(cpu);
+  check_not_pending(c, "exec");
   // fpu_flush_thread(): back to the default buffer and default permissions.
   process_of(c).perm = 0;
   c.sigframes.clear();
   policy_.exec(*this, cpu, c);
-  c.in_user = true;
-  policy_.return_to_user(*this, cpu, c);
+  c.in_user = to_user;
+  if (to_user) policy_.return_to_user(*this, cpu, c);
   return finish();
 }
 

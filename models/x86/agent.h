@@ -20,6 +20,7 @@
 #include "models/core/observer.h"
 #include "models/core/stats.h"
 #include "models/x86/context.h"
+#include "models/x86/bugs.h"
 #include "models/x86/kvm.h"
 #include "models/x86/kvm_behaviour.h"
 #include "models/x86/machine.h"
@@ -67,10 +68,11 @@ class Agent {
   Cycles return_to_user(CpuId cpu, Cycles t);
   Cycles kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentMask clobbers);
   Cycles irq(CpuId cpu, Cycles t, bool kernel_fpu, ComponentMask clobbers);
-  Cycles signal(CpuId cpu, Cycles t);
-  Cycles sigreturn(CpuId cpu, Cycles t);
+  // `fault`: Event::sub (kFaultRetry, kFaultFatal, models/core/event.h).
+  Cycles signal(CpuId cpu, Cycles t, std::uint8_t fault);
+  Cycles sigreturn(CpuId cpu, Cycles t, std::uint8_t fault);
   Cycles fork(CpuId cpu, Cycles t, ContextId child);
-  Cycles exec(CpuId cpu, Cycles t);
+  Cycles exec(CpuId cpu, Cycles t, bool to_user);
   Cycles exit(CpuId cpu, Cycles t);
   Cycles xcomp_perm(CpuId cpu, Cycles t, ComponentMask features);
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
@@ -80,6 +82,10 @@ class Agent {
   // Which KVM generation's guest FPU handling runs (the policy's; kvm-eager
   // until set). `k` outlives the agent (kvm_behaviour.h's objects do).
   void set_kvm(const KvmBehaviour& k) { kvm_ = &k; }
+  // The bugs of the corpus this run has (bits of Bug, models/x86/bugs.h):
+  // the code each changed asks bug() where the kernel rule lives.
+  void set_bugs(std::uint32_t bits) { bugs_ = bits; }
+  bool bug(Bug b) const { return bugs_ >> static_cast<unsigned>(b) & 1u; }
   const KvmBehaviour& kvm() const { return *kvm_; }
   // A VM and its vCPUs as the scenario declares them; each vCPU's guest
   // state is the kGuest context `guest`, run by the user context `thread`.
@@ -128,8 +134,10 @@ class Agent {
   // component written).
   void xsave_to_sigframe(CpuId cpu, Context& ctx);
   // XRSTOR of ctx's user features straight from a signal frame (sigreturn);
-  // the truth becomes the frame's contents.
-  void xrstor_from_sigframe(CpuId cpu, Context& ctx, const StateImage& frame);
+  // the truth becomes the frame's contents, unless `faulted`: the XRSTOR
+  // took a page fault after changing the registers (they hold the frame's
+  // contents, the restore is not done).
+  void xrstor_from_sigframe(CpuId cpu, Context& ctx, const StateImage& frame, bool faulted = false);
   // XRSTOR of `mask` from init_fpstate (exec, signal delivery).
   void restore_init(CpuId cpu, ComponentMask mask, Cause cause);
   // xfd_update_state(): WRMSR IA32_XFD only if the per-CPU cache differs.
@@ -207,6 +215,11 @@ class Agent {
   // if irq_fpu_usable() allows it.
   void kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool interrupted_user,
                           ComponentMask clobbers);
+  // That `c` has no signal delivery or sigreturn pending after a fault.
+  void check_not_pending(const Context& c, const char* what) const {
+    if (c.pending != Context::Pending::kNone) refuse_pending(c, what);
+  }
+  [[noreturn]] void refuse_pending(const Context& c, const char* what) const;
   // That a user context runs on `cpu` (in user mode if `need_user_mode`);
   // the check is inline, the failure (a SemanticError) is not.
   void check_current(CpuId cpu, const char* what, bool need_user_mode) {
@@ -252,6 +265,7 @@ class Agent {
   std::vector<Process> processes_;
   std::array<std::uint32_t, kMaxComponents> comp_bytes_{};
   const KvmBehaviour* kvm_ = &kvm_eager();
+  std::uint32_t bugs_ = 0;
   std::vector<Vm> vms_;
   std::vector<Vcpu> vcpus_;
   MaskBytes mask_bytes_;  // bytes_of() by table

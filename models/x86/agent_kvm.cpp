@@ -247,7 +247,7 @@ void Agent::load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   if (kvm_->guest_fpu_per_run()) {
     // Save only if the registers are the thread's (!TIF_NEED_FPU_LOAD);
     // v5.2..v5.5 saved unconditionally (fixed by c9aef3b85f42).
-    if (policy_.regs_live(*this, thread) || kvm_->saves_ignoring_need_fpu_load()) save(cpu, thread, Cause::kvm_run);
+    if (policy_.regs_live(*this, thread) || bug(Bug::kKvmIgnoresNeedFpuLoad)) save(cpu, thread, Cause::kvm_run);
     thread.fpstate_swapped = true;  // fpu->fpstate = guest fpstate
     if (!vm.confidential) {
       restore(cpu, thread, machine_.restore_mask(), Cause::kvm_run);
@@ -278,7 +278,7 @@ void Agent::put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   Context& g = contexts_[v.guest];
   stats_.add(XStat::kvm_fpu_unloads, g.id, 1);
   if (kvm_->guest_fpu_per_run()) {
-    if (!vm.confidential && (policy_.regs_live(*this, thread) || kvm_->saves_ignoring_need_fpu_load())) {
+    if (!vm.confidential && (policy_.regs_live(*this, thread) || bug(Bug::kKvmIgnoresNeedFpuLoad))) {
       save(cpu, thread, Cause::kvm_run);
     }
     thread.fpstate_swapped = false;  // fpu->fpstate = fpu->__task_fpstate
@@ -496,7 +496,7 @@ void Agent::set_guest_xfd(CpuId cpu, Vcpu& v, ComponentMask value, bool in_use) 
   // fpu_update_guest_xfd(): with the guest state in memory
   // (TIF_NEED_FPU_LOAD), XSTATE_BV &= ~xfd (b45f72177594); then
   // fpstate->xfd, and the MSR if the fpstate is in use.
-  if (kvm_->clears_xstate_bv_under_xfd()) {
+  if (!bug(Bug::kXstateBvUnderXfd)) {
     if (value && thread.fpstate_swapped && !policy_.regs_live(*this, thread)) g.fpstate.image.present &= ~value;
     if (value && !in_use) g.fpstate.image.present &= ~value;
   }
@@ -802,7 +802,7 @@ Cycles Agent::kvm_set_xsave(CpuId cpu, Cycles t, std::uint32_t vid, std::int64_t
   g.truth.copy_from(img, machine_.user_features());
   const ComponentMask xfd = f.xfd;
   if (f.image.present & xfd) {
-    if (kvm_->clears_xstate_bv_under_xfd()) f.image.present &= ~xfd;
+    if (!bug(Bug::kXstateBvUnderXfd)) f.image.present &= ~xfd;
     forget_disabled(v, xfd);
   }
   // The thread's registers no longer match the buffer (the kernel does

@@ -21,20 +21,32 @@ namespace fpusim::x86 {
 namespace {
 
 // The x86 policy behind a PolicyDesc the shared code hands back: one of the
-// registry's (from find_policy), never another architecture's.
+// registry's (from find_policy), never another architecture's, under any
+// bugs of the run.
 const PolicyInfo& info_of(const PolicyDesc& p) {
-  const PolicyInfo* info = find_policy(p.name);
-  if (info != &p) panic("policy " + p.name + " is not one of x86_64's");
+  const PolicyInfo* info = find_policy(p.registered().name);
+  if (info != &p.registered()) panic("policy " + p.name + " is not one of x86_64's");
   return *info;
+}
+
+// The agent's bits of the run's bugs (x86's: resolve_policy checked).
+std::uint32_t bug_bits(const PolicyDesc& p) {
+  std::uint32_t bits = 0;
+  for (const BugDesc* b : p.bugs) {
+    if (b < &bugs().front() || b > &bugs().back()) panic("bug " + b->name + " is not one of x86_64's");
+    bits |= 1u << b->bit;
+  }
+  return bits;
 }
 
 class X86Run final : public ArchAgent {
  public:
   // `ids`: name_table(s), whose context ids are s.contexts' indices, the
   // order the agent numbers them in.
-  X86Run(const Scenario& s, const PolicyInfo& info, Stats& stats, Checker& checker,
+  X86Run(const Scenario& s, const PolicyInfo& info, std::uint32_t bug_bits, Stats& stats, Checker& checker,
          const std::unordered_map<std::string, ContextId>& ids)
       : policy_(info.make()), agent_(machine_of(s), costs_of(s), *policy_, stats, checker) {
+    agent_.set_bugs(bug_bits);
     agent_.reserve_contexts(s.contexts.size());
     std::unordered_map<std::string, std::uint32_t> processes;
     for (const auto& c : s.contexts) {
@@ -261,6 +273,7 @@ class X86Arch final : public Arch {
   const EventSyntax& event_syntax() const override { return x86::event_syntax(); }
   std::uint32_t barrier_kinds() const override { return ev::kBarriers; }
 
+  const std::vector<BugDesc>& bugs() const override { return x86::bugs(); }
   const PolicyDesc* find_policy(std::string_view name) const override { return x86::find_policy(name); }
   std::string policy_names() const override { return x86::policy_names(); }
   std::vector<const PolicyDesc*> policies() const override {
@@ -289,7 +302,7 @@ class X86Arch final : public Arch {
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {
-    auto run = std::make_unique<X86Run>(s, info_of(policy), stats, checker, ids);
+    auto run = std::make_unique<X86Run>(s, info_of(policy), bug_bits(policy), stats, checker, ids);
     for (Observer* o : observers) run->add_observer(o);
     run->start(s);
     return run;

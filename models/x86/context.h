@@ -55,6 +55,15 @@ struct Context : ContextBase {
   bool fpstate_swapped = false;
   // kGuest: the vCPU this state belongs to.
   std::uint32_t guest_of = kNoVcpu;
+
+  // A signal delivery or sigreturn whose access to the user's frame faulted
+  // ("fault": "retry"): the context's next event of that kind retries it;
+  // until then it stays in the kernel.
+  enum class Pending : std::uint8_t { kNone, kSignal, kSigreturn };
+  Pending pending = Pending::kNone;
+  // The CPU's register owner as copy_fpstate_to_sigframe() read it at its
+  // first attempt (what the 59c4bd853abc bug kept across the retry).
+  ContextId owner_seen = kNoContext;
 };
 
 }  // namespace fpusim::x86

@@ -1,7 +1,8 @@
 // How one generation of KVM manages the guest FPU: the `kvm-*` half of a
 // policy name. The agent (agent.cpp, agent_kvm.cpp) asks these predicates at
 // each place where KVM versions differ; one object per variant, each in
-// models/x86/policies/kvm.cpp with its kernel versions and commits.
+// models/x86/policies/kvm.cpp with its kernel versions and commits. The
+// bugs of a generation are the corpus's (models/x86/bugs.h), not variants.
 #pragma once
 
 #include <string_view>
@@ -31,15 +32,6 @@ class KvmBehaviour {
   // and runs with CR0.TS forced and #NM intercepted until vmx_fpu_activate().
   virtual bool deactivates_idle_guest_fpu() const = 0;
 
-  // Linux 5.2 .. 5.5: kvm_load_guest_fpu() / kvm_put_guest_fpu() XSAVEd the
-  // registers without checking TIF_NEED_FPU_LOAD (fixed by c9aef3b85f42).
-  virtual bool saves_ignoring_need_fpu_load() const = 0;
-
-  // b45f72177594 ("x86/fpu: Clear XSTATE_BV[i] in guest XSAVE state
-  // whenever XFD[i]=1", v6.19-rc): a guest buffer's XSTATE_BV loses the
-  // components its XFD disables.
-  virtual bool clears_xstate_bv_under_xfd() const = 0;
-
   // Guest AMX (v5.17) and confidential guests (SEV-ES v5.11, TDX): a VM
   // using them under a KVM that predates them is a scenario mistake.
   virtual bool has_guest_amx() const = 0;
@@ -48,8 +40,6 @@ class KvmBehaviour {
 
 // The variants (models/x86/policies/kvm.cpp); each lives for the program.
 const KvmBehaviour& kvm_eager();
-const KvmBehaviour& kvm_eager_v52();
-const KvmBehaviour& kvm_eager_v618();
 const KvmBehaviour& kvm_lazy_legacy();
 
 }  // namespace fpusim::x86

@@ -11,7 +11,7 @@ Registry<PolicyInfo>& policy_registry() {
 PolicyInfo composite_policy(const std::string& host, std::function<std::unique_ptr<Policy>()> make,
                             const KvmBehaviour& kvm) {
   const std::string guests(kvm.name());
-  return {host + "+" + guests, "", "host policy " + host + " with guests under " + guests, std::move(make), &kvm,
+  return {{host + "+" + guests, "", "host policy " + host + " with guests under " + guests}, std::move(make), &kvm,
           true};
 }
 

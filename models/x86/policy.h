@@ -43,9 +43,21 @@ class Policy {
   // Make the current context's user registers live (fpregs_lock_and_load()).
   virtual void load_user_regs(Agent& a, CpuId cpu, Context& ctx, Cause cause) = 0;
   // Signal frame setup: save the user state into a new frame and start the
-  // handler with init user state.
-  virtual void signal_deliver(Agent& a, CpuId cpu, Context& ctx) = 0;
+  // handler with init user state. `retry`: after signal_frame_fault().
+  virtual void signal_deliver(Agent& a, CpuId cpu, Context& ctx, bool retry) = 0;
   virtual void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) = 0;
+  // A first attempt of signal_deliver() whose write of the frame faulted
+  // (nothing written); the retry comes later, after any preemption. The
+  // default: v4.x, which wrote the frame with page faults enabled, the
+  // fault handled within the attempt.
+  virtual void signal_frame_fault(Agent&, CpuId, Context&) {}
+  // A sigreturn whose XRSTOR from `frame` faulted after changing the
+  // registers; the retry (sigreturn()) comes later. The default: v4.x, as
+  // signal_frame_fault().
+  virtual void sigreturn_fault(Agent&, CpuId, Context&, const StateImage& /*frame*/) {}
+  // A sigreturn that fails for good (the frame unreadable): the kernel
+  // resets the user FP state (fpu__clear_user_states(); v4.x fpu__clear()).
+  virtual void sigreturn_failed(Agent& a, CpuId cpu, Context& ctx) = 0;
   virtual void fork(Agent& a, CpuId cpu, Context& parent, Context& child) = 0;
   virtual void exec(Agent& a, CpuId cpu, Context& ctx) = 0;
   virtual void exit(Agent& a, CpuId cpu, Context& ctx) = 0;

@@ -137,13 +137,25 @@ class XfdLazyAmxPolicy final : public Policy {
     deferred_->sync_fpstate(a, cpu, ctx);
   }
 
-  void signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
+  void signal_deliver(Agent& a, CpuId cpu, Context& ctx, bool retry) override {
     write_back_foreign(a, cpu, ctx, Cause::signal);
-    making_live(a, cpu, ctx, [&] { deferred_->signal_deliver(a, cpu, ctx); });
+    making_live(a, cpu, ctx, [&] { deferred_->signal_deliver(a, cpu, ctx, retry); });
+  }
+  void signal_frame_fault(Agent& a, CpuId cpu, Context& ctx) override {
+    write_back_foreign(a, cpu, ctx, Cause::signal);
+    making_live(a, cpu, ctx, [&] { deferred_->signal_frame_fault(a, cpu, ctx); });
   }
   void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
     write_back_foreign(a, cpu, ctx, Cause::signal);
     making_live(a, cpu, ctx, [&] { deferred_->sigreturn(a, cpu, ctx, frame); });
+  }
+  void sigreturn_fault(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
+    write_back_foreign(a, cpu, ctx, Cause::signal);
+    deferred_->sigreturn_fault(a, cpu, ctx, frame);
+  }
+  void sigreturn_failed(Agent& a, CpuId cpu, Context& ctx) override {
+    write_back_foreign(a, cpu, ctx, Cause::signal);
+    making_live(a, cpu, ctx, [&] { deferred_->sigreturn_failed(a, cpu, ctx); });
   }
   void fork(Agent& a, CpuId cpu, Context& parent, Context& child) override {
     write_back_foreign(a, cpu, parent, Cause::fork);
@@ -236,13 +248,13 @@ class XfdLazyAmxPolicy final : public Policy {
 // The plugin's entry point (models/plugin.h, models/x86/plugin.h): one policy.
 FPUSIM_PLUGIN(registrar) {
   using namespace fpusim::x86;
-  add_policy(registrar, PolicyInfo{
+  add_policy(registrar, PolicyInfo{{
     "xfd-lazy-amx", "research policy, not in Linux; host: deferred for everything but AMX tiles",
     "deferred, except that AMX tile data (XTILEDATA) is not saved at switch-out: it stays in the registers "
     "with IA32_XFD[18] armed for other tasks, is written back when another task's tile use takes #NM, when "
     "its owner runs on another CPU (IPI), at idle, at a vCPU thread's switch-in, for another task's signal, "
     "sigreturn or fork, and for ptrace, and needs no "
     "restore when the owner returns to the same CPU untouched; the kept tiles are exposed under XFD "
-    "(a LazyFP window on lazyfp_vulnerable machines); guests: kvm-eager",
+    "(a LazyFP window on lazyfp_vulnerable machines); guests: kvm-eager"},
     [] { return std::unique_ptr<Policy>(new XfdLazyAmxPolicy(make_deferred_policy())); }, &kvm_eager()});
 }

@@ -61,7 +61,7 @@ const char* kTopHelp =
     "  sweep GRID -o DIR     run a scenario over a grid of policies and --set values, one process per point\n"
     "  convert SCENARIO -o OUT.json   copy a trace scenario with its events in the binary format (OUT.fpt)\n"
     "  layout MACHINE        a machine preset's state components and their layouts\n"
-    "  list WHAT             policies | machines | costs | stats\n"
+    "  list WHAT             policies | bugs | machines | costs | stats\n"
     "\n"
     "  fpusim COMMAND --help   options of a command\n"
     "  fpusim --version\n"
@@ -95,6 +95,34 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
     for (const auto& p : vm["plugin"].as<std::vector<std::string>>()) load_plugin(p);
   }
   return vm;
+}
+
+// --bug NAME (repeatable): run, compare, check and sweep apply each bug of
+// the corpus to the policies it breaks (fpusim list bugs).
+void add_bug_option(po::options_description& o) {
+  o.add_options()("bug", po::value<std::vector<std::string>>()->composing(),
+                  "NAME: run with this bug of the corpus (fpusim list bugs; a commit prefix of 7+ characters), "
+                  "applied to the policies it breaks; repeatable");
+}
+std::vector<std::string> bug_names(const po::variables_map& vm) {
+  return vm.count("bug") ? vm["bug"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+// The runs of `rows` with violations, "POLICY (kind N, ...)", for the
+// message of compare's exit code 1.
+std::string runs_with_violations(const std::vector<PolicyRow>& rows) {
+  std::string out;
+  for (const PolicyRow& r : rows) {
+    const Json& v = r.report["violations"];
+    if (v["total"].get<std::uint64_t>() == 0) continue;
+    std::string kinds;
+    for (const ViolationKindInfo& k : violation_kinds()) {
+      const auto n = v[std::string(k.name)].get<std::uint64_t>();
+      if (n) kinds += (kinds.empty() ? "" : ", ") + std::string(k.name) + " " + std::to_string(n);
+    }
+    out += (out.empty() ? "" : "; ") + r.policy + " (" + kinds + ")";
+  }
+  return out;
 }
 
 std::vector<Override> overrides(const po::variables_map& vm) {
@@ -217,11 +245,15 @@ int cmd_run(const std::vector<std::string>& args) {
       "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here")(
       "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON)")(
       "vcd", po::value<std::string>(), "write a VCD of each CPU's context, register owner, live bytes and trap controls (1 ps = 1 cycle)")(
+      "disable-rule", po::value<std::vector<std::string>>()->composing(),
+      "KIND: switch a checker rule off (exposed, trap_config, kernel_trap, foreign_regs), repeatable: which bugs "
+      "does a rule alone catch?")(
       "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
       "perf", "print events/s and peak memory on stderr (also without --quiet)")(
       "reader-thread", po::value<std::string>()->default_value("auto"),
       "decode the trace on a second thread: on, off, or auto (on unless the environment has "
       "FPUSIM_READER_THREAD=0; sweep passes off to points that share the cores)");
+  add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("scenario", 1);
@@ -237,8 +269,21 @@ int cmd_run(const std::vector<std::string>& args) {
   else if (reader != "auto") throw UsageError{"--reader-thread: expected on, off or auto, got \"" + reader + "\""};
   const std::string path = vm["scenario"].as<std::string>();
   Scenario s = load_scenario(path, overrides(vm));
-  const PolicyDesc& policy =
+  const PolicyDesc& named =
       vm.count("policy") ? resolve_policy(scenario_arch(s), vm["policy"].as<std::string>(), "--policy", "") : *s.policy;
+  std::vector<const BugDesc*> bugs;
+  for (const std::string& b : bug_names(vm)) bugs.push_back(&resolve_bug(scenario_arch(s), b, "--bug", ""));
+  const PolicyDesc& policy = policy_with_bugs(scenario_arch(s), named, bugs, "--bug", "");
+  RunOptions options;
+  if (vm.count("disable-rule")) {
+    for (const std::string& k : vm["disable-rule"].as<std::vector<std::string>>()) {
+      const ViolationKindInfo* v = find_violation_kind(k);
+      if (!v || !v->rule) {
+        throw UsageError{"--disable-rule: expected exposed, trap_config, kernel_trap or foreign_regs, got \"" + k + "\""};
+      }
+      options.disabled_rules.push_back(v->kind);
+    }
+  }
   if (vm.count("dry-run")) {
     // Decode every event too, so a dry run finds every input error a run
     // would, with the names a run decodes with (the architecture's too: VMs).
@@ -254,7 +299,6 @@ int cmd_run(const std::vector<std::string>& args) {
     return kExitOk;
   }
   for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
-  RunOptions options;
   std::unique_ptr<OpLog> log;
   std::unique_ptr<PerfettoWriter> timeline;
   if (vm.count("perfetto")) {
@@ -301,12 +345,15 @@ int cmd_compare(const std::vector<std::string>& args) {
                                    "policies simulated in parallel (one process each; default: the usable CPUs)")(
       "json", po::value<std::string>(), "write the comparison as JSON")(
       "csv", po::value<std::string>(), "write the comparison as CSV (one row per policy)");
+  add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("scenario", 1);
   auto vm = parse(args, o, pos);
   if (vm.count("help")) {
-    std::cout << "Runs several policies on one scenario and shows them side by side.\n\n" << o << "\n";
+    std::cout << "Runs several policies on one scenario and shows them side by side; exit code 1 if any run has a\n"
+                 "violation (named on stderr), as `run` has.\n\n"
+              << o << "\n";
     return kExitOk;
   }
   if (!vm.count("scenario")) throw UsageError{"compare needs a SCENARIO file"};
@@ -315,6 +362,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   if (names.empty()) throw UsageError{"--policies names no policy"};
   std::vector<const PolicyDesc*> policies;
   for (const auto& p : names) policies.push_back(&resolve_policy(scenario_arch(s), p, "--policies", ""));
+  policies = apply_cli_bugs(scenario_arch(s), policies, bug_names(vm));
   for (const char* opt : {"json", "csv"}) check_output_path(vm, opt);
   const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
   int worst = kExitOk;
@@ -327,6 +375,11 @@ int cmd_compare(const std::vector<std::string>& args) {
     write_compare_csv(csv, rows);
     write_output(vm["csv"].as<std::string>(), csv.str());
   }
+  const std::string bad = runs_with_violations(rows);
+  if (!bad.empty()) {
+    std::cerr << "fpusim: violations under " << bad << "\n";
+    return kExitViolation;
+  }
   return kExitOk;
 }
 
@@ -334,12 +387,16 @@ int cmd_check(const std::vector<std::string>& args) {
   po::options_description o("fpusim check SCENARIO... [options]");
   o.add_options()("scenario", po::value<std::vector<std::string>>(), "scenario JSON files")(
       "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "simulations in parallel (default: the usable CPUs)");
+  add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("scenario", -1);
   auto vm = parse(args, o, pos);
   if (vm.count("help")) {
-    std::cout << "Runs every policy named in each scenario's \"expect\" and compares the results.\n\n" << o << "\n";
+    std::cout << "Runs every policy named in each scenario's \"expect\" and compares the results. A violation\n"
+                 "fails its run unless the expectation allows it (a bug's run in traces/bugs/ expects one). With\n"
+                 "--bug, each run the bug breaks runs with it, against the expectation for \"POLICY --bug NAME\".\n\n"
+              << o << "\n";
     return kExitOk;
   }
   if (!vm.count("scenario")) throw UsageError{"check needs at least one SCENARIO file"};
@@ -353,9 +410,30 @@ int cmd_check(const std::vector<std::string>& args) {
     }
     std::vector<const PolicyDesc*> policies;
     std::vector<const Expectation*> expects;
-    for (const auto& [name, x] : s.expect) {
-      policies.push_back(x.policy);
-      expects.push_back(&x);
+    for (const auto& [name, x] : s.expect) policies.push_back(x.policy);
+    if (!bug_names(vm).empty()) {
+      // The runs with the bugs; each against its own expectation, once.
+      std::vector<const PolicyDesc*> with = apply_cli_bugs(scenario_arch(s), policies, bug_names(vm));
+      policies.clear();
+      for (const PolicyDesc* p : with) {
+        if (std::find(policies.begin(), policies.end(), p) == policies.end()) policies.push_back(p);
+      }
+    }
+    std::vector<const PolicyDesc*> missing;
+    for (const PolicyDesc* p : policies) {
+      const Expectation* x = nullptr;
+      for (const auto& [name, e] : s.expect) {
+        if (e.policy == p) x = &e;
+      }
+      if (x) expects.push_back(x);
+      else missing.push_back(p);
+    }
+    for (const PolicyDesc* p : missing) {
+      std::cout << "FAIL " << path << " [" << p->name << "]: no expectation for this run: add \"" << p->name
+                << "\" to \"expect\"\n";
+      ++failed;
+      exit_code = std::max(exit_code, kExitViolation);
+      policies.erase(std::find(policies.begin(), policies.end(), p));
     }
     int worst = kExitOk;
     auto rows = run_policies(s, policies, jobs, &worst);
@@ -388,6 +466,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   o.add_options()("grid", po::value<std::string>(), "sweep grid JSON file (traces/README.md, \"Sweeps\")")(
       "out,o", po::value<std::string>(), "output directory (points/, results.csv, results.json); reused to resume")(
       "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "points simulated in parallel (one process each; default: the usable CPUs)");
+  add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("grid", 1);
@@ -406,6 +485,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   so.out_dir = vm["out"].as<std::string>();
   so.jobs = vm["jobs"].as<unsigned>();
   so.sets = overrides(vm);
+  so.bugs = bug_names(vm);
   return run_sweep(so);
 }
 
@@ -470,7 +550,7 @@ int cmd_layout(const std::vector<std::string>& args) {
 }
 
 int cmd_list(const std::vector<std::string>& args) {
-  po::options_description o("fpusim list {policies|machines|costs|stats}");
+  po::options_description o("fpusim list {policies|bugs|machines|costs|stats}");
   o.add_options()("what", po::value<std::string>(), "what to list");
   o.add(common_options());
   po::positional_options_description pos;
@@ -489,6 +569,19 @@ int cmd_list(const std::vector<std::string>& args) {
         std::cout << p->name << "\n";
         if (!p->kernels.empty()) std::cout << "    kernels: " << p->kernels << "\n";
         std::cout << "    " << p->description << "\n";
+      }
+    }
+  } else if (what == "bugs") {
+    for (const Arch* a : archs()) {
+      for (const BugDesc& b : a->bugs()) {
+        std::string on;
+        for (const std::string& p : b.breaks) on += (on.empty() ? "" : ", ") + p;
+        std::cout << b.name << "  " << b.title << "\n"
+                  << "    arch: " << a->name() << "; kernels: " << b.kernels << "\n"
+                  << "    broke: " << b.broke << "\n"
+                  << "    breaks: " << on << (b.alias.empty() ? "" : " (alias: " + b.alias + ")") << "\n"
+                  << "    caught as: " << b.shows << "\n"
+                  << "    scenario: " << b.scenario << "\n";
       }
     }
   } else if (what == "machines" || what == "costs") {
@@ -514,7 +607,7 @@ int cmd_list(const std::vector<std::string>& args) {
       }
     }
   } else {
-    throw UsageError{"list what? policies, machines, costs or stats"};
+    throw UsageError{"list what? policies, bugs, machines, costs or stats"};
   }
   return kExitOk;
 }

@@ -559,7 +559,9 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
     const Json& vio = r["violations"];
     csv << "," << vio["total"].dump() << "\n";
     OJson v = OJson::object();
-    for (const char* kind : {"total", "lost", "leaked", "exposed", "trap_config", "kernel_trap"}) {
+    std::vector<std::string> kinds{"total"};
+    for (const ViolationKindInfo& k : violation_kinds()) kinds.emplace_back(k.name);
+    for (const std::string& kind : kinds) {
       const auto it = vio.find(kind);
       v[kind] = it == vio.end() ? OJson() : OJson::parse(it->dump());
     }
@@ -595,6 +597,16 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
 int run_sweep(const SweepOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   Grid g = load_grid(opt.grid_file, opt.sets);
+  if (!opt.bugs.empty()) {
+    // Each policy of the grid with the bugs that break it.
+    const Scenario base = load_scenario(g.scenario, opt.sets);
+    std::vector<const PolicyDesc*> ps;
+    for (size_t i = 0; i < g.policies.size(); ++i) {
+      ps.push_back(&resolve_policy(scenario_arch(base), g.policies[i], g.file, "/policies/" + std::to_string(i)));
+    }
+    g.policies.clear();
+    for (const PolicyDesc* p : apply_cli_bugs(scenario_arch(base), ps, opt.bugs)) g.policies.push_back(p->name);
+  }
   validate_points(g, opt.sets);
 
   const std::string cfg = real_path(config_dir());

@@ -17,6 +17,7 @@ struct SweepOptions {
   std::string out_dir;            // -o DIR
   unsigned jobs = 2;              // -j N: points simulated at once
   std::vector<Override> sets;     // command-line --set, applied to every point
+  std::vector<std::string> bugs;  // command-line --bug, applied to the policies each breaks
 };
 
 // Validates the grid (and every point's scenario) up front, throwing

@@ -47,10 +47,10 @@ constexpr CoreRule kCoreRules[] = {
     {EventKind::kReturnToUser, {kCommon, 0}},
     {EventKind::kKernelFpu, {kCommon | kFRead | kFDur, 0}},
     {EventKind::kIrq, {kCommon | kFRead | kFDur, 0}},
-    {EventKind::kSignal, {kCommon, 0}},
-    {EventKind::kSigreturn, {kCommon, 0}},
+    {EventKind::kSignal, {kCommon | kFExt, 0}},     // sub: "fault"
+    {EventKind::kSigreturn, {kCommon | kFExt, 0}},  // sub: "fault"
     {EventKind::kFork, {kCommon | kFCtx, kFCtx}},
-    {EventKind::kExec, {kCommon, 0}},
+    {EventKind::kExec, {kCommon | kFExt, 0}},       // sub: "to_user" false
     {EventKind::kExit, {kCommon, 0}},
     {EventKind::kStateRead, {kCommon | kFCtx, kFCtx}},
     {EventKind::kStateWrite, {kCommon | kFCtx | kFWrite, kFCtx | kFWrite}},
@@ -251,6 +251,7 @@ class BinarySource final : public EventSource {
       out.arg = static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
     }
     if (!is_core_event(out.kind)) check_arch(out);
+    else if (flags & kFExt) check_core_sub(out);
     if (out.kind == EventKind::kUse && !(out.write | out.read | out.release)) throw bad("malformed record");
     pos_ = static_cast<size_t>(p - buf_.data());
     ++n_;
@@ -262,6 +263,13 @@ class BinarySource final : public EventSource {
   void set_rule(EventKind k, KindRule r) {
     rules_[static_cast<unsigned>(k)] = r;
     known_kinds_ |= kind_bit(k);
+  }
+
+  // A core record with a `sub` (signal, sigreturn, exec): a value its JSON
+  // key can give.
+  __attribute__((noinline)) void check_core_sub(const Event& e) const {
+    const std::uint8_t max = e.kind == EventKind::kSigreturn ? kFaultFatal : 1;
+    if (e.arg != 0 || e.sub > max) throw bad("malformed record");
   }
 
   // A record of one of the architecture's kinds: its extension and context.

@@ -28,12 +28,12 @@ namespace {
 enum Key : std::uint32_t {
   kT = 1u << 0, kCpu = 1u << 1, kEv = 1u << 2, kNext = 1u << 3, kCtx = 1u << 4, kWrite = 1u << 5,
   kRead = 1u << 6, kRelease = 1u << 7, kIn = 1u << 8, kDur = 1u << 9, kKfpu = 1u << 10, kClobbers = 1u << 11,
-  kChild = 1u << 12, kTarget = 1u << 14,
+  kChild = 1u << 12, kTarget = 1u << 14, kToUser = 1u << 30, kFault = 1u << 31,
 };
-constexpr std::uint32_t kCoreKeys = ((1u << 13) - 1) | kTarget;
-constexpr std::string_view kKeyNames[] = {"t",    "cpu",        "ev",       "next",  "ctx", "write", "read",
-                                          "release", "in",      "dur",      "kernel_fpu", "clobbers", "child",
-                                          "",     "target"};
+constexpr std::uint32_t kCoreKeys = ((1u << 13) - 1) | kTarget | kToUser | kFault;
+constexpr std::string_view kKeyNames[] = {
+    "t",  "cpu", "ev", "next", "ctx", "write", "read", "release", "in", "dur", "kernel_fpu", "clobbers", "child",
+    "",   "target", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "to_user", "fault"};
 
 // The core kinds with their keys (names from core_event_kind_name).
 struct CoreKind {
@@ -47,10 +47,10 @@ constexpr CoreKind kCoreKinds[] = {
     {EventKind::kReturnToUser, 0, 0},
     {EventKind::kKernelFpu, kIn | kDur | kClobbers, kIn | kDur},
     {EventKind::kIrq, kDur | kKfpu | kClobbers, kDur},
-    {EventKind::kSignal, 0, 0},
-    {EventKind::kSigreturn, 0, 0},
+    {EventKind::kSignal, kFault, 0},
+    {EventKind::kSigreturn, kFault, 0},
     {EventKind::kFork, kChild, kChild},
-    {EventKind::kExec, 0, 0},
+    {EventKind::kExec, kToUser, 0},
     {EventKind::kExit, 0, 0},
     {EventKind::kStateRead, kTarget, kTarget},
     {EventKind::kStateWrite, kTarget | kWrite, kTarget | kWrite},
@@ -83,12 +83,14 @@ constexpr std::uint32_t key_bit(std::string_view k) {
     case 5:
       if (k == "write") return kWrite;
       if (k == "child") return kChild;
+      if (k == "fault") return kFault;
       return 0;
     case 6:
       if (k == "target") return kTarget;
       return 0;
     case 7:
       if (k == "release") return kRelease;
+      if (k == "to_user") return kToUser;
       return 0;
     case 8:
       if (k == "clobbers") return kClobbers;
@@ -350,6 +352,14 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       case kClobbers: out.read = components(v, "clobbers"); break;
       case kChild: child_name = read_string(fail, v, "child"); break;
       case kTarget: target_name = read_string(fail, v, "target"); break;
+      case kFault: {
+        const std::string_view f = read_string(fail, v, "fault");
+        if (f == "retry") out.sub = kFaultRetry;
+        else if (f == "fatal") out.sub = kFaultFatal;
+        else throw fail("/fault", "expected \"retry\" or \"fatal\", got \"" + std::string(f) + "\"");
+        break;
+      }
+      case kToUser: out.sub = read_bool(fail, v, "to_user") ? 0 : kExecStaysInKernel; break;
       default: {  // the architecture's
         Input in(*this, index, obj, seen);
         in.at(v, key);
@@ -397,6 +407,9 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
       if (seen & kCtx) out.ctx = read_context(ctx_name, "ctx");
       break;
     case EventKind::kFork: out.ctx = read_context(child_name, "child"); break;
+    case EventKind::kSignal:
+      if (out.sub == kFaultFatal) throw fail("/fault", "a signal frame write that fails is not modelled: expected \"retry\"");
+      break;
     case EventKind::kStateRead:
     case EventKind::kStateWrite: out.ctx = read_context(target_name, "target"); break;
     default:

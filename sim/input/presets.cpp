@@ -379,11 +379,9 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       }
       if (e.has("violations")) {
         JsonIn v = e.at("violations");
-        if (v.has("lost")) x.lost = read_bound(v.at("lost"));
-        if (v.has("leaked")) x.leaked = read_bound(v.at("leaked"));
-        if (v.has("exposed")) x.exposed = read_bound(v.at("exposed"));
-        if (v.has("trap_config")) x.trap_config = read_bound(v.at("trap_config"));
-        if (v.has("kernel_trap")) x.kernel_trap = read_bound(v.at("kernel_trap"));
+        for (const ViolationKindInfo& k : violation_kinds()) {
+          if (v.has(std::string(k.name))) x.violations[static_cast<unsigned>(k.kind)] = read_bound(v.at(std::string(k.name)));
+        }
         v.require_all_read();
       }
       e.require_all_read();

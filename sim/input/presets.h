@@ -3,6 +3,7 @@
 // JsonIn so that every key is consumed.
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,7 +56,7 @@ struct Bound {
 struct Expectation {
   const PolicyDesc* policy = nullptr;  // whose run it checks (the "expect" key)
   std::vector<std::pair<std::string, Bound>> totals;  // by counter name
-  std::optional<Bound> lost, leaked, exposed, trap_config, kernel_trap;
+  std::array<std::optional<Bound>, kNumViolationKinds> violations;  // by ViolationKind
 };
 
 struct ContextDecl {

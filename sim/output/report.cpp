@@ -111,13 +111,10 @@ Json report_json(const Scenario& s, const RunResult& r) {
                   {"components", arch.components_string(v.components)},
                   {"detail", v.detail}});
   }
-  j["violations"] = {{"total", r.total_violations},
-                     {"lost", r.stats.get(Stat::violations_lost)},
-                     {"leaked", r.stats.get(Stat::violations_leaked)},
-                     {"exposed", r.stats.get(Stat::violations_exposed)},
-                     {"trap_config", r.stats.get(Stat::violations_trap_config)},
-                     {"kernel_trap", r.stats.get(Stat::violations_kernel_trap)},
-                     {"recorded", vs}};
+  Json vj = {{"total", r.total_violations}};
+  for (const ViolationKindInfo& k : violation_kinds()) vj[std::string(k.name)] = r.stats.get(k.stat);
+  vj["recorded"] = vs;
+  j["violations"] = vj;
   j["exposure"] = {{"cycles", r.stats.get(Stat::exposure_cycles)},
                    {"byte_cycles", r.stats.get(Stat::exposure_byte_cycles)},
                    {"windows", r.stats.get(Stat::exposure_windows)},
@@ -148,9 +145,11 @@ void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r)
      << std::setprecision(3) << pct(st.get(Stat::fpu_cycles), st.get(Stat::workload_cycles)) << "%\n";
   row("simulated time", st.get(Stat::sim_cycles), "cycles");
   row("exposure (LazyFP window)", st.get(Stat::exposure_cycles), "cycles");
-  os << "  violations: " << r.total_violations << " (lost " << st.get(Stat::violations_lost) << ", leaked "
-     << st.get(Stat::violations_leaked) << ", exposed " << st.get(Stat::violations_exposed) << ", trap config "
-     << st.get(Stat::violations_trap_config) << ", kernel trap " << st.get(Stat::violations_kernel_trap) << ")\n";
+  os << "  violations: " << r.total_violations << " (";
+  for (const ViolationKindInfo& k : violation_kinds()) {
+    os << (k.kind == ViolationKind::kLost ? "" : ", ") << k.label << " " << st.get(k.stat);
+  }
+  os << ")\n";
   size_t shown = 0;
   for (const auto& v : r.violations) {
     if (shown++ == 10) {
@@ -197,6 +196,7 @@ namespace {
 struct Column {
   std::string label;
   std::vector<std::string_view> sum_of;  // counters summed; empty: computed from the label
+  std::string_view violation_kind = {};   // a row of violations of this kind
 };
 
 std::vector<Column> compare_columns(const Arch& arch, const Scenario& s) {
@@ -213,6 +213,7 @@ std::vector<Column> compare_columns(const Arch& arch, const Scenario& s) {
                                       {"violations", {}}}) {
     c.push_back(std::move(x));
   }
+  for (const ViolationKindInfo& k : violation_kinds()) c.push_back({"  " + std::string(k.label), {}, k.name});
   for (const CompareRow& r : arch.compare_rows(s, true)) c.push_back({std::string(r.label), r.sum_of});
   return c;
 }
@@ -230,6 +231,7 @@ std::string cell(const Json& rep, const Column& c) {
   else if (c.label == "KiB restored") o << std::fixed << std::setprecision(1) << g("bytes_restored") / 1024.0;
   else if (c.label == "overhead %") o << std::fixed << std::setprecision(3) << pct(g("fpu_cycles"), g("workload_cycles"));
   else if (c.label == "violations") o << rep["violations"]["total"].get<std::uint64_t>();
+  else if (!c.violation_kind.empty()) o << rep["violations"][std::string(c.violation_kind)].get<std::uint64_t>();
   return o.str();
 }
 }  // namespace
@@ -289,19 +291,16 @@ std::vector<std::string> check_expectation(const Expectation& x, const Json& rep
     const auto v = report["totals"][name].get<std::uint64_t>();
     if (!bound.contains(v)) out.push_back(name + " = " + std::to_string(v) + ", expected " + bound.str());
   }
-  auto check = [&](const std::optional<Bound>& b, const char* kind) {
+  for (const ViolationKindInfo& k : violation_kinds()) {
+    const std::string kind(k.name);
     const auto v = report["violations"][kind].get<std::uint64_t>();
+    const std::optional<Bound>& b = x.violations[static_cast<unsigned>(k.kind)];
     if (b) {
-      if (!b->contains(v)) out.push_back(std::string("violations.") + kind + " = " + std::to_string(v) + ", expected " + b->str());
+      if (!b->contains(v)) out.push_back("violations." + kind + " = " + std::to_string(v) + ", expected " + b->str());
     } else if (v) {
-      out.push_back(std::string("violations.") + kind + " = " + std::to_string(v) + ", expected none");
+      out.push_back("violations." + kind + " = " + std::to_string(v) + ", expected none");
     }
-  };
-  check(x.lost, "lost");
-  check(x.leaked, "leaked");
-  check(x.exposed, "exposed");
-  check(x.trap_config, "trap_config");
-  check(x.kernel_trap, "kernel_trap");
+  }
   return out;
 }
 

@@ -94,12 +94,18 @@ class Core : public CpuModule {
   std::uint64_t last_seq_ = 0;
 };
 
+// The rules switched off for a run, before its agent exists.
+void disable_rules(Checker& c, const std::vector<ViolationKind>& kinds) {
+  for (ViolationKind k : kinds) c.disable(k);
+}
+
 class Platform {
  public:
-  Platform(const Scenario& s, const Arch& arch, const PolicyDesc& policy, const std::vector<Observer*>& observers)
+  Platform(const Scenario& s, const Arch& arch, const PolicyDesc& policy, const RunOptions& options)
       : scenario_(s), arch_(arch), policy_(policy), ids_(name_table(s)),
         checker_(s.machine->cpus, arch.component_bytes(s), s.machine->lazyfp_vulnerable, &stats_),
-        agent_(arch.make_agent(s, policy, stats_, checker_, ids_, observers)) {
+        agent_((disable_rules(checker_, options.disabled_rules),
+                arch.make_agent(s, policy, stats_, checker_, ids_, options.observers))) {
     for (const auto& c : s.contexts) names_.push_back(c.name);
     if (s.workload) {
       std::vector<ContextId> ids;
@@ -432,7 +438,7 @@ RunResult run_scenario(const Scenario& scenario, const PolicyDesc& policy, const
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);  // e.g. the VCD timescale note
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);  // 1 resolution unit = 1 core cycle
   const auto t0 = std::chrono::steady_clock::now();
-  Platform p(scenario, *arch, policy, options.observers);
+  Platform p(scenario, *arch, policy, options);
   // The VCD goes to a temporary name (SystemC appends ".vcd") and is renamed
   // into place when complete.
   sc_core::sc_trace_file* vcd = nullptr;

@@ -36,6 +36,7 @@ struct RunResult {
 struct RunOptions {
   std::vector<Observer*> observers;  // operation log, Perfetto timeline
   std::string vcd_file;                   // SystemC VCD of per-CPU state; "" = none
+  std::vector<ViolationKind> disabled_rules;  // checker rules switched off (Checker::disable)
 };
 
 // The architecture of the scenario's machine; InputError if this build has

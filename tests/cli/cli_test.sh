@@ -177,10 +177,9 @@ good "fpusim list policies" 0 "deferred" -- list policies
 # The policies register themselves (models/x86/policies/, linked whole):
 # every one is in the executable, in the registry's order.
 # With two architectures the listing groups them under "# ARCH" lines.
-want="# x86_64 deferred eager lazy lazy-preload kvm-eager kvm-eager-v5.2 kvm-eager-v6.18 kvm-lazy-legacy deferred+kvm-eager \
+want="# x86_64 deferred eager lazy lazy-preload kvm-eager kvm-lazy-legacy deferred+kvm-eager \
 eager+kvm-eager eager+kvm-lazy-legacy lazy+kvm-lazy-legacy lazy-preload+kvm-lazy-legacy # arm64 sve-discard sve-keep \
-kvm-arm64-eager-2017 kvm-arm64-lazy-2018 kvm-arm64-lazy-2018-bug-2955bcc8 kvm-arm64-lazy-2018-bug-b3eb56b6 kvm-arm64-2022 \
-kvm-arm64-2022-bug-d52d165d kvm-arm64-2022-bug-039f49c4 kvm-arm64-2023 kvm-arm64-2025"
+kvm-arm64-eager-2017 kvm-arm64-lazy-2018 kvm-arm64-2022 kvm-arm64-2023 kvm-arm64-2025"
 got=$("$FPUSIM" list policies 2>&1 | grep -v '^ ' | tr '\n' ' ')
 if [ "$got" = "$want " ]; then ok "list policies names every registered policy in order"
 else not_ok "list policies names every registered policy in order" "$got"; fi
@@ -275,7 +274,7 @@ else not_ok "no arguments: usage on stderr, exit 2" "exit code $rc"; fi
 bad "unknown command" "" "" 'unknown command "frobnicate"' -- frobnicate
 bad "unknown option" "" "" "'--frobnicate'" -- run "$BASE" --frobnicate
 bad "run without a scenario" "" "" "run needs a SCENARIO" -- run
-bad "list without what" "" "" "policies, machines, costs or stats" -- list bogus
+bad "list without what" "" "" "policies, bugs, machines, costs or stats" -- list bogus
 bad "--set without =" "--set nothing" "" "expected KEY=VALUE" -- run "$BASE" --set nothing
 
 # ---------------------------------------------------------------------------
@@ -349,11 +348,11 @@ bad "arm64: ZA used with PSTATE.ZA clear" "a64-za.json" "/events/1" "PSTATE.ZA c
 # kvm_mode: under nVHE the guest exit leaves the host's CPACR_EL1 alone, so
 # the VHE-only bugs b3eb56b6 and d52d165d do nothing there.
 good "arm64: the b3eb56b6 bug does nothing under nVHE" 0 "violations: 0" -- \
-  run "$SRC/traces/arm64_kvm_b3eb56b6.json" --policy kvm-arm64-lazy-2018-bug-b3eb56b6 --set machine.kvm_mode=nvhe
+  run "$SRC/traces/bugs/arm64_kvm_b3eb56b629d1.json" --policy kvm-arm64-lazy-2018 --bug b3eb56b6 --set machine.kvm_mode=nvhe
 good "arm64: ... and breaks T's SVE under VHE" 1 "trap config 1" -- \
-  run "$SRC/traces/arm64_kvm_b3eb56b6.json" --policy kvm-arm64-lazy-2018-bug-b3eb56b6
-good "arm64: the d52d165d bug does nothing under nVHE" 0 "violations: 0" -- \
-  run "$SRC/traces/arm64_kvm_d52d165d.json" --policy kvm-arm64-2022-bug-d52d165d --set machine.kvm_mode=nvhe
+  run "$SRC/traces/bugs/arm64_kvm_b3eb56b629d1.json" --policy kvm-arm64-lazy-2018 --bug b3eb56b6
+good "arm64: the d52d165d bug does nothing under nVHE (by its old policy name)" 0 "violations: 0" -- \
+  run "$SRC/traces/bugs/arm64_kvm_d52d165d67c5.json" --policy kvm-arm64-2022-bug-d52d165d --set machine.kvm_mode=nvhe
 bad "arm64: a cost preset with zero bytes per cycle" "(with --set costs.save_bytes_per_cycle.value=0)" \
   "/save_bytes_per_cycle/value" "a positive number of bytes per cycle" -- \
   run "$A64" --set costs.save_bytes_per_cycle.value=0

@@ -114,17 +114,18 @@ class Rig {
   Cycles irq(CpuId cpu, bool kernel_fpu, ComponentMask clobbers = 0) {
     return step(cpu, [&](Cycles t) { return agent.irq(cpu, t, kernel_fpu, clobbers); });
   }
-  Cycles signal(CpuId cpu) {
-    return step(cpu, [&](Cycles t) { return agent.signal(cpu, t); });
+  // `fault`: kFaultRetry or kFaultFatal (models/core/event.h).
+  Cycles signal(CpuId cpu, std::uint8_t fault = 0) {
+    return step(cpu, [&](Cycles t) { return agent.signal(cpu, t, fault); });
   }
-  Cycles sigreturn(CpuId cpu) {
-    return step(cpu, [&](Cycles t) { return agent.sigreturn(cpu, t); });
+  Cycles sigreturn(CpuId cpu, std::uint8_t fault = 0) {
+    return step(cpu, [&](Cycles t) { return agent.sigreturn(cpu, t, fault); });
   }
   Cycles fork(CpuId cpu, ContextId child) {
     return step(cpu, [&](Cycles t) { return agent.fork(cpu, t, child); });
   }
-  Cycles exec(CpuId cpu) {
-    return step(cpu, [&](Cycles t) { return agent.exec(cpu, t); });
+  Cycles exec(CpuId cpu, bool to_user = true) {
+    return step(cpu, [&](Cycles t) { return agent.exec(cpu, t, to_user); });
   }
   Cycles exit(CpuId cpu) {
     return step(cpu, [&](Cycles t) { return agent.exit(cpu, t); });
@@ -223,10 +224,19 @@ class Rig {
   std::map<std::string, std::uint32_t> processes_;
 };
 
+// A policy as scenarios name it: registered, "NAME --bug BUG" or an alias.
+inline const PolicyDesc& policy_desc(const std::string& name) {
+  return resolve_policy(*find_arch("x86_64"), name, "agent_fixture", "");
+}
 inline const x86::PolicyInfo& policy_info(const std::string& name) {
-  const x86::PolicyInfo* p = x86::find_policy(name);
+  const x86::PolicyInfo* p = x86::find_policy(policy_desc(name).registered().name);
   if (!p) throw std::runtime_error("no policy " + name);
   return *p;
+}
+inline std::uint32_t bug_bits(const std::string& name) {
+  std::uint32_t bits = 0;
+  for (const BugDesc* b : policy_desc(name).bugs) bits |= 1u << b->bit;
+  return bits;
 }
 
 inline std::unique_ptr<x86::Policy> make_policy(const std::string& name) { return policy_info(name).make(); }
@@ -238,6 +248,7 @@ inline std::unique_ptr<Rig> make_rig(const std::string& machine, const std::stri
   const x86::PolicyInfo& info = policy_info(policy);
   auto r = std::make_unique<Rig>(load_machine_preset(machine, edit), load_cost_preset(costs), info.make());
   r->agent.set_kvm(*info.kvm);
+  r->agent.set_bugs(bug_bits(policy));
   return r;
 }
 

@@ -49,14 +49,23 @@ struct Rig {
     agent = std::make_unique<Agent>(machine, costs, *policy, stats, *checker);
     clock.assign(machine.cpus, 0);
   }
-  // A registered policy, with its KVM scheme if it has one.
+  // A policy as scenarios name it ("kvm-arm64-2022 --bug d52d165d", or an
+  // alias), with its KVM scheme if it has one.
   Rig(const std::string& machine_name, const std::string& policy_name, unsigned cpus = 1)
-      : Rig(machine_name, find_policy(policy_name)->make(), cpus) {
-    const PolicyInfo* info = find_policy(policy_name);
-    if (info->make_kvm) {
-      kvm = info->make_kvm();
+      : Rig(machine_name, info_of(policy_name).make(), cpus) {
+    const PolicyInfo& info = info_of(policy_name);
+    std::uint32_t bugs = 0;
+    for (const BugDesc* b : resolve(policy_name).bugs) bugs |= 1u << b->bit;
+    if (info.make_kvm) {
+      kvm = info.make_kvm(bugs);
       agent->set_kvm(kvm.get());
     }
+  }
+  static const PolicyDesc& resolve(const std::string& name) {
+    return resolve_policy(*find_arch("arm64"), name, "arm64_rig", "");
+  }
+  static const PolicyInfo& info_of(const std::string& name) {
+    return *find_policy(resolve(name).registered().name);
   }
   ContextId add(const std::string& name, ContextKind k = ContextKind::kUser) {
     const ContextId id = agent->add_context(name, k);
@@ -90,10 +99,10 @@ struct Rig {
     run(cpu, [&](Cycles t) { return agent->sme_mode(cpu, t, false, sm, za); });
   }
   void set_vl(CpuId cpu, unsigned vl) { run(cpu, [&](Cycles t) { return agent->sve_set_vl(cpu, t, vl); }); }
-  void signal(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->signal(cpu, t); }); }
-  void sigreturn(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->sigreturn(cpu, t); }); }
+  void signal(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->signal(cpu, t, 0); }); }
+  void sigreturn(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->sigreturn(cpu, t, 0); }); }
   void fork(CpuId cpu, ContextId child) { run(cpu, [&](Cycles t) { return agent->fork(cpu, t, child); }); }
-  void exec(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->exec(cpu, t); }); }
+  void exec(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->exec(cpu, t, true); }); }
   void state_write(CpuId cpu, ContextId target, ComponentMask w) {
     run(cpu, [&](Cycles t) { return agent->state_write(cpu, t, target, w); });
   }

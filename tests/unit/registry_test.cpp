@@ -66,8 +66,7 @@ TEST(RegistryDeathTest, ANameOrOrderKeyUsedTwiceAborts) {
 const std::vector<std::string> kAllPolicies = {
     "deferred",          "eager",
     "lazy",              "lazy-preload",
-    "kvm-eager",         "kvm-eager-v5.2",
-    "kvm-eager-v6.18",   "kvm-lazy-legacy",
+    "kvm-eager",         "kvm-lazy-legacy",
     "deferred+kvm-eager", "eager+kvm-eager",
     "eager+kvm-lazy-legacy", "lazy+kvm-lazy-legacy",
     "lazy-preload+kvm-lazy-legacy",
@@ -104,8 +103,6 @@ TEST(PolicyRegistry, EachPolicyNamesItsKvmBehaviour) {
       {"lazy", "kvm-lazy-legacy"},
       {"lazy-preload", "kvm-lazy-legacy"},
       {"kvm-eager", "kvm-eager"},
-      {"kvm-eager-v5.2", "kvm-eager-v5.2"},
-      {"kvm-eager-v6.18", "kvm-eager-v6.18"},
       {"kvm-lazy-legacy", "kvm-lazy-legacy"},
       {"deferred+kvm-eager", "kvm-eager"},
       {"eager+kvm-eager", "kvm-eager"},
@@ -124,7 +121,7 @@ TEST(PolicyRegistry, UnknownNamesAreReportedWithTheValidOnes) {
   EXPECT_EQ(x86::find_policy("bogus"), nullptr);
   EXPECT_EQ(x86::find_policy("kvm-eager+deferred"), nullptr);
   const std::string valid =
-      "deferred, eager, lazy, lazy-preload, kvm-eager, kvm-eager-v5.2, kvm-eager-v6.18, kvm-lazy-legacy "
+      "deferred, eager, lazy, lazy-preload, kvm-eager, kvm-lazy-legacy "
       "(or HOST+KVM, e.g. eager+kvm-lazy-legacy)";
   EXPECT_EQ(x86::policy_names(), valid);
   // What every command says (resolve_policy through the architecture).
@@ -133,6 +130,64 @@ TEST(PolicyRegistry, UnknownNamesAreReportedWithTheValidOnes) {
     ADD_FAILURE() << "no InputError";
   } catch (const InputError& e) {
     EXPECT_EQ(e.what(), "--policy: unknown policy \"bogus\"; policies: " + valid);
+  }
+}
+
+// The bug corpus's spellings: "POLICY --bug NAME" (a commit prefix of 7+
+// characters will do), one object per distinct run whatever the order of
+// the bugs, aliases for the policy names that predate the corpus, and
+// clear errors for a bug that does not break the policy or does not exist.
+TEST(BugCorpus, RunsWithBugsAreResolvedOnce) {
+  const Arch& x86 = *find_arch("x86_64");
+  const PolicyDesc& a = resolve_policy(x86, "kvm-eager --bug c9aef3b85f42", "f", "/p");
+  EXPECT_EQ(a.name, "kvm-eager --bug c9aef3b85f42");
+  EXPECT_EQ(&a.registered(), x86::find_policy("kvm-eager"));
+  ASSERT_EQ(a.bugs.size(), 1u);
+  EXPECT_EQ(a.bugs[0]->name, "c9aef3b85f42");
+  EXPECT_EQ(&resolve_policy(x86, "kvm-eager --bug c9aef3b", "f", "/p"), &a);
+  EXPECT_EQ(&resolve_policy(x86, "kvm-eager-v5.2", "f", "/p"), &a);  // the alias
+  const PolicyDesc& two = resolve_policy(x86, "kvm-eager --bug b45f72177594 --bug c9aef3b85f42", "f", "/p");
+  EXPECT_EQ(two.name, "kvm-eager --bug c9aef3b85f42 --bug b45f72177594");  // the corpus's order
+  EXPECT_EQ(&resolve_policy(x86, "kvm-eager --bug c9aef3b85f42 --bug b45f72177594", "f", "/p"), &two);
+  EXPECT_EQ(&resolve_policy(x86, "kvm-eager", "f", "/p"), x86::find_policy("kvm-eager"));
+  auto error = [&](const std::string& spelling) {
+    try {
+      resolve_policy(x86, spelling, "f", "/p");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("lazy --bug c9aef3b85f42"),
+            "f: /p: bug c9aef3b85f42 does not break policy lazy (it breaks kvm-eager, deferred, deferred+kvm-eager)");
+  EXPECT_NE(error("kvm-eager --bug deadbeef0000").find("unknown bug \"deadbeef0000\" on x86_64; bugs: 58122bf1d856, "),
+            std::string::npos);
+  EXPECT_NE(error("kvm-eager --bug c9a").find("unknown bug"), std::string::npos);  // too short a prefix
+  EXPECT_NE(error("kvm-eager --bugs c9aef3b85f42").find("expected a policy name, optionally followed by"),
+            std::string::npos);
+  EXPECT_NE(error("kvm-eager --bug").find("expected a policy name"), std::string::npos);
+}
+
+// Every bug of every architecture breaks registered policies, has a
+// scenario file and a fix id, and its alias (if any) resolves to its first
+// policy with it.
+TEST(BugCorpus, EveryBugIsComplete) {
+  for (const Arch* arch : archs()) {
+    unsigned bit = 0;
+    for (const BugDesc& b : arch->bugs()) {
+      EXPECT_EQ(b.bit, bit++) << b.name;
+      EXPECT_GE(b.name.size(), 12u) << b.name;
+      EXPECT_FALSE(b.title.empty() || b.kernels.empty() || b.broke.empty() || b.shows.empty()) << b.name;
+      EXPECT_EQ(b.scenario.rfind("traces/", 0), 0u) << b.name;
+      ASSERT_FALSE(b.breaks.empty()) << b.name;
+      for (const std::string& p : b.breaks) EXPECT_NE(arch->find_policy(p), nullptr) << b.name << ": " << p;
+      if (!b.alias.empty()) {
+        const PolicyDesc& a = resolve_policy(*arch, b.alias, "f", "/p");
+        EXPECT_EQ(a.registered().name, b.breaks[0]) << b.alias;
+        ASSERT_EQ(a.bugs.size(), 1u);
+        EXPECT_EQ(a.bugs[0], &b);
+      }
+    }
   }
 }
 

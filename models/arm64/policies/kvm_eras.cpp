@@ -1,7 +1,7 @@
-// The KVM arm64 policies, one per era of arch/arm64/kvm/fpsimd.c (seed 002),
-// and the bugs of that history as variants of the era they broke. Each is
-// a host policy (sve_discard.cpp, sve_keep.cpp) with a KVM scheme
-// (kvm_lazy.h).
+// The KVM arm64 policies, one per era of arch/arm64/kvm/fpsimd.c (seed 002).
+// Each is a host policy (sve_discard.cpp, sve_keep.cpp) with a KVM scheme
+// (kvm_lazy.h); the bugs of that history are the corpus's (bugs.cpp), which
+// with_bugs() applies to the era they broke.
 #include "models/arm64/policies/kvm_lazy.h"
 #include "models/arm64/policies/sve_keep.h"
 
@@ -10,7 +10,8 @@ namespace fpusim::arm64 {
 namespace {
 
 PolicyInfo kvm_policy(const char* name, const char* kernel, const char* description,
-                      std::function<std::unique_ptr<Policy>()> host, std::function<std::unique_ptr<KvmScheme>()> kvm) {
+                      std::function<std::unique_ptr<Policy>()> host,
+                      std::function<std::unique_ptr<KvmScheme>(std::uint32_t)> kvm) {
   return PolicyInfo{{name, kernel, description}, std::move(host), std::move(kvm)};
 }
 
@@ -40,6 +41,16 @@ LazyEra era_2025() {
 
 }  // namespace
 
+LazyEra with_bugs(LazyEra e, std::uint32_t bugs) {
+  if (has(bugs, Bug::kTifSveBeforeSave)) e.tif_sve_before_save = true;
+  if (has(bugs, Bug::kPutRebindsCurrentOnly)) e.restore_zen_from_load = false;
+  if (has(bugs, Bug::kSveFlagKeptAcrossLoads)) e.clear_zen_flag_at_load = false;
+  if (has(bugs, Bug::kSmeFlagKeptAcrossLoads)) e.clear_sme_flag_at_load = false;
+  if (has(bugs, Bug::kNoIsbAfterSmen)) e.isb_after_smen = false;
+  if (has(bugs, Bug::kHostStateKeptAtLoad)) e.flush_host_at_load = false;
+  return e;
+}
+
 FPUSIM_REGISTER_ARM64_POLICY(
     200, kvm_policy("kvm-arm64-eager-2017",
                     "Linux v4.15 .. v4.17 KVM (before e6b673b7); host as sve-discard (whose SVE first-use trap is "
@@ -48,7 +59,7 @@ FPUSIM_REGISTER_ARM64_POLICY(
                     "registers into the per-CPU host context and loads the guest's; every exit after a use saves "
                     "the guest's and restores the host's (__hyp_switch_fpsimd, __kvm_vcpu_run); a task with SVE is "
                     "unbound before each entry (sve_flush_cpu_state)",
-                    make_sve_discard_policy, [] { return std::make_unique<EagerKvm2017>(); }))
+                    make_sve_discard_policy, [](std::uint32_t) { return std::make_unique<EagerKvm2017>(); }))
 
 FPUSIM_REGISTER_ARM64_POLICY(
     210, kvm_policy("kvm-arm64-lazy-2018",
@@ -61,33 +72,6 @@ FPUSIM_REGISTER_ARM64_POLICY(
                     make_sve_discard_policy, lazy_kvm(era_2018())))
 
 FPUSIM_REGISTER_ARM64_POLICY(
-    211, kvm_policy("kvm-arm64-lazy-2018-bug-2955bcc8",
-                    "kvm-arm64-lazy-2018 without 2955bcc8 (\"KVM: arm64: Avoid mistaken attempts to save SVE state "
-                    "for vcpus\", Jun 2018, Fixes e6b673b7)",
-                    "BUGGY: kvm_arch_vcpu_put_fp() gives the VMM thread its TIF_SVE back before fpsimd_save(), so "
-                    "the vCPU's registers are saved in the host's format. Shown in its v5.2+ form: an SVE vCPU saved "
-                    "in FPSIMD format and reloaded by hyp from its stale SVE buffer loses all its vector state (in "
-                    "v4.18-rc, where it was fixed, it needed a VMM with TIF_SVE at KVM_RUN, which a syscall rules out)",
-                    make_sve_discard_policy, [] {
-                      LazyEra e = era_2018();
-                      e.tif_sve_before_save = true;
-                      return std::make_unique<LazyKvm>(e);
-                    }))
-
-FPUSIM_REGISTER_ARM64_POLICY(
-    212, kvm_policy("kvm-arm64-lazy-2018-bug-b3eb56b6",
-                    "kvm-arm64-lazy-2018 without b3eb56b6 (\"KVM: arm64/sve: Fix SVE trap restoration for "
-                    "non-current tasks\", Jun 2018, Fixes e6b673b7)",
-                    "BUGGY: when the guest did not use FP, kvm_arch_vcpu_put_fp() re-establishes the EL0 SVE trap "
-                    "for current only (fpsimd_bind_task_to_cpu); another task whose state is still bound returns "
-                    "to EL0 with the CPACR_EL1 the VHE exit path reset, traps on SVE it owns and loses it",
-                    make_sve_discard_policy, [] {
-                      LazyEra e = era_2018();
-                      e.restore_zen_from_load = false;
-                      return std::make_unique<LazyKvm>(e);
-                    }))
-
-FPUSIM_REGISTER_ARM64_POLICY(
     220, kvm_policy("kvm-arm64-2022",
                     "Linux v5.19 .. v6.1 KVM (d52d165d and 039f49c4, host SME 861262ab; host SVE tracking dropped "
                     "8383741a; the FP_ENABLED / FP_HOST flags became the f8077b0d tristate in v6.0 without a change "
@@ -95,33 +79,6 @@ FPUSIM_REGISTER_ARM64_POLICY(
                     "KVM arm64 2022: as 2018 with fp_state FREE / HOST_OWNED / GUEST_OWNED, no host SVE (KVM_RUN "
                     "is a syscall), and CPACR_EL1.ZEN_EL0EN as seen at vcpu_load restored at vcpu_put on VHE",
                     make_sve_discard_policy, lazy_kvm(era_2022())))
-
-FPUSIM_REGISTER_ARM64_POLICY(
-    221, kvm_policy("kvm-arm64-2022-bug-d52d165d",
-                    "Linux v5.17, v5.18 KVM: 8383741a without d52d165d (\"KVM: arm64: Always start with clearing "
-                    "SVE flag on load\", May 2022)",
-                    "BUGGY: HOST_SVE_ENABLED is set at vcpu_load and never cleared, so once a task with SVE was "
-                    "bound at a load, every later vcpu_put on VHE enables EL0 SVE for the VMM thread, which then "
-                    "runs SVE without TIF_SVE and loses it at its next save",
-                    make_sve_discard_policy, [] {
-                      LazyEra e = era_2022();
-                      e.clear_zen_flag_at_load = false;
-                      e.sme_host = false;  // host SME came with 861262ab, v5.19
-                      return std::make_unique<LazyKvm>(e);
-                    }))
-
-FPUSIM_REGISTER_ARM64_POLICY(
-    222, kvm_policy("kvm-arm64-2022-bug-039f49c4",
-                    "kvm-arm64-2022 without 039f49c4 (\"KVM: arm64: Always start with clearing SME flag on load\", "
-                    "May 2022, Fixes 861262ab; in the v5.19 merge window, never in a release)",
-                    "BUGGY: HOST_SME_ENABLED is set at vcpu_load and never cleared, so once a task with SME was bound "
-                    "at a load, every later vcpu_put on VHE enables EL0 SME for the VMM thread, which has no TIF_SME "
-                    "and no SME state storage",
-                    make_sve_discard_policy, [] {
-                      LazyEra e = era_2022();
-                      e.clear_sme_flag_at_load = false;
-                      return std::make_unique<LazyKvm>(e);
-                    }))
 
 FPUSIM_REGISTER_ARM64_POLICY(
     230, kvm_policy("kvm-arm64-2023",

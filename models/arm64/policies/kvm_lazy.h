@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "models/arm64/agent.h"
+#include "models/arm64/bugs.h"
 #include "models/arm64/kvm.h"
 
 namespace fpusim::arm64 {
@@ -99,9 +100,13 @@ class LazyKvm final : public KvmScheme {
   LazyEra era_;
 };
 
+// `era` with the bugs of the run (bits of Bug): each reverts the flag its
+// fix set.
+LazyEra with_bugs(LazyEra era, std::uint32_t bugs);
+
 // A PolicyInfo's make_kvm for an era of the lazy scheme.
-inline std::function<std::unique_ptr<KvmScheme>()> lazy_kvm(LazyEra era) {
-  return [era] { return std::make_unique<LazyKvm>(era); };
+inline std::function<std::unique_ptr<KvmScheme>(std::uint32_t)> lazy_kvm(LazyEra era) {
+  return [era](std::uint32_t bugs) { return std::make_unique<LazyKvm>(with_bugs(era, bugs)); };
 }
 
 }  // namespace fpusim::arm64

@@ -87,12 +87,30 @@ class DeferredPolicy final : public Policy {
   bool regs_live(const Agent&, const Context& ctx) const override { return !ctx.need_fpu_load; }
 
   // copy_fpstate_to_sigframe() + fpu__clear_user_states() (signal.c, core.c).
-  void signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
+  void signal_deliver(Agent& a, CpuId cpu, Context& ctx, bool retry) override {
+    if (retry && a.bug(Bug::kCachedOwnerCtx) && ctx.need_fpu_load) {
+      // v5.2 .. v5.4.1 built with GCC 9: fpregs_state_valid() read
+      // fpu_fpregs_owner_ctx with this_cpu_read_stable(), hoisted out of the
+      // retry loop: the owner seen before the fault decides (59c4bd853abc).
+      if (ctx.owner_seen == ctx.id && ctx.last_cpu == cpu) {
+        a.stats().add(Stat::restores_skipped, ctx.id, 1);
+        ctx.need_fpu_load = false;
+      }
+    }
     load_user_regs(a, cpu, ctx, Cause::signal);
     a.xsave_to_sigframe(cpu, ctx);
-    // The handler starts with init user state, live in the registers, and
-    // the default PKRU (restore_fpregs_from_init_fpstate() ->
-    // pkru_write_default(), a WRPKRU only if the value differs).
+    clear_user_states(a, cpu, ctx);
+  }
+
+  // The first attempt of copy_fpstate_to_sigframe(): fpregs_restore_userregs()
+  // if TIF_NEED_FPU_LOAD, then the XSAVE into the frame faults, under
+  // pagefault_disable(); the task faults the page in and retries.
+  void signal_frame_fault(Agent& a, CpuId cpu, Context& ctx) override { load_user_regs(a, cpu, ctx, Cause::signal); }
+
+  // fpu__clear_user_states(): init user state, live in the registers, and
+  // the default PKRU (restore_fpregs_from_init_fpstate() ->
+  // pkru_write_default(), a WRPKRU only if the value differs).
+  void clear_user_states(Agent& a, CpuId cpu, Context& ctx) {
     a.restore_init(cpu, user_mask(a) & ~bit(kPKRU), Cause::signal);
     a.set_truth_init(ctx, user_mask(a));
     a.pkru_load(cpu, ctx, Cause::signal);
@@ -118,6 +136,24 @@ class DeferredPolicy final : public Policy {
     ctx.need_fpu_load = false;
   }
 
+  // restore_fpregs_from_user() whose XRSTOR faulted: "the microcode might
+  // have modified the FPU registers nevertheless. If the FPU registers do
+  // not belong to current, then invalidate the FPU register state" (d8778e393afa;
+  // first bbc55341b9c6), so that the task whose registers they were, still
+  // the CPU's owner, reloads them. The task retries after faulting the page in.
+  void sigreturn_fault(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
+    a.xfd_update_state(cpu, ctx.fpstate, Cause::signal);
+    a.xrstor_from_sigframe(cpu, ctx, frame, /*faulted=*/true);
+    if (ctx.need_fpu_load && !a.bug(Bug::kRegsActiveAfterFailedLoad)) a.set_owner(cpu, kNoContext);
+  }
+
+  // __fpu_restore_sig() failed (access_ok() on the frame): fpu__restore_sig()
+  // resets the user state; before efa165504943 this failure returned first.
+  void sigreturn_failed(Agent& a, CpuId cpu, Context& ctx) override {
+    if (a.bug(Bug::kNoResetOnRestoreFailure)) return;
+    clear_user_states(a, cpu, ctx);
+  }
+
   // fpu_clone(): make the parent's registers live, XSAVE them into the
   // child's default-size buffer; dynamic features are not inherited.
   void fork(Agent& a, CpuId cpu, Context& parent, Context& child) override {
@@ -130,7 +166,13 @@ class DeferredPolicy final : public Policy {
   // default PKRU right away.
   void exec(Agent& a, CpuId cpu, Context& ctx) override {
     a.reset_fpstate(ctx);
-    ctx.last_cpu = kNoCpu;
+    if (a.bug(Bug::kExecDropsOwnerOnly)) {
+      // v5.14 .. v6.5 fpu_reset_fpregs(): fpu__drop() -> fpregs_deactivate()
+      // forgets this CPU's owner, not the task's last CPU.
+      a.set_owner(cpu, kNoContext);
+    } else {
+      ctx.last_cpu = kNoCpu;  // __fpu_invalidate_fpregs_state() (1f69383b203e)
+    }
     ctx.need_fpu_load = true;
     ctx.truth.set_init(~ComponentMask{0});
     a.pkru_load(cpu, ctx, Cause::exec);
@@ -160,10 +202,10 @@ class DeferredPolicy final : public Policy {
 
 std::unique_ptr<Policy> make_deferred_policy() { return std::make_unique<DeferredPolicy>(); }
 
-FPUSIM_REGISTER_POLICY(100, PolicyInfo{
+FPUSIM_REGISTER_POLICY(100, PolicyInfo{{
     "deferred", "Linux >= 5.2 (5f409e20b794; 730faa15a069 in v6.16)",
     "save at switch-out when the registers are live, restore on return to user space unless the CPU "
-    "still holds the task's registers (fpregs_state_valid); guests: kvm-eager",
+    "still holds the task's registers (fpregs_state_valid); guests: kvm-eager"},
     make_deferred_policy, &kvm_eager()})
 
 // HOST+KVM spellings: the KVM generations that ran on this host mechanism.

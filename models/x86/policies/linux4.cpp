@@ -28,7 +28,13 @@ class Linux4Policy final : public Policy {
   bool eager() const { return preload_ == Preload::kAlways; }
 
   // fpu__init_cpu(): lazy mode boots with CR0.TS set.
-  void init_cpu(Agent& a, CpuId cpu) override { a.cpu(cpu).trap.cr0_ts = !eager(); }
+  void init_cpu(Agent& a, CpuId cpu) override {
+    // eager without 58122bf1d856 (v4.6: "Default eagerfpu=on on all CPUs"):
+    // eagerfpu=auto, lazy with the fpu_counter preload on CPUs without
+    // XSAVEOPT (fpu__init_system_ctx_switch()), as eagerfpu=off chose.
+    if (preload_ == Preload::kAlways && a.bug(Bug::kLazyByDefault)) preload_ = Preload::kCounter;
+    a.cpu(cpu).trap.cr0_ts = !eager();
+  }
   // fpu__clear() at exec: eager mode activates the state (the task's
   // registers are loaded at its first switch-in); lazy mode drops it, so the
   // first use traps.
@@ -153,7 +159,7 @@ class Linux4Policy final : public Policy {
 
   // copy_fpstate_to_sigframe() (v4.x signal.c): XSAVE the live registers to
   // the frame, or copy the kernel buffer; then fpu__clear().
-  void signal_deliver(Agent& a, CpuId cpu, Context& ctx) override {
+  void signal_deliver(Agent& a, CpuId cpu, Context& ctx, bool /*retry*/) override {
     const ComponentMask mask = ctx.fpstate.xfeatures & user_mask(a);
     if (ctx.fpregs_active) {
       a.xsave_to_sigframe(cpu, ctx);
@@ -194,6 +200,13 @@ class Linux4Policy final : public Policy {
   // and active afterwards, so the next use does not trap; the kernel buffer
   // is left stale. (fpu__drop() + copy into the buffer + fpu__restore() is
   // the ia32 fxstate path only.)
+  // __fpu__restore_sig() failed: fpu__clear() (unless the bug that
+  // efa165504943 fixed returned first).
+  void sigreturn_failed(Agent& a, CpuId cpu, Context& ctx) override {
+    if (a.bug(Bug::kNoResetOnRestoreFailure)) return;
+    fpu_clear(a, cpu, ctx, Cause::signal);
+  }
+
   void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
     activate_curr(ctx);
     if (!ctx.fpregs_active) fpregs_activate(a, cpu, ctx, Cause::signal);
@@ -253,20 +266,20 @@ std::function<std::unique_ptr<Policy>()> linux4(Preload p) {
 }
 }  // namespace
 
-FPUSIM_REGISTER_POLICY(110, PolicyInfo{
+FPUSIM_REGISTER_POLICY(110, PolicyInfo{{
     "eager", "Linux 4.6 .. 5.1 (58122bf1d856 made eagerfpu=on the default)",
     "save the previous task and restore the next one at every switch, skipping the restore when the "
-    "CPU still holds it (fpu_want_lazy_restore); CR0.TS never set; guests: kvm-eager",
+    "CPU still holds it (fpu_want_lazy_restore); CR0.TS never set; guests: kvm-eager"},
     linux4(Preload::kAlways), &kvm_eager()})
-FPUSIM_REGISTER_POLICY(120, PolicyInfo{
+FPUSIM_REGISTER_POLICY(120, PolicyInfo{{
     "lazy", "Linux <= 4.5 with eagerfpu=off, without the preload heuristic",
     "save at switch-out only if the task used the FPU in its slice, set CR0.TS, restore in the #NM "
-    "handler on first use; guests: kvm-lazy-legacy",
+    "handler on first use; guests: kvm-lazy-legacy"},
     linux4(Preload::kNever), &kvm_lazy_legacy()})
-FPUSIM_REGISTER_POLICY(130, PolicyInfo{
+FPUSIM_REGISTER_POLICY(130, PolicyInfo{{
     "lazy-preload", "Linux <= 4.5 with eagerfpu=off (switch_fpu_prepare counter > 5)",
     "lazy, plus preload at switch for tasks that used the FPU in more than 5 consecutive slices "
-    "(fpu->counter, an unsigned char that wraps at 256); guests: kvm-lazy-legacy",
+    "(fpu->counter, an unsigned char that wraps at 256); guests: kvm-lazy-legacy"},
     linux4(Preload::kCounter), &kvm_lazy_legacy()})
 
 // HOST+KVM spellings: the KVM generations that ran on each mechanism. Eager
