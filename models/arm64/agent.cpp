@@ -679,8 +679,11 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   return finish();
 }
 
-Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
+Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header) {
   event_time_ = t;
+  if (invalid_header) {
+    throw SemanticError{"state write with \"invalid_header\": an x86 XSAVE header; arm64's regsets have none"};
+  }
   Context& tc = contexts_[target];
   if (!tc.is_user()) throw SemanticError{"state write of " + tc.name + ", which is not a user task"};
   if (!machine_.fpsimd) throw SemanticError{"state write of " + tc.name + " on machine " + machine_.name + ", which has no FP/AdvSIMD"};

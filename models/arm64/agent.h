@@ -83,7 +83,8 @@ class Agent {
   Cycles exec(CpuId cpu, Cycles t, bool to_user);
   Cycles exit(CpuId cpu, Cycles t);
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
-  Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
+  // `invalid_header`: refused (an x86 XSAVE header has no arm64 equivalent).
+  Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header);
   Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
   // SMSTART / SMSTOP by current in user mode, of PSTATE.SM and/or PSTATE.ZA.
   Cycles sme_mode(CpuId cpu, Cycles t, bool start, bool sm, bool za);

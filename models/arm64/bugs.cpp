@@ -57,7 +57,7 @@ const std::vector<BugDesc>& bugs() {
            "v6.2 .. v6.13 (in kvm-arm64-2023 itself)",
            "fpsimd_kvm_prepare() dropped a VMM thread's TIF_SVE at vcpu_load while its SVE state was live and "
            "KVM saved only its FPSIMD part: the host task's SVE state was lost",
-           "lost", "traces/bugs/arm64_kvm_fbc7e61195e2.json", {"kvm-arm64-2025"}, ""}),
+           "lost, trap_config", "traces/bugs/arm64_kvm_fbc7e61195e2.json", {"kvm-arm64-2025"}, ""}),
   };
   return all;
 }

@@ -24,7 +24,9 @@ inline bool dispatch_core_event(Agent& a, CpuId cpu, Cycles t, const Event& e, C
     case EventKind::kExec: *cost = a.exec(cpu, t, e.sub != kExecStaysInKernel); return true;
     case EventKind::kExit: *cost = a.exit(cpu, t); return true;
     case EventKind::kStateRead: *cost = a.state_read(cpu, t, e.ctx); return true;
-    case EventKind::kStateWrite: *cost = a.state_write(cpu, t, e.ctx, e.write); return true;
+    case EventKind::kStateWrite:
+      *cost = a.state_write(cpu, t, e.ctx, e.write, e.sub == kInvalidXsaveHeader);
+      return true;
   }
   return false;
 }

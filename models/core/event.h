@@ -48,6 +48,9 @@ constexpr std::uint8_t kFaultRetry = 1, kFaultFatal = 2;
 // is a later return_to_user event (preemption and migration may come
 // between); by default exec returns to user space at once.
 constexpr std::uint8_t kExecStaysInKernel = 1;
+// state_write with "invalid_header": true: the tracer's XSAVE header sets
+// reserved bits (a non-zero xcomp_bv in the standard format; ptrace07).
+constexpr std::uint8_t kInvalidXsaveHeader = 1;
 
 struct Event {
   // 64-bit fields first, the small ones packed at the end: 72 bytes (events
@@ -67,7 +70,7 @@ struct Event {
   EventKind kind = EventKind::kSwitch;
   KernelFpuContext where = KernelFpuContext::kTask;
   bool kernel_fpu = false;    // irq
-  std::uint8_t sub = 0;       // an architecture's events: a small value they carry; signal, sigreturn, exec: above
+  std::uint8_t sub = 0;       // an architecture's events: a small value they carry; signal, sigreturn, exec, state_write: above
 };
 
 }  // namespace fpusim

@@ -139,6 +139,7 @@ void Agent::save(CpuId cpu, Context& task, Cause cause, ComponentMask only) {
   // exit: what is saved here is init, harmlessly.
   const ComponentMask bv = cs.rf.regs.present & mask & ~cs.trap.xfd;
   f.image.present = (f.image.present & ~mask) | bv;
+  f.header_invalid = false;
   for (unsigned i : bits(bv)) f.image.tok[i] = cs.rf.regs.tok[i];
   const std::uint64_t bytes = (machine_.save_insn == SaveInsn::kFxsave)
                                   ? kLegacyAreaSize
@@ -173,6 +174,19 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   Context& c = storage(task);
   Fpstate& f = c.fpstate;
   const ComponentMask rfbm = mask & (machine_.xcr0 | machine_.xss) & ~cs.kept;
+  if (f.header_invalid) {
+    // XRSTOR of a header with reserved bits set takes #GP in the kernel; the
+    // v4.x copy_kernel_to_xregs() WARNed and ignored it, and the registers
+    // kept what they held (ptrace07's "FPU registers take on the values from
+    // other tasks"; fixed by 814fb7bb7db5, which refuses such a write).
+    checker_.record_violation({ViolationKind::kKernelTrap, event_time_ + static_cast<Cycles>(pending_), cpu, c.id,
+                               kNoContext, rfbm,
+                               "XRSTOR from " + context_name(c.id) +
+                                   "'s buffer, whose XSAVE header sets reserved bits: #GP in the kernel"});
+    account_save_restore(false, cpu, c.id, cause, cost_.restore(machine_.restore_insn(), kXsaveHeaderSize),
+                         kXsaveHeaderSize, 0, "restore_gp");
+    return;
+  }
   const ComponentMask loaded = rfbm & f.image.present;
   // XRSTOR of a component whose XSTATE_BV bit is set while IA32_XFD arms it
   // raises #NM in the kernel (SDM 13.14): the WARN in
@@ -651,13 +665,22 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   return finish();
 }
 
-Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
+Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header) {
   event_time_ = t;
   Context& tc = contexts_[target];
   check_tracee_stopped(tc, cpu, "state write", true);
   if (write & ~tc.fpstate.xfeatures) {
     throw SemanticError{"state write of " + mask_to_names(write & ~tc.fpstate.xfeatures) + " into " + tc.name +
                         "'s buffer, which is not sized for them"};
+  }
+  // A header with reserved bits set: a compacted (XSAVES) buffer gets a
+  // header the kernel builds (copy_user_to_xstate()); a standard one took
+  // the tracer's verbatim until 814fb7bb7db5 made xstateregs_set() refuse
+  // it (-EINVAL: nothing is written).
+  if (invalid_header && !machine_.compacted()) {
+    if (!bug(Bug::kBogusXcompBv)) return finish();
+    policy_.sync_fpstate(*this, cpu, tc);
+    storage(tc).fpstate.header_invalid = true;
   }
   policy_.sync_fpstate(*this, cpu, tc);
   // The tracer writes new values into the buffer (copy_uabi_to_xstate()).

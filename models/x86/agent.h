@@ -76,7 +76,8 @@ class Agent {
   Cycles exit(CpuId cpu, Cycles t);
   Cycles xcomp_perm(CpuId cpu, Cycles t, ComponentMask features);
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
-  Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
+  // `invalid_header`: the written XSAVE header sets reserved bits.
+  Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header);
 
   // ---- KVM (agent_kvm.cpp) ----
   // Which KVM generation's guest FPU handling runs (the policy's; kvm-eager

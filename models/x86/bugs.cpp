@@ -72,6 +72,16 @@ const std::vector<BugDesc>& bugs() {
            "a guest XFD write racing a softirq's save, or KVM_SET_XSAVE, left tile data marked in use in a guest "
            "buffer whose XFD disables it; the next XRSTOR took #NM in the kernel (a host WARN or panic)",
            "kernel_trap", "traces/bugs/kvm_xfd_nm_race_b45f72177594.json", kDeferred, "kvm-eager-v6.18"}),
+      bug(Bug::kBogusXcompBv,
+          {"814fb7bb7db5", "x86/fpu: Don't let userspace set bogus xcomp_bv",
+           "Linux <= 4.13 on kernels using the standard XSAVE format (no XSAVES, or noxsaves); CVE-2017-15537",
+           "ptrace(PTRACE_SETREGSET, NT_X86_XSTATE) took a header with reserved xcomp_bv bits verbatim; the XRSTOR "
+           "at the task's next switch-in took #GP, which the kernel WARNed about and ignored, and the task ran with "
+           "the registers of the task before it (LTP ptrace07)",
+           "kernel_trap, leaked, foreign_regs", "traces/bugs/ptrace_xcomp_bv_814fb7bb7db5.json",
+           {"eager", "lazy", "lazy-preload", "kvm-lazy-legacy", "eager+kvm-eager", "eager+kvm-lazy-legacy",
+            "lazy+kvm-lazy-legacy", "lazy-preload+kvm-lazy-legacy"},
+           ""}),
   };
   return all;
 }

@@ -21,6 +21,10 @@ struct Fpstate {
   std::uint32_t size = 0;         // kernel buffer size (compacted with XSAVES)
   std::uint32_t user_size = 0;    // UABI (standard) size of its user features
   StateImage image;               // contents: XSTATE_BV and per-component tokens
+  // The header has reserved bits set (a ptrace write the kernel did not
+  // validate, the 814fb7bb7db5 bug): XRSTOR from it takes #GP. An XSAVE
+  // into the buffer writes a valid header again.
+  bool header_invalid = false;
 };
 
 struct Process {

@@ -53,7 +53,7 @@ constexpr CoreRule kCoreRules[] = {
     {EventKind::kExec, {kCommon | kFExt, 0}},       // sub: "to_user" false
     {EventKind::kExit, {kCommon, 0}},
     {EventKind::kStateRead, {kCommon | kFCtx, kFCtx}},
-    {EventKind::kStateWrite, {kCommon | kFCtx | kFWrite, kFCtx | kFWrite}},
+    {EventKind::kStateWrite, {kCommon | kFCtx | kFWrite | kFExt, kFCtx | kFWrite}},  // sub: "invalid_header"
 };
 
 // The record flags of an architecture's kind's fields (ArchKind::fields).
@@ -268,7 +268,7 @@ class BinarySource final : public EventSource {
   // A core record with a `sub` (signal, sigreturn, exec): a value its JSON
   // key can give.
   __attribute__((noinline)) void check_core_sub(const Event& e) const {
-    const std::uint8_t max = e.kind == EventKind::kSigreturn ? kFaultFatal : 1;
+    const std::uint8_t max = e.kind == EventKind::kSigreturn ? kFaultFatal : 1;  // signal, exec, state_write: 1
     if (e.arg != 0 || e.sub > max) throw bad("malformed record");
   }
 

@@ -28,12 +28,13 @@ namespace {
 enum Key : std::uint32_t {
   kT = 1u << 0, kCpu = 1u << 1, kEv = 1u << 2, kNext = 1u << 3, kCtx = 1u << 4, kWrite = 1u << 5,
   kRead = 1u << 6, kRelease = 1u << 7, kIn = 1u << 8, kDur = 1u << 9, kKfpu = 1u << 10, kClobbers = 1u << 11,
-  kChild = 1u << 12, kTarget = 1u << 14, kToUser = 1u << 30, kFault = 1u << 31,
+  kChild = 1u << 12, kTarget = 1u << 14, kInvalidHeader = 1u << 29, kToUser = 1u << 30, kFault = 1u << 31,
 };
-constexpr std::uint32_t kCoreKeys = ((1u << 13) - 1) | kTarget | kToUser | kFault;
+constexpr std::uint32_t kCoreKeys = ((1u << 13) - 1) | kTarget | kInvalidHeader | kToUser | kFault;
 constexpr std::string_view kKeyNames[] = {
-    "t",  "cpu", "ev", "next", "ctx", "write", "read", "release", "in", "dur", "kernel_fpu", "clobbers", "child",
-    "",   "target", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "to_user", "fault"};
+    "t", "cpu", "ev", "next", "ctx", "write", "read", "release", "in", "dur", "kernel_fpu", "clobbers",
+    "child", "", "target", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "invalid_header",
+    "to_user", "fault"};
 
 // The core kinds with their keys (names from core_event_kind_name).
 struct CoreKind {
@@ -53,7 +54,7 @@ constexpr CoreKind kCoreKinds[] = {
     {EventKind::kExec, kToUser, 0},
     {EventKind::kExit, 0, 0},
     {EventKind::kStateRead, kTarget, kTarget},
-    {EventKind::kStateWrite, kTarget | kWrite, kTarget | kWrite},
+    {EventKind::kStateWrite, kTarget | kWrite | kInvalidHeader, kTarget | kWrite},
 };
 
 // The bit of a core key, 0 for any other key: by length, then the few keys
@@ -97,6 +98,9 @@ constexpr std::uint32_t key_bit(std::string_view k) {
       return 0;
     case 10:
       if (k == "kernel_fpu") return kKfpu;
+      return 0;
+    case 14:
+      if (k == "invalid_header") return kInvalidHeader;
       return 0;
     default:
       return 0;
@@ -360,6 +364,7 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
         break;
       }
       case kToUser: out.sub = read_bool(fail, v, "to_user") ? 0 : kExecStaysInKernel; break;
+      case kInvalidHeader: out.sub = read_bool(fail, v, "invalid_header") ? kInvalidXsaveHeader : 0; break;
       default: {  // the architecture's
         Input in(*this, index, obj, seen);
         in.at(v, key);

@@ -136,8 +136,8 @@ class Rig {
   Cycles state_read(CpuId cpu, ContextId target) {
     return step(cpu, [&](Cycles t) { return agent.state_read(cpu, t, target); });
   }
-  Cycles state_write(CpuId cpu, ContextId target, ComponentMask write) {
-    return step(cpu, [&](Cycles t) { return agent.state_write(cpu, t, target, write); });
+  Cycles state_write(CpuId cpu, ContextId target, ComponentMask write, bool invalid_header = false) {
+    return step(cpu, [&](Cycles t) { return agent.state_write(cpu, t, target, write, invalid_header); });
   }
 
   // ---- KVM (vCPU indices as Agent::add_vcpu returns them)

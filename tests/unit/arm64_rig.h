@@ -104,7 +104,7 @@ struct Rig {
   void fork(CpuId cpu, ContextId child) { run(cpu, [&](Cycles t) { return agent->fork(cpu, t, child); }); }
   void exec(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->exec(cpu, t, true); }); }
   void state_write(CpuId cpu, ContextId target, ComponentMask w) {
-    run(cpu, [&](Cycles t) { return agent->state_write(cpu, t, target, w); });
+    run(cpu, [&](Cycles t) { return agent->state_write(cpu, t, target, w, false); });
   }
 
   // A vCPU run by `thread`: its guest context (declare before start()).
