@@ -48,6 +48,17 @@ cat >"$GRID" <<'EOF'
 }
 EOF
 
+# --bug: the grid's policies the bug breaks run with it (eager, not lazy);
+# the policy column names the run.
+"$FPUSIM" sweep "$GRID" -o "$TMP/bug" --bug 58122bf1d856 >/dev/null 2>"$TMP/stderr"; rc=$?
+check "sweep --bug exits 0 (violations are data)" "exit $rc $(first_line "$TMP/stderr")" [ "$rc" -eq 0 ]
+check "sweep --bug: the bug joins the policy it breaks" "$(column "$TMP/bug/results.csv" policy | sort -u | tr '\n' '|')" \
+  [ "$(column "$TMP/bug/results.csv" policy | sort -u | tr '\n' '|')" = "eager --bug 58122bf1d856|lazy|" ]
+"$FPUSIM" sweep "$GRID" -o "$TMP/bug2" --bug c9aef3b85f42 >/dev/null 2>"$TMP/stderr"; rc=$?
+check "sweep --bug that breaks none of the grid's policies: exit 2" "exit $rc" [ "$rc" -eq 2 ]
+check "... naming the bug and what it breaks" "$(first_line "$TMP/stderr")" \
+  grep -q "bug c9aef3b85f42 breaks none of the policies run (eager, lazy); it breaks kvm-eager" "$TMP/stderr"
+
 # ---------------------------------------------------------------------------
 # A fresh sweep.
 OUT=$TMP/out

@@ -560,6 +560,57 @@ bad "--dry-run finds event errors too" "backwards.json" "/events/3/t" "time goes
 bad "check reports a bad event once" "event-key.json" "/events/1/colour" 'unknown key "colour"' -- \
   check "$CASES/event-key.json"
 
+# The bug corpus's inputs (issue 13): the new event keys, --bug, expect keys
+# with bugs, --disable-rule.
+variant sig-fault -e 's|"ev": "switch", "next": "B"}|"ev": "signal", "fault": "maybe"}|'
+bad "signal with an unknown fault" "sig-fault.json" "/events/2/fault" 'expected "retry" or "fatal", got "maybe"' -- \
+  run "$CASES/sig-fault.json"
+variant sig-fatal -e 's|"ev": "switch", "next": "B"}|"ev": "signal", "fault": "fatal"}|'
+bad "a signal frame write that fails for good" "sig-fatal.json" "/events/2/fault" 'expected "retry"' -- \
+  run "$CASES/sig-fatal.json"
+variant exec-to-user -e 's|"ev": "switch", "next": "B"}|"ev": "exec", "to_user": "no"}|'
+bad "exec with a to_user that is not a boolean" "exec-to-user.json" "/events/2/to_user" "expected true or false" -- \
+  run "$CASES/exec-to-user.json"
+variant fault-key -e 's|"ev": "switch", "next": "B"}|"ev": "exec", "fault": "retry"}|'
+bad "fault on an exec" "fault-key.json" "/events/2/fault" 'does not belong to a "exec" event' -- \
+  run "$CASES/fault-key.json"
+variant pending -e 's|"ev": "switch", "next": "B"}|"ev": "signal", "fault": "retry"}|' \
+  -e 's|"t": 1100, "cpu": 0, "ev": "use", "write": \["sse"\]}|"t": 1100, "cpu": 0, "ev": "return_to_user"}|' \
+  -e 's|"t": 2000, "cpu": 0, "ev": "switch", "next": "A"}|"t": 2000, "cpu": 0, "ev": "syscall"}|'
+bad "return_to_user while a faulted signal delivery waits" "pending.json" "/events/3" \
+  "faulted and waits in the kernel: its next signal event retries it first" -- run "$CASES/pending.json"
+variant_of "$A64" a64-fault -e '0,/"ev": "use", "write": \["fpsimd"\]}/s|"ev": "use", "write": \["fpsimd"\]}|"ev": "signal", "fault": "retry"}|'
+bad "arm64: a signal frame fault" "a64-fault.json" "/events/1" "modelled for x86_64" -- run "$CASES/a64-fault.json"
+bad "--bug naming no bug" "--bug" "" 'unknown bug "deadbeef" on x86_64; bugs: 58122bf1d856' -- \
+  run "$BASE" --bug deadbeef
+bad "--bug that does not break the policy" "--bug" "" "bug 58122bf1d856 does not break policy deferred (it breaks eager" -- \
+  run "$BASE" --bug 58122bf1d856
+bad "compare --bug that breaks none of the policies" "--bug" "" "bug 58122bf1d856 breaks none of the policies run (deferred, lazy)" -- \
+  compare "$BASE" --policies deferred,lazy --bug 58122bf1d856
+bad "--policy with a malformed bug spelling" "--policy" "" 'expected a policy name, optionally followed by "--bug NAME"' -- \
+  run "$BASE" --policy "deferred --bugs x"
+variant expect-bug -e 's|"expect": {"deferred":|"expect": {"deferred --bug 58122bf1d856":|'
+bad "an expectation whose bug does not break its policy" "expect-bug.json" "/expect/deferred --bug 58122bf1d856" \
+  "does not break policy deferred" -- check "$CASES/expect-bug.json"
+bad "--disable-rule of the oracle itself" "--disable-rule" "" "expected exposed, trap_config, kernel_trap or foreign_regs" -- \
+  run "$BASE" --disable-rule leaked
+good "check --bug: a run without an expectation fails (exit 1), naming it" 1 \
+  'no expectation for this run: add "kvm-eager --bug c9aef3b85f42"' -- \
+  check "$SRC/traces/kvm_fpu_per_run.json" --bug c9aef3b
+good "check --bug: each buggy run against its own expectation, once" 0 "1 passed, 0 failed" -- \
+  check "$SRC/traces/bugs/kvm_load_c9aef3b85f42.json" --bug c9aef3b
+good "run --bug: the alias and the spelling give the same run" 1 \
+  "under kvm-eager --bug c9aef3b85f42 on" -- run "$SRC/traces/bugs/kvm_load_c9aef3b85f42.json" --policy kvm-eager-v5.2
+"$FPUSIM" compare "$SRC/traces/bugs/kvm_load_c9aef3b85f42.json" --policies kvm-eager,eager+kvm-eager \
+  --bug c9aef3b85f42 >"$TMP/stdout" 2>"$TMP/stderr"; rc=$?
+if [ $rc -eq 1 ] && grep -qx "fpusim: violations under kvm-eager --bug c9aef3b85f42 (leaked 2, foreign_regs 2)" "$TMP/stderr" &&
+   grep -q "^  foreign regs  *2  *0$" "$TMP/stdout"; then
+  ok "compare exits 1 when a run has violations, naming it; the table shows them per kind"
+else not_ok "compare with violations" "exit $rc $(first_line "$TMP/stderr")"; fi
+good "list bugs: every bug with its commit, kernels, architecture and scenario" 0 \
+  "scenario: traces/bugs/arm64_kvm_d52d165d67c5.json" -- list bugs
+good "list stats explains the foreign_regs rule" 0 "violations_foreign_regs [count]" -- list stats
+
 # Machines for layout.
 bad "layout of a missing machine preset" "layout" "" 'no machine preset "no-such-machine"' -- layout no-such-machine
 bad "layout with an impossible --set" "(with --set machine.os.xcr0=0x5)" "/os/xcr0" "impossible XCR0" -- \

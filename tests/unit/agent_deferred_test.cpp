@@ -645,4 +645,155 @@ TEST_F(DeferredTest, ExecLoadsTheDefaultPkru) {
   EXPECT_CLEAN(*r);
 }
 
+// ------------------------------------------------ faults on the signal frame
+// (issue 13's bugs, each test named after the commit that fixed it).
+
+// copy_fpstate_to_sigframe(): the XSAVE into the frame faults, A is
+// preempted while faulting the page in and B takes the registers; the
+// retry checks fpregs_state_valid() anew and reloads A first.
+struct SigframeRetry {
+  explicit SigframeRetry(const char* policy) : r(make_rig(kSpr, policy)) {
+    A = r->add("A");
+    B = r->add("B");
+    r->start();
+    r->sw(0, A);
+    r->use(0, kSse | kYmm);
+    r->signal(0, kFaultRetry);
+    r->sw(0, B);
+    r->use(0, kSse | kYmm);
+    r->sw(0, A);
+  }
+  std::unique_ptr<Rig> r;
+  ContextId A = 0, B = 0;
+};
+
+TEST(Bug59c4bd853abc, TheRetryReloadsWhenAnotherTaskTookTheRegisters) {
+  SigframeRetry s("deferred");
+  EXPECT_FALSE(s.r->ctx(s.A).in_user);  // still in the kernel, retrying
+  s.r->signal(0);
+  EXPECT_CLEAN(*s.r);
+  EXPECT_EQ(s.r->total(Stat::signal_frames), 1u);  // one frame, two attempts
+  ASSERT_EQ(s.r->ctx(s.A).sigframes.size(), 1u);
+  EXPECT_EQ(s.r->ctx(s.A).sigframes[0].tok[x86::kSSE].owner, s.A);
+}
+
+TEST(Bug59c4bd853abc, TheCachedOwnerSavesTheOtherTasksRegistersIntoTheFrame) {
+  SigframeRetry s("deferred --bug 59c4bd853abc");
+  s.r->signal(0);
+  EXPECT_EQ(s.r->leaked(), 2u);  // SSE and YMM of B in A's frame
+  EXPECT_EQ(s.r->ctx(s.A).sigframes[0].tok[x86::kSSE].owner, s.B);
+  EXPECT_EQ(s.r->total(Stat::restores_skipped), 1u);
+}
+
+// A pending retry keeps the task in the kernel: it cannot return to user,
+// sigreturn, fork or exec before the retry.
+TEST(Bug59c4bd853abc, APendingRetryRefusesOtherExits) {
+  SigframeRetry s("deferred");
+  EXPECT_THROW(s.r->ret(0), SemanticError);
+  EXPECT_THROW(s.r->sigreturn(0), SemanticError);
+  EXPECT_THROW(s.r->exec(0), SemanticError);
+}
+
+// restore_fpregs_from_user(): the XRSTOR from the frame faults after loading
+// part of it; registers that were B's (A had TIF_NEED_FPU_LOAD) must not
+// stay B's as far as the CPU's owner says.
+void sigreturn_fault(Rig& r, ContextId A, ContextId B) {
+  r.sw(0, A);
+  r.use(0, kSse);
+  r.signal(0);
+  r.use(0, kSse);
+  r.syscall(0);
+  r.sw(0, B);
+  r.use(0, kSse | kYmm);
+  r.syscall(0);
+  r.sw(0, A);
+  r.sigreturn(0, kFaultRetry);
+  r.sw(0, B);
+  r.ret(0);
+  r.read(0, kSse | kYmm);
+}
+
+TEST(Bugbbc55341b9c6, AFaultingSigreturnInvalidatesRegistersThatWereNotItsOwn) {
+  auto r = make_rig(kSpr, "deferred");
+  const ContextId A = r->add("A"), B = r->add("B");
+  r->start();
+  sigreturn_fault(*r, A, B);
+  EXPECT_CLEAN(*r);
+  r->syscall(0);
+  r->sw(0, A);
+  r->sigreturn(0);  // the retry completes
+  r->read(0, kSse);
+  EXPECT_CLEAN(*r);
+}
+
+TEST(Bugbbc55341b9c6, WithoutTheInvalidationTheOtherTaskRunsWithTheFramesData) {
+  auto r = make_rig(kSpr, "deferred --bug bbc55341b9c6");
+  const ContextId A = r->add("A"), B = r->add("B");
+  r->start();
+  sigreturn_fault(*r, A, B);
+  EXPECT_EQ(r->total(Stat::violations_foreign_regs), 1u);
+  EXPECT_EQ(r->leaked(), 1u);  // SSE: A's
+  EXPECT_EQ(r->lost(), 1u);    // YMM: initialised by the partial XRSTOR
+}
+
+// A failed sigreturn leaves the task's state init, whatever the path.
+TEST(Bugefa165504943, AFailedSigreturnResetsTheState) {
+  for (const char* policy : {"deferred", "eager"}) {
+    auto r = make_rig(kSpr, policy);
+    const ContextId A = r->add("A");
+    r->start();
+    r->sw(0, A);
+    r->use(0, kSse | kYmm);
+    r->signal(0);
+    r->use(0, kSse);
+    r->sigreturn(0, kFaultFatal);
+    EXPECT_TRUE(r->ctx(A).sigframes.empty()) << policy;
+    r->signal(0);  // SIGSEGV
+    EXPECT_CLEAN(*r);
+    EXPECT_EQ(r->ctx(A).sigframes[0].present & (kSse | kYmm), 0u) << policy;
+  }
+  auto r = make_rig(kSpr, "deferred --bug efa165504943");
+  const ContextId A = r->add("A");
+  r->start();
+  r->sw(0, A);
+  r->use(0, kSse);
+  r->signal(0);
+  r->use(0, kSse);
+  r->sigreturn(0, kFaultFatal);
+  r->signal(0);
+  EXPECT_EQ(r->lost(), 1u);  // the SIGSEGV frame carries the handler's SSE
+}
+
+// exec preempted before its return to user, moved to another CPU and back.
+void exec_moved(Rig& r, ContextId T, ContextId K) {
+  r.sw(0, T);
+  r.use(0, kSse | kYmm);
+  r.syscall(0);
+  r.sw(0, K);
+  r.sw(1, T);
+  r.exec(1, /*to_user=*/false);
+  EXPECT_FALSE(r.ctx(T).in_user);
+  r.idle(1);
+  r.sw(0, T);
+  r.ret(0);
+  r.read(0, kSse | kYmm);
+}
+
+TEST(Bug1f69383b203e, ExecInvalidatesTheTasksLastCpu) {
+  auto r = make_rig(kSpr, "deferred");
+  const ContextId T = r->add("T"), K = r->add_kthread("K");
+  r->start();
+  exec_moved(*r, T, K);
+  EXPECT_CLEAN(*r);
+}
+
+TEST(Bug1f69383b203e, ExecClearingThisCpusOwnerLeavesTheOldImageLive) {
+  auto r = make_rig(kSpr, "deferred --bug 1f69383b203e");
+  const ContextId T = r->add("T"), K = r->add_kthread("K");
+  r->start();
+  exec_moved(*r, T, K);
+  EXPECT_EQ(r->lost(), 2u);  // the new program reads the old one's SSE and YMM
+  EXPECT_EQ(r->total(Stat::restores_skipped), 1u);
+}
+
 }  // namespace
