@@ -22,13 +22,15 @@ Json event_schema() {
 
 std::vector<std::string> scenario_files() {
   std::vector<std::string> out;
-  const std::string dir = std::string(FPUSIM_SOURCE_ROOT) + "/traces";
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string n = e->d_name;
-      if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) out.push_back(dir + "/" + n);
+  for (const char* sub : {"/traces", "/traces/bugs"}) {
+    const std::string dir = std::string(FPUSIM_SOURCE_ROOT) + sub;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) out.push_back(dir + "/" + n);
+      }
+      ::closedir(d);
     }
-    ::closedir(d);
   }
   return out;
 }
@@ -62,6 +64,9 @@ TEST(SchemaEvents, EventsTheDecoderRejectsFailTheSchema) {
       R"({"t": 1, "cpu": 0, "ev": "bogus"})",                               // unknown kind
       R"({"t": 1, "cpu": 0, "ev": "kernel_fpu", "in": "nmi", "dur": 5})",  // unknown context
       R"({"t": "1", "cpu": 0, "ev": "exit"})",                              // wrong type
+      R"({"t": 1, "cpu": 0, "ev": "signal", "fault": "fatal"})",           // a frame write never fails for good
+      R"({"t": 1, "cpu": 0, "ev": "exec", "fault": "retry"})",             // fault of another kind
+      R"({"t": 1, "cpu": 0, "ev": "exec", "to_user": 0})",                 // not a boolean
   };
   for (const char* text : bad) {
     EXPECT_THROW(validate_against_schema(Json::parse(text), schema, "case"), InputError) << text;
