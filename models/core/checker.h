@@ -132,17 +132,17 @@ class Checker {
   void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage* truth, const StateImage& regs,
               ComponentMask armed, FunctionRef<std::string(ContextId)> name_of,
               FunctionRef<std::string(ComponentMask)> components_of) {
-    ComponentMask foreign = 0;
+    // The common case: every reachable component is user_ctx's own.
+    ComponentMask other = 0;
     if (user_ctx != kNoContext) {
-      for (unsigned i : bits(regs.present & ~armed)) {
-        const Token& h = regs.tok[i];
-        if (h.owner != user_ctx && h.owner != kNoContext &&
-            !(truth && (truth->present & bit(i)) && truth->tok[i] == h)) {
-          foreign |= bit(i);
-        }
+      for (ComponentMask m = regs.present & ~armed; m; m &= m - 1) {
+        const unsigned i = static_cast<unsigned>(__builtin_ctzll(m));
+        if (regs.tok[i].owner != user_ctx) other |= bit(i);
       }
     }
-    if (foreign || foreign_[cpu].ctx != kNoContext) foreign_changed(t, cpu, user_ctx, foreign, regs, name_of, components_of);
+    if (other || foreign_[cpu].ctx != kNoContext) {
+      foreign_changed(t, cpu, user_ctx, foreign_of(other, regs, truth), regs, name_of, components_of);
+    }
     if (user_ctx == kNoContext || !(regs.present & armed)) {  // nothing exposed
       CpuExposure& e = cpu_[cpu];
       e.bytes = 0;
@@ -184,6 +184,16 @@ class Checker {
     ComponentMask comps = 0;
   };
   std::vector<ForeignSeen> foreign_;
+  // Of the components whose register token is not `other`'s owner's: those
+  // that hold a context's data (not kNoContext's) the truth has not taken.
+  static ComponentMask foreign_of(ComponentMask other, const StateImage& regs, const StateImage* truth) {
+    ComponentMask foreign = 0;
+    for (unsigned i : bits(other)) {
+      const Token& h = regs.tok[i];
+      if (h.owner != kNoContext && !(truth && (truth->present & bit(i)) && truth->tok[i] == h)) foreign |= bit(i);
+    }
+    return foreign;
+  }
   void foreign_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask foreign, const StateImage& regs,
                        FunctionRef<std::string(ContextId)> name_of,
                        FunctionRef<std::string(ComponentMask)> components_of);
