@@ -194,6 +194,21 @@ expect_fail "convert of a workload scenario exits 2" "has no trace to convert" \
 expect_fail "convert without -o exits 2" "-o OUT.json" "$FPUSIM" convert "$SRC/traces/migration_and_back.json"
 expect_fail "convert of a missing scenario exits 2" "no-such.json" "$FPUSIM" convert no-such.json -o bad/o.json
 
+# The x86 bug corpus: the core kinds' new values (signal/sigreturn "fault",
+# exec "to_user", state_write "invalid_header") in `sub` survive the binary
+# trace, under every run the scenario expects.
+mkdir bugs
+for f in "$SRC"/traces/bugs/*.json; do
+  b=$(basename "$f" .json)
+  case $b in kvm_* | arm64_*) continue ;; esac
+  if "$FPUSIM" convert "$f" -o "bugs/$b.json" >out.txt 2>err.txt; then
+    policies=$(jq -r '.expect | keys_unsorted | join("\n")' "$f") \
+      same_reports "bugs: $b: same reports from the binary trace" "$f" "bugs/$b.json"
+  else
+    not_ok "convert $b.json" "$(first_line err.txt)"
+  fi
+done
+
 # arm64 scenarios: the architecture's records (sve_set_vl's vector length in
 # `arg`, kvm_run's vCPU, vm_exit's reason, checked by its EventSyntax record
 # check) replay as from JSON, under every arm64 policy, or for a scenario

@@ -53,10 +53,17 @@ void Checker::record(Violation v) {
 void Checker::foreign_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask foreign, const StateImage& regs,
                               FunctionRef<std::string(ContextId)> name_of,
                               FunctionRef<std::string(ComponentMask)> components_of) {
+  if (ctx == kNoContext) return;  // kernel mode or idle: nothing checked, nothing forgotten
   ForeignSeen& s = foreign_[cpu];
-  if (s.ctx != ctx) s = ForeignSeen{ctx, 0};
-  const ComponentMask fresh = foreign & ~s.comps;
-  // One violation per owner of the newly foreign data.
+  if (s.ctx != ctx) {
+    s.ctx = ctx;
+    s.comps = 0;
+  }
+  ComponentMask fresh = 0;
+  for (unsigned i : bits(foreign)) {
+    if (!(s.comps & bit(i)) || s.tok[i] != regs.tok[i]) fresh |= bit(i);
+  }
+  // One violation per owner of the newly found data.
   ComponentMask left = fresh;
   while (left) {
     const ContextId owner = regs.tok[static_cast<unsigned>(__builtin_ctzll(left))].owner;
@@ -70,7 +77,7 @@ void Checker::foreign_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask 
                 " runs in user mode with them accessible"});
   }
   s.comps = foreign;
-  if (!foreign) s.ctx = kNoContext;
+  for (unsigned i : bits(foreign)) s.tok[i] = regs.tok[i];
 }
 
 void Checker::trap_config_changed(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,

@@ -105,12 +105,14 @@ class Checker {
   // although it does not own them (the kernel tracks no state of it there),
   // `trapped_owned` components it owns whose accesses would trap. Each
   // component that becomes wrong for `ctx` is one violation, not one per
-  // event while it stays wrong. The architecture decides ownership (arm64:
-  // TIF_SVE and TIF_SME against CPACR_EL1.ZEN and SMEN).
+  // event while it stays wrong, nor again after a stay in the kernel
+  // (ctx kNoContext: nothing is checked, nothing forgotten). The
+  // architecture decides ownership (arm64: TIF_SVE and TIF_SME against
+  // CPACR_EL1.ZEN and SMEN).
   void check_trap_config(Cycles t, CpuId cpu, ContextId ctx, ComponentMask enabled_unowned,
                          ComponentMask trapped_owned, FunctionRef<std::string(ContextId)> name_of) {
     TrapConfigSeen& s = trap_config_[cpu];
-    if (!enabled_unowned && !trapped_owned && s.ctx == kNoContext) return;
+    if (ctx == kNoContext || (!enabled_unowned && !trapped_owned && s.ctx == kNoContext)) return;
     trap_config_changed(t, cpu, ctx, enabled_unowned, trapped_owned, name_of);
   }
 
@@ -127,8 +129,9 @@ class Checker {
   // took as its own after a reported violation, or was handed).
   // `armed`: the components whose access by user code would trap.
   // Also the foreign-registers rule: the components user code can reach
-  // (present, not armed) must hold user_ctx's data; each component that
-  // becomes foreign for it is one violation, not one per event.
+  // (present, not armed) must hold user_ctx's data; each foreign version
+  // found there is one violation, not one per event, nor again after a stay
+  // in the kernel with the registers unchanged.
   void update(CpuId cpu, Cycles t, ContextId user_ctx, const StateImage* truth, const StateImage& regs,
               ComponentMask armed, FunctionRef<std::string(ContextId)> name_of,
               FunctionRef<std::string(ComponentMask)> components_of) {
@@ -140,7 +143,7 @@ class Checker {
         if (regs.tok[i].owner != user_ctx) other |= bit(i);
       }
     }
-    if (other || foreign_[cpu].ctx != kNoContext) {
+    if (other || foreign_[cpu].comps) {
       foreign_changed(t, cpu, user_ctx, foreign_of(other, regs, truth), regs, name_of, components_of);
     }
     if (user_ctx == kNoContext || !(regs.present & armed)) {  // nothing exposed
@@ -178,10 +181,12 @@ class Checker {
     ComponentMask enabled = 0, trapped = 0;
   };
   std::vector<TrapConfigSeen> trap_config_;
-  // Per CPU: the foreign components last reported, for which context.
+  // Per CPU: the foreign versions last reported (comps, tok), for which
+  // context; kept while the CPU is in the kernel.
   struct ForeignSeen {
     ContextId ctx = kNoContext;
     ComponentMask comps = 0;
+    std::array<Token, kMaxComponents> tok{};
   };
   std::vector<ForeignSeen> foreign_;
   // Of the components whose register token is not `other`'s owner's: those

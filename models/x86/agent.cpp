@@ -70,6 +70,7 @@ void Agent::reset_fpstate(Context& c) {
   f.size = machine_.cfg.kernel.default_size;
   f.user_size = machine_.cfg.user.default_size;
   f.image = StateImage{};
+  f.header_invalid = false;
 }
 
 void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::string_view op, Cause cause,
@@ -139,7 +140,6 @@ void Agent::save(CpuId cpu, Context& task, Cause cause, ComponentMask only) {
   // exit: what is saved here is init, harmlessly.
   const ComponentMask bv = cs.rf.regs.present & mask & ~cs.trap.xfd;
   f.image.present = (f.image.present & ~mask) | bv;
-  f.header_invalid = false;
   for (unsigned i : bits(bv)) f.image.tok[i] = cs.rf.regs.tok[i];
   const std::uint64_t bytes = (machine_.save_insn == SaveInsn::kFxsave)
                                   ? kLegacyAreaSize
@@ -552,7 +552,7 @@ Cycles Agent::signal(CpuId cpu, Cycles t, std::uint8_t fault) {
     // copy_fpstate_to_sigframe()'s XSAVE into the frame faulted: the task
     // faults the page in (and may be preempted) before it retries.
     if (!retry) c.owner_seen = cpus_[cpu].owner_ctx;
-    policy_.signal_frame_fault(*this, cpu, c);
+    policy_.signal_frame_fault(*this, cpu, c, retry);
     c.pending = Context::Pending::kSignal;
     c.in_user = false;
     return finish();
@@ -640,6 +640,7 @@ Cycles Agent::xcomp_perm(CpuId cpu, Cycles t, ComponentMask features) {
   event_time_ = t;
   check_current(cpu, "arch_prctl(ARCH_REQ_XCOMP_PERM)", false);
   Context& c = *current(cpu);
+  check_not_pending(c, "arch_prctl(ARCH_REQ_XCOMP_PERM)");
   // xstate_request_perm(): only dynamic user features need (and accept) a
   // request; XTILECFG comes with XTILEDATA.
   const ComponentMask dynamic = machine_.dynamic & machine_.user_features();
@@ -654,6 +655,11 @@ Cycles Agent::xcomp_perm(CpuId cpu, Cycles t, ComponentMask features) {
 Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
   Context& tc = contexts_[target];
+  if (tc.pending != Context::Pending::kNone) {
+    throw SemanticError{"state read of " + tc.name + ", which is in the kernel retrying a faulted " +
+                        (tc.pending == Context::Pending::kSignal ? "signal delivery" : "sigreturn") +
+                        " (a tracee must be stopped)"};
+  }
   // fpu_sync_fpstate(): a coredump or regset read of the current task saves
   // its live registers; a stopped tracee's state is already in memory.
   if (tc.running_on == cpu && cpus_[cpu].current == target && policy_.regs_live(*this, tc)) {
@@ -668,6 +674,11 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
 Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header) {
   event_time_ = t;
   Context& tc = contexts_[target];
+  if (tc.pending != Context::Pending::kNone) {
+    throw SemanticError{"state write of " + tc.name + ", which is in the kernel retrying a faulted " +
+                        (tc.pending == Context::Pending::kSignal ? "signal delivery" : "sigreturn") +
+                        " (a tracee must be stopped)"};
+  }
   check_tracee_stopped(tc, cpu, "state write", true);
   if (write & ~tc.fpstate.xfeatures) {
     throw SemanticError{"state write of " + mask_to_names(write & ~tc.fpstate.xfeatures) + " into " + tc.name +
@@ -677,11 +688,10 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   // header the kernel builds (copy_user_to_xstate()); a standard one took
   // the tracer's verbatim until 814fb7bb7db5 made xstateregs_set() refuse
   // it (-EINVAL: nothing is written).
-  if (invalid_header && !machine_.compacted()) {
-    if (!bug(Bug::kBogusXcompBv)) return finish();
-    policy_.sync_fpstate(*this, cpu, tc);
-    storage(tc).fpstate.header_invalid = true;
-  }
+  if (invalid_header && !machine_.compacted() && !bug(Bug::kBogusXcompBv)) return finish();
+  // A write the kernel takes replaces the header: invalid only if this one
+  // is (and the buffer is in the standard format).
+  storage(tc).fpstate.header_invalid = invalid_header && !machine_.compacted();
   policy_.sync_fpstate(*this, cpu, tc);
   // The tracer writes new values into the buffer (copy_uabi_to_xstate()).
   for (unsigned i : bits(write)) {

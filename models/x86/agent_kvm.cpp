@@ -140,6 +140,7 @@ void Agent::grow_guest_fpstate(CpuId cpu, Vcpu& v, ComponentMask features, Cause
 Cycles Agent::xcomp_guest_perm(CpuId cpu, Cycles t, ComponentMask features) {
   event_time_ = t;
   check_current(cpu, "arch_prctl(ARCH_REQ_XCOMP_GUEST_PERM)", false);
+  check_not_pending(*current(cpu), "arch_prctl(ARCH_REQ_XCOMP_GUEST_PERM)");
   Process& p = process_of(*current(cpu));
   const ComponentMask dynamic = machine_.dynamic & machine_.user_features();
   if (features & ~(dynamic | machine_.cfg.user.default_features)) {
@@ -312,6 +313,7 @@ Cycles Agent::kvm_run(CpuId cpu, Cycles t, std::uint32_t vid) {
   // (so that an interrupt can come between the entry and the guest FPU load).
   check_current(cpu, "KVM_RUN", false);
   Context& thread = *current(cpu);
+  check_not_pending(thread, "KVM_RUN");
   if (thread.id != v.thread) {
     throw SemanticError{"KVM_RUN of vCPU " + v.name + " by " + thread.name + "; its thread is " +
                         contexts_[v.thread].name};

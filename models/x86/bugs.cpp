@@ -22,11 +22,11 @@ const std::vector<BugDesc>& bugs() {
   static const std::vector<BugDesc> all = {
       bug(Bug::kLazyByDefault,
           {"58122bf1d856", "x86/fpu: Default eagerfpu=on on all CPUs",
-           "Linux <= 4.5 by default (eagerfpu=auto: lazy unless the CPU has XSAVEOPT), and with eagerfpu=off until "
-           "v4.9; CVE-2018-3665 (LazyFP)",
+           "Linux 3.7 .. 4.5 by default on a kernel without XSAVEOPT (an older CPU, or booted noxsaveopt: "
+           "eagerfpu=auto was lazy there), and with eagerfpu=off until v4.9; CVE-2018-3665 (LazyFP)",
            "a switched-out task's registers stay loaded behind CR0.TS until the next task's first FP use; a CPU that "
-           "speculates past #NM (Intel before 2019) lets the next task read them: AES keys and other FP data "
-           "disclosed across processes",
+           "speculates past #NM (Intel Core) lets the next task read them: AES keys and other FP data disclosed "
+           "across processes. On a machine whose kernel uses XSAVEOPT the bug changes nothing (eager anyway)",
            "exposed (on machines with lazyfp_vulnerable)", "traces/bugs/lazyfp_58122bf1d856.json",
            {"eager", "eager+kvm-eager", "eager+kvm-lazy-legacy"}, ""}),
       bug(Bug::kKvmIgnoresNeedFpuLoad,

@@ -22,8 +22,9 @@ struct Fpstate {
   std::uint32_t user_size = 0;    // UABI (standard) size of its user features
   StateImage image;               // contents: XSTATE_BV and per-component tokens
   // The header has reserved bits set (a ptrace write the kernel did not
-  // validate, the 814fb7bb7db5 bug): XRSTOR from it takes #GP. An XSAVE
-  // into the buffer writes a valid header again.
+  // validate, the 814fb7bb7db5 bug): XRSTOR from it takes #GP. XSAVE and
+  // XSAVEOPT write XSTATE_BV only (SDM 13.7), so saves keep the bad
+  // XCOMP_BV; a new buffer, fpstate_init() or a valid write replaces it.
   bool header_invalid = false;
 };
 

@@ -46,11 +46,11 @@ class Policy {
   // handler with init user state. `retry`: after signal_frame_fault().
   virtual void signal_deliver(Agent& a, CpuId cpu, Context& ctx, bool retry) = 0;
   virtual void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) = 0;
-  // A first attempt of signal_deliver() whose write of the frame faulted
-  // (nothing written); the retry comes later, after any preemption. The
-  // default: v4.x, which wrote the frame with page faults enabled, the
-  // fault handled within the attempt.
-  virtual void signal_frame_fault(Agent&, CpuId, Context&) {}
+  // An attempt of signal_deliver() whose write of the frame faulted
+  // (nothing written; `retry`: not the first); the retry comes later, after
+  // any preemption. The default: v4.x, which wrote the frame with page
+  // faults enabled, the fault handled within the attempt.
+  virtual void signal_frame_fault(Agent&, CpuId, Context&, bool /*retry*/) {}
   // A sigreturn whose XRSTOR from `frame` faulted after changing the
   // registers; the retry (sigreturn()) comes later. The default: v4.x, as
   // signal_frame_fault().

@@ -141,9 +141,9 @@ class XfdLazyAmxPolicy final : public Policy {
     write_back_foreign(a, cpu, ctx, Cause::signal);
     making_live(a, cpu, ctx, [&] { deferred_->signal_deliver(a, cpu, ctx, retry); });
   }
-  void signal_frame_fault(Agent& a, CpuId cpu, Context& ctx) override {
+  void signal_frame_fault(Agent& a, CpuId cpu, Context& ctx, bool retry) override {
     write_back_foreign(a, cpu, ctx, Cause::signal);
-    making_live(a, cpu, ctx, [&] { deferred_->signal_frame_fault(a, cpu, ctx); });
+    making_live(a, cpu, ctx, [&] { deferred_->signal_frame_fault(a, cpu, ctx, retry); });
   }
   void sigreturn(Agent& a, CpuId cpu, Context& ctx, const StateImage& frame) override {
     write_back_foreign(a, cpu, ctx, Cause::signal);

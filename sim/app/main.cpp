@@ -383,6 +383,26 @@ int cmd_compare(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Of the --bug names, those that are bugs of `s`'s architecture and break
+// one of the runs its expectations name.
+std::vector<std::string> bugs_breaking(const Scenario& s, const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& n : names) {
+    const BugDesc* bug = nullptr;
+    for (const BugDesc& d : scenario_arch(s).bugs()) {
+      if (n.size() >= 7 && d.name.compare(0, n.size(), n) == 0) bug = &d;
+    }
+    if (!bug) continue;
+    for (const auto& [key, x] : s.expect) {
+      if (bug_breaks(*bug, *x.policy)) {
+        out.push_back(n);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 int cmd_check(const std::vector<std::string>& args) {
   po::options_description o("fpusim check SCENARIO... [options]");
   o.add_options()("scenario", po::value<std::vector<std::string>>(), "scenario JSON files")(
@@ -403,6 +423,27 @@ int cmd_check(const std::vector<std::string>& args) {
   const unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
   int exit_code = kExitOk;
   unsigned passed = 0, failed = 0;
+  // --bug: each name must be a bug of some architecture (resolve_bug's
+  // message otherwise); it applies to the scenarios whose runs it breaks.
+  const std::vector<std::string> bugs = bug_names(vm);
+  for (const std::string& b : bugs) {
+    bool known = false;
+    for (const Arch* a : archs()) {
+      try {
+        resolve_bug(*a, b, "--bug", "");
+        known = true;
+      } catch (const InputError&) {
+      }
+    }
+    if (!known) resolve_bug(*archs().front(), b, "--bug", "");  // throws its message
+  }
+  if (!bugs.empty()) {
+    bool applies = false;
+    for (const auto& path : vm["scenario"].as<std::vector<std::string>>()) {
+      applies |= !bugs_breaking(load_scenario(path, overrides(vm)), bugs).empty();
+    }
+    if (!applies) throw InputError{"--bug", "", "breaks no run of the scenarios checked (fpusim list bugs: what each breaks)"};
+  }
   for (const auto& path : vm["scenario"].as<std::vector<std::string>>()) {
     Scenario s = load_scenario(path, overrides(vm));
     if (s.expect.empty()) {
@@ -411,9 +452,16 @@ int cmd_check(const std::vector<std::string>& args) {
     std::vector<const PolicyDesc*> policies;
     std::vector<const Expectation*> expects;
     for (const auto& [name, x] : s.expect) policies.push_back(x.policy);
-    if (!bug_names(vm).empty()) {
+    if (!bugs.empty()) {
+      // The bugs of this scenario's architecture that break one of its runs;
+      // a scenario none of them applies to is skipped.
+      const std::vector<std::string> mine = bugs_breaking(s, bugs);
+      if (mine.empty()) {
+        std::cout << "SKIP " << path << ": no --bug breaks one of its runs\n";
+        continue;
+      }
       // The runs with the bugs; each against its own expectation, once.
-      std::vector<const PolicyDesc*> with = apply_cli_bugs(scenario_arch(s), policies, bug_names(vm));
+      std::vector<const PolicyDesc*> with = apply_cli_bugs(scenario_arch(s), policies, mine);
       policies.clear();
       for (const PolicyDesc* p : with) {
         if (std::find(policies.begin(), policies.end(), p) == policies.end()) policies.push_back(p);

@@ -366,6 +366,11 @@ Scenario load_scenario(const std::string& path, const std::vector<Override>& set
       JsonIn e = ex.at(it.key());
       Expectation x;
       x.policy = &resolve_policy(arch, it.key(), file, e.path());
+      for (const auto& [other, y] : s.expect) {
+        if (y.policy == x.policy) {
+          throw InputError{file, e.path(), "names the same run as \"" + other + "\" (" + x.policy->name + ")"};
+        }
+      }
       if (e.has("totals")) {
         JsonIn t = e.at("totals");
         for (auto jt = t.json().begin(); jt != t.json().end(); ++jt) {

@@ -592,6 +592,19 @@ bad "--policy with a malformed bug spelling" "--policy" "" 'expected a policy na
 variant expect-bug -e 's|"expect": {"deferred":|"expect": {"deferred --bug 58122bf1d856":|'
 bad "an expectation whose bug does not break its policy" "expect-bug.json" "/expect/deferred --bug 58122bf1d856" \
   "does not break policy deferred" -- check "$CASES/expect-bug.json"
+variant expect-twice -e 's|"expect": {"deferred":|"expect": {"eager --bug 58122bf1d856": {}, "eager --bug 58122bf": {}, "deferred":|'
+bad "two expectation keys for one run" "expect-twice.json" "/expect/eager --bug 58122bf1d856" \
+  'names the same run as "eager --bug 58122bf" (eager --bug 58122bf1d856)' -- check "$CASES/expect-twice.json"
+variant pending-perm -e 's|"ev": "switch", "next": "B"}|"ev": "signal", "fault": "retry"}|' \
+  -e 's|"t": 1100, "cpu": 0, "ev": "use", "write": \["sse"\]}|"t": 1100, "cpu": 0, "ev": "xcomp_perm", "features": ["xtiledata"]}|' \
+  -e 's|"t": 2000, "cpu": 0, "ev": "switch", "next": "A"}|"t": 2000, "cpu": 0, "ev": "syscall"}|'
+bad "arch_prctl while a faulted signal delivery waits" "pending-perm.json" "/events/3" \
+  "faulted and waits in the kernel" -- run "$CASES/pending-perm.json"
+variant pending-ptrace -e 's|"ev": "switch", "next": "B"}|"ev": "signal", "fault": "retry"}|' \
+  -e 's|"t": 1100, "cpu": 0, "ev": "use", "write": \["sse"\]}|"t": 1100, "cpu": 0, "ev": "switch", "next": "B"}|' \
+  -e 's|"t": 2000, "cpu": 0, "ev": "switch", "next": "A"}|"t": 2000, "cpu": 1, "ev": "state_write", "target": "A", "write": ["sse"]}|'
+bad "a tracer's write into a task retrying its signal delivery" "pending-ptrace.json" "/events/4" \
+  "in the kernel retrying a faulted signal delivery (a tracee must be stopped)" -- run "$CASES/pending-ptrace.json"
 bad "--disable-rule of the oracle itself" "--disable-rule" "" "expected exposed, trap_config, kernel_trap or foreign_regs" -- \
   run "$BASE" --disable-rule leaked
 good "check --bug: a run without an expectation fails (exit 1), naming it" 1 \
@@ -607,6 +620,13 @@ if [ $rc -eq 1 ] && grep -qx "fpusim: violations under kvm-eager --bug c9aef3b85
    grep -q "^  foreign regs  *2  *0$" "$TMP/stdout"; then
   ok "compare exits 1 when a run has violations, naming it; the table shows them per kind"
 else not_ok "compare with violations" "exit $rc $(first_line "$TMP/stderr")"; fi
+good "check --bug over scenarios of two architectures: those it cannot break are skipped" 0 \
+  "SKIP $SRC/traces/bugs/arm64_kvm_039f49c4cafb.json: no --bug breaks one of its runs" -- \
+  check "$SRC/traces/bugs/arm64_kvm_039f49c4cafb.json" "$SRC/traces/bugs/kvm_load_c9aef3b85f42.json" --bug c9aef3b
+bad "check --bug that breaks no run of any scenario" "--bug" "" "breaks no run of the scenarios checked" -- \
+  check "$SRC/traces/smoke_two_tasks.json" --bug 2955bcc
+good "LazyFP's bug changes nothing where the kernel uses XSAVEOPT (eagerfpu=auto chose eager)" 0 "violations: 0" -- \
+  run "$SRC/traces/bugs/lazyfp_58122bf1d856.json" --bug 58122bf --set machine.xsave_instruction=xsaveopt
 good "list bugs: every bug with its commit, kernels, architecture and scenario" 0 \
   "scenario: traces/bugs/arm64_kvm_d52d165d67c5.json" -- list bugs
 good "list stats explains the foreign_regs rule" 0 "violations_foreign_regs [count]" -- list stats

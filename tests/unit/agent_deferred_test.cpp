@@ -685,6 +685,24 @@ TEST(Bug59c4bd853abc, TheCachedOwnerSavesTheOtherTasksRegistersIntoTheFrame) {
   EXPECT_EQ(s.r->total(Stat::restores_skipped), 1u);
 }
 
+// The loop reuses the stale owner at every pass: a retry that faults again
+// skips the reload too, and so does the pass after it.
+TEST(Bug59c4bd853abc, EveryPassOfTheLoopUsesTheCachedOwner) {
+  for (const char* policy : {"deferred", "deferred --bug 59c4bd853abc"}) {
+    SigframeRetry s(policy);
+    s.r->signal(0, kFaultRetry);  // the retry faults again
+    s.r->sw(0, s.B);
+    s.r->use(0, kSse | kYmm);
+    s.r->sw(0, s.A);
+    s.r->signal(0);
+    const bool bug = std::string(policy).find("--bug") != std::string::npos;
+    EXPECT_EQ(s.r->leaked(), bug ? 2u : 0u) << policy;
+    // Under the bug A's two retries skip their reload, and B, still the
+    // CPU's owner since nobody loaded A, rightly skips its own.
+    EXPECT_EQ(s.r->total(Stat::restores_skipped), bug ? 3u : 0u) << policy;
+  }
+}
+
 // A pending retry keeps the task in the kernel: it cannot return to user,
 // sigreturn, fork or exec before the retry.
 TEST(Bug59c4bd853abc, APendingRetryRefusesOtherExits) {
@@ -794,6 +812,49 @@ TEST(Bug1f69383b203e, ExecClearingThisCpusOwnerLeavesTheOldImageLive) {
   exec_moved(*r, T, K);
   EXPECT_EQ(r->lost(), 2u);  // the new program reads the old one's SSE and YMM
   EXPECT_EQ(r->total(Stat::restores_skipped), 1u);
+}
+
+// 814fb7bb7db5: a header with reserved bits, taken from a tracer on a
+// kernel with standard-format buffers, makes every later switch-in's XRSTOR
+// take #GP (XSAVE writes XSTATE_BV only, never XCOMP_BV), until something
+// writes the header anew. Fixed, the write is refused.
+TEST(Bug814fb7bb7db5, ABogusHeaderSurvivesSavesUntilTheBufferIsReset) {
+  auto noxsaves = [](Json& m) {
+    m["xsave_instruction"] = "xsaveopt";
+    m["os"]["xss"] = "0x0";
+  };
+  for (const char* policy : {"eager", "eager --bug 814fb7bb7db5"}) {
+    auto r = make_rig(kSpr, policy, "intel-like", noxsaves);
+    const ContextId A = r->add("A"), B = r->add("B"), T = r->add("T");
+    r->start();
+    r->sw(0, A);
+    r->use(0, kSse);
+    r->sw(0, B);
+    r->use(0, kSse);
+    r->sw(1, T);
+    r->state_write(1, A, kSse, /*invalid_header=*/true);
+    const bool bug = std::string(policy).find("--bug") != std::string::npos;
+    EXPECT_EQ(r->ctx(A).fpstate.header_invalid, bug) << policy;
+    r->sw(0, A);  // XRSTOR #GP: B's registers stay
+    r->sw(0, B);  // A's XSAVE keeps the header
+    r->sw(0, A);  // #GP again
+    EXPECT_EQ(r->total(Stat::violations_kernel_trap), bug ? 2u : 0u) << policy;
+    r->exec(0);   // a new buffer
+    EXPECT_FALSE(r->ctx(A).fpstate.header_invalid) << policy;
+  }
+  // With XSAVES the kernel builds the header: the write is taken, valid.
+  auto r = make_rig(kSpr, "eager --bug 814fb7bb7db5");
+  const ContextId A = r->add("A"), T = r->add("T");
+  r->start();
+  r->sw(0, A);
+  r->use(0, kSse);
+  r->idle(0);
+  r->sw(1, T);
+  r->state_write(1, A, kSse, true);
+  EXPECT_FALSE(r->ctx(A).fpstate.header_invalid);
+  r->sw(0, A);
+  r->read(0, kSse);
+  EXPECT_CLEAN(*r);
 }
 
 }  // namespace

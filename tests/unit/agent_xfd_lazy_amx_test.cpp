@@ -254,7 +254,9 @@ class Forward : public x86::Policy {
   bool regs_live(const x86::Agent& a, const x86::Context& x) const override { return p_->regs_live(a, x); }
   void load_user_regs(x86::Agent& a, CpuId c, x86::Context& x, Cause k) override { p_->load_user_regs(a, c, x, k); }
   void signal_deliver(x86::Agent& a, CpuId c, x86::Context& x, bool r) override { p_->signal_deliver(a, c, x, r); }
-  void signal_frame_fault(x86::Agent& a, CpuId c, x86::Context& x) override { p_->signal_frame_fault(a, c, x); }
+  void signal_frame_fault(x86::Agent& a, CpuId c, x86::Context& x, bool r) override {
+    p_->signal_frame_fault(a, c, x, r);
+  }
   void sigreturn_fault(x86::Agent& a, CpuId c, x86::Context& x, const StateImage& f) override {
     p_->sigreturn_fault(a, c, x, f);
   }

@@ -159,10 +159,17 @@ TEST_F(CheckerTest, ForeignRegistersOncePerEpisode) {
   EXPECT_EQ(stats.per_context[1][static_cast<size_t>(Stat::violations_foreign_regs)], 2u);
   c.update(0, 10, 1, nullptr, regs, 0, name_of, comps_of);  // the same episode
   EXPECT_EQ(c.total_violations(), 2u);
-  // Kernel mode, then ctx 1 again: a new episode.
+  // Kernel mode and back with the registers unchanged: nothing new.
   c.update(0, 20, kNoContext, nullptr, regs, 0, name_of, comps_of);
   c.update(0, 30, 1, nullptr, regs, 0, name_of, comps_of);
-  EXPECT_EQ(c.total_violations(), 4u);
+  EXPECT_EQ(c.total_violations(), 2u);
+  // Another version of ctx 2's YMM: a new finding.
+  regs.tok[x86::kYMM] = Token{2, 2};
+  c.update(0, 40, 1, nullptr, regs, 0, name_of, comps_of);
+  EXPECT_EQ(c.total_violations(), 3u);
+  // Another context in user mode with the same registers: its own episode.
+  c.update(0, 50, 3, nullptr, regs, 0, name_of, comps_of);
+  EXPECT_EQ(c.total_violations(), 5u);
   // Data the context adopted (its truth holds the same token) is its own;
   // armed components are exposure's, not this rule's.
   Checker c2(1, bytes, false, &stats);
@@ -228,6 +235,10 @@ TEST_F(CheckerTest, TrapConfigIsOneViolationPerComponentWhileItStaysWrong) {
   EXPECT_EQ(stats.get(Stat::violations_trap_config), 5u);
   c.check_trap_config(70, 0, kNoContext, 0, 0, name_of);  // nobody in user mode
   EXPECT_EQ(c.total_violations(), 5u);
+  // A stay in the kernel forgets nothing: context 2 back in user mode with
+  // the same wrong configuration is not a new episode.
+  c.check_trap_config(80, 0, 2, kYmm, 0, name_of);
+  EXPECT_EQ(c.total_violations(), 5u);
 }
 
 TEST_F(CheckerTest, KeepsOnlyTheFirstViolationsButCountsAll) {
@@ -267,7 +278,9 @@ class Forwarding : public x86::Policy {
     in_->signal_deliver(a, cpu, c, retry);
   }
   void sigreturn_failed(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->sigreturn_failed(a, cpu, c); }
-  void signal_frame_fault(x86::Agent& a, CpuId cpu, x86::Context& c) override { in_->signal_frame_fault(a, cpu, c); }
+  void signal_frame_fault(x86::Agent& a, CpuId cpu, x86::Context& c, bool r) override {
+    in_->signal_frame_fault(a, cpu, c, r);
+  }
   void sigreturn_fault(x86::Agent& a, CpuId cpu, x86::Context& c, const StateImage& f) override {
     in_->sigreturn_fault(a, cpu, c, f);
   }

@@ -88,24 +88,31 @@ class DeferredPolicy final : public Policy {
 
   // copy_fpstate_to_sigframe() + fpu__clear_user_states() (signal.c, core.c).
   void signal_deliver(Agent& a, CpuId cpu, Context& ctx, bool retry) override {
-    if (retry && a.bug(Bug::kCachedOwnerCtx) && ctx.need_fpu_load) {
-      // v5.2 .. v5.4.1 built with GCC 9: fpregs_state_valid() read
-      // fpu_fpregs_owner_ctx with this_cpu_read_stable(), hoisted out of the
-      // retry loop: the owner seen before the fault decides (59c4bd853abc).
-      if (ctx.owner_seen == ctx.id && ctx.last_cpu == cpu) {
-        a.stats().add(Stat::restores_skipped, ctx.id, 1);
-        ctx.need_fpu_load = false;
-      }
-    }
-    load_user_regs(a, cpu, ctx, Cause::signal);
+    load_for_sigframe(a, cpu, ctx, retry);
     a.xsave_to_sigframe(cpu, ctx);
     clear_user_states(a, cpu, ctx);
   }
 
-  // The first attempt of copy_fpstate_to_sigframe(): fpregs_restore_userregs()
-  // if TIF_NEED_FPU_LOAD, then the XSAVE into the frame faults, under
-  // pagefault_disable(); the task faults the page in and retries.
-  void signal_frame_fault(Agent& a, CpuId cpu, Context& ctx) override { load_user_regs(a, cpu, ctx, Cause::signal); }
+  // An attempt of copy_fpstate_to_sigframe() whose XSAVE into the frame
+  // faults, under pagefault_disable(); the task faults the page in and
+  // retries.
+  void signal_frame_fault(Agent& a, CpuId cpu, Context& ctx, bool retry) override {
+    load_for_sigframe(a, cpu, ctx, retry);
+  }
+
+  // copy_fpstate_to_sigframe()'s "if (test_thread_flag(TIF_NEED_FPU_LOAD))
+  // fpregs_restore_userregs()" at each pass of its retry loop. v5.2 ..
+  // v5.4.1 built with GCC 9: fpregs_state_valid() read fpu_fpregs_owner_ctx
+  // with this_cpu_read_stable(), hoisted out of the loop, so on every retry
+  // the owner seen at the first attempt decides (59c4bd853abc).
+  void load_for_sigframe(Agent& a, CpuId cpu, Context& ctx, bool retry) {
+    if (retry && a.bug(Bug::kCachedOwnerCtx) && ctx.need_fpu_load && ctx.owner_seen == ctx.id &&
+        ctx.last_cpu == cpu) {
+      a.stats().add(Stat::restores_skipped, ctx.id, 1);
+      ctx.need_fpu_load = false;
+    }
+    load_user_regs(a, cpu, ctx, Cause::signal);
+  }
 
   // fpu__clear_user_states(): init user state, live in the registers, and
   // the default PKRU (restore_fpregs_from_init_fpstate() ->

@@ -30,9 +30,15 @@ class Linux4Policy final : public Policy {
   // fpu__init_cpu(): lazy mode boots with CR0.TS set.
   void init_cpu(Agent& a, CpuId cpu) override {
     // eager without 58122bf1d856 (v4.6: "Default eagerfpu=on on all CPUs"):
-    // eagerfpu=auto, lazy with the fpu_counter preload on CPUs without
-    // XSAVEOPT (fpu__init_system_ctx_switch()), as eagerfpu=off chose.
-    if (preload_ == Preload::kAlways && a.bug(Bug::kLazyByDefault)) preload_ = Preload::kCounter;
+    // eagerfpu=auto (304bceda6a18, v3.7), eager only if the kernel uses
+    // XSAVEOPT (fpu__init_system_ctx_switch(): "if (cpu_has_xsaveopt &&
+    // eagerfpu != DISABLE) eagerfpu = ENABLE"), else lazy with the
+    // fpu_counter preload, as eagerfpu=off chose. XSAVEC and XSAVES imply
+    // XSAVEOPT.
+    if (preload_ == Preload::kAlways && a.bug(Bug::kLazyByDefault) &&
+        (a.machine().save_insn == SaveInsn::kXsave || a.machine().save_insn == SaveInsn::kFxsave)) {
+      preload_ = Preload::kCounter;
+    }
     a.cpu(cpu).trap.cr0_ts = !eager();
   }
   // fpu__clear() at exec: eager mode activates the state (the task's
@@ -64,9 +70,12 @@ class Linux4Policy final : public Policy {
     deactivate_hw(a, cpu, cause);
   }
   // fpu__activate_curr(): first use initialises the buffer.
+  // fpu__activate_curr(): fpstate_init() of an inactive state, whose header
+  // it writes anew.
   void activate_curr(Context& ctx) {
     if (!ctx.fpstate_active) {
       ctx.fpstate.image = StateImage{};
+      ctx.fpstate.header_invalid = false;
       ctx.fpstate_active = true;
     }
   }
@@ -177,6 +186,7 @@ class Linux4Policy final : public Policy {
     if (!eager()) {
       fpu_drop(a, cpu, ctx, cause);
       ctx.fpstate.image = StateImage{};
+      ctx.fpstate.header_invalid = false;  // fpstate_init() at the next fpu__activate_curr()
       return;
     }
     if (!ctx.fpstate_active) {
