@@ -318,8 +318,16 @@ void Agent::after_event(CpuId cpu, Cycles t) {
   }
   ComponentMask armed = cs.trap.cr0_ts ? machine_.user_features() : (cs.trap.xfd & machine_.user_features());
   checker_.update(
-      cpu, t, user, user == kNoContext ? nullptr : &contexts_[user].truth, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
-      [](ComponentMask m) { return mask_to_names(m); });
+      cpu, t, user, user == kNoContext ? nullptr : &contexts_[user].truth, cs.rf.regs, armed,
+      [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
+  // A task in user mode may reach a dynamic feature (AMX) only if its
+  // fpstate has room for it: IA32_XFD must arm every one it lacks
+  // (xfd_update_state() with the task's fpstate->xfd before it returns).
+  // Trapped-though-owned is no x86 rule: lazy schemes trap owned state.
+  if (machine_.dynamic && user != kNoContext && contexts_[user].is_user()) {
+    const ComponentMask unowned = machine_.dynamic & ~cs.trap.xfd & ~contexts_[user].fpstate.xfeatures;
+    checker_.check_trap_config(t, cpu, user, unowned, 0, [this](ContextId id) { return context_name(id); });
+  }
   if (!observers_.empty()) {
     const CpuView view = cpu_view(cpu);
     for (Observer* o : observers_) o->on_cpu_state(cpu, t, view);

@@ -324,6 +324,17 @@ class ForgetsToSave final : public Forwarding {
   }
 };
 
+// Returns to user with IA32_XFD cleared, whatever the task's fpstate (as a
+// restore path that forgot xfd_update_state() would leave it).
+class LeavesXfdClear final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  void return_to_user(x86::Agent& a, CpuId cpu, x86::Context& c) override {
+    in_->return_to_user(a, cpu, c);
+    a.cpu(cpu).trap.xfd = 0;
+  }
+};
+
 // Two tasks taking turns on one CPU, each reading back what it wrote.
 void ping_pong(Rig& r) {
   const ContextId a = r.add("A");
@@ -365,6 +376,27 @@ TEST(CheckerOracle, MissingSaveLosesState) {
   // (the restore does overwrite the other task's registers).
   EXPECT_GE(r->lost(), 4u);
   EXPECT_EQ(r->leaked(), 0u);
+}
+
+// x86's trap-configuration rule: a task without room for AMX tiles in its
+// fpstate must not reach them (IA32_XFD armed); one violation per episode.
+TEST(CheckerOracle, XfdLeftClearForATaskWithoutAmxIsATrapConfigViolation) {
+  auto r = make_rig(load_machine_preset("intel-sapphire-rapids"),
+                    std::make_unique<LeavesXfdClear>(make_policy("deferred")));
+  const ContextId a = r->add("A");
+  r->start();
+  r->sw(0, a);  // returns to user
+  r->use(0, kSse);
+  r->syscall(0);
+  r->ret(0);
+  EXPECT_EQ(r->total(Stat::violations_trap_config), 1u) << r->violation_report();
+  EXPECT_EQ(r->checker.violations()[0].components, x86::kMaskAmx & r->machine.dynamic);
+  auto fixed = make_rig(load_machine_preset("intel-sapphire-rapids"), make_policy("deferred"));
+  const ContextId b = fixed->add("B");
+  fixed->start();
+  fixed->sw(0, b);
+  fixed->use(0, kSse);
+  EXPECT_CLEAN(*fixed);
 }
 
 }  // namespace
