@@ -22,15 +22,6 @@ const PolicyInfo& info_of(const PolicyDesc& p) {
   return *info;
 }
 
-// The KVM scheme's bits of the run's bugs (arm64's: resolve_policy checked).
-std::uint32_t bug_bits(const PolicyDesc& p) {
-  std::uint32_t bits = 0;
-  for (const BugDesc* b : p.bugs) {
-    if (b < &bugs().front() || b > &bugs().back()) panic("bug " + b->name + " is not one of arm64's");
-    bits |= 1u << b->bit;
-  }
-  return bits;
-}
 
 class Arm64Run final : public ArchAgent {
  public:
@@ -266,7 +257,7 @@ class Arm64Arch final : public Arch {
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {
-    auto run = std::make_unique<Arm64Run>(s, info_of(policy), bug_bits(policy), stats, checker, ids);
+    auto run = std::make_unique<Arm64Run>(s, info_of(policy), fpusim::bug_bits(*this, policy), stats, checker, ids);
     for (Observer* o : observers) run->add_observer(o);
     run->start();
     return run;

@@ -5,18 +5,9 @@
 
 namespace fpusim::arm64 {
 
-namespace {
-
-BugDesc bug(Bug b, BugDesc d) {
-  d.bit = static_cast<unsigned>(b);
-  return d;
-}
-
-}  // namespace
-
 const std::vector<BugDesc>& bugs() {
   static const std::vector<BugDesc> all = {
-      bug(Bug::kTifSveBeforeSave,
+      numbered(Bug::kTifSveBeforeSave,
           {"2955bcc8c309", "KVM: arm64: Avoid mistaken attempts to save SVE state for vcpus",
            "v4.18-rc (Fixes e6b673b741ea; fixed before v4.18)",
            "kvm_arch_vcpu_put_fp() gave the VMM thread its TIF_SVE back before fpsimd_save(), so the vCPU's "
@@ -24,7 +15,7 @@ const std::vector<BugDesc>& bugs() {
            "by hyp from its stale SVE buffer and loses its vector state",
            "lost", "traces/bugs/arm64_kvm_2955bcc8c309.json", {"kvm-arm64-lazy-2018"},
            "kvm-arm64-lazy-2018-bug-2955bcc8"}),
-      bug(Bug::kPutRebindsCurrentOnly,
+      numbered(Bug::kPutRebindsCurrentOnly,
           {"b3eb56b629d1", "KVM: arm64/sve: Fix SVE trap restoration for non-current tasks",
            "v4.18-rc (Fixes e6b673b741ea; fixed before v4.18)",
            "when the guest had not used FP, kvm_arch_vcpu_put_fp() re-established the EL0 SVE trap for current "
@@ -32,7 +23,7 @@ const std::vector<BugDesc>& bugs() {
            "reset, trapped on SVE it owned and lost it",
            "lost, trap_config", "traces/bugs/arm64_kvm_b3eb56b629d1.json", {"kvm-arm64-lazy-2018"},
            "kvm-arm64-lazy-2018-bug-b3eb56b6"}),
-      bug(Bug::kSveFlagKeptAcrossLoads,
+      numbered(Bug::kSveFlagKeptAcrossLoads,
           {"d52d165d67c5", "KVM: arm64: Always start with clearing SVE flag on load",
            "v5.17, v5.18 (8383741ab2e7 lost the clearing; in those kernels without host SME)",
            "HOST_SVE_ENABLED was set at vcpu_load and never cleared: once a task with SVE was bound at a load, "
@@ -40,19 +31,19 @@ const std::vector<BugDesc>& bugs() {
            "another task's P and FFR leaked to it and its own SVE state was lost at its next save",
            "leaked, lost, trap_config, foreign_regs", "traces/bugs/arm64_kvm_d52d165d67c5.json", {"kvm-arm64-2022"},
            "kvm-arm64-2022-bug-d52d165d"}),
-      bug(Bug::kSmeFlagKeptAcrossLoads,
+      numbered(Bug::kSmeFlagKeptAcrossLoads,
           {"039f49c4cafb", "KVM: arm64: Always start with clearing SME flag on load",
            "the v5.19 merge window (Fixes 861262ab8627; never in a release)",
            "HOST_SME_ENABLED was set at vcpu_load and never cleared: once a task with SME was bound at a load, "
            "every later vcpu_put on VHE enabled EL0 SME for the VMM thread, which had no TIF_SME and no SME state "
            "storage",
            "trap_config", "traces/bugs/arm64_kvm_039f49c4cafb.json", {"kvm-arm64-2022"}, "kvm-arm64-2022-bug-039f49c4"}),
-      bug(Bug::kNoIsbAfterSmen,
+      numbered(Bug::kNoIsbAfterSmen,
           {"59d78a2ec0e9", "KVM: arm64: Synchronize SMEN on vcpu schedule out", "v5.19 .. v6.1 (in kvm-arm64-2022 itself)",
            "kvm_arch_vcpu_put_fp() re-enabled SME for the kernel and read SVCR before an ISB made the write take "
            "effect: the read trapped in the kernel",
            "kernel_trap", "traces/bugs/arm64_kvm_59d78a2ec0e9.json", {"kvm-arm64-2023"}, ""}),
-      bug(Bug::kHostStateKeptAtLoad,
+      numbered(Bug::kHostStateKeptAtLoad,
           {"fbc7e61195e2", "KVM: arm64: Unconditionally save+flush host FPSIMD/SVE/SME state",
            "v6.2 .. v6.13 (in kvm-arm64-2023 itself)",
            "fpsimd_kvm_prepare() dropped a VMM thread's TIF_SVE at vcpu_load while its SVE state was live and "

@@ -93,6 +93,18 @@ std::string bug_names(const Arch& arch) {
 
 }  // namespace
 
+std::uint32_t bug_bits(const Arch& arch, const PolicyDesc& policy) {
+  const std::vector<BugDesc>& all = arch.bugs();
+  std::uint32_t bits = 0;
+  for (const BugDesc* b : policy.bugs) {
+    if (all.empty() || b < &all.front() || b > &all.back()) {
+      panic("bug " + b->name + " is not one of " + std::string(arch.name()) + "'s");
+    }
+    bits |= 1u << b->bit;
+  }
+  return bits;
+}
+
 bool bug_breaks(const BugDesc& bug, const PolicyDesc& policy) {
   const std::string& name = policy.registered().name;
   return std::find(bug.breaks.begin(), bug.breaks.end(), name) != bug.breaks.end();

@@ -203,6 +203,9 @@ const BugDesc& resolve_bug(const Arch& arch, std::string_view name, const std::s
 // with the bugs in the architecture's order; `policy` itself if none.
 const PolicyDesc& policy_with_bugs(const Arch& arch, const PolicyDesc& policy, const std::vector<const BugDesc*>& bugs,
                                    const std::string& file, const std::string& path);
+// The bits of `policy`'s bugs for `arch`'s agent (BugDesc::bit); each must
+// be one of arch.bugs() (resolve_policy made sure).
+std::uint32_t bug_bits(const Arch& arch, const PolicyDesc& policy);
 // Whether `bug` breaks `policy` (its registered policy is one of bug.breaks).
 bool bug_breaks(const BugDesc& bug, const PolicyDesc& policy);
 // The command line's `--bug` NAMES applied to the runs of a command: each

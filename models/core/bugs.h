@@ -25,4 +25,11 @@ struct BugDesc {
   unsigned bit = 0;     // its bit in the architecture's agent (< 32)
 };
 
+// `d` with its bit: `b`, the bug's enumerator in its architecture's enum.
+template <class Enum>
+BugDesc numbered(Enum b, BugDesc d) {
+  d.bit = static_cast<unsigned>(b);
+  return d;
+}
+
 }  // namespace fpusim

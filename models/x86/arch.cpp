@@ -29,15 +29,6 @@ const PolicyInfo& info_of(const PolicyDesc& p) {
   return *info;
 }
 
-// The agent's bits of the run's bugs (x86's: resolve_policy checked).
-std::uint32_t bug_bits(const PolicyDesc& p) {
-  std::uint32_t bits = 0;
-  for (const BugDesc* b : p.bugs) {
-    if (b < &bugs().front() || b > &bugs().back()) panic("bug " + b->name + " is not one of x86_64's");
-    bits |= 1u << b->bit;
-  }
-  return bits;
-}
 
 class X86Run final : public ArchAgent {
  public:
@@ -302,7 +293,7 @@ class X86Arch final : public Arch {
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {
-    auto run = std::make_unique<X86Run>(s, info_of(policy), bug_bits(policy), stats, checker, ids);
+    auto run = std::make_unique<X86Run>(s, info_of(policy), fpusim::bug_bits(*this, policy), stats, checker, ids);
     for (Observer* o : observers) run->add_observer(o);
     run->start(s);
     return run;

@@ -234,9 +234,7 @@ inline const x86::PolicyInfo& policy_info(const std::string& name) {
   return *p;
 }
 inline std::uint32_t bug_bits(const std::string& name) {
-  std::uint32_t bits = 0;
-  for (const BugDesc* b : policy_desc(name).bugs) bits |= 1u << b->bit;
-  return bits;
+  return fpusim::bug_bits(*find_arch("x86_64"), policy_desc(name));
 }
 
 inline std::unique_ptr<x86::Policy> make_policy(const std::string& name) { return policy_info(name).make(); }

@@ -54,8 +54,7 @@ struct Rig {
   Rig(const std::string& machine_name, const std::string& policy_name, unsigned cpus = 1)
       : Rig(machine_name, info_of(policy_name).make(), cpus) {
     const PolicyInfo& info = info_of(policy_name);
-    std::uint32_t bugs = 0;
-    for (const BugDesc* b : resolve(policy_name).bugs) bugs |= 1u << b->bit;
+    const std::uint32_t bugs = bug_bits(*find_arch("arm64"), resolve(policy_name));
     if (info.make_kvm) {
       kvm = info.make_kvm(bugs);
       agent->set_kvm(kvm.get());
