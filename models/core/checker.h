@@ -189,8 +189,9 @@ class Checker {
     std::array<Token, kMaxComponents> tok{};
   };
   std::vector<ForeignSeen> foreign_;
-  // Of the components whose register token is not `other`'s owner's: those
-  // that hold a context's data (not kNoContext's) the truth has not taken.
+  // Of `other` (components whose token is not the running context's):
+  // those holding some context's data that the running context's truth has
+  // not taken as its own.
   static ComponentMask foreign_of(ComponentMask other, const StateImage& regs, const StateImage* truth) {
     ComponentMask foreign = 0;
     for (unsigned i : bits(other)) {
