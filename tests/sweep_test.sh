@@ -197,7 +197,7 @@ if command -v pgrep >/dev/null 2>&1; then
   "$FPUSIM" sweep "$TMP/grids/long.json" -o "$INT" -j 2 >/dev/null 2>"$TMP/stderr" &
   sweep=$!
   kids=""
-  for _ in $(seq 200); do  # up to 10 s for point 0 to finish and points 1 and 2 to run
+  for _ in $(seq 600); do  # up to 30 s (sanitizer builds) for point 0 to finish and points 1 and 2 to run
     kids=$(pgrep -P "$sweep" | tr '\n' ' ')
     # A child seen between fork and exec still shows the sweep's command
     # line: wait until both run the point's (`fpusim run ...`).
