@@ -68,7 +68,7 @@ struct StatGroup {
   X(violations_exposed, "count", "exposure windows on a machine that speculates past a trap (LazyFP)")             \
   X(violations_kernel_trap, "count", "state accesses by the kernel that its own trap configuration traps (an exception the kernel cannot handle: an oops)") \
   X(violations_trap_config, "count", "times a context ran in user mode with access to a state component enabled that it does not own, or trapped that it owns (the trap configuration wrong for the context that runs)") \
-  X(violations_foreign_regs, "count", "times a context ran in user mode with another context's data in registers it can reach, whether or not it used them (register contents loaded for the wrong context)")
+  X(violations_foreign_regs, "count", "another context's data found in registers a context in user mode can reach, once per version found, whether or not it used them (register contents loaded, or left, for the wrong context)")
 
 enum class Stat : StatId {
 #define FPUSIM_STAT_ENUM(name, unit, doc) name,
