@@ -115,7 +115,7 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(round_nearest(cycles));
   if (!observers_.empty()) {
-    const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, static_cast<CauseId>(cause), c,
+    const OpRecord rec{now(), cpu, ctx, op, static_cast<CauseId>(cause), c,
                        bytes, comps};
     for (Observer* o : observers_) o->on_operation(rec);
   }
@@ -270,7 +270,7 @@ void Agent::kernel_sme_access(CpuId cpu, ContextId whose, const char* what) {
   if (cs.kernel_trap_reported) return;
   cs.kernel_trap_reported = true;
   checker_.record_violation(
-      {ViolationKind::kKernelTrap, event_time_ + static_cast<Cycles>(pending_), cpu, whose, kNoContext, kMaskZa,
+      {ViolationKind::kKernelTrap, now(), cpu, whose, kNoContext, kMaskZa,
        std::string(what) + " with CPACR_EL1.SMEN " +
            (cs.smen_el1 ? "enabled but not yet synchronised (no ISB)" : "disabled") +
            " for the kernel: an SME access trap in the kernel"});
@@ -900,7 +900,7 @@ Cycles Agent::vm_entry(CpuId cpu, Cycles t) {
   kvm_->ctxflush(*this, cpu, v, thread);
   cpus_[cpu].guest_fp_open = !kvm_->guest_fp_trapped(*this, cpu, v);
   v.in_guest = true;
-  for (Observer* o : observers_) o->on_guest(cpu, event_time_ + static_cast<Cycles>(pending_), v.guest, true);
+  for (Observer* o : observers_) o->on_guest(cpu, now(), v.guest, true);
   return finish();
 }
 

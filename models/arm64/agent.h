@@ -225,6 +225,9 @@ class Agent {
   std::map<VecLayout, std::shared_ptr<const ComponentSizes>> sizes_;
   double pending_ = 0;
   Cycles event_time_ = 0;
+  // The time within the event being handled: its start plus what it has
+  // cost so far (operation records, violations, guest runs).
+  Cycles now() const { return event_time_ + static_cast<Cycles>(pending_); }
 };
 
 }  // namespace fpusim::arm64

@@ -110,16 +110,20 @@ bool bug_breaks(const BugDesc& bug, const PolicyDesc& policy) {
   return std::find(bug.breaks.begin(), bug.breaks.end(), name) != bug.breaks.end();
 }
 
-const BugDesc& resolve_bug(const Arch& arch, std::string_view name, const std::string& file, const std::string& path) {
+const BugDesc* find_bug(const Arch& arch, std::string_view name, const std::string& file, const std::string& path) {
   const BugDesc* found = nullptr;
   for (const BugDesc& b : arch.bugs()) {
-    if (b.name == name) return b;
+    if (b.name == name) return &b;
     if (name.size() >= 7 && b.name.compare(0, name.size(), name) == 0) {
       if (found) throw InputError{file, path, "bug \"" + std::string(name) + "\" is ambiguous: " + found->name + " or " + b.name};
       found = &b;
     }
   }
-  if (found) return *found;
+  return found;
+}
+
+const BugDesc& resolve_bug(const Arch& arch, std::string_view name, const std::string& file, const std::string& path) {
+  if (const BugDesc* b = find_bug(arch, name, file, path)) return *b;
   throw InputError{file, path, "unknown bug \"" + std::string(name) + "\" on " + std::string(arch.name()) +
                                    "; bugs: " + bug_names(arch) + " (fpusim list bugs)"};
 }

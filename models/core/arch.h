@@ -196,7 +196,10 @@ const Arch& arch_named(std::string_view name, const std::string& file, const std
 const PolicyDesc& resolve_policy(const Arch& arch, std::string_view spelling, const std::string& file,
                                  const std::string& path);
 // The bug `name` of `arch`: its full name or a prefix of at least 7
-// characters that names one bug (as git abbreviates commits); InputError.
+// characters that names one bug (as git abbreviates commits). find_bug:
+// null if none (InputError naming `file` and `path` if the prefix fits two);
+// resolve_bug: InputError for none either.
+const BugDesc* find_bug(const Arch& arch, std::string_view name, const std::string& file, const std::string& path);
 const BugDesc& resolve_bug(const Arch& arch, std::string_view name, const std::string& file, const std::string& path);
 // `policy` with `bugs` added (each must break policy.registered(), else
 // InputError): one object per distinct run, named "POLICY --bug A --bug B"

@@ -77,7 +77,7 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(round_nearest(cycles));
   if (!observers_.empty()) {
-    const OpRecord rec{event_time_ + static_cast<Cycles>(pending_), cpu, ctx, op, static_cast<CauseId>(cause), c, bytes, comps};
+    const OpRecord rec{now(), cpu, ctx, op, static_cast<CauseId>(cause), c, bytes, comps};
     for (Observer* o : observers_) o->on_operation(rec);
   }
   pending_ += static_cast<double>(c);
@@ -179,7 +179,7 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
     // v4.x copy_kernel_to_xregs() WARNed and ignored it, and the registers
     // kept what they held (ptrace07's "FPU registers take on the values from
     // other tasks"; fixed by 814fb7bb7db5, which refuses such a write).
-    checker_.record_violation({ViolationKind::kKernelTrap, event_time_ + static_cast<Cycles>(pending_), cpu, c.id,
+    checker_.record_violation({ViolationKind::kKernelTrap, now(), cpu, c.id,
                                kNoContext, rfbm,
                                "XRSTOR from " + context_name(c.id) +
                                    "'s buffer, whose XSAVE header sets reserved bits: #GP in the kernel"});
@@ -195,7 +195,7 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   // counts it and goes on as if the XRSTOR had loaded the buffer.
   if (const ComponentMask armed = loaded & cs.trap.xfd) {
     stats_.add(XStat::kernel_xrstor_nm, c.id, 1);
-    checker_.record_violation({ViolationKind::kKernelTrap, event_time_ + static_cast<Cycles>(pending_), cpu, c.id,
+    checker_.record_violation({ViolationKind::kKernelTrap, now(), cpu, c.id,
                                kNoContext, armed,
                                "XRSTOR of " + mask_to_names(armed) + " from " + context_name(c.id) +
                                    "'s buffer with XSTATE_BV set while IA32_XFD arms it: #NM in the kernel"});
@@ -220,7 +220,7 @@ void Agent::xsave_to_sigframe(CpuId cpu, Context& c) {
   // The frame is the task's to read: the registers must hold its state,
   // checked as a use of everything the frame carries.
   checker_.check_use(
-      event_time_ + static_cast<Cycles>(pending_), cpu, c.id, c.truth, cpus_[cpu].rf.regs, mask,
+      now(), cpu, c.id, c.truth, cpus_[cpu].rf.regs, mask,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); },
       "registers saved into the signal frame");
   StateImage frame;

@@ -274,6 +274,9 @@ class Agent {
   // Cycles charged so far by the event being handled, and its start time.
   double pending_ = 0;
   Cycles event_time_ = 0;
+  // The time within the event being handled: its start plus what it has
+  // cost so far (operation records, violations, guest runs).
+  Cycles now() const { return event_time_ + static_cast<Cycles>(pending_); }
 };
 
 }  // namespace fpusim::x86

@@ -367,7 +367,7 @@ void Agent::enter_guest(CpuId cpu, Context& thread, Vcpu& v) {
   if (vm.confidential) cs.rf.regs.copy_from(v.firmware, machine_.user_features() & ~bit(kPKRU));
   v.in_guest = true;
   stats_.add(XStat::vm_entries, g.id, 1);
-  for (Observer* o : observers_) o->on_guest(cpu, event_time_ + static_cast<Cycles>(pending_), g.id, true);
+  for (Observer* o : observers_) o->on_guest(cpu, now(), g.id, true);
 }
 
 void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
@@ -377,7 +377,7 @@ void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
   (void)thread;
   v.in_guest = false;
   stats_.add(XStat::vm_exits, g.id, 1);
-  for (Observer* o : observers_) o->on_guest(cpu, event_time_ + static_cast<Cycles>(pending_), g.id, false);
+  for (Observer* o : observers_) o->on_guest(cpu, now(), g.id, false);
   if (vm.confidential) {
     // The TDX module / SEV-ES VMSA saves the guest registers and scrubs them.
     const ComponentMask user = machine_.user_features() & ~bit(kPKRU);
@@ -526,7 +526,7 @@ void Agent::check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask val
 void Agent::check_guest_msr(CpuId cpu, Vcpu& v, GuestMsr msr, ComponentMask got) {
   const ComponentMask want = msr == GuestMsr::kXfd ? v.truth_xfd : v.truth_xfd_err;
   if (got == want) return;
-  checker_.record_violation({ViolationKind::kLost, event_time_ + static_cast<Cycles>(pending_), cpu, v.guest,
+  checker_.record_violation({ViolationKind::kLost, now(), cpu, v.guest,
                              kNoContext, got ^ want,
                              "guest RDMSR " + std::string(guest_msr_name(msr)) + " returns " + hex(got) +
                                  "; the guest's value is " + hex(want)});
@@ -613,7 +613,7 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
   }
   v.undefined &= ~touched;
   checked_use(
-      checker_, event_time_ + static_cast<Cycles>(pending_), cpu, g, cs.rf, write, read, release,
+      checker_, now(), cpu, g, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
 }
 
@@ -725,7 +725,7 @@ void Agent::check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const
   Context& g = contexts_[v.guest];
   const ComponentMask mask = machine_.user_features() & ~bit(kPKRU) & ~v.undefined;
   checker_.check_use(
-      event_time_ + static_cast<Cycles>(pending_), cpu, g.id, g.truth, image, mask,
+      now(), cpu, g.id, g.truth, image, mask,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); }, what);
 }
 

@@ -388,10 +388,7 @@ int cmd_compare(const std::vector<std::string>& args) {
 std::vector<std::string> bugs_breaking(const Scenario& s, const std::vector<std::string>& names) {
   std::vector<std::string> out;
   for (const std::string& n : names) {
-    const BugDesc* bug = nullptr;
-    for (const BugDesc& d : scenario_arch(s).bugs()) {
-      if (n.size() >= 7 && d.name.compare(0, n.size(), n) == 0) bug = &d;
-    }
+    const BugDesc* bug = find_bug(scenario_arch(s), n, "--bug", "");
     if (!bug) continue;
     for (const auto& [key, x] : s.expect) {
       if (bug_breaks(*bug, *x.policy)) {
@@ -427,28 +424,27 @@ int cmd_check(const std::vector<std::string>& args) {
   // message otherwise); it applies to the scenarios whose runs it breaks.
   const std::vector<std::string> bugs = bug_names(vm);
   for (const std::string& b : bugs) {
-    bool known = false;
-    for (const Arch* a : archs()) {
-      try {
-        resolve_bug(*a, b, "--bug", "");
-        known = true;
-      } catch (const InputError&) {
-      }
+    const auto all = archs();
+    if (std::none_of(all.begin(), all.end(), [&](const Arch* a) { return find_bug(*a, b, "--bug", ""); })) {
+      resolve_bug(*all.front(), b, "--bug", "");  // throws its message
     }
-    if (!known) resolve_bug(*archs().front(), b, "--bug", "");  // throws its message
   }
-  if (!bugs.empty()) {
-    bool applies = false;
-    for (const auto& path : vm["scenario"].as<std::vector<std::string>>()) {
-      applies |= !bugs_breaking(load_scenario(path, overrides(vm)), bugs).empty();
-    }
-    if (!applies) throw InputError{"--bug", "", "breaks no run of the scenarios checked (fpusim list bugs: what each breaks)"};
-  }
+  // Every scenario is read before any runs, so that bad input stops the
+  // command before its first line of output.
+  std::vector<Scenario> scenarios;
   for (const auto& path : vm["scenario"].as<std::vector<std::string>>()) {
-    Scenario s = load_scenario(path, overrides(vm));
-    if (s.expect.empty()) {
+    scenarios.push_back(load_scenario(path, overrides(vm)));
+    if (scenarios.back().expect.empty()) {
       throw InputError{path, "/expect", "no expectations to check: add \"expect\" with at least one policy"};
     }
+  }
+  if (!bugs.empty() && std::none_of(scenarios.begin(), scenarios.end(),
+                                    [&](const Scenario& s) { return !bugs_breaking(s, bugs).empty(); })) {
+    throw InputError{"--bug", "", "breaks no run of the scenarios checked (fpusim list bugs: what each breaks)"};
+  }
+  for (size_t k = 0; k < scenarios.size(); ++k) {
+    const Scenario& s = scenarios[k];
+    const std::string& path = s.file;
     std::vector<const PolicyDesc*> policies;
     std::vector<const Expectation*> expects;
     for (const auto& [name, x] : s.expect) policies.push_back(x.policy);
