@@ -47,7 +47,7 @@ const std::vector<ScalarCostInfo>& scalar_costs() {
 }
 
 Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker)
-    : machine_(machine), cost_(cost), policy_(policy), stats_(stats), checker_(checker), cpus_(machine.cpus) {}
+    : machine_(machine), cost_(cost), policy_(policy), stats_(&stats), checker_(&checker), cpus_(machine.cpus) {}
 
 std::shared_ptr<const ComponentSizes> Agent::sizes_for(const VecLayout& l) {
   auto& s = sizes_[l];
@@ -82,7 +82,7 @@ ContextId Agent::add_context(std::string name, ContextKind kind) {
 }
 
 void Agent::start() {
-  if (stats_.per_context.size() < contexts_.size()) stats_.per_context.resize(contexts_.size());
+  if (stats_->per_context.size() < contexts_.size()) stats_->per_context.resize(contexts_.size());
   for (CpuState& cs : cpus_) cs.zcr_vl = machine_.default_vl, cs.smcr_vl = machine_.sme ? machine_.default_svl : 0;
   for (Context& c : contexts_) policy_.init_context(*this, c);
   pending_ = 0;
@@ -101,7 +101,7 @@ void Agent::set_vl(Context& ctx, unsigned vl) {
 
 void Agent::relayout(Context& ctx) {
   ctx.sizes = sizes_for(machine_.layout(ctx.vl, ctx.svl, ctx.svcr_sm));
-  checker_.set_sizes(ctx.id, ctx.sizes);
+  checker_->set_sizes(ctx.id, ctx.sizes);
 }
 
 Cycles Agent::finish() {
@@ -121,9 +121,9 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
   }
   pending_ += static_cast<double>(c);
   const ContextId who = ctx == kKernelContext ? kNoContext : ctx;
-  stats_.add(Stat::fpu_cycles, who, c);
-  stats_.add(category, who, c);
-  stats_.cause(cause).cycles += c;
+  stats_->add(Stat::fpu_cycles, who, c);
+  stats_->add(category, who, c);
+  stats_->cause(cause).cycles += c;
 }
 
 void Agent::account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps,
@@ -134,13 +134,13 @@ void Agent::account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, Com
   const std::uint64_t bytes = comps == kMaskZa ? c.sizes->of(kMaskZa)
                               : sve ? c.sizes->of(kMaskSve) + kFpsrFpcrBytes + (*c.sizes)[kFpmr]
                                     : (*c.sizes)[kFpsimd] + (*c.sizes)[kFpmr];
-  stats_.add(save ? Stat::saves : Stat::restores, c.id, 1);
-  stats_.add(save ? Stat::bytes_saved : Stat::bytes_restored, c.id, bytes);
-  if (sve) stats_.add(save ? AStat::sve_saves : AStat::sve_restores, c.id, 1);
-  auto& pc = stats_.cause(cause);
+  stats_->add(save ? Stat::saves : Stat::restores, c.id, 1);
+  stats_->add(save ? Stat::bytes_saved : Stat::bytes_restored, c.id, bytes);
+  if (sve) stats_->add(save ? AStat::sve_saves : AStat::sve_restores, c.id, 1);
+  auto& pc = stats_->cause(cause);
   (save ? pc.saves : pc.restores) += 1;
   for (unsigned i : bits(comps)) {
-    auto& s = stats_.per_component[i];
+    auto& s = stats_->per_component[i];
     (save ? s.saves : s.restores) += 1;
     (save ? s.bytes_saved : s.bytes_restored) += (*c.sizes)[i];
   }
@@ -181,7 +181,7 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
     owner.image.copy_from(cs.rf.regs, kMaskVec);
     owner.sve_buf.copy_from(cs.rf.regs, kMaskVec);
     owner.fp_type = FpType::kSve;
-    if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
+    if (owner.kind == ContextKind::kGuest) stats_->add(AStat::guest_saves, owner.id, 1);
     account(true, cpu, owner, cause, true, kMaskVec | fpmr, "sve_save");
   } else {
     // fpsimd_save_state(last->st): V0-V31 only; the SVE buffer is not
@@ -189,7 +189,7 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
     owner.image.copy_from(cs.rf.regs, kMaskFpsimd);
     owner.image.set_init(kMaskSve);
     owner.fp_type = FpType::kFpsimd;
-    if (owner.kind == ContextKind::kGuest) stats_.add(AStat::guest_saves, owner.id, 1);
+    if (owner.kind == ContextKind::kGuest) stats_->add(AStat::guest_saves, owner.id, 1);
     account(true, cpu, owner, cause, false, kMaskFpsimd | fpmr, "fpsimd_save");
   }
 }
@@ -269,7 +269,7 @@ void Agent::kernel_sme_access(CpuId cpu, ContextId whose, const char* what) {
   }
   if (cs.kernel_trap_reported) return;
   cs.kernel_trap_reported = true;
-  checker_.record_violation(
+  checker_->record_violation(
       {ViolationKind::kKernelTrap, now(), cpu, whose, kNoContext, kMaskZa,
        std::string(what) + " with CPACR_EL1.SMEN " +
            (cs.smen_el1 ? "enabled but not yet synchronised (no ISB)" : "disabled") +
@@ -304,7 +304,7 @@ void Agent::write_control(CpuId cpu, T& reg, T value, AStat counter, double cycl
                           Cause cause) {
   if (reg == value) return;
   reg = value;
-  stats_.add(counter);
+  stats_->add(counter);
   charge(cpu, kNoContext, Stat::control_cycles, cycles, op, cause);
 }
 
@@ -330,7 +330,7 @@ void Agent::sve_flush_live(CpuId cpu, Cause cause) {
   CpuState& cs = cpus_[cpu];
   cs.rf.regs.set_init(kMaskSve);
   cs.rf.modified |= kMaskSve;
-  stats_.add(AStat::sve_flushes);
+  stats_->add(AStat::sve_flushes);
   charge(cpu, cs.current, Stat::other_cycles, cost_.sve_flush_live, "sve_flush_live", cause, 0, kMaskSve);
 }
 
@@ -340,14 +340,14 @@ void Agent::convert(Context& c, FpType to) {
   // image; sve_to_fpsimd(): the low bits back out, the rest dropped.
   c.image.set_init(kMaskSve);
   c.fp_type = to;
-  stats_.add(AStat::sve_conversions, c.id, 1);
+  stats_->add(AStat::sve_conversions, c.id, 1);
 }
 
 void Agent::take_trap(CpuId cpu, Context& c, Cause cause, bool sme) {
-  stats_.add(Stat::traps, c.id, 1);
-  stats_.add(sme ? AStat::traps_sme_acc : AStat::traps_sve_acc, c.id, 1);
+  stats_->add(Stat::traps, c.id, 1);
+  stats_->add(sme ? AStat::traps_sme_acc : AStat::traps_sve_acc, c.id, 1);
   ++cpus_[cpu].traps;
-  stats_.cause(cause).traps += 1;
+  stats_->cause(cause).traps += 1;
   charge(cpu, c.id, Stat::trap_cycles, sme ? cost_.sme_acc_trap : cost_.sve_acc_trap,
          sme ? "sme_acc_trap" : "sve_acc_trap", cause, 0, sme ? kMaskZa : kMaskSve);
 }
@@ -380,11 +380,17 @@ void Agent::after_event(CpuId cpu, Cycles t) {
       const Vcpu& v = vcpus_[c.vcpu];
       user = v.guest;
       armed = !cs.guest_fp_open ? kMaskVec : v.sve ? 0 : kMaskSve;
+      // A vCPU has no SME and no FPMR here (guest SME and FPMR are not
+      // modelled): KVM traps them, SME through CPTR_EL2.TSM / SMEN for a
+      // vCPU without it (__activate_cptr_traps()), FPMR with HCRX_EL2.EnFPM
+      // clear unless the VM has it (vcpu_set_hcrx()). Host ZA, ZT0 and FPMR
+      // left in the registers are out of the guest's reach.
+      armed |= kMaskZa | kMaskFpmr;
     } else if (c.in_user && c.is_user()) {
       user = cs.current;
     }
   }
-  checker_.update(
+  checker_->update(
       cpu, t, user, user == kNoContext ? nullptr : &contexts_[user].truth, cs.rf.regs, armed, [this](ContextId id) { return context_name(id); },
       [](ComponentMask m) { return mask_to_names(m); });
   // A task in EL0 owns SVE access when it has TIF_SVE (the kernel then
@@ -403,7 +409,7 @@ void Agent::after_event(CpuId cpu, Cycles t) {
       if (!cs.smen_el0 && c.tif_sme) trapped_owned |= kMaskZa;
     }
   }
-  checker_.check_trap_config(t, cpu, user, enabled_unowned, trapped_owned,
+  checker_->check_trap_config(t, cpu, user, enabled_unowned, trapped_owned,
                              [this](ContextId id) { return context_name(id); });
   if (!observers_.empty()) {
     const CpuView view = cpu_view(cpu);
@@ -438,7 +444,7 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
   Context* prev = current(cpu);
   Context* next = next_id == kNoContext ? nullptr : &contexts_[next_id];
   if (next) check_switch_target(*next);
-  stats_.add(Stat::context_switches);
+  stats_->add(Stat::context_switches);
   // kvm_sched_out() -> kvm_arch_vcpu_put() before __switch_to().
   if (prev && prev->vcpu != kNoVcpu) {
     Vcpu& v = vcpus_[prev->vcpu];
@@ -516,7 +522,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     if (!cs.zen_el0) panic("arm64: SVE still trapped after do_sve_acc() for " + c.name);
   }
   checked_use(
-      checker_, t + static_cast<Cycles>(pending_), cpu, c, cs.rf, write, read, release,
+      *checker_, t + static_cast<Cycles>(pending_), cpu, c, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
   return finish();
 }
@@ -542,7 +548,7 @@ Cycles Agent::return_to_user(CpuId cpu, Cycles t) {
 
 void Agent::kernel_neon_section(CpuId cpu, Context* cur, bool in_interrupt, ComponentMask clobbers) {
   (void)in_interrupt;  // may_use_simd(): true in task and softirq context; sections never nest here
-  stats_.add(Stat::kernel_fpu_sections);
+  stats_->add(Stat::kernel_fpu_sections);
   policy_.kernel_neon_begin(*this, cpu, cur);
   // The section's own NEON work: kernel data in V0-V31. Kernel-mode NEON
   // cannot use SVE; its AdvSIMD writes clear the Z upper bits.
@@ -565,7 +571,7 @@ Cycles Agent::kernel_fpu(CpuId cpu, Cycles t, KernelFpuContext where, ComponentM
   if (where == KernelFpuContext::kHardirq || !machine_.fpsimd) {
     // may_use_simd() is false in hardirq context and without FP/AdvSIMD
     // ("!system_supports_fpsimd()"): the caller falls back.
-    stats_.add(Stat::kernel_fpu_fallbacks);
+    stats_->add(Stat::kernel_fpu_fallbacks);
     return finish();
   }
   if (where == KernelFpuContext::kTask && cur && cur->is_user() && cur->in_user) {
@@ -589,7 +595,7 @@ Cycles Agent::irq(CpuId cpu, Cycles t, bool kneon, ComponentMask clobbers) {
   const bool from_user = cur && cur->is_user() && cur->in_user;
   // An interrupt's kernel-mode NEON runs in the softirq it raises
   // (may_use_simd() is false without FP/AdvSIMD: the fallback).
-  if (kneon && !machine_.fpsimd) stats_.add(Stat::kernel_fpu_fallbacks);
+  if (kneon && !machine_.fpsimd) stats_->add(Stat::kernel_fpu_fallbacks);
   if (kneon && machine_.fpsimd) kernel_neon_section(cpu, cur, true, clobbers);
   if (from_user) policy_.return_to_user(*this, cpu, *cur);
   return finish();
@@ -600,7 +606,7 @@ Cycles Agent::signal(CpuId cpu, Cycles t, std::uint8_t fault) {
   check_current(cpu, "signal delivery", false);
   if (fault) refuse_fault("signal delivery");
   Context& c = *current(cpu);
-  stats_.add(Stat::signal_frames, c.id, 1);
+  stats_->add(Stat::signal_frames, c.id, 1);
   c.sigframes.push_back(policy_.signal_deliver(*this, cpu, c));
   c.in_user = true;
   policy_.return_to_user(*this, cpu, c);
@@ -632,7 +638,7 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   Context& child = contexts_[child_id];
   check_fork_child(parent, child);
   child.in_user = true;
-  stats_.add(Stat::forks, child.id, 1);
+  stats_->add(Stat::forks, child.id, 1);
   policy_.fork(*this, cpu, parent, child);
   return finish();
 }
@@ -749,7 +755,7 @@ void Agent::hyp_save_host(CpuId cpu, Context& thread, bool sve) {
     thread.image.set_init(kMaskSve);
     thread.fp_type = FpType::kFpsimd;
   }
-  stats_.add(AStat::hyp_host_saves, thread.id, 1);
+  stats_->add(AStat::hyp_host_saves, thread.id, 1);
   account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskVec : kMaskFpsimd,
           sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
 }
@@ -767,7 +773,7 @@ void Agent::hyp_load_guest(CpuId cpu, Vcpu& v) {
     cs.rf.regs.set_init(bit(kSveZ));  // V writes clear the Z upper bits
   }
   cs.rf.modified = 0;
-  stats_.add(AStat::guest_loads, g.id, 1);
+  stats_->add(AStat::guest_loads, g.id, 1);
   account(false, cpu, g, Cause::guest_trap, v.sve, v.sve ? kMaskVec : kMaskFpsimd,
           v.sve ? "hyp_sve_load_guest" : "hyp_fpsimd_load_guest");
 }
@@ -778,7 +784,7 @@ void Agent::hyp_switch_to_guest(CpuId cpu, Vcpu& v) {
   // __fpsimd_save_state(&host_ctxt->gp_regs.fp_regs): whatever the
   // registers hold, restored as it was at exit.
   cs.hyp_host.copy_from(cs.rf.regs, kMaskFpsimd);
-  stats_.add(AStat::hyp_host_saves, thread.id, 1);
+  stats_->add(AStat::hyp_host_saves, thread.id, 1);
   account(true, cpu, thread, Cause::guest_trap, false, kMaskFpsimd, "hyp_fpsimd_save_host");
   hyp_load_guest(cpu, v);
   cs.hyp_guest_live = true;
@@ -791,20 +797,20 @@ void Agent::hyp_switch_to_host(CpuId cpu, Vcpu& v) {
   // __fpsimd_save_state(&guest_ctxt->gp_regs.fp_regs) then
   // __fpsimd_restore_state(&host_ctxt->gp_regs.fp_regs).
   g.image.copy_from(cs.rf.regs, kMaskFpsimd);
-  stats_.add(AStat::guest_saves, g.id, 1);
+  stats_->add(AStat::guest_saves, g.id, 1);
   account(true, cpu, g, Cause::vm_exit, false, kMaskFpsimd, "hyp_fpsimd_save_guest");
   cs.rf.regs.copy_from(cs.hyp_host, kMaskFpsimd);
   cs.rf.regs.set_init(bit(kSveZ));
-  stats_.add(AStat::hyp_host_restores, thread.id, 1);
+  stats_->add(AStat::hyp_host_restores, thread.id, 1);
   account(false, cpu, thread, Cause::vm_exit, false, kMaskFpsimd, "hyp_fpsimd_restore_host");
   cs.hyp_guest_live = false;
 }
 
 void Agent::take_guest_trap(CpuId cpu, Vcpu& v) {
-  stats_.add(Stat::traps, v.guest, 1);
-  stats_.add(AStat::traps_guest_fp, v.guest, 1);
+  stats_->add(Stat::traps, v.guest, 1);
+  stats_->add(AStat::traps_guest_fp, v.guest, 1);
   ++cpus_[cpu].traps;
-  stats_.cause(Cause::guest_trap).traps += 1;
+  stats_->cause(Cause::guest_trap).traps += 1;
   charge(cpu, v.guest, Stat::trap_cycles, cost_.hyp_fp_trap, "guest_fp_trap", Cause::guest_trap, 0,
          v.sve ? kMaskVec : kMaskFpsimd);
 }
@@ -824,13 +830,13 @@ Vcpu& Agent::running_vcpu(CpuId cpu, const char* what, bool in_guest) {
 }
 
 void Agent::load_vcpu(CpuId cpu, Vcpu& v) {
-  stats_.add(AStat::vcpu_loads, v.guest, 1);
+  stats_->add(AStat::vcpu_loads, v.guest, 1);
   v.loaded = true;
   kvm_->vcpu_load(*this, cpu, v, contexts_[v.thread]);
 }
 
 void Agent::put_vcpu(CpuId cpu, Vcpu& v) {
-  stats_.add(AStat::vcpu_puts, v.guest, 1);
+  stats_->add(AStat::vcpu_puts, v.guest, 1);
   kvm_->vcpu_put(*this, cpu, v, contexts_[v.thread]);
   v.loaded = false;
 }
@@ -847,6 +853,10 @@ void Agent::guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, Compone
     throw SemanticError{"SVE use by the guest of vCPU " + v.name +
                         ", which has no SVE (the guest would get an UNDEF: declare the VM with \"sve\": true)"};
   }
+  if (touched & (kMaskZa | kMaskFpmr)) {
+    throw SemanticError{"SME or FPMR use by the guest of vCPU " + v.name +
+                        ": guest SME and FPMR are not modelled (a vCPU has neither; KVM traps them)"};
+  }
   if (!cs.guest_fp_open) {
     // ESR_EL2.EC = FP_ASIMD or SVE: the instruction is retried after the
     // hypervisor's handler.
@@ -857,7 +867,7 @@ void Agent::guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, Compone
     cs.guest_fp_open = true;
   }
   checked_use(
-      checker_, t + static_cast<Cycles>(pending_), cpu, g, cs.rf, write, read, release,
+      *checker_, t + static_cast<Cycles>(pending_), cpu, g, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
 }
 
@@ -884,7 +894,7 @@ Cycles Agent::kvm_run(CpuId cpu, Cycles t, ContextId guest) {
     thread.in_user = false;
     policy_.syscall_enter(*this, cpu, thread);
   }
-  stats_.add(AStat::kvm_runs, v.guest, 1);
+  stats_->add(AStat::kvm_runs, v.guest, 1);
   thread.vcpu = vid;
   v.in_run = true;
   // kvm_arch_vcpu_ioctl_run() -> vcpu_load() -> kvm_arch_vcpu_load().
@@ -896,7 +906,7 @@ Cycles Agent::vm_entry(CpuId cpu, Cycles t) {
   event_time_ = t;
   Vcpu& v = running_vcpu(cpu, "vm_entry", false);
   Context& thread = contexts_[v.thread];
-  stats_.add(AStat::vm_entries, v.guest, 1);
+  stats_->add(AStat::vm_entries, v.guest, 1);
   kvm_->ctxflush(*this, cpu, v, thread);
   cpus_[cpu].guest_fp_open = !kvm_->guest_fp_trapped(*this, cpu, v);
   v.in_guest = true;
@@ -908,7 +918,7 @@ Cycles Agent::vm_exit(CpuId cpu, Cycles t) {
   event_time_ = t;
   Vcpu& v = running_vcpu(cpu, "vm_exit", true);
   Context& thread = contexts_[v.thread];
-  stats_.add(AStat::vm_exits, v.guest, 1);
+  stats_->add(AStat::vm_exits, v.guest, 1);
   for (Observer* o : observers_) o->on_guest(cpu, event_time_, v.guest, false);
   kvm_->exit(*this, cpu, v, thread);
   cpus_[cpu].guest_fp_open = false;

@@ -63,6 +63,15 @@ struct CpuState {
 class Agent {
  public:
   Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker);
+  // A copy of `o`'s state (explore's clone of a run) counting into `stats`
+  // and checked by `checker` (a copy of o's), under the same machine,
+  // costs and policy (policies keep no state of their own), without
+  // observers.
+  Agent(const Agent& o, Stats& stats, Checker& checker) : Agent(o) {
+    stats_ = &stats;
+    checker_ = &checker;
+    observers_.clear();
+  }
 
   ContextId add_context(std::string name, ContextKind kind);
   void start();
@@ -98,7 +107,7 @@ class Agent {
   void set_kvm(KvmScheme* kvm) { kvm_ = kvm; }
   void add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl);
 
-  void before_event(CpuId cpu, Cycles t) { checker_.advance(cpu, t); }
+  void before_event(CpuId cpu, Cycles t) { checker_->advance(cpu, t); }
   void after_event(CpuId cpu, Cycles t);
 
   // ---- primitives (fpsimd.c) ----
@@ -191,12 +200,16 @@ class Agent {
   CpuView cpu_view(CpuId cpu) const;
   const Machine& machine() const { return machine_; }
   const CostModel& cost() const { return cost_; }
-  Stats& stats() { return stats_; }
+  Stats& stats() { return *stats_; }
   size_t num_contexts() const { return contexts_.size(); }
   std::string context_name(ContextId id) const;
   void add_observer(Observer* o) { observers_.push_back(o); }
+  // Explore's key (ArchAgent::state_key): every CPU, context and vCPU field
+  // a later event reads, and the checker's memory.
+  void state_key(StateKey& k) const;
 
  private:
+  Agent(const Agent&) = default;
   Cycles finish();
   // A trap-control register write when its value changes: counted, charged.
   template <typename T>
@@ -214,8 +227,8 @@ class Agent {
   const Machine& machine_;
   const CostModel& cost_;
   Policy& policy_;
-  Stats& stats_;
-  Checker& checker_;
+  Stats* stats_;  // pointers, not references: clone() rebinds them
+  Checker* checker_;
   std::vector<Observer*> observers_;
   std::vector<CpuState> cpus_;
   std::vector<Context> contexts_;

@@ -72,6 +72,14 @@ class Arm64Run final : public ArchAgent {
   // arm64 has no features a task must request before first use.
   Cycles request_dynamic_features(CpuId, Cycles) override { return 0; }
   std::vector<ContextId> runner_threads() const override { return threads_; }
+  // The policy and KVM scheme objects keep no state of their own: the
+  // agent's key is the run's.
+  void state_key(StateKey& k) const override { agent_.state_key(k); }
+  Arm64Run(const Arm64Run& o, Stats& stats, Checker& checker)
+      : policy_(o.policy_), kvm_(o.kvm_), agent_(o.agent_, stats, checker), threads_(o.threads_) {}
+  std::unique_ptr<ArchAgent> clone(Stats& stats, Checker& checker) const override {
+    return std::make_unique<Arm64Run>(*this, stats, checker);
+  }
 
  private:
   Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
@@ -90,8 +98,9 @@ class Arm64Run final : public ArchAgent {
     }
     panic("arm64: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
   }
-  std::unique_ptr<Policy> policy_;
-  std::unique_ptr<KvmScheme> kvm_;
+  // Shared by clones: policies and KVM schemes keep no state.
+  std::shared_ptr<Policy> policy_;
+  std::shared_ptr<KvmScheme> kvm_;
   Agent agent_;
   std::vector<ContextId> threads_;  // per context: a vCPU's thread, else kNoContext
 };
@@ -254,6 +263,31 @@ class Arm64Arch final : public Arch {
   void add_plugin_policy(std::unique_ptr<fpusim::PluginPolicy>) const override {
     panic("arm64: add_plugin_policy without a successful check_plugin_policy");
   }
+  // Uses of FPSIMD and SVE, a second vector length, and with SME: SMSTART
+  // and SMSTOP and uses of ZA; with vCPUs: the run loop.
+  ExploreParts explore_parts(const MachineBase& mb, unsigned vcpus) const override {
+    const Machine& m = static_cast<const Machine&>(mb);
+    ExploreParts p;
+    p.costs = "arm64-neoverse";
+    p.uses = {R"(["fpsimd"])"};
+    if (m.sve) {
+      p.uses.push_back(R"(["sve"])");
+      if (m.sve_vls.size() > 1 && m.sve_vls.front() != m.default_vl) {
+        p.letters.push_back(R"({"ev": "sve_set_vl", "vl": )" + std::to_string(m.sve_vls.front()) + "}");
+        p.letters.push_back(R"({"ev": "sve_set_vl", "vl": )" + std::to_string(m.default_vl) + "}");
+      }
+    }
+    if (m.sme) {
+      p.uses.push_back(R"(["za"])");
+      p.letters.push_back(R"({"ev": "smstart"})");
+      p.letters.push_back(R"({"ev": "smstart", "za": true, "sm": false})");
+      p.letters.push_back(R"({"ev": "smstop"})");
+    }
+    if (vcpus == 0) return p;
+    add_explore_vm(p, vcpus, "irq");
+    return p;
+  }
+
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {

@@ -25,6 +25,7 @@
 #include "models/core/machine.h"
 #include "models/core/event_syntax.h"
 #include "models/core/observer.h"
+#include "models/core/state_key.h"
 #include "models/core/stats.h"
 #include "models/core/summary.h"
 
@@ -63,6 +64,14 @@ class ArchAgent {
   // Per context: the thread that runs it (a vCPU's guest state), else
   // kNoContext; a use may name the guest its thread runs.
   virtual std::vector<ContextId> runner_threads() const = 0;
+  // The run's model state as `fpusim explore`'s key (models/core/state_key.h):
+  // the agent's, its policy's and its checker's, everything its future
+  // depends on.
+  virtual void state_key(StateKey& k) const = 0;
+  // A copy of this run's state that goes on by itself (explore tries each
+  // event on a copy), counting into `stats` and checked by `checker`, a copy
+  // of this run's checker (Checker's copy constructor); without observers.
+  virtual std::unique_ptr<ArchAgent> clone(Stats& stats, Checker& checker) const = 0;
 };
 
 // The named policy a run uses, as the shared code sees it. A run with bugs
@@ -88,6 +97,23 @@ struct PluginPolicy {
   virtual std::string_view arch() const = 0;  // the Arch::name() it is for
   virtual const PolicyDesc& desc() const = 0;
 };
+
+// What `fpusim explore` (sim/app/explore.h) needs of an architecture
+// besides the core events; JSON documents as text.
+struct ExploreParts {
+  std::string costs;                 // the cost preset the machine goes with
+  std::string vms;                   // the scenario's "vms" for the vCPUs asked for ("": none)
+  std::vector<std::string> threads;  // the vCPU threads "vms" names, declared as contexts after the tasks
+  // The component lists (JSON arrays) its use letters write; the first is
+  // also what a ptrace state_write writes.
+  std::vector<std::string> uses;
+  std::vector<std::string> letters;  // its own events: JSON objects without "t" and "cpu"
+};
+
+// The VM every architecture's explore_parts() declares: "vm0" with vCPUs
+// vcpu0.. run by threads vmm0.., and the run-loop letters (kvm_run of each,
+// vm_entry, vm_exit with `exit_reason`, kvm_return).
+void add_explore_vm(ExploreParts& p, unsigned vcpus, std::string_view exit_reason);
 
 class Arch {
  public:
@@ -153,6 +179,11 @@ class Arch {
   // Kinds whose effect reaches other CPUs' contexts: no later event is
   // processed before one of them (Replayer::is_barrier).
   virtual std::uint32_t barrier_kinds() const = 0;
+
+  // ---- exploration ----
+  // Explore's parts on machine `m` with `vcpus` vCPUs (each with a thread of
+  // its own, in one VM).
+  virtual ExploreParts explore_parts(const MachineBase& m, unsigned vcpus) const = 0;
 
   // ---- the bug corpus (models/core/bugs.h) ----
   // Its bugs, in the order `fpusim list bugs` shows them.

@@ -17,6 +17,7 @@
 #include "models/core/function_ref.h"
 #include "models/core/types.h"
 #include "models/core/register_file.h"
+#include "models/core/state_key.h"
 #include "models/core/stats.h"
 
 namespace fpusim {
@@ -70,6 +71,9 @@ class Checker {
   // unless set_sizes() gives it its own.
   Checker(unsigned cpus, std::array<std::uint32_t, kMaxComponents> component_bytes, bool exposure_is_violation,
           Stats* stats, size_t max_recorded = 1000);
+
+  // A copy of `o`'s state (explore's clone of a run) counting into `stats`.
+  Checker(const Checker& o, Stats* stats) : Checker(o) { stats_ = stats; }
 
   // The component sizes of `ctx`'s data from now on (exposure is weighted by
   // the bytes of the foreign data, as its owner holds it).
@@ -153,6 +157,20 @@ class Checker {
       return;
     }
     update_exposed(cpu, t, user_ctx, regs, armed, name_of, components_of);
+  }
+
+  // What the checker remembers that decides its future verdicts (explore's
+  // state key): per CPU, whether an exposure window is open, and what the
+  // trap-configuration and foreign-registers rules last reported.
+  void state_key(StateKey& k) const {
+    for (CpuId c : k.cpus()) {
+      k.b(cpu_[c].bytes != 0);
+      k.ctx(trap_config_[c].ctx);
+      k.u(trap_config_[c].enabled);
+      k.u(trap_config_[c].trapped);
+      k.ctx(foreign_[c].ctx);
+      k.tokens(foreign_[c].tok, foreign_[c].comps);
+    }
   }
 
   const std::vector<Violation>& violations() const { return recorded_; }

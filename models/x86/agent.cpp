@@ -15,7 +15,7 @@ constexpr ComponentMask kDefaultKernelClobber = bit(kX87) | bit(kSSE) | bit(kYMM
 }  // namespace
 
 Agent::Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker)
-    : machine_(machine), cost_(cost), policy_(policy), stats_(stats), checker_(checker),
+    : machine_(machine), cost_(cost), policy_(policy), stats_(&stats), checker_(&checker),
       cpus_(machine.cpus) {
   for (unsigned i = 0; i < kMaxComponents && i < kNumXfeatures; ++i) {
     if (machine_.cfg.kernel.max_features & bit(i)) comp_bytes_[i] = component_size(machine_.cpuid, i);
@@ -37,7 +37,7 @@ ContextId Agent::add_context(std::string name, ContextKind kind, std::uint32_t p
   c.process = process;
   reset_fpstate(c);
   contexts_.push_back(std::move(c));
-  stats_.per_context.emplace_back();
+  stats_->per_context.emplace_back();
   return contexts_.back().id;
 }
 
@@ -82,19 +82,19 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
   }
   pending_ += static_cast<double>(c);
   const ContextId who = (ctx == kKernelContext) ? kNoContext : ctx;
-  stats_.add(Stat::fpu_cycles, who, c);
-  stats_.add(category, who, c);
-  stats_.per_cause[static_cast<size_t>(cause)].cycles += c;
+  stats_->add(Stat::fpu_cycles, who, c);
+  stats_->add(category, who, c);
+  stats_->per_cause[static_cast<size_t>(cause)].cycles += c;
 }
 
 void Agent::account_save_restore(bool save, CpuId cpu, ContextId ctx, Cause cause, Cycles cycles,
                                  std::uint64_t bytes, ComponentMask comps, std::string_view op) {
-  stats_.add(save ? Stat::saves : Stat::restores, ctx, 1);
-  stats_.add(save ? Stat::bytes_saved : Stat::bytes_restored, ctx, bytes);
-  auto& pc = stats_.per_cause[static_cast<size_t>(cause)];
+  stats_->add(save ? Stat::saves : Stat::restores, ctx, 1);
+  stats_->add(save ? Stat::bytes_saved : Stat::bytes_restored, ctx, bytes);
+  auto& pc = stats_->per_cause[static_cast<size_t>(cause)];
   (save ? pc.saves : pc.restores) += 1;
   for (unsigned i : bits(comps)) {
-    auto& s = stats_.per_component[i];
+    auto& s = stats_->per_component[i];
     if (save) {
       s.saves += 1;
       s.bytes_saved += comp_bytes_[i];
@@ -155,12 +155,12 @@ void Agent::xfd_update_state(CpuId cpu, const Fpstate& fps, Cause cause) {
   const ComponentMask xfd =
       fps.xfd | ((cs.kept && contexts_[cs.keeper].fpstate.id != fps.id) ? cs.kept : ComponentMask{0});
   if (cs.xfd_cache == xfd) {
-    stats_.add(XStat::xfd_writes_avoided);
+    stats_->add(XStat::xfd_writes_avoided);
     return;
   }
   cs.xfd_cache = xfd;
   cs.trap.xfd = xfd;
-  stats_.add(XStat::xfd_writes);
+  stats_->add(XStat::xfd_writes);
   charge(cpu, kNoContext, Stat::control_cycles, cost_.wrmsr_xfd, "wrmsr_xfd", cause, 0, xfd);
 }
 
@@ -179,7 +179,7 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
     // v4.x copy_kernel_to_xregs() WARNed and ignored it, and the registers
     // kept what they held (ptrace07's "FPU registers take on the values from
     // other tasks"; fixed by 814fb7bb7db5, which refuses such a write).
-    checker_.record_violation({ViolationKind::kKernelTrap, now(), cpu, c.id,
+    checker_->record_violation({ViolationKind::kKernelTrap, now(), cpu, c.id,
                                kNoContext, rfbm,
                                "XRSTOR from " + context_name(c.id) +
                                    "'s buffer, whose XSAVE header sets reserved bits: #GP in the kernel"});
@@ -194,8 +194,8 @@ void Agent::xrstor(CpuId cpu, Context& task, ComponentMask mask, Cause cause) {
   // trap the kernel takes on its own state access (kernel_trap). The model
   // counts it and goes on as if the XRSTOR had loaded the buffer.
   if (const ComponentMask armed = loaded & cs.trap.xfd) {
-    stats_.add(XStat::kernel_xrstor_nm, c.id, 1);
-    checker_.record_violation({ViolationKind::kKernelTrap, now(), cpu, c.id,
+    stats_->add(XStat::kernel_xrstor_nm, c.id, 1);
+    checker_->record_violation({ViolationKind::kKernelTrap, now(), cpu, c.id,
                                kNoContext, armed,
                                "XRSTOR of " + mask_to_names(armed) + " from " + context_name(c.id) +
                                    "'s buffer with XSTATE_BV set while IA32_XFD arms it: #NM in the kernel"});
@@ -219,7 +219,7 @@ void Agent::xsave_to_sigframe(CpuId cpu, Context& c) {
   const ComponentMask mask = c.fpstate.xfeatures & machine_.user_features();
   // The frame is the task's to read: the registers must hold its state,
   // checked as a use of everything the frame carries.
-  checker_.check_use(
+  checker_->check_use(
       now(), cpu, c.id, c.truth, cpus_[cpu].rf.regs, mask,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); },
       "registers saved into the signal frame");
@@ -250,7 +250,7 @@ void Agent::restore_init(CpuId cpu, ComponentMask mask, Cause cause) {
   cs.rf.regs.set_init(rfbm);
   cs.rf.modified &= ~rfbm;
   cs.rf.restored_from = 0;  // init_fpstate: no task buffer
-  stats_.add(Stat::init_restores);
+  stats_->add(Stat::init_restores);
   const std::uint64_t bytes = kXsaveHeaderSize;
   account_save_restore(false, cpu, cs.current, cause, cost_.restore(machine_.restore_insn(), bytes), bytes, 0,
                        "restore_init");
@@ -271,7 +271,7 @@ void Agent::pkru_load(CpuId cpu, const Context& ctx, Cause cause) {
     cs.rf.regs.present &= ~bit(kPKRU);
   }
   cs.rf.modified |= bit(kPKRU);
-  stats_.add(XStat::pkru_writes);
+  stats_->add(XStat::pkru_writes);
   charge(cpu, ctx.id, Stat::control_cycles, cost_.wrpkru, "wrpkru", cause, 8, bit(kPKRU));
 }
 
@@ -279,7 +279,7 @@ void Agent::set_ts(CpuId cpu, bool ts, Cause cause) {
   CpuState& cs = cpus_[cpu];
   if (cs.trap.cr0_ts == ts) return;
   cs.trap.cr0_ts = ts;
-  stats_.add(ts ? XStat::cr0_ts_sets : XStat::cr0_ts_clears);
+  stats_->add(ts ? XStat::cr0_ts_sets : XStat::cr0_ts_clears);
   charge(cpu, kNoContext, Stat::control_cycles, ts ? cost_.stts : cost_.clts, ts ? "stts" : "clts", cause);
 }
 
@@ -301,10 +301,10 @@ void Agent::save_into_child(CpuId cpu, Context& child) {
 }
 
 void Agent::take_trap(CpuId cpu, ContextId ctx, XStat kind, Cause cause, std::string_view op, ComponentMask comps) {
-  stats_.add(Stat::traps, ctx, 1);
-  stats_.add(kind, ctx, 1);
+  stats_->add(Stat::traps, ctx, 1);
+  stats_->add(kind, ctx, 1);
   ++cpus_[cpu].traps;
-  stats_.per_cause[static_cast<size_t>(cause)].traps += 1;
+  stats_->per_cause[static_cast<size_t>(cause)].traps += 1;
   charge(cpu, ctx, Stat::trap_cycles, cost_.nm_trap, op, cause, 0, comps);
 }
 
@@ -317,7 +317,7 @@ void Agent::after_event(CpuId cpu, Cycles t) {
     user = v->guest;  // the guest runs with whatever traps are armed
   }
   ComponentMask armed = cs.trap.cr0_ts ? machine_.user_features() : (cs.trap.xfd & machine_.user_features());
-  checker_.update(
+  checker_->update(
       cpu, t, user, user == kNoContext ? nullptr : &contexts_[user].truth, cs.rf.regs, armed,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
   // A task in user mode may reach a dynamic feature (AMX) only if its
@@ -326,7 +326,7 @@ void Agent::after_event(CpuId cpu, Cycles t) {
   // Trapped-though-owned is no x86 rule: lazy schemes trap owned state.
   if (machine_.dynamic && user != kNoContext && contexts_[user].is_user()) {
     const ComponentMask unowned = machine_.dynamic & ~cs.trap.xfd & ~contexts_[user].fpstate.xfeatures;
-    checker_.check_trap_config(t, cpu, user, unowned, 0, [this](ContextId id) { return context_name(id); });
+    checker_->check_trap_config(t, cpu, user, unowned, 0, [this](ContextId id) { return context_name(id); });
   }
   if (!observers_.empty()) {
     const CpuView view = cpu_view(cpu);
@@ -370,7 +370,7 @@ Cycles Agent::context_switch(CpuId cpu, Cycles t, ContextId next_id) {
       }
     }
   }
-  stats_.add(Stat::context_switches);
+  stats_->add(Stat::context_switches);
   policy_.switch_fpu(*this, cpu, prev, next);
   if (prev) {
     prev->running_on = kNoCpu;
@@ -407,7 +407,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
     if (handled == 4) panic("trap still pending after its handler ran");
     if (d.kind == TrapKind::kUd) {
       take_trap(cpu, c.id, XStat::traps_ud, Cause::nm_trap, "ud_trap", d.ud_bits);
-      stats_.add(XStat::sigill, c.id, 1);
+      stats_->add(XStat::sigill, c.id, 1);
       charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap);
       return finish();
     }
@@ -422,7 +422,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
       if (policy_.xfd_nm(*this, cpu, c, d.xfd_err)) continue;
       const ComponentMask want = d.xfd_err & machine_.dynamic;
       if ((process_of(c).perm & want) != want || !want) {
-        stats_.add(XStat::sigill, c.id, 1);
+        stats_->add(XStat::sigill, c.id, 1);
         charge(cpu, c.id, Stat::other_cycles, cost_.sigill, "sigill", Cause::nm_trap, 0, d.xfd_err);
         return finish();
       }
@@ -438,8 +438,8 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
       f.size = buffer_size(machine_.cpuid, f.xfeatures, machine_.compacted());
       f.user_size = standard_size(machine_.cpuid, f.xfeatures);
       f.image = StateImage{};
-      stats_.add(XStat::fpstate_reallocs, c.id, 1);
-      stats_.add(XStat::fpstate_bytes_grown, c.id, f.size - old_size);
+      stats_->add(XStat::fpstate_reallocs, c.id, 1);
+      stats_->add(XStat::fpstate_bytes_grown, c.id, f.size - old_size);
       charge(cpu, c.id, Stat::other_cycles, cost_.fpstate_realloc, "fpstate_realloc", Cause::xfd_realloc,
              f.size, want);
       xfd_update_state(cpu, f, Cause::xfd_realloc);
@@ -452,7 +452,7 @@ Cycles Agent::use(CpuId cpu, Cycles t, ComponentMask write, ComponentMask read, 
 
   // VZEROUPPER / TILERELEASE (release): back to init (XINUSE[i] = 0).
   checked_use(
-      checker_, t + static_cast<Cycles>(pending_), cpu, c, cs.rf, write, read, release,
+      *checker_, t + static_cast<Cycles>(pending_), cpu, c, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
   return finish();
 }
@@ -481,10 +481,10 @@ void Agent::kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool 
   // set), so irq_fpu_usable() refuses (kernel_fpu_disabled()).
   const bool guest_fpu_held = cur && cur->vcpu != kNoVcpu && vcpus_[cur->vcpu].fpu_loaded;
   if (guest_fpu_held || !policy_.kernel_fpu_usable(*this, cpu, cur, in_interrupt, interrupted_user)) {
-    stats_.add(Stat::kernel_fpu_fallbacks);
+    stats_->add(Stat::kernel_fpu_fallbacks);
     return;
   }
-  stats_.add(Stat::kernel_fpu_sections);
+  stats_->add(Stat::kernel_fpu_sections);
   policy_.kernel_fpu_begin(*this, cpu, cur);
   charge(cpu, kNoContext, Stat::control_cycles, cost_.fninit, "fninit", Cause::kernel_fpu);
   // The section's own SIMD work overwrites these registers with kernel data.
@@ -543,6 +543,10 @@ Cycles Agent::irq(CpuId cpu, Cycles t, bool kfpu, ComponentMask clobbers) {
 }
 
 void Agent::refuse_pending(const Context& c, const char* what) const {
+  if (c.vcpu != kNoVcpu) {
+    throw SemanticError{std::string(what) + " by " + c.name + ", which is inside KVM_RUN (vCPU " +
+                        vcpus_[c.vcpu].name + "): a kvm_return event must come first"};
+  }
   const bool sig = c.pending == Context::Pending::kSignal;
   throw SemanticError{std::string(what) + " by " + c.name + ", whose " + (sig ? "signal delivery" : "sigreturn") +
                       " faulted and waits in the kernel: its next " + (sig ? "signal" : "sigreturn") +
@@ -553,9 +557,9 @@ Cycles Agent::signal(CpuId cpu, Cycles t, std::uint8_t fault) {
   event_time_ = t;
   check_current(cpu, "signal delivery", false);
   Context& c = *current(cpu);
-  if (c.pending == Context::Pending::kSigreturn) refuse_pending(c, "signal delivery");
+  if (c.pending == Context::Pending::kSigreturn || c.vcpu != kNoVcpu) refuse_pending(c, "signal delivery");
   const bool retry = c.pending == Context::Pending::kSignal;
-  if (!retry) stats_.add(Stat::signal_frames, c.id, 1);
+  if (!retry) stats_->add(Stat::signal_frames, c.id, 1);
   if (fault == kFaultRetry) {
     // copy_fpstate_to_sigframe()'s XSAVE into the frame faulted: the task
     // faults the page in (and may be preempted) before it retries.
@@ -575,7 +579,7 @@ Cycles Agent::sigreturn(CpuId cpu, Cycles t, std::uint8_t fault) {
   event_time_ = t;
   check_current(cpu, "sigreturn", false);
   Context& c = *current(cpu);
-  if (c.pending == Context::Pending::kSignal) refuse_pending(c, "sigreturn");
+  if (c.pending == Context::Pending::kSignal || c.vcpu != kNoVcpu) refuse_pending(c, "sigreturn");
   if (c.sigframes.empty()) throw SemanticError{"sigreturn by " + c.name + " with no signal frame pending"};
   StateImage frame = c.sigframes.back();
   if (fault == kFaultRetry) {
@@ -615,7 +619,7 @@ Cycles Agent::fork(CpuId cpu, Cycles t, ContextId child_id) {
   child.need_fpu_load = true;
   child.last_cpu = kNoCpu;
   child.in_user = true;
-  stats_.add(Stat::forks, child.id, 1);
+  stats_->add(Stat::forks, child.id, 1);
   policy_.fork(*this, cpu, parent, child);
   return finish();
 }
@@ -638,6 +642,7 @@ Cycles Agent::exit(CpuId cpu, Cycles t) {
   event_time_ = t;
   check_current(cpu, "exit", false);
   Context& c = *current(cpu);
+  if (c.vcpu != kNoVcpu) refuse_pending(c, "exit");  // a task killed in a faulted retry may exit
   policy_.exit(*this, cpu, c);
   c.exited = true;
   c.in_user = false;
@@ -663,6 +668,9 @@ Cycles Agent::xcomp_perm(CpuId cpu, Cycles t, ComponentMask features) {
 Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
   Context& tc = contexts_[target];
+  if (tc.vcpu != kNoVcpu) {
+    throw SemanticError{"state read of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
+  }
   if (tc.pending != Context::Pending::kNone) {
     throw SemanticError{"state read of " + tc.name + ", which is in the kernel retrying a faulted " +
                         (tc.pending == Context::Pending::kSignal ? "signal delivery" : "sigreturn") +
@@ -682,6 +690,9 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
 Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header) {
   event_time_ = t;
   Context& tc = contexts_[target];
+  if (tc.vcpu != kNoVcpu) {
+    throw SemanticError{"state write of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
+  }
   if (tc.pending != Context::Pending::kNone) {
     throw SemanticError{"state write of " + tc.name + ", which is in the kernel retrying a faulted " +
                         (tc.pending == Context::Pending::kSignal ? "signal delivery" : "sigreturn") +

@@ -53,6 +53,15 @@ struct CpuState {
 class Agent {
  public:
   Agent(const Machine& machine, const CostModel& cost, Policy& policy, Stats& stats, Checker& checker);
+  // A copy of `o`'s state (explore's clone of a run) counting into `stats`
+  // and checked by `checker` (a copy of o's), under the same machine,
+  // costs and policy (policies keep no state of their own), without
+  // observers.
+  Agent(const Agent& o, Stats& stats, Checker& checker) : Agent(o) {
+    stats_ = &stats;
+    checker_ = &checker;
+    observers_.clear();
+  }
 
   std::uint32_t add_process(std::string name);
   ContextId add_context(std::string name, ContextKind kind, std::uint32_t process);
@@ -117,7 +126,7 @@ class Agent {
   const Vcpu* guest_running(CpuId cpu) const;
 
   // Exposure accounting around events (see Checker).
-  void before_event(CpuId cpu, Cycles t) { checker_.advance(cpu, t); }
+  void before_event(CpuId cpu, Cycles t) { checker_->advance(cpu, t); }
   void after_event(CpuId cpu, Cycles t);
 
   // ---- primitives used by policies (arch/x86/kernel/fpu/) ----
@@ -198,12 +207,16 @@ class Agent {
   Process& process_of(const Context& c) { return processes_[c.process]; }
   const Machine& machine() const { return machine_; }
   const CostModel& cost() const { return cost_; }
-  Stats& stats() { return stats_; }
+  Stats& stats() { return *stats_; }
   size_t num_contexts() const { return contexts_.size(); }
   std::string context_name(ContextId id) const;
   void add_observer(Observer* o) { observers_.push_back(o); }
+  // Explore's key (ArchAgent::state_key): every CPU, context, process, VM
+  // and vCPU field a later event reads, and the checker's memory.
+  void state_key(StateKey& k) const;
 
  private:
+  Agent(const Agent&) = default;
   // Returns and clears the cycles charged by this event (inline: every
   // event ends here).
   Cycles finish() {
@@ -216,9 +229,12 @@ class Agent {
   // if irq_fpu_usable() allows it.
   void kernel_fpu_section(CpuId cpu, Context* cur, bool in_interrupt, bool interrupted_user,
                           ComponentMask clobbers);
-  // That `c` has no signal delivery or sigreturn pending after a fault.
+  // That `c` is at a syscall boundary of its own: no signal delivery or
+  // sigreturn pending after a fault, and not inside KVM_RUN, where the
+  // thread stays in the ioctl until kvm_return (signals are delivered, and
+  // a ptrace stop reached, only on the way out).
   void check_not_pending(const Context& c, const char* what) const {
-    if (c.pending != Context::Pending::kNone) refuse_pending(c, what);
+    if (c.pending != Context::Pending::kNone || c.vcpu != kNoVcpu) refuse_pending(c, what);
   }
   [[noreturn]] void refuse_pending(const Context& c, const char* what) const;
   // That a user context runs on `cpu` (in user mode if `need_user_mode`);
@@ -258,8 +274,8 @@ class Agent {
   const Machine& machine_;
   const CostModel& cost_;
   Policy& policy_;
-  Stats& stats_;
-  Checker& checker_;
+  Stats* stats_;  // pointers, not references: clone() rebinds them
+  Checker* checker_;
   std::vector<Observer*> observers_;
   std::vector<CpuState> cpus_;
   std::vector<Context> contexts_;

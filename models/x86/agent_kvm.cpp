@@ -75,12 +75,12 @@ void Agent::create_vm_at_start(std::uint32_t vm) {
   Process& p = processes_[vms_[vm].process];
   p.guest_perm |= vms_[vm].supported_xcr0 & machine_.dynamic;
   // Not part of the run: no counters, no cycles, no observers.
-  const Stats before = stats_;
+  const Stats before = *stats_;
   std::vector<Observer*> observers;
   observers.swap(observers_);
   vm_create(0, 0, vm);
   observers.swap(observers_);
-  stats_ = before;
+  *stats_ = before;
   pending_ = 0;
 }
 
@@ -132,8 +132,8 @@ void Agent::grow_guest_fpstate(CpuId cpu, Vcpu& v, ComponentMask features, Cause
   f.xfeatures |= features;
   f.size = buffer_size(machine_.cpuid, f.xfeatures, true);
   f.user_size = standard_size(machine_.cpuid, f.xfeatures & machine_.user_features());
-  stats_.add(XStat::fpstate_reallocs, g.id, 1);
-  stats_.add(XStat::fpstate_bytes_grown, g.id, f.size - old_size);
+  stats_->add(XStat::fpstate_reallocs, g.id, 1);
+  stats_->add(XStat::fpstate_bytes_grown, g.id, f.size - old_size);
   charge(cpu, g.id, Stat::other_cycles, cost_.fpstate_realloc, "fpstate_realloc", cause, f.size, features);
 }
 
@@ -179,7 +179,7 @@ Cycles Agent::vm_create(CpuId cpu, Cycles t, std::uint32_t vm_id) {
   }
   vm.exists = true;
   p.guest_perm_locked = true;  // fpu_init_guest_permissions()
-  stats_.add(XStat::vm_creates);
+  stats_->add(XStat::vm_creates);
   for (std::uint32_t id : vm.vcpus) {
     Vcpu& v = vcpus_[id];
     v.exists = true;
@@ -244,7 +244,7 @@ Cycles Agent::vm_destroy(CpuId cpu, Cycles t, std::uint32_t vm_id) {
 void Agent::load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
-  stats_.add(XStat::kvm_fpu_loads, g.id, 1);
+  stats_->add(XStat::kvm_fpu_loads, g.id, 1);
   if (kvm_->guest_fpu_per_run()) {
     // Save only if the registers are the thread's (!TIF_NEED_FPU_LOAD);
     // v5.2..v5.5 saved unconditionally (fixed by c9aef3b85f42).
@@ -277,7 +277,7 @@ void Agent::load_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
 void Agent::put_guest_fpu(CpuId cpu, Context& thread, Vcpu& v) {
   const Vm& vm = vms_[v.vm];
   Context& g = contexts_[v.guest];
-  stats_.add(XStat::kvm_fpu_unloads, g.id, 1);
+  stats_->add(XStat::kvm_fpu_unloads, g.id, 1);
   if (kvm_->guest_fpu_per_run()) {
     if (!vm.confidential && (policy_.regs_live(*this, thread) || bug(Bug::kKvmIgnoresNeedFpuLoad))) {
       save(cpu, thread, Cause::kvm_run);
@@ -320,7 +320,7 @@ Cycles Agent::kvm_run(CpuId cpu, Cycles t, std::uint32_t vid) {
   }
   if (!v.exists) throw SemanticError{"KVM_RUN of vCPU " + v.name + ", whose VM " + vms_[v.vm].name + " does not exist"};
   if (v.in_run) throw SemanticError{"KVM_RUN of vCPU " + v.name + ", which is already inside KVM_RUN"};
-  stats_.add(XStat::kvm_runs, v.guest, 1);
+  stats_->add(XStat::kvm_runs, v.guest, 1);
   thread.in_user = false;  // the ioctl
   thread.vcpu = vid;
   v.in_run = true;
@@ -366,7 +366,7 @@ void Agent::enter_guest(CpuId cpu, Context& thread, Vcpu& v) {
   // A confidential guest's registers come from the firmware.
   if (vm.confidential) cs.rf.regs.copy_from(v.firmware, machine_.user_features() & ~bit(kPKRU));
   v.in_guest = true;
-  stats_.add(XStat::vm_entries, g.id, 1);
+  stats_->add(XStat::vm_entries, g.id, 1);
   for (Observer* o : observers_) o->on_guest(cpu, now(), g.id, true);
 }
 
@@ -376,7 +376,7 @@ void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
   Context& g = contexts_[v.guest];
   (void)thread;
   v.in_guest = false;
-  stats_.add(XStat::vm_exits, g.id, 1);
+  stats_->add(XStat::vm_exits, g.id, 1);
   for (Observer* o : observers_) o->on_guest(cpu, now(), g.id, false);
   if (vm.confidential) {
     // The TDX module / SEV-ES VMSA saves the guest registers and scrubs them.
@@ -391,7 +391,7 @@ void Agent::exit_guest(CpuId cpu, Context& thread, Vcpu& v) {
     Fpstate& f = g.fpstate;
     f.xfd = cs.trap.xfd;
     cs.xfd_cache = cs.trap.xfd;
-    stats_.add(XStat::xfd_syncs);
+    stats_->add(XStat::xfd_syncs);
     charge(cpu, g.id, Stat::control_cycles, cost_.rdmsr_xfd, "rdmsr_xfd", Cause::vm_exit, 0, cs.trap.xfd);
   }
   // "if (vcpu->arch.guest_fpu.xfd_err) wrmsrq(MSR_IA32_XFD_ERR, 0)": host
@@ -452,14 +452,14 @@ Cycles Agent::kvm_return(CpuId cpu, Cycles t) {
 
 void Agent::fpu_exit_round_trip(CpuId cpu, Vcpu& v, VmExitReason reason, std::string_view op, bool full) {
   (void)reason;
-  stats_.add(XStat::fpu_vm_exits, v.guest, 1);
+  stats_->add(XStat::fpu_vm_exits, v.guest, 1);
   if (!full) {  // else the exit and entry are counted where they happen
-    stats_.add(XStat::vm_exits, v.guest, 1);
-    stats_.add(XStat::vm_entries, v.guest, 1);
+    stats_->add(XStat::vm_exits, v.guest, 1);
+    stats_->add(XStat::vm_entries, v.guest, 1);
   }
-  stats_.add(Stat::traps, v.guest, 1);
+  stats_->add(Stat::traps, v.guest, 1);
   ++cpus_[cpu].traps;
-  stats_.per_cause[static_cast<size_t>(Cause::vm_exit)].traps += 1;
+  stats_->per_cause[static_cast<size_t>(Cause::vm_exit)].traps += 1;
   charge(cpu, v.guest, Stat::trap_cycles, cost_.vm_exit, op, Cause::vm_exit);
 }
 
@@ -526,7 +526,7 @@ void Agent::check_guest_xfd_input(const Vcpu& v, GuestMsr msr, ComponentMask val
 void Agent::check_guest_msr(CpuId cpu, Vcpu& v, GuestMsr msr, ComponentMask got) {
   const ComponentMask want = msr == GuestMsr::kXfd ? v.truth_xfd : v.truth_xfd_err;
   if (got == want) return;
-  checker_.record_violation({ViolationKind::kLost, now(), cpu, v.guest,
+  checker_->record_violation({ViolationKind::kLost, now(), cpu, v.guest,
                              kNoContext, got ^ want,
                              "guest RDMSR " + std::string(guest_msr_name(msr)) + " returns " + hex(got) +
                                  "; the guest's value is " + hex(want)});
@@ -544,14 +544,14 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
       // KVM intercepts #UD (emulation) and reflects it: the instruction
       // does not execute.
       fpu_exit_round_trip(cpu, v, VmExitReason::other, "guest_ud");
-      stats_.add(XStat::guest_ud, g.id, 1);
+      stats_->add(XStat::guest_ud, g.id, 1);
       return;
     }
     if (d.kind == TrapKind::kNmTs) {
       // v4.x: the #NM exit of a lazily-run guest -> vmx_fpu_activate(),
       // then VM entry loads the guest FPU and the instruction re-executes.
       fpu_exit_round_trip(cpu, v, VmExitReason::nm, "guest_nm_ts_exit", true);
-      stats_.add(XStat::traps_nm_ts, g.id, 1);
+      stats_->add(XStat::traps_nm_ts, g.id, 1);
       v.fpu_active = true;
       v.deactivate_pending = false;
       exit_guest(cpu, thread, v);
@@ -567,7 +567,7 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
       // KVM's bits, restore the guest's XFD_ERR and retry: the guest sees
       // nothing.
       fpu_exit_round_trip(cpu, v, VmExitReason::nm, "guest_first_use_exit");
-      stats_.add(XStat::traps_nm_xfd, g.id, 1);
+      stats_->add(XStat::traps_nm_xfd, g.id, 1);
       grow_guest_fpstate(cpu, v, kvm_only, Cause::vm_exit);
       v.kvm_xfd &= ~kvm_only;
       set_guest_xfd(cpu, v, v.guest_xfd_msr, true);
@@ -575,12 +575,12 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
       charge(cpu, g.id, Stat::control_cycles, cost_.wrmsr_xfd_err, "wrmsr_xfd_err", Cause::vm_exit, 0, v.xfd_err);
       if (!v.kvm_xfd && v.guest_xfd_msr && !v.xfd_no_write_intercept) {
         v.xfd_no_write_intercept = true;
-        stats_.add(XStat::xfd_passthrough, g.id, 1);
+        stats_->add(XStat::xfd_passthrough, g.id, 1);
       }
       continue;
     }
-    stats_.add(XStat::guest_nm_injected, g.id, 1);
-    stats_.add(XStat::traps_nm_xfd, g.id, 1);
+    stats_->add(XStat::guest_nm_injected, g.id, 1);
+    stats_->add(XStat::traps_nm_xfd, g.id, 1);
     v.truth_xfd_err |= d.xfd_err;  // what the guest's #NM handler must read
     if (nm_intercepted(v)) {
       // handle_nm_fault_irqoff(): if the guest XFD is non-zero, snapshot
@@ -613,7 +613,7 @@ void Agent::guest_use(CpuId cpu, Vcpu& v, ComponentMask write, ComponentMask rea
   }
   v.undefined &= ~touched;
   checked_use(
-      checker_, now(), cpu, g, cs.rf, write, read, release,
+      *checker_, now(), cpu, g, cs.rf, write, read, release,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); });
 }
 
@@ -660,7 +660,7 @@ Cycles Agent::guest_wrmsr(CpuId cpu, Cycles t, GuestMsr msr, ComponentMask value
   // non-zero value" and intercept #NM from then on (b5274b1b7ba8).
   if (value && !v.kvm_xfd) {
     v.xfd_no_write_intercept = true;
-    stats_.add(XStat::xfd_passthrough, v.guest, 1);
+    stats_->add(XStat::xfd_passthrough, v.guest, 1);
   }
   return finish();
 }
@@ -688,7 +688,7 @@ Cycles Agent::guest_xsetbv(CpuId cpu, Cycles t, std::uint32_t index, ComponentMa
   const Vm& vm = vms_[v.vm];
   fpu_exit_round_trip(cpu, v, VmExitReason::xsetbv, "guest_xsetbv_exit");
   if (!v.osxsave) {  // CR4.OSXSAVE = 0: #UD (reflected)
-    stats_.add(XStat::guest_ud, g.id, 1);
+    stats_->add(XStat::guest_ud, g.id, 1);
     return finish();
   }
   constexpr ComponentMask kAvx512 = bit(kOpmask) | bit(kZmmHi256) | bit(kHi16Zmm);
@@ -699,7 +699,7 @@ Cycles Agent::guest_xsetbv(CpuId cpu, Cycles t, std::uint32_t index, ComponentMa
   if ((xcr0 & kAvx512) && ((xcr0 & kAvx512) != kAvx512 || !(xcr0 & bit(kYMM)))) ok = false;
   if ((xcr0 & kMaskAmx) && (xcr0 & kMaskAmx) != kMaskAmx) ok = false;
   if (!ok) {
-    stats_.add(XStat::guest_gp, g.id, 1);
+    stats_->add(XStat::guest_gp, g.id, 1);
     return finish();
   }
   // Nothing is saved or restored: the guest buffer is sized for every
@@ -713,8 +713,8 @@ Cycles Agent::guest_cr4(CpuId cpu, Cycles t, bool osxsave) {
   event_time_ = t;
   Vcpu& v = running_vcpu(cpu, "guest CR4 write", true);
   // CR4.OSXSAVE is host-owned (not in cr4_guest_owned_bits): the write exits.
-  stats_.add(XStat::vm_exits, v.guest, 1);
-  stats_.add(XStat::vm_entries, v.guest, 1);
+  stats_->add(XStat::vm_exits, v.guest, 1);
+  stats_->add(XStat::vm_entries, v.guest, 1);
   v.osxsave = osxsave;
   return finish();
 }
@@ -724,7 +724,7 @@ Cycles Agent::guest_cr4(CpuId cpu, Cycles t, bool osxsave) {
 void Agent::check_guest_image(CpuId cpu, Vcpu& v, const StateImage& image, const char* what) {
   Context& g = contexts_[v.guest];
   const ComponentMask mask = machine_.user_features() & ~bit(kPKRU) & ~v.undefined;
-  checker_.check_use(
+  checker_->check_use(
       now(), cpu, g.id, g.truth, image, mask,
       [this](ContextId id) { return context_name(id); }, [](ComponentMask m) { return mask_to_names(m); }, what);
 }
@@ -829,7 +829,7 @@ Cycles Agent::vcpu_load_state(CpuId cpu, Cycles t, std::uint32_t vid, std::uint3
   forget_disabled(v, s.xfd);
   if (s.xfd && !v.kvm_xfd && !v.xfd_no_write_intercept) {
     v.xfd_no_write_intercept = true;
-    stats_.add(XStat::xfd_passthrough, v.guest, 1);
+    stats_->add(XStat::xfd_passthrough, v.guest, 1);
   }
   return finish();
 }

@@ -98,6 +98,14 @@ class X86Run final : public ArchAgent {
     return cost;
   }
   std::vector<ContextId> runner_threads() const override { return threads_; }
+  // The policy and KVM scheme objects keep no state of their own: the
+  // agent's key is the run's.
+  void state_key(StateKey& k) const override { agent_.state_key(k); }
+  X86Run(const X86Run& o, Stats& stats, Checker& checker)
+      : policy_(o.policy_), agent_(o.agent_, stats, checker), threads_(o.threads_) {}
+  std::unique_ptr<ArchAgent> clone(Stats& stats, Checker& checker) const override {
+    return std::make_unique<X86Run>(*this, stats, checker);
+  }
 
  private:
   Cycles dispatch(CpuId cpu, Cycles t, const Event& e) {
@@ -126,7 +134,7 @@ class X86Run final : public ArchAgent {
     }
     panic("x86: event kind " + std::to_string(static_cast<unsigned>(e.kind)) + " has no handler");
   }
-  std::unique_ptr<Policy> policy_;
+  std::shared_ptr<Policy> policy_;  // shared by clones: a policy keeps no state
   Agent agent_;
   std::vector<ContextId> threads_;
 };
@@ -290,6 +298,30 @@ class X86Arch final : public Arch {
     static int next_order = 1000;
     policy_registry().add(next_order++, std::move(static_cast<PluginPolicy&>(*p).info));
   }
+  // Uses of SSE and AVX (every static user feature behaves alike in the
+  // model), and with AMX: the permission, a tile-data write and
+  // TILERELEASE; with vCPUs: the run loop, and with AMX the guest's XFD.
+  ExploreParts explore_parts(const MachineBase& mb, unsigned vcpus) const override {
+    const Machine& m = static_cast<const Machine&>(mb);
+    ExploreParts p;
+    p.costs = "intel-like";
+    p.uses = {R"(["sse", "ymm"])"};
+    const bool amx = m.dynamic & bit(kXtileData);
+    if (amx) {
+      p.uses.push_back(R"(["xtiledata"])");
+      p.letters.push_back(R"({"ev": "xcomp_perm", "features": ["xtiledata"]})");
+      p.letters.push_back(R"({"ev": "use", "release": ["xtiledata"]})");
+    }
+    if (vcpus == 0) return p;
+    add_explore_vm(p, vcpus, "io");
+    if (amx) {
+      p.letters.push_back(R"({"ev": "guest_wrmsr", "msr": "xfd", "value": ["xtiledata"]})");
+      p.letters.push_back(R"({"ev": "guest_wrmsr", "msr": "xfd", "value": []})");
+      p.letters.push_back(R"({"ev": "guest_rdmsr", "msr": "xfd_err"})");
+    }
+    return p;
+  }
+
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,
                                         const std::vector<Observer*>& observers) const override {

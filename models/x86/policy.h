@@ -16,6 +16,9 @@
 
 namespace fpusim::x86 {
 
+// A policy keeps no state of its own across events: the run's state is the
+// agent's (explore's clones share one policy object, and its state key is
+// the agent's).
 class Policy {
  public:
   virtual ~Policy() = default;

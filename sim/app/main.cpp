@@ -31,6 +31,7 @@
 #include "sim/input/replayer.h"
 #include "sim/output/report.h"
 #include "sim/app/sweep.h"
+#include "sim/app/explore.h"
 #include "sim/input/binary.h"
 #include "sim/input/event.h"
 
@@ -60,6 +61,7 @@ const char* kTopHelp =
     "  check SCENARIO...     run every policy a scenario's \"expect\" names and check the results\n"
     "  sweep GRID -o DIR     run a scenario over a grid of policies and --set values, one process per point\n"
     "  convert SCENARIO -o OUT.json   copy a trace scenario with its events in the binary format (OUT.fpt)\n"
+    "  explore --policy P    every sequence of events up to a bound on a small system; counterexamples as scenarios\n"
     "  layout MACHINE        a machine preset's state components and their layouts\n"
     "  list WHAT             policies | bugs | machines | costs | stats\n"
     "\n"
@@ -565,6 +567,60 @@ int cmd_convert(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int cmd_explore(const std::vector<std::string>& args) {
+  po::options_description o("fpusim explore --policy P [options]");
+  ExploreOptions eo;
+  o.add_options()("machine", po::value<std::string>()->default_value(eo.machine), "machine preset (name or file)")(
+      "costs", po::value<std::string>(), "cost preset (default: the architecture's)")(
+      "policy", po::value<std::string>(), "the policy explored (fpusim list policies); may carry --bug")(
+      "cpus", po::value<unsigned>()->default_value(eo.cpus), "CPUs (1 to 4)")(
+      "contexts", po::value<unsigned>()->default_value(eo.contexts),
+      "tasks A, B, ... (1 to 5), each a process of its own; a task that has not run may be a fork's child")(
+      "vcpus", po::value<unsigned>()->default_value(eo.vcpus), "vCPUs of one VM (0 to 2), each run by a thread vmmN")(
+      "depth", po::value<unsigned>()->default_value(eo.depth), "the bound: sequences of up to this many events")(
+      "events", po::value<std::string>(), "KIND,...: only these event kinds (\"ev\" names; default: all)")(
+      "out,o", po::value<std::string>(), "directory for the counterexample scenarios and explore.json")(
+      "jobs,j", po::value<unsigned>()->default_value(1), "threads (the results do not depend on it)")(
+      "no-symmetry", "do not fold interchangeable tasks and CPUs (more states, the same verdict)")(
+      "max-states", po::value<std::uint64_t>()->default_value(0), "stop after this many distinct states (0: none)")(
+      "verify", po::value<unsigned>()->default_value(0),
+      "self-check of the state key: N pairs of sequences that met under one key are extended by random suffixes, "
+      "whose futures must agree")("seed", po::value<std::uint64_t>()->default_value(1), "seed of --verify's suffixes");
+  add_bug_option(o);
+  o.add(common_options());
+  po::positional_options_description pos;
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Explores every sequence of abstract events (switches of any task onto any CPU, uses, syscalls,\n"
+                 "kernel-mode FP, interrupts, signals, fork, exec, exit, ptrace, the architecture's own, and with\n"
+                 "vCPUs the KVM run loop) up to --depth on a small system, breadth first, pruning states seen\n"
+                 "before. Each distinct violation (kind, last event) found is written, as a shortest sequence, as a\n"
+                 "scenario with an expect block that fpusim check reproduces.\n"
+                 "Exit code 0: bound exhausted, no violation; 1: violations; 2: bad input; 4: stopped by\n"
+                 "--max-states without a violation.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("policy")) throw UsageError{"explore needs --policy (fpusim list policies)"};
+  eo.machine = vm["machine"].as<std::string>();
+  if (vm.count("costs")) eo.costs = vm["costs"].as<std::string>();
+  eo.policy = vm["policy"].as<std::string>();
+  eo.bugs = bug_names(vm);
+  eo.cpus = vm["cpus"].as<unsigned>();
+  eo.contexts = vm["contexts"].as<unsigned>();
+  eo.vcpus = vm["vcpus"].as<unsigned>();
+  eo.depth = vm["depth"].as<unsigned>();
+  if (vm.count("events")) eo.events = split_commas(vm["events"].as<std::string>());
+  if (vm.count("out")) eo.out_dir = vm["out"].as<std::string>();
+  eo.jobs = vm["jobs"].as<unsigned>();
+  eo.symmetry = !vm.count("no-symmetry");
+  eo.max_states = vm["max-states"].as<std::uint64_t>();
+  eo.verify = vm["verify"].as<unsigned>();
+  eo.seed = vm["seed"].as<std::uint64_t>();
+  eo.sets = overrides(vm);
+  return run_explore(eo, std::cout, std::cerr);
+}
+
 int cmd_layout(const std::vector<std::string>& args) {
   po::options_description o("fpusim layout MACHINE [options]");
   o.add_options()("machine", po::value<std::string>(), "machine preset name or JSON file");
@@ -686,9 +742,10 @@ int main(int argc, char** argv) {
     if (cmd == "check") return cmd_check(rest);
     if (cmd == "sweep") return cmd_sweep(rest);
     if (cmd == "convert") return cmd_convert(rest);
+    if (cmd == "explore") return cmd_explore(rest);
     if (cmd == "layout") return cmd_layout(rest);
     if (cmd == "list") return cmd_list(rest);
-    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, convert, layout, list)"};
+    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, convert, explore, layout, list)"};
   } catch (const UsageError& e) {
     std::cerr << "fpusim: " << e.message << "\n";
     return kExitInput;

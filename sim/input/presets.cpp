@@ -199,11 +199,14 @@ std::unordered_map<std::string, ContextId> name_table(const Scenario& s) {
 }
 
 Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
+  return load_scenario_doc(load_json_file(path), path, sets);
+}
+
+Scenario load_scenario_doc(Json doc, const std::string& path, const std::vector<Override>& sets) {
   Scenario s;
   s.file = path;
   // The name in messages about the scenario document itself.
   const std::string file = with_overrides(path, sets, "");
-  Json doc = load_json_file(path);
   apply_overrides(doc, sets, "");
   if (doc.is_object()) {
     // Exactly one source of events: a trace inline, a trace file, or a

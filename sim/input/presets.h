@@ -124,5 +124,8 @@ std::unordered_map<std::string, ContextId> name_table(const Scenario& s);
 
 // Loads, validates and resolves a scenario (machine and costs included).
 Scenario load_scenario(const std::string& path, const std::vector<Override>& sets);
+// The same for a document already read (`fpusim explore` builds its own);
+// `path` names it in messages and presets resolve relative to it.
+Scenario load_scenario_doc(Json doc, const std::string& path, const std::vector<Override>& sets);
 
 }  // namespace fpusim

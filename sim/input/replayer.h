@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "sim/input/event.h"
+#include "sim/input/trace_rules.h"
 
 namespace fpusim {
 
@@ -71,7 +72,7 @@ class Replayer {
   static ReaderThread share_cores(unsigned processes);
   // Per context: the thread that runs a vCPU's guest state (kNoContext for
   // other contexts), so that a use may name the vCPU its thread runs.
-  void set_guest_threads(std::vector<ContextId> t) { guest_thread_ = std::move(t); }
+  void set_guest_threads(std::vector<ContextId> t) { rules_.set_guest_threads(std::move(t)); }
   std::uint64_t first_barrier() const { return barriers_.empty() ? UINT64_MAX : *barriers_.begin(); }
   void barrier_done(std::uint64_t index) { barriers_.erase(index); }
 
@@ -127,7 +128,6 @@ class Replayer {
   void take_batch();
   void fill(Batch& b);        // decodes and checks (reader thread)
   void reader();              // the reader thread's loop
-  void check(const Event& e, std::uint64_t& turn);  // trace-time checks (reader thread)
   // Bookkeeping for the simulation, in trace order.
   void note(const Event& e) {
     if (!(kind_bit(e.kind) & (barriers_kinds_ | kind_bit(EventKind::kFork)))) return;
@@ -142,13 +142,7 @@ class Replayer {
   size_t buffered_ = 0;
   size_t peak_buffered_ = 0;
   // Reader side: the trace-time view, for checks.
-  std::vector<ContextId> raw_current_;  // per CPU
-  std::vector<CpuId> raw_cpu_;          // per context
-  std::vector<bool> raw_started_;       // per context
-  std::vector<Cycles> raw_busy_until_;  // per CPU: end of the last event's "dur"
-  std::vector<std::uint64_t> switch_ins_read_;  // per context
-  const std::vector<std::string>* names_;
-  std::vector<ContextId> guest_thread_;
+  TraceRules rules_;
   // Simulation side.
   std::vector<bool> fork_pending_;      // per context: fork read, not yet processed
   std::vector<std::uint64_t> switch_ins_done_;  // per context: processed

@@ -1,0 +1,747 @@
+#include "sim/app/explore.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <cstdlib>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "models/core/arch.h"
+#include "sim/input/event.h"
+#include "sim/input/json_input.h"
+#include "sim/input/paths.h"
+#include "sim/input/trace_rules.h"
+#include "sim/output/atomic_file.h"
+
+namespace fpusim {
+
+namespace {
+
+// Events are this far apart: longer than any event's cost, so that each is
+// processed at its own time, in order, on every CPU, and no time rule (a
+// CPU busy with the previous event, a context leaving a CPU while another
+// takes it) decides anything. The scenarios written use the same times.
+constexpr Cycles kGap = 100000;
+constexpr Cycles kDur = 100;  // kernel_fpu sections and interrupts
+constexpr std::uint32_t kNoParent = ~std::uint32_t{0};
+
+struct Letter {
+  Json json;  // the event as a scenario writes it, without "t"
+  Event e;
+  std::string ev;
+};
+
+struct Hash128 {
+  std::uint64_t a = 0, b = 0;
+  bool operator==(const Hash128& o) const { return a == o.a && b == o.b; }
+};
+struct HashOf {
+  size_t operator()(const Hash128& h) const { return h.a; }
+};
+// Two independent 64-bit hashes of the key: a collision of both (which
+// would merge two different states) is out of reach at any state count
+// explore can hold.
+Hash128 hash_key(const std::string& s) {
+  Hash128 h;
+  h.a = std::hash<std::string>{}(s);
+  std::uint64_t f = 14695981039346656037ull;
+  for (unsigned char c : s) f = (f ^ c) * 1099511628211ull;
+  h.b = f;
+  return h;
+}
+
+// One run's state: the agent, its checker, the trace-time rules.
+struct State {
+  std::unique_ptr<Checker> checker;
+  std::unique_ptr<ArchAgent> agent;
+  std::unique_ptr<TraceRules> rules;
+};
+
+// The tree of sequences explored: each node is its parent's sequence and
+// one more letter.
+struct Node {
+  std::uint32_t parent;
+  std::uint32_t letter;
+};
+
+// A successor found by a worker: the letter, and the state's key, or the
+// violation kinds it ended in.
+struct Succ {
+  std::uint32_t letter;
+  std::uint32_t violations;  // bits of ViolationKind; 0: a state
+  Hash128 key;
+};
+
+struct Found {
+  std::uint32_t node;
+  std::string detail;  // the first violation's, as the checker words it
+};
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::uint64_t peak_rss_kib() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<std::uint64_t>(ru.ru_maxrss);
+}
+
+// JSON on one line as the project's scenarios write it: ", " and ": ";
+// `first` keys (those present) before the others.
+std::string inline_json(const Json& j, const std::vector<std::string>& first = {}) {
+  if (j.is_array()) {
+    std::string out = "[";
+    for (size_t i = 0; i < j.size(); ++i) out += (i ? ", " : "") + inline_json(j[i]);
+    return out + "]";
+  }
+  if (!j.is_object()) return j.dump();
+  std::vector<std::string> keys;
+  for (const std::string& k : first) {
+    if (j.contains(k)) keys.push_back(k);
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (std::find(first.begin(), first.end(), it.key()) == first.end()) keys.push_back(it.key());
+  }
+  std::string out = "{";
+  for (size_t i = 0; i < keys.size(); ++i) out += (i ? ", " : "") + Json(keys[i]).dump() + ": " + inline_json(j[keys[i]]);
+  return out + "}";
+}
+
+// A scenario document as the project writes them: its keys in the usual
+// order, one context, event and expectation per line.
+std::string format_scenario(const Json& doc) {
+  static const std::vector<std::string> order = {"format", "version", "name", "description", "machine", "costs",
+                                                 "policy", "cpus",    "contexts", "vms",      "events", "expect"};
+  std::string out = "{\n";
+  bool first = true;
+  for (const std::string& key : order) {
+    if (!doc.contains(key)) continue;
+    const Json& v = doc[key];
+    out += first ? "" : ",\n";
+    first = false;
+    out += "  " + Json(key).dump() + ": ";
+    if (key == "events" || key == "contexts" || key == "expect") {
+      const bool obj = v.is_object();
+      out += obj ? "{\n" : "[\n";
+      size_t i = 0;
+      for (auto e = v.begin(); e != v.end(); ++e, ++i) {
+        out += "    " + (obj ? Json(e.key()).dump() + ": " : std::string()) + inline_json(*e, {"t", "cpu", "ev", "totals"});
+        out += i + 1 < v.size() ? ",\n" : "\n";
+      }
+      out += obj ? "  }" : "  ]";
+    } else {
+      out += inline_json(v);
+    }
+  }
+  return out + "\n}\n";
+}
+
+class Explorer {
+ public:
+  Explorer(const ExploreOptions& o, std::ostream& out, std::ostream& progress)
+      : o_(o), out_(out), progress_(progress) {}
+
+  int run();
+
+ private:
+  void setup();
+  void add_letter(Json j, unsigned cpu);
+  std::unique_ptr<State> make_root(const PolicyDesc& policy, Stats& stats) const;
+  std::unique_ptr<State> copy(const State& s, Stats& stats) const {
+    auto c = std::make_unique<State>();
+    c->checker = std::make_unique<Checker>(*s.checker, &stats);
+    c->agent = s.agent->clone(stats, *c->checker);
+    c->rules = std::make_unique<TraceRules>(*s.rules);
+    return c;
+  }
+  // Applies letter `l` as the event at `step` of the sequence; false if
+  // the trace rules or the agent refuse it (the state is then spoiled).
+  bool apply(State& st, const Letter& l, size_t step) const;
+  // The canonical key (the least over the permutations tried) and which
+  // permutation gave it.
+  Hash128 key(const State& st, StateKey& k, std::string& best, size_t* perm = nullptr) const;
+  std::vector<std::uint32_t> path(std::uint32_t node) const {
+    std::vector<std::uint32_t> p;
+    for (; nodes_[node].parent != kNoParent; node = nodes_[node].parent) p.push_back(nodes_[node].letter);
+    std::reverse(p.begin(), p.end());
+    return p;
+  }
+  std::unique_ptr<State> replay(const std::vector<std::uint32_t>& p, Stats& stats) const;
+  void expand(std::uint32_t node, Stats& stats, std::vector<Succ>& out) const;
+  void write_counterexample(const std::string& name, const Found& f, const std::string& kinds, Json& summary);
+  void verify(Json& summary);
+
+  const ExploreOptions& o_;
+  std::ostream& out_;
+  std::ostream& progress_;
+  Json doc_;  // the scenario every counterexample starts from
+  Scenario s_;
+  const Arch* arch_ = nullptr;
+  std::unordered_map<std::string, ContextId> ids_;
+  std::vector<std::string> names_;
+  std::vector<ContextId> threads_;
+  std::vector<Letter> letters_;
+  std::vector<std::string> refused_;  // letters the architecture does not decode
+  unsigned tasks_ = 0;
+  std::vector<std::vector<ContextId>> ctx_perms_;
+  std::vector<std::vector<CpuId>> cpu_perms_;
+  Stats stats_proto_;
+  std::unique_ptr<State> root_;
+  std::vector<Node> nodes_;
+  std::unordered_map<Hash128, std::uint32_t, HashOf> seen_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> merged_;  // (node, node) pairs that met: verify's
+};
+
+void Explorer::add_letter(Json j, unsigned cpu) {
+  j["cpu"] = cpu;
+  Json one = j;
+  one["t"] = 0;
+  Letter l;
+  l.ev = j["ev"].get<std::string>();
+  if (!o_.events.empty() && std::find(o_.events.begin(), o_.events.end(), l.ev) == o_.events.end()) return;
+  try {
+    const Json events = Json::array({one});  // the source reads it in place
+    auto src = make_inline_source(*arch_, events, "fpusim explore", &ids_, s_.machine->cpus);
+    if (!src->next(l.e)) panic("explore: letter " + j.dump() + " decoded to nothing");
+  } catch (const InputError& e) {
+    // The architecture has no such event (arm64: a faulting signal frame).
+    const std::string d = j.dump();
+    if (cpu == 0) refused_.push_back(d + " (" + e.message + ")");
+    return;
+  }
+  l.json = std::move(j);
+  letters_.push_back(std::move(l));
+}
+
+void Explorer::setup() {
+  if (o_.cpus == 0 || o_.cpus > 4) throw InputError{"fpusim explore", "--cpus", "expected 1 to 4"};
+  if (o_.contexts == 0 || o_.contexts > 5) throw InputError{"fpusim explore", "--contexts", "expected 1 to 5"};
+  if (o_.vcpus > 2) throw InputError{"fpusim explore", "--vcpus", "expected 0 to 2"};
+  if (o_.depth == 0 || o_.depth > 64) throw InputError{"fpusim explore", "--depth", "expected 1 to 64"};
+  if (o_.jobs == 0) throw InputError{"fpusim explore", "-j", "expected at least 1"};
+  if (o_.policy.empty()) throw InputError{"fpusim explore", "--policy", "missing (fpusim list policies)"};
+  if (!o_.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o_.out_dir, ec);
+    if (ec || ::access(o_.out_dir.c_str(), W_OK | X_OK) != 0) {
+      throw InputError{o_.out_dir, "", "-o: cannot write in this directory" + (ec ? ": " + ec.message() : "")};
+    }
+  }
+
+  // The machine first: its architecture says what else the scenario has.
+  std::string machine = o_.machine;
+  const std::string mfile = preset_path("machines", machine, "");
+  if (machine.find('/') != std::string::npos || mfile != config_dir() + "/machines/" + machine + ".json") {
+    char* abs = ::realpath(mfile.c_str(), nullptr);
+    if (!abs) throw InputError{mfile, "", "--machine: cannot be opened"};
+    machine = abs;
+    std::free(abs);
+  }
+  Json mdoc = load_json_file(mfile);
+  apply_overrides(mdoc, o_.sets, "machine");
+  const Arch& arch = arch_of_machine(mdoc, mfile);
+  std::shared_ptr<MachineBase> m = arch.load_machine(mdoc, mfile);
+  if (o_.cpus > m->cpus) {
+    throw InputError{"fpusim explore", "--cpus",
+                     std::to_string(o_.cpus) + " CPUs, but machine " + m->name + " has " + std::to_string(m->cpus)};
+  }
+  const ExploreParts parts = arch.explore_parts(*m, o_.vcpus);
+
+  std::string policy = o_.policy;
+  for (const std::string& b : o_.bugs) policy += " --bug " + b;
+  tasks_ = o_.contexts;
+  Json contexts = Json::array();
+  std::vector<std::string> task_names;
+  for (unsigned i = 0; i < tasks_; ++i) {
+    task_names.push_back(std::string(1, static_cast<char>('A' + i)));
+    contexts.push_back({{"name", task_names.back()}});
+  }
+  for (const std::string& t : parts.threads) contexts.push_back({{"name", t}, {"process", "vmm"}});
+  doc_ = Json::object();
+  doc_["format"] = "fpusim-scenario";
+  doc_["version"] = 1;
+  doc_["name"] = "explore";
+  doc_["description"] = "fpusim explore";
+  doc_["machine"] = machine;
+  doc_["costs"] = o_.costs.empty() ? parts.costs : o_.costs;
+  doc_["policy"] = policy;
+  doc_["cpus"] = o_.cpus;
+  doc_["contexts"] = contexts;
+  if (!parts.vms.empty()) doc_["vms"] = Json::parse(parts.vms);
+  doc_["events"] = Json::array();
+  std::vector<Override> sets;  // the machine's and the costs' (the scenario's own keys are explore's)
+  for (const Override& v : o_.sets) {
+    if (v.key.rfind("machine.", 0) == 0 || v.key.rfind("costs.", 0) == 0) {
+      sets.push_back(v);
+    } else {
+      throw InputError{"fpusim explore", "--set " + v.key,
+                       "explore takes machine.KEY and costs.KEY overrides; the scenario is its own"};
+    }
+  }
+  s_ = load_scenario_doc(doc_, "fpusim explore", sets);
+  arch_ = find_arch(s_.arch);
+  ids_ = name_table(s_);
+  for (const auto& c : s_.contexts) names_.push_back(c.name);
+
+  // The alphabet: the core events on every CPU, then the architecture's.
+  std::vector<Json> core;
+  std::vector<std::string> switchable = task_names;
+  switchable.insert(switchable.end(), parts.threads.begin(), parts.threads.end());
+  for (const std::string& n : switchable) core.push_back({{"ev", "switch"}, {"next", n}});
+  core.push_back({{"ev", "switch"}, {"next", nullptr}});
+  for (const std::string& u : parts.uses) core.push_back({{"ev", "use"}, {"write", Json::parse(u)}});
+  core.push_back({{"ev", "syscall"}});
+  core.push_back({{"ev", "return_to_user"}});
+  core.push_back({{"ev", "kernel_fpu"}, {"in", "task"}, {"dur", kDur}});
+  core.push_back({{"ev", "kernel_fpu"}, {"in", "softirq"}, {"dur", kDur}});
+  core.push_back({{"ev", "irq"}, {"kernel_fpu", true}, {"dur", kDur}});
+  core.push_back({{"ev", "signal"}});
+  core.push_back({{"ev", "signal"}, {"fault", "retry"}});
+  core.push_back({{"ev", "sigreturn"}});
+  core.push_back({{"ev", "sigreturn"}, {"fault", "retry"}});
+  core.push_back({{"ev", "sigreturn"}, {"fault", "fatal"}});
+  for (const std::string& n : task_names) core.push_back({{"ev", "fork"}, {"child", n}});
+  core.push_back({{"ev", "exec"}});
+  core.push_back({{"ev", "exec"}, {"to_user", false}});
+  core.push_back({{"ev", "exit"}});
+  for (const std::string& n : task_names) {
+    core.push_back({{"ev", "state_read"}, {"target", n}});
+    core.push_back({{"ev", "state_write"}, {"target", n}, {"write", Json::parse(parts.uses.front())}});
+  }
+  for (const std::string& l : parts.letters) core.push_back(Json::parse(l));
+  std::vector<std::string> kinds;
+  for (const Json& j : core) {
+    const std::string ev = j["ev"].get<std::string>();
+    if (std::find(kinds.begin(), kinds.end(), ev) == kinds.end()) kinds.push_back(ev);
+  }
+  for (const std::string& e : o_.events) {
+    if (std::find(kinds.begin(), kinds.end(), e) == kinds.end()) {
+      throw InputError{"fpusim explore", "--events",
+                       "no event kind \"" + e + "\" on this machine; kinds: " + join(kinds, ", ")};
+    }
+  }
+  for (unsigned c = 0; c < o_.cpus; ++c) {
+    for (const Json& j : core) add_letter(j, c);
+  }
+  if (letters_.empty()) throw InputError{"fpusim explore", "--events", "no event of these kinds can be explored here"};
+
+  // The interchangeable: the tasks (each a process of its own, declared
+  // alike) and the CPUs. vCPU threads and guests keep their numbers.
+  const size_t n = s_.contexts.size();
+  std::vector<ContextId> tasks(tasks_);
+  for (unsigned i = 0; i < tasks_; ++i) tasks[i] = i;
+  do {
+    std::vector<ContextId> m(n);
+    for (ContextId c = 0; c < n; ++c) m[c] = c < tasks_ ? tasks[c] : c;
+    ctx_perms_.push_back(m);
+  } while (o_.symmetry && std::next_permutation(tasks.begin(), tasks.end()));
+  std::vector<CpuId> cpus(o_.cpus);
+  for (unsigned i = 0; i < o_.cpus; ++i) cpus[i] = i;
+  do {
+    cpu_perms_.push_back(cpus);
+  } while (o_.symmetry && std::next_permutation(cpus.begin(), cpus.end()));
+
+  root_ = make_root(*s_.policy, stats_proto_);
+}
+
+std::unique_ptr<State> Explorer::make_root(const PolicyDesc& policy, Stats& stats) const {
+  auto st = std::make_unique<State>();
+  st->checker = std::make_unique<Checker>(s_.machine->cpus, arch_->component_bytes(s_), s_.machine->lazyfp_vulnerable,
+                                          &stats);
+  st->agent = arch_->make_agent(s_, policy, stats, *st->checker, ids_, {});
+  st->rules = std::make_unique<TraceRules>(s_.machine->cpus, s_.contexts.size(), &names_);
+  st->rules->set_guest_threads(st->agent->runner_threads());
+  return st;
+}
+
+bool Explorer::apply(State& st, const Letter& l, size_t step) const {
+  Event e = l.e;
+  e.t = (step + 1) * kGap;
+  e.index = step;
+  std::uint64_t turn = 0;
+  try {
+    st.rules->check(e, EventOrigin{"fpusim explore", false}, turn);
+    st.agent->handle(e.cpu, e.t, e);
+  } catch (const InputError&) {
+    return false;
+  } catch (const SemanticError&) {
+    return false;
+  }
+  return true;
+}
+
+Hash128 Explorer::key(const State& st, StateKey& k, std::string& best, size_t* perm) const {
+  bool first = true;
+  size_t i = 0;
+  for (const auto& cp : ctx_perms_) {
+    for (const auto& up : cpu_perms_) {
+      k.reset(cp, up);
+      st.agent->state_key(k);
+      st.rules->state_key(k);
+      if (first || k.bytes() < best) {
+        best = k.bytes();
+        first = false;
+        if (perm) *perm = i;
+      }
+      ++i;
+    }
+  }
+  return hash_key(best);
+}
+
+std::unique_ptr<State> Explorer::replay(const std::vector<std::uint32_t>& p, Stats& stats) const {
+  auto st = copy(*root_, stats);
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!apply(*st, letters_[p[i]], i)) {
+      panic("explore: a sequence it found no longer replays at event " + std::to_string(i) + " (" +
+            letters_[p[i]].json.dump() + "): the model is not deterministic");
+    }
+  }
+  return st;
+}
+
+void Explorer::expand(std::uint32_t node, Stats& stats, std::vector<Succ>& out) const {
+  const std::vector<std::uint32_t> p = path(node);
+  const auto st = replay(p, stats);
+  StateKey k;
+  std::string best;
+  for (std::uint32_t li = 0; li < letters_.size(); ++li) {
+    const auto c = copy(*st, stats);
+    if (!apply(*c, letters_[li], p.size())) continue;
+    Succ s{li, 0, {}};
+    if (c->checker->total_violations()) {
+      for (const Violation& v : c->checker->violations()) s.violations |= 1u << static_cast<unsigned>(v.kind);
+    } else {
+      s.key = key(*c, k, best);
+    }
+    out.push_back(s);
+  }
+}
+
+int Explorer::run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  setup();
+  const PolicyDesc& policy = *s_.policy;
+  out_ << "fpusim explore: " << s_.arch << " " << s_.machine->name << ", policy " << policy.name << "; "
+       << o_.cpus << (o_.cpus == 1 ? " CPU, " : " CPUs, ") << tasks_ << (tasks_ == 1 ? " task" : " tasks")
+       << (o_.vcpus ? ", " + std::to_string(o_.vcpus) + " vCPU" + (o_.vcpus == 1 ? "" : "s") : std::string())
+       << "; " << letters_.size() << " events to choose from at each step; depth " << o_.depth
+       << (o_.symmetry ? "" : "; symmetry not folded") << "\n";
+  for (const std::string& r : refused_) out_ << "  not explored (the architecture refuses it): " << r << "\n";
+
+  StateKey k;
+  std::string best;
+  nodes_.push_back({kNoParent, 0});
+  seen_.emplace(key(*root_, k, best), 0);
+  std::vector<std::uint32_t> frontier{0};
+  std::map<unsigned, Found> found;  // violation kind -> its first (shortest) counterexample
+  std::uint64_t transitions = 0;
+  unsigned depth = 0;
+  bool stopped = false;
+  Json levels = Json::array();
+  out_ << "  depth  new states  transitions\n";
+  std::vector<Stats> worker_stats(o_.jobs, stats_proto_);
+  while (depth < o_.depth && !frontier.empty() && !stopped) {
+    ++depth;
+    std::vector<std::vector<Succ>> succ(frontier.size());
+    std::atomic<size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mu;
+    auto work = [&](unsigned w) {
+      try {
+        for (size_t i; (i = next.fetch_add(1)) < frontier.size();) {
+          expand(frontier[i], worker_stats[w], succ[i]);
+          // Drop what is already known (seen_ is read-only until the merge).
+          auto& v = succ[i];
+          v.erase(std::remove_if(v.begin(), v.end(),
+                                 [&](const Succ& s) { return !s.violations && seen_.count(s.key) && !o_.verify; }),
+                  v.end());
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+        next = frontier.size();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned w = 1; w < o_.jobs; ++w) threads.emplace_back(work, w);
+    work(0);
+    for (auto& t : threads) t.join();
+    if (error) std::rethrow_exception(error);
+
+    // Merged in frontier order, letters in order: the same result with any
+    // number of threads, and the first sequence of a kind is a shortest.
+    std::vector<std::uint32_t> next_frontier;
+    std::uint64_t level_transitions = 0;
+    for (size_t i = 0; i < frontier.size() && !stopped; ++i) {
+      for (const Succ& s : succ[i]) {
+        ++level_transitions;
+        if (s.violations) {
+          bool added = false;
+          for (unsigned kind = 0; kind < kNumViolationKinds; ++kind) {
+            if (!(s.violations >> kind & 1) || found.count(kind)) continue;
+            if (!added) nodes_.push_back({frontier[i], s.letter});
+            added = true;
+            found[kind] = Found{static_cast<std::uint32_t>(nodes_.size() - 1), ""};
+          }
+          continue;
+        }
+        auto [it, fresh] = seen_.emplace(s.key, 0);
+        if (!fresh) {
+          if (merged_.size() < o_.verify) {
+            nodes_.push_back({frontier[i], s.letter});
+            merged_.emplace_back(it->second, static_cast<std::uint32_t>(nodes_.size() - 1));
+          }
+          continue;
+        }
+        nodes_.push_back({frontier[i], s.letter});
+        it->second = static_cast<std::uint32_t>(nodes_.size() - 1);
+        next_frontier.push_back(it->second);
+        if (o_.max_states && seen_.size() >= o_.max_states) stopped = true;
+      }
+    }
+    transitions += level_transitions;
+    frontier = std::move(next_frontier);
+    out_ << "  " << std::setw(5) << depth << "  " << std::setw(10) << frontier.size() << "  " << std::setw(11)
+         << level_transitions << "\n";
+    levels.push_back({{"depth", depth}, {"new_states", frontier.size()}, {"transitions", level_transitions}});
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (secs > 2) {
+      progress_ << "fpusim explore: depth " << depth << ", " << seen_.size() << " distinct states, " << transitions
+                << " transitions, " << static_cast<std::uint64_t>(secs) << " s\n";
+    }
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const bool closed = frontier.empty() && !stopped;
+  const bool exhausted = !stopped;
+  std::ostringstream bound;
+  if (stopped) {
+    bound << "not exhausted: stopped at " << seen_.size() << " distinct states (--max-states) in depth " << depth;
+  } else if (closed) {
+    bound << "exhausted, and closed: no new state after depth " << depth
+          << " (every reachable state of this system explored)";
+  } else {
+    bound << "exhausted: every sequence of up to " << o_.depth << " events";
+  }
+  out_ << "bound " << bound.str() << "\n";
+  const std::uint64_t rss = peak_rss_kib();
+  out_ << "states: " << seen_.size() << " distinct, " << transitions << " explored (transitions) in "
+       << std::fixed << std::setprecision(2) << secs << " s, " << std::setprecision(0)
+       << (secs > 0 ? transitions / secs : 0.0) << " states/s with " << o_.jobs << (o_.jobs == 1 ? " thread" : " threads")
+       << "; peak RSS " << rss / 1024 << " MiB\n";
+  out_.unsetf(std::ios::floatfield);
+  out_ << std::setprecision(6);
+
+  Json summary = {{"machine", s_.machine->name},
+                  {"arch", s_.arch},
+                  {"policy", policy.name},
+                  {"cpus", o_.cpus},
+                  {"tasks", tasks_},
+                  {"vcpus", o_.vcpus},
+                  {"depth_bound", o_.depth},
+                  {"letters", letters_.size()},
+                  {"symmetry", o_.symmetry},
+                  {"depth_reached", depth},
+                  {"exhausted", exhausted},
+                  {"closed", closed},
+                  {"distinct_states", seen_.size()},
+                  {"transitions", transitions},
+                  {"seconds", secs},
+                  {"levels", levels},
+                  {"violations", Json::array()}};
+  if (found.empty()) {
+    out_ << "violations: none\n";
+  } else {
+    out_ << "violations: " << found.size() << (found.size() == 1 ? " kind" : " kinds") << "\n";
+  }
+  // One scenario per kind; a sequence that ends in several kinds is
+  // written once, named after all of them.
+  std::map<std::uint32_t, std::vector<std::string>> by_node;
+  for (const auto& [kind, f] : found) {
+    by_node[f.node].push_back(std::string(violation_kind_name(static_cast<ViolationKind>(kind))));
+  }
+  for (const auto& [node, kinds] : by_node) {
+    const std::string name = join(kinds, "_");
+    write_counterexample(name, Found{node, ""}, join(kinds, ", "), summary);
+  }
+  if (o_.verify) verify(summary);
+  if (!o_.out_dir.empty()) write_file_atomic(o_.out_dir + "/explore.json", summary.dump(2) + "\n");
+  if (!found.empty()) return 1;
+  return stopped ? 4 : 0;
+}
+
+void Explorer::write_counterexample(const std::string& name, const Found& f, const std::string& kinds, Json& summary) {
+  const std::vector<std::uint32_t> p = path(f.node);
+  Json events = Json::array();
+  for (size_t i = 0; i < p.size(); ++i) {
+    Json e = Json::object();
+    e["t"] = (i + 1) * kGap;
+    for (auto it = letters_[p[i]].json.begin(); it != letters_[p[i]].json.end(); ++it) e[it.key()] = it.value();
+    events.push_back(e);
+  }
+  // What each run gives on this sequence: the one explored and, with bugs,
+  // the policy they break.
+  std::vector<const PolicyDesc*> runs{s_.policy};
+  if (s_.policy->base) runs.push_back(s_.policy->base);
+  Json expect = Json::object();
+  std::string outcome, detail;
+  for (const PolicyDesc* pol : runs) {
+    Stats stats = stats_proto_;
+    stats.total = {};
+    for (auto& c : stats.per_context) c = {};
+    auto st = make_root(*pol, stats);
+    size_t refused_at = p.size();
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (!apply(*st, letters_[p[i]], i)) {
+        refused_at = i;
+        break;
+      }
+    }
+    if (refused_at < p.size()) {
+      outcome += " Under " + pol->name + " event " + std::to_string(refused_at) + " is not possible.";
+      continue;
+    }
+    Json totals = {{"saves", stats.get(Stat::saves)}, {"restores", stats.get(Stat::restores)},
+                   {"traps", stats.get(Stat::traps)}};
+    Json viol = Json::object();
+    std::string counts;
+    for (const ViolationKindInfo& k : violation_kinds()) {
+      viol[std::string(k.name)] = stats.get(k.stat);
+      if (stats.get(k.stat)) counts += (counts.empty() ? "" : ", ") + std::string(k.name) + " " + std::to_string(stats.get(k.stat));
+    }
+    expect[pol->name] = {{"totals", totals}, {"violations", viol}};
+    outcome += " Under " + pol->name + ": " + (counts.empty() ? "no violation" : counts) + "; saves " +
+               std::to_string(stats.get(Stat::saves)) + ", restores " + std::to_string(stats.get(Stat::restores)) +
+               ", traps " + std::to_string(stats.get(Stat::traps)) + ".";
+    if (pol == s_.policy && !st->checker->violations().empty()) {
+      const Violation& v = st->checker->violations().front();
+      detail = std::string(violation_kind_name(v.kind)) + " at event " + std::to_string(p.size() - 1) + " on CPU " +
+               std::to_string(v.cpu) + ", " + (v.context < names_.size() ? names_[v.context] : std::string("the kernel")) +
+               ": " + v.detail;
+    }
+  }
+  std::ostringstream cmd;
+  cmd << "fpusim explore --machine " << o_.machine << " --policy '" << s_.policy->name << "' --cpus " << o_.cpus
+      << " --contexts " << o_.contexts << " --vcpus " << o_.vcpus << " --depth " << o_.depth;
+  if (!o_.events.empty()) cmd << " --events " << join(o_.events, ",");
+  Json doc = doc_;
+  doc["name"] = "explore_" + name;
+  doc["description"] = "Found by `" + cmd.str() + "`: a shortest sequence of events (" + std::to_string(p.size()) +
+                       ") that ends in " + kinds + " at a " + letters_[nodes_[f.node].letter].ev + " event. " + detail +
+                       "." + outcome;
+  doc["events"] = events;
+  doc["expect"] = expect;
+  std::string file;
+  if (!o_.out_dir.empty()) {
+    file = o_.out_dir + "/" + name + ".json";
+    write_file_atomic(file, format_scenario(doc));
+  }
+  out_ << "  " << kinds << " at " << letters_[nodes_[f.node].letter].ev << " (" << p.size() << " events)"
+       << (file.empty() ? "" : ": " + file) << "\n    " << detail << "\n";
+  summary["violations"].push_back(
+      {{"kinds", kinds}, {"event", letters_[nodes_[f.node].letter].ev}, {"length", p.size()}, {"file", file},
+       {"detail", detail}});
+}
+
+// Two sequences whose states met under one key must have the same futures.
+// The second state is the first with contexts and CPUs renamed (tau, from
+// the permutations that gave each its key); a letter on the first is
+// mapped through tau for the second.
+void Explorer::verify(Json& summary) {
+  std::mt19937_64 rng(o_.seed);
+  Stats stats = stats_proto_;
+  StateKey k;
+  std::string best1, best2;
+  std::uint64_t steps = 0;
+  const size_t nc = s_.contexts.size();
+  // A letter's index by (kind, cpu, ctx, and the rest of its event).
+  auto same_but = [](const Event& a, const Event& b) {
+    return a.kind == b.kind && a.write == b.write && a.read == b.read && a.release == b.release && a.dur == b.dur &&
+           a.arg == b.arg && a.where == b.where && a.kernel_fpu == b.kernel_fpu && a.sub == b.sub;
+  };
+  for (const auto& [n1, n2] : merged_) {
+    auto s1 = replay(path(n1), stats);
+    auto s2 = replay(path(n2), stats);
+    size_t p1 = 0, p2 = 0;
+    if (!(key(*s1, k, best1, &p1) == key(*s2, k, best2, &p2))) panic("explore --verify: a merged pair has two keys");
+    const auto& cm1 = ctx_perms_[p1 / cpu_perms_.size()];
+    const auto& um1 = cpu_perms_[p1 % cpu_perms_.size()];
+    const auto& cm2 = ctx_perms_[p2 / cpu_perms_.size()];
+    const auto& um2 = cpu_perms_[p2 % cpu_perms_.size()];
+    std::vector<ContextId> inv_c2(nc);
+    for (ContextId c = 0; c < nc; ++c) inv_c2[cm2[c]] = c;
+    std::vector<CpuId> inv_u2(um2.size());
+    for (CpuId c = 0; c < um2.size(); ++c) inv_u2[um2[c]] = c;
+    std::vector<std::uint32_t> tau(letters_.size());
+    for (std::uint32_t i = 0; i < letters_.size(); ++i) {
+      const Event& e = letters_[i].e;
+      const CpuId cpu = inv_u2[um1[e.cpu]];
+      const ContextId ctx = e.ctx < nc ? inv_c2[cm1[e.ctx]] : e.ctx;
+      tau[i] = i;
+      for (std::uint32_t j = 0; j < letters_.size(); ++j) {
+        const Event& f = letters_[j].e;
+        if (f.cpu == cpu && f.ctx == ctx && same_but(e, f)) tau[i] = j;
+      }
+    }
+    size_t step1 = path(n1).size(), step2 = path(n2).size();
+    for (unsigned d = 0; d < o_.depth; ++d) {
+      std::vector<std::uint32_t> enabled;
+      for (std::uint32_t i = 0; i < letters_.size(); ++i) {
+        auto c1 = copy(*s1, stats), c2 = copy(*s2, stats);
+        const bool e1 = apply(*c1, letters_[i], step1), e2 = apply(*c2, letters_[tau[i]], step2);
+        if (e1 != e2) {
+          throw InternalError{"explore --verify: two states under one key differ: " + letters_[i].json.dump() +
+                              (e1 ? " is possible after " : " is not possible after ") + std::to_string(step1) +
+                              " events, its image " + letters_[tau[i]].json.dump() + (e2 ? " is" : " is not")};
+        }
+        if (e1) enabled.push_back(i);
+      }
+      if (enabled.empty()) break;
+      const std::uint32_t l = enabled[rng() % enabled.size()];
+      apply(*s1, letters_[l], step1++);
+      apply(*s2, letters_[tau[l]], step2++);
+      ++steps;
+      std::uint32_t v1 = 0, v2 = 0;
+      for (const Violation& v : s1->checker->violations()) v1 |= 1u << static_cast<unsigned>(v.kind);
+      for (const Violation& v : s2->checker->violations()) v2 |= 1u << static_cast<unsigned>(v.kind);
+      if (v1 != v2) {
+        throw InternalError{"explore --verify: two states under one key differ in their violations after " +
+                            letters_[l].json.dump()};
+      }
+      if (v1) break;
+      size_t q1 = 0, q2 = 0;
+      if (!(key(*s1, k, best1, &q1) == key(*s2, k, best2, &q2))) {
+        throw InternalError{"explore --verify: two states under one key have different keys after " +
+                            letters_[l].json.dump()};
+      }
+    }
+  }
+  out_ << "verify: " << merged_.size() << " pairs of sequences that met under one key, " << steps
+       << " random steps each way: the same futures\n";
+  summary["verified_pairs"] = merged_.size();
+  summary["verified_steps"] = steps;
+}
+
+}  // namespace
+
+int run_explore(const ExploreOptions& o, std::ostream& out, std::ostream& progress) {
+  Explorer e(o, out, progress);
+  return e.run();
+}
+
+}  // namespace fpusim
