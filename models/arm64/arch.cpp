@@ -264,8 +264,9 @@ class Arm64Arch final : public Arch {
     panic("arm64: add_plugin_policy without a successful check_plugin_policy");
   }
   // Uses of FPSIMD and SVE, a second vector length, and with SME: SMSTART
-  // and SMSTOP and uses of ZA; with vCPUs: the run loop.
-  ExploreParts explore_parts(const MachineBase& mb, unsigned vcpus) const override {
+  // and SMSTOP and uses of ZA; with vCPUs: the run loop, the vCPUs with SVE
+  // where the machine and the policy's KVM have it.
+  ExploreParts explore_parts(const MachineBase& mb, const PolicyDesc& policy, unsigned vcpus) const override {
     const Machine& m = static_cast<const Machine&>(mb);
     ExploreParts p;
     p.costs = "arm64-neoverse";
@@ -284,7 +285,9 @@ class Arm64Arch final : public Arch {
       p.letters.push_back(R"({"ev": "smstop"})");
     }
     if (vcpus == 0) return p;
-    add_explore_vm(p, vcpus, "irq");
+    const PolicyInfo& info = info_of(policy);
+    const bool sve = m.sve && info.make_kvm && info.make_kvm(0)->sve_vcpus();
+    add_explore_vm(p, vcpus, "irq", sve ? R"("sve": true)" : "");
     return p;
   }
 

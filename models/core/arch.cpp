@@ -248,7 +248,7 @@ const StatInfo* find_stat(std::string_view name) {
   return find_stat_in(all, name);
 }
 
-void add_explore_vm(ExploreParts& p, unsigned vcpus, std::string_view exit_reason) {
+void add_explore_vm(ExploreParts& p, unsigned vcpus, std::string_view exit_reason, const std::string& vm_keys) {
   std::string list;
   for (unsigned i = 0; i < vcpus; ++i) {
     const std::string v = "vcpu" + std::to_string(i), t = "vmm" + std::to_string(i);
@@ -256,7 +256,7 @@ void add_explore_vm(ExploreParts& p, unsigned vcpus, std::string_view exit_reaso
     list += std::string(i ? ", " : "") + R"({"name": ")" + v + R"(", "thread": ")" + t + R"("})";
     p.letters.push_back(R"({"ev": "kvm_run", "vcpu": ")" + v + R"("})");
   }
-  p.vms = R"([{"name": "vm0", "vcpus": [)" + list + "]}]";
+  p.vms = R"([{"name": "vm0", )" + (vm_keys.empty() ? "" : vm_keys + ", ") + R"("vcpus": [)" + list + "]}]";
   p.letters.push_back(R"({"ev": "vm_entry"})");
   p.letters.push_back(R"({"ev": "vm_exit", "reason": ")" + std::string(exit_reason) + R"("})");
   p.letters.push_back(R"({"ev": "kvm_return"})");

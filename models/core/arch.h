@@ -113,7 +113,8 @@ struct ExploreParts {
 // The VM every architecture's explore_parts() declares: "vm0" with vCPUs
 // vcpu0.. run by threads vmm0.., and the run-loop letters (kvm_run of each,
 // vm_entry, vm_exit with `exit_reason`, kvm_return).
-void add_explore_vm(ExploreParts& p, unsigned vcpus, std::string_view exit_reason);
+// `vm_keys`: more keys of the VM (JSON members, "" for none).
+void add_explore_vm(ExploreParts& p, unsigned vcpus, std::string_view exit_reason, const std::string& vm_keys = "");
 
 class Arch {
  public:
@@ -181,9 +182,10 @@ class Arch {
   virtual std::uint32_t barrier_kinds() const = 0;
 
   // ---- exploration ----
-  // Explore's parts on machine `m` with `vcpus` vCPUs (each with a thread of
-  // its own, in one VM).
-  virtual ExploreParts explore_parts(const MachineBase& m, unsigned vcpus) const = 0;
+  // Explore's parts on machine `m` under `policy` (a registered one, or one
+  // with bugs) with `vcpus` vCPUs (each with a thread of its own, in one
+  // VM with what the policy's KVM gives a guest).
+  virtual ExploreParts explore_parts(const MachineBase& m, const PolicyDesc& policy, unsigned vcpus) const = 0;
 
   // ---- the bug corpus (models/core/bugs.h) ----
   // Its bugs, in the order `fpusim list bugs` shows them.

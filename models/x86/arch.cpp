@@ -301,7 +301,7 @@ class X86Arch final : public Arch {
   // Uses of SSE and AVX (every static user feature behaves alike in the
   // model), and with AMX: the permission, a tile-data write and
   // TILERELEASE; with vCPUs: the run loop, and with AMX the guest's XFD.
-  ExploreParts explore_parts(const MachineBase& mb, unsigned vcpus) const override {
+  ExploreParts explore_parts(const MachineBase& mb, const PolicyDesc&, unsigned vcpus) const override {
     const Machine& m = static_cast<const Machine&>(mb);
     ExploreParts p;
     p.costs = "intel-like";
@@ -315,6 +315,9 @@ class X86Arch final : public Arch {
     if (vcpus == 0) return p;
     add_explore_vm(p, vcpus, "io");
     if (amx) {
+      // An MSR exit: KVM handles the guest's intercepted WRMSR IA32_XFD in
+      // the kernel before the next entry (guest_wrmsr after it).
+      p.letters.push_back(R"({"ev": "vm_exit", "reason": "msr"})");
       p.letters.push_back(R"({"ev": "guest_wrmsr", "msr": "xfd", "value": ["xtiledata"]})");
       p.letters.push_back(R"({"ev": "guest_wrmsr", "msr": "xfd", "value": []})");
       p.letters.push_back(R"({"ev": "guest_rdmsr", "msr": "xfd_err"})");

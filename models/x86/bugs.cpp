@@ -77,6 +77,14 @@ const std::vector<BugDesc>& bugs() {
            {"eager", "lazy", "lazy-preload", "kvm-lazy-legacy", "eager+kvm-eager", "eager+kvm-lazy-legacy",
             "lazy+kvm-lazy-legacy", "lazy-preload+kvm-lazy-legacy"},
            ""}),
+      numbered(Bug::kXfdNotSyncedOnClear,
+          {"388eff894d6b", "x86/fpu: Ensure XFD state on signal delivery",
+           "Linux 5.16 .. 6.17 (Fixes 672365477ae8; the fix in v6.18, backported to stable); found by fpusim explore",
+           "fpu__clear_user_states() (signal delivery, a failed sigreturn) reset the user state in the registers "
+           "without xfd_update_state(): a task without AMX permission that was preempted in the kernel by an AMX "
+           "task, or by a vCPU thread in KVM_RUN, returned to user space with IA32_XFD clear and could use AMX "
+           "tiles it has no buffer for, instead of taking #NM",
+           "trap_config", "traces/bugs/signal_xfd_388eff894d6b.json", kDeferred, ""}),
   };
   return all;
 }

@@ -20,6 +20,7 @@ enum class Bug : std::uint8_t {
   kExecDropsOwnerOnly,    // 1f69383b203e "x86/fpu: Invalidate FPU state correctly on exec()"
   kXstateBvUnderXfd,      // b45f72177594 "x86/fpu: Clear XSTATE_BV[i] in guest XSAVE state whenever XFD[i]=1"
   kBogusXcompBv,          // 814fb7bb7db5 "x86/fpu: Don't let userspace set bogus xcomp_bv" (CVE-2017-15537)
+  kXfdNotSyncedOnClear,   // 388eff894d6b "x86/fpu: Ensure XFD state on signal delivery"
 };
 
 // In Bug order (BugDesc::bit is the enumerator).

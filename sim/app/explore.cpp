@@ -260,10 +260,10 @@ void Explorer::setup() {
     throw InputError{"fpusim explore", "--cpus",
                      std::to_string(o_.cpus) + " CPUs, but machine " + m->name + " has " + std::to_string(m->cpus)};
   }
-  const ExploreParts parts = arch.explore_parts(*m, o_.vcpus);
-
   std::string policy = o_.policy;
   for (const std::string& b : o_.bugs) policy += " --bug " + b;
+  const ExploreParts parts = arch.explore_parts(*m, resolve_policy(arch, policy, "fpusim explore", "--policy"), o_.vcpus);
+
   tasks_ = o_.contexts;
   Json contexts = Json::array();
   std::vector<std::string> task_names;
@@ -322,6 +322,10 @@ void Explorer::setup() {
   for (const std::string& n : task_names) {
     core.push_back({{"ev", "state_read"}, {"target", n}});
     core.push_back({{"ev", "state_write"}, {"target", n}, {"write", Json::parse(parts.uses.front())}});
+    // A write whose header the kernel must reject (x86: reserved bits,
+    // ptrace07); an architecture without XSAVE headers refuses the key.
+    core.push_back({{"ev", "state_write"}, {"target", n}, {"write", Json::parse(parts.uses.front())},
+                    {"invalid_header", true}});
   }
   for (const std::string& l : parts.letters) core.push_back(Json::parse(l));
   std::vector<std::string> kinds;
@@ -392,7 +396,7 @@ Hash128 Explorer::key(const State& st, StateKey& k, std::string& best, size_t* p
     for (const auto& up : cpu_perms_) {
       k.reset(cp, up);
       st.agent->state_key(k);
-      st.rules->state_key(k);
+      if (!o_.weak_key) st.rules->state_key(k);
       if (first || k.bytes() < best) {
         best = k.bytes();
         first = false;
@@ -450,7 +454,8 @@ int Explorer::run() {
   seen_.emplace(key(*root_, k, best), 0);
   std::vector<std::uint32_t> frontier{0};
   std::map<unsigned, Found> found;  // violation kind -> its first (shortest) counterexample
-  std::uint64_t transitions = 0;
+  std::uint64_t transitions = 0, merges = 0;
+  std::mt19937_64 sample_rng(o_.seed);
   unsigned depth = 0;
   bool stopped = false;
   Json levels = Json::array();
@@ -503,10 +508,16 @@ int Explorer::run() {
         }
         auto [it, fresh] = seen_.emplace(s.key, 0);
         if (!fresh) {
-          if (merged_.size() < o_.verify) {
+          // verify's sample: `verify` pairs drawn evenly from every merge
+          // (reservoir sampling), so deep states are checked as well.
+          if (o_.verify && (merged_.size() < o_.verify || sample_rng() % (merges + 1) < o_.verify)) {
             nodes_.push_back({frontier[i], s.letter});
-            merged_.emplace_back(it->second, static_cast<std::uint32_t>(nodes_.size() - 1));
+            const std::pair<std::uint32_t, std::uint32_t> pair{it->second,
+                                                               static_cast<std::uint32_t>(nodes_.size() - 1)};
+            if (merged_.size() < o_.verify) merged_.push_back(pair);
+            else merged_[sample_rng() % o_.verify] = pair;
           }
+          ++merges;
           continue;
         }
         nodes_.push_back({frontier[i], s.letter});

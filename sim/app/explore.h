@@ -35,7 +35,11 @@ struct ExploreOptions {
   // (of up to `depth` letters), and their futures must agree (the same
   // letters possible, the same violations, the same keys).
   unsigned verify = 0;
-  std::uint64_t seed = 1;           // of verify's suffixes
+  std::uint64_t seed = 1;           // of verify's sample and suffixes
+  // For the test of verify itself: the trace rules' part of the key left
+  // out (whether a task has run, which decides whether it may be a fork's
+  // child), an unsound key that verify must catch.
+  bool weak_key = false;
   std::vector<Override> sets;       // --set: machine.X, costs.X
 };
 

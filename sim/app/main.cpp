@@ -585,7 +585,8 @@ int cmd_explore(const std::vector<std::string>& args) {
       "max-states", po::value<std::uint64_t>()->default_value(0), "stop after this many distinct states (0: none)")(
       "verify", po::value<unsigned>()->default_value(0),
       "self-check of the state key: N pairs of sequences that met under one key are extended by random suffixes, "
-      "whose futures must agree")("seed", po::value<std::uint64_t>()->default_value(1), "seed of --verify's suffixes");
+      "whose futures must agree")("seed", po::value<std::uint64_t>()->default_value(1), "seed of --verify's sample and suffixes")(
+      "verify-weak-key", "test of --verify itself: leave the trace rules out of the state key (unsound; --verify must fail)");
   add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
@@ -617,6 +618,7 @@ int cmd_explore(const std::vector<std::string>& args) {
   eo.max_states = vm["max-states"].as<std::uint64_t>();
   eo.verify = vm["verify"].as<unsigned>();
   eo.seed = vm["seed"].as<std::uint64_t>();
+  eo.weak_key = vm.count("verify-weak-key") > 0;
   eo.sets = overrides(vm);
   return run_explore(eo, std::cout, std::cerr);
 }

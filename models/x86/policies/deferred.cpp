@@ -116,8 +116,11 @@ class DeferredPolicy final : public Policy {
 
   // fpu__clear_user_states(): init user state, live in the registers, and
   // the default PKRU (restore_fpregs_from_init_fpstate() ->
-  // pkru_write_default(), a WRPKRU only if the value differs).
+  // pkru_write_default(), a WRPKRU only if the value differs). Since
+  // 388eff894d6b IA32_XFD is first made current's (xfd_update_state()): the
+  // registers may have been another task's or a guest's, with XFD clear.
   void clear_user_states(Agent& a, CpuId cpu, Context& ctx) {
+    if (!a.bug(Bug::kXfdNotSyncedOnClear)) a.xfd_update_state(cpu, ctx.fpstate, Cause::signal);
     a.restore_init(cpu, user_mask(a) & ~bit(kPKRU), Cause::signal);
     a.set_truth_init(ctx, user_mask(a));
     a.pkru_load(cpu, ctx, Cause::signal);
