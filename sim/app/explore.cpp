@@ -294,6 +294,12 @@ void Explorer::setup() {
     }
   }
   s_ = load_scenario_doc(doc_, "fpusim explore", sets);
+  // The scenarios written must replay without the command line: what the
+  // overrides changed goes into them, resolved.
+  for (const Override& v : sets) {
+    if (v.key.rfind("machine.", 0) == 0) doc_["machine"] = s_.machine_json;
+    if (v.key.rfind("costs.", 0) == 0) doc_["costs"] = s_.costs_json;
+  }
   arch_ = find_arch(s_.arch);
   ids_ = name_table(s_);
   for (const auto& c : s_.contexts) names_.push_back(c.name);
@@ -659,14 +665,18 @@ void Explorer::write_counterexample(const std::string& name, const Found& f, con
   doc["expect"] = expect;
   std::string file;
   if (!o_.out_dir.empty()) {
-    file = o_.out_dir + "/" + name + ".json";
+    file = o_.out_dir + "/counterexamples/" + name + ".json";
+    std::filesystem::create_directories(o_.out_dir + "/counterexamples");
     write_file_atomic(file, format_scenario(doc));
   }
   out_ << "  " << kinds << " at " << letters_[nodes_[f.node].letter].ev << " (" << p.size() << " events)"
-       << (file.empty() ? "" : ": " + file) << "\n    " << detail << "\n";
-  summary["violations"].push_back(
-      {{"kinds", kinds}, {"event", letters_[nodes_[f.node].letter].ev}, {"length", p.size()}, {"file", file},
-       {"detail", detail}});
+       << (file.empty() ? "" : ": " + file) << "\n    " << detail << "\n   " << outcome << "\n";
+  summary["violations"].push_back({{"kinds", kinds},
+                                   {"event", letters_[nodes_[f.node].letter].ev},
+                                   {"length", p.size()},
+                                   {"file", file},
+                                   {"detail", detail},
+                                   {"expect", expect}});
 }
 
 // Two sequences whose states met under one key must have the same futures.

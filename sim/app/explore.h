@@ -26,7 +26,7 @@ struct ExploreOptions {
   unsigned cpus = 2, contexts = 2, vcpus = 0;
   unsigned depth = 6;
   std::vector<std::string> events;  // the "ev" kinds to use; empty: all
-  std::string out_dir;              // counterexample scenarios; "": none written
+  std::string out_dir;              // DIR/counterexamples/KIND.json, DIR/explore.json; "": nothing written
   unsigned jobs = 1;                // threads
   bool symmetry = true;             // fold interchangeable tasks and CPUs
   std::uint64_t max_states = 0;     // stop after this many distinct states (0: no limit)

@@ -579,7 +579,7 @@ int cmd_explore(const std::vector<std::string>& args) {
       "vcpus", po::value<unsigned>()->default_value(eo.vcpus), "vCPUs of one VM (0 to 2), each run by a thread vmmN")(
       "depth", po::value<unsigned>()->default_value(eo.depth), "the bound: sequences of up to this many events")(
       "events", po::value<std::string>(), "KIND,...: only these event kinds (\"ev\" names; default: all)")(
-      "out,o", po::value<std::string>(), "directory for the counterexample scenarios and explore.json")(
+      "out,o", po::value<std::string>(), "output directory: DIR/counterexamples/KIND.json (scenarios), DIR/explore.json (the figures)")(
       "jobs,j", po::value<unsigned>()->default_value(1), "threads (the results do not depend on it)")(
       "no-symmetry", "do not fold interchangeable tasks and CPUs (more states, the same verdict)")(
       "max-states", po::value<std::uint64_t>()->default_value(0), "stop after this many distinct states (0: none)")(
