@@ -72,6 +72,36 @@ row jsonl "$dir/bench.json"
 row binary "$dir/bench-bin.json"
 rm -f "$dir/bench.jsonl" "$dir/bench-bin.fpt"
 
+# fpusim explore: states explored per second and memory per distinct state
+# (peak RSS above a depth-1 run of the same system, over the distinct
+# states), -j 1 and -j 2; the best of three.
+explore_row() {  # explore_row LABEL JOBS DEPTH ARGS...
+  local label=$1 jobs=$2 depth=$3 best="" best_rate=0 base rate
+  shift 3
+  rm -rf "$dir/ex"
+  "$build/fpusim" explore "$@" --depth 1 -o "$dir/ex" >/dev/null 2>&1 || true
+  base=$(jq .peak_rss_kib "$dir/ex/explore.json")
+  for _ in 1 2 3; do
+    rm -rf "$dir/ex"
+    "$build/fpusim" explore "$@" --depth "$depth" -j "$jobs" -o "$dir/ex" >/dev/null 2>&1 || true
+    rate=$(jq '.transitions / .seconds | floor' "$dir/ex/explore.json")
+    if ((rate > best_rate)); then
+      best_rate=$rate
+      best=$(jq -r --arg b "$base" '"\(.distinct_states) \(.transitions) \(.seconds) \(.peak_rss_kib) \($b)"' "$dir/ex/explore.json")
+    fi
+  done
+  awk -v l="$label" -v j="$jobs" -v r="$best" 'BEGIN {
+    split(r, v, " ")
+    printf "  %-42s -j %s: %8d states, %9d transitions in %6.2f s: %7.0f states/s; peak RSS %5.1f MiB, %4.0f bytes per state\n",
+      l, j, v[1], v[2], v[3], v[2] / v[3], v[4] / 1024, (v[4] - v[5]) * 1024 / v[1] }'
+}
+printf '\nexplore (states/s: transitions tried and taken per second):\n'
+for j in 1 2; do
+  explore_row "deferred, 1 CPU, 2 tasks, depth 8" "$j" 8 --policy deferred --cpus 1 --contexts 2
+  explore_row "kvm-arm64-2025, sme2, 1 CPU, 1 task, 1 vCPU, d7" "$j" 7 --policy kvm-arm64-2025 --machine arm-fvp-sme2 \
+    --cpus 1 --contexts 1 --vcpus 1
+done
+
 # Many CPUs and contexts: per-CPU and per-context state, not the trace, sets
 # the memory here.
 "$build/bench/fpusim-gentrace" --events 1000000 --cpus 256 --tasks 4096 --seed 1 --out "$dir" 2>/dev/null

@@ -84,11 +84,6 @@ struct Succ {
   Hash128 key;
 };
 
-struct Found {
-  std::uint32_t node;
-  std::string detail;  // the first violation's, as the checker words it
-};
-
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
@@ -183,7 +178,8 @@ class Explorer {
   }
   std::unique_ptr<State> replay(const std::vector<std::uint32_t>& p, Stats& stats) const;
   void expand(std::uint32_t node, Stats& stats, std::vector<Succ>& out) const;
-  void write_counterexample(const std::string& name, const Found& f, const std::string& kinds, Json& summary);
+  // Writes the sequence of `node`, which ends in violations of `kinds`.
+  void write_counterexample(const std::string& name, std::uint32_t node, const std::string& kinds, Json& summary);
   void verify(Json& summary);
 
   const ExploreOptions& o_;
@@ -194,7 +190,6 @@ class Explorer {
   const Arch* arch_ = nullptr;
   std::unordered_map<std::string, ContextId> ids_;
   std::vector<std::string> names_;
-  std::vector<ContextId> threads_;
   std::vector<Letter> letters_;
   std::vector<std::string> refused_;  // letters the architecture does not decode
   unsigned tasks_ = 0;
@@ -235,13 +230,6 @@ void Explorer::setup() {
   if (o_.depth == 0 || o_.depth > 64) throw InputError{"fpusim explore", "--depth", "expected 1 to 64"};
   if (o_.jobs == 0) throw InputError{"fpusim explore", "-j", "expected at least 1"};
   if (o_.policy.empty()) throw InputError{"fpusim explore", "--policy", "missing (fpusim list policies)"};
-  if (!o_.out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o_.out_dir, ec);
-    if (ec || ::access(o_.out_dir.c_str(), W_OK | X_OK) != 0) {
-      throw InputError{o_.out_dir, "", "-o: cannot write in this directory" + (ec ? ": " + ec.message() : "")};
-    }
-  }
 
   // The machine first: its architecture says what else the scenario has.
   std::string machine = o_.machine;
@@ -367,6 +355,16 @@ void Explorer::setup() {
   } while (o_.symmetry && std::next_permutation(cpus.begin(), cpus.end()));
 
   root_ = make_root(*s_.policy, stats_proto_);
+
+  // Last, once the options are known to be good: the output directory,
+  // before any exploring.
+  if (!o_.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o_.out_dir, ec);
+    if (ec || ::access(o_.out_dir.c_str(), W_OK | X_OK) != 0) {
+      throw InputError{o_.out_dir, "", "-o: cannot write in this directory" + (ec ? ": " + ec.message() : "")};
+    }
+  }
 }
 
 std::unique_ptr<State> Explorer::make_root(const PolicyDesc& policy, Stats& stats) const {
@@ -459,7 +457,7 @@ int Explorer::run() {
   nodes_.push_back({kNoParent, 0});
   seen_.emplace(key(*root_, k, best), 0);
   std::vector<std::uint32_t> frontier{0};
-  std::map<unsigned, Found> found;  // violation kind -> its first (shortest) counterexample
+  std::map<unsigned, std::uint32_t> found;  // violation kind -> the node of its first (shortest) counterexample
   std::uint64_t transitions = 0, merges = 0;
   std::mt19937_64 sample_rng(o_.seed);
   unsigned depth = 0;
@@ -508,7 +506,7 @@ int Explorer::run() {
             if (!(s.violations >> kind & 1) || found.count(kind)) continue;
             if (!added) nodes_.push_back({frontier[i], s.letter});
             added = true;
-            found[kind] = Found{static_cast<std::uint32_t>(nodes_.size() - 1), ""};
+            found[kind] = static_cast<std::uint32_t>(nodes_.size() - 1);
           }
           continue;
         }
@@ -560,7 +558,7 @@ int Explorer::run() {
   out_ << "states: " << seen_.size() << " distinct, " << transitions << " explored (transitions) in "
        << std::fixed << std::setprecision(2) << secs << " s, " << std::setprecision(0)
        << (secs > 0 ? transitions / secs : 0.0) << " states/s with " << o_.jobs << (o_.jobs == 1 ? " thread" : " threads")
-       << "; peak RSS " << rss / 1024 << " MiB\n";
+       << "; peak RSS " << std::setprecision(1) << rss / 1024.0 << " MiB\n";
   out_.unsetf(std::ios::floatfield);
   out_ << std::setprecision(6);
 
@@ -579,6 +577,7 @@ int Explorer::run() {
                   {"distinct_states", seen_.size()},
                   {"transitions", transitions},
                   {"seconds", secs},
+                  {"peak_rss_kib", rss},
                   {"levels", levels},
                   {"violations", Json::array()}};
   if (found.empty()) {
@@ -589,12 +588,12 @@ int Explorer::run() {
   // One scenario per kind; a sequence that ends in several kinds is
   // written once, named after all of them.
   std::map<std::uint32_t, std::vector<std::string>> by_node;
-  for (const auto& [kind, f] : found) {
-    by_node[f.node].push_back(std::string(violation_kind_name(static_cast<ViolationKind>(kind))));
+  for (const auto& [kind, node] : found) {
+    by_node[node].push_back(std::string(violation_kind_name(static_cast<ViolationKind>(kind))));
   }
   for (const auto& [node, kinds] : by_node) {
     const std::string name = join(kinds, "_");
-    write_counterexample(name, Found{node, ""}, join(kinds, ", "), summary);
+    write_counterexample(name, node, join(kinds, ", "), summary);
   }
   if (o_.verify) verify(summary);
   if (!o_.out_dir.empty()) write_file_atomic(o_.out_dir + "/explore.json", summary.dump(2) + "\n");
@@ -602,8 +601,9 @@ int Explorer::run() {
   return stopped ? 4 : 0;
 }
 
-void Explorer::write_counterexample(const std::string& name, const Found& f, const std::string& kinds, Json& summary) {
-  const std::vector<std::uint32_t> p = path(f.node);
+void Explorer::write_counterexample(const std::string& name, std::uint32_t node, const std::string& kinds,
+                                    Json& summary) {
+  const std::vector<std::uint32_t> p = path(node);
   Json events = Json::array();
   for (size_t i = 0; i < p.size(); ++i) {
     Json e = Json::object();
@@ -659,7 +659,7 @@ void Explorer::write_counterexample(const std::string& name, const Found& f, con
   Json doc = doc_;
   doc["name"] = "explore_" + name;
   doc["description"] = "Found by `" + cmd.str() + "`: a shortest sequence of events (" + std::to_string(p.size()) +
-                       ") that ends in " + kinds + " at a " + letters_[nodes_[f.node].letter].ev + " event. " + detail +
+                       ") that ends in " + kinds + " at a " + letters_[nodes_[node].letter].ev + " event. " + detail +
                        "." + outcome;
   doc["events"] = events;
   doc["expect"] = expect;
@@ -669,10 +669,10 @@ void Explorer::write_counterexample(const std::string& name, const Found& f, con
     std::filesystem::create_directories(o_.out_dir + "/counterexamples");
     write_file_atomic(file, format_scenario(doc));
   }
-  out_ << "  " << kinds << " at " << letters_[nodes_[f.node].letter].ev << " (" << p.size() << " events)"
+  out_ << "  " << kinds << " at " << letters_[nodes_[node].letter].ev << " (" << p.size() << " events)"
        << (file.empty() ? "" : ": " + file) << "\n    " << detail << "\n   " << outcome << "\n";
   summary["violations"].push_back({{"kinds", kinds},
-                                   {"event", letters_[nodes_[f.node].letter].ev},
+                                   {"event", letters_[nodes_[node].letter].ev},
                                    {"length", p.size()},
                                    {"file", file},
                                    {"detail", detail},
