@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fpusim explore (sim/app/explore.h). Usage: explore_test.sh FPUSIM SRC
+# fpusim explore (sim/app/explore.h). Usage: explore_test.sh FPUSIM SRC [PLUGIN]
 # - corpus bugs (tests/explore/corpus.list, the lines marked "test"): explore
 #   finds each at its bound, writes a counterexample of the listed kind whose
 #   run under the fixed policy is clean, and `fpusim check` passes on it (the
@@ -13,6 +13,7 @@
 set -u
 FPUSIM=$1
 SRC=$2
+PLUGIN=${3:-}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 n=0
@@ -60,6 +61,23 @@ while IFS='|' read -r policy args mark; do
     not_ok "$policy: bound exhausted without a violation ($args)" "exit $rc: $(tail -4 "$out")"
   fi
 done <"$SRC/tests/explore/policies.list"
+
+# A plugin's policy (the example xfd-lazy-amx, which leaves a task's tiles
+# in the registers under XFD): clean where the CPU does not speculate past
+# the trap, the LazyFP-like exposure where it does, as its README says.
+if [ -n "$PLUGIN" ]; then
+  "$FPUSIM" explore --plugin "$PLUGIN" --policy xfd-lazy-amx --cpus 2 --contexts 2 --depth 6 -j 2 \
+    --set machine.lazyfp_vulnerable=false --verify 100 >"$TMP/plugin.log" 2>&1
+  rc=$?
+  "$FPUSIM" explore --plugin "$PLUGIN" --policy xfd-lazy-amx --cpus 1 --contexts 2 --depth 5 >"$TMP/plugin2.log" 2>&1
+  rc2=$?
+  if [ $rc -eq 0 ] && grep -q '^violations: none' "$TMP/plugin.log" && grep -q '^verify: 100 pairs' "$TMP/plugin.log" &&
+     [ $rc2 -eq 1 ] && grep -q '^  exposed at ' "$TMP/plugin2.log"; then
+    ok "plugin policy xfd-lazy-amx: clean without LazyFP-style speculation (key verified), exposed with it"
+  else
+    not_ok "plugin policy xfd-lazy-amx" "exit $rc/$rc2: $(tail -3 "$TMP/plugin.log") / $(tail -3 "$TMP/plugin2.log")"
+  fi
+fi
 
 # The same results whatever the number of threads; the seconds, the memory
 # and the output directory aside.

@@ -42,6 +42,22 @@ class StateKey {
     cpu_order_.assign(cpu_map.size(), 0);
     for (CpuId c = 0; c < cpu_map.size(); ++c) cpu_order_[cpu_map[c]] = c;
   }
+  // A signature: the part of the state that is about `contexts` and `cpus`
+  // only (an agent writes the per-context and per-CPU parts of those and
+  // its shared part), with every context and CPU id written as the same
+  // value, so that a context's (or CPU's) signature does not change when
+  // contexts and CPUs are renamed. Explore orders the interchangeable
+  // contexts and CPUs by signature and tries only the orders of equal ones.
+  void reset_signature(std::vector<ContextId> contexts, std::vector<CpuId> cpus, size_t num_contexts,
+                       size_t num_cpus) {
+    out_.clear();
+    versions_.clear();
+    buffers_.clear();
+    ctx_map_.assign(num_contexts, 0);
+    cpu_map_.assign(num_cpus, 0);
+    ctx_order_ = std::move(contexts);
+    cpu_order_ = std::move(cpus);
+  }
   // The contexts and CPUs in the key's order.
   const std::vector<ContextId>& contexts() const { return ctx_order_; }
   const std::vector<CpuId>& cpus() const { return cpu_order_; }

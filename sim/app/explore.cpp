@@ -169,7 +169,11 @@ class Explorer {
   bool apply(State& st, const Letter& l, size_t step) const;
   // The canonical key (the least over the permutations tried) and which
   // permutation gave it.
-  Hash128 key(const State& st, StateKey& k, std::string& best, size_t* perm = nullptr) const;
+  struct Renaming {
+    std::vector<ContextId> ctx;  // per context: its number in the key
+    std::vector<CpuId> cpu;      // per CPU
+  };
+  Hash128 key(const State& st, StateKey& k, std::string& best, Renaming* chosen = nullptr) const;
   std::vector<std::uint32_t> path(std::uint32_t node) const {
     std::vector<std::uint32_t> p;
     for (; nodes_[node].parent != kNoParent; node = nodes_[node].parent) p.push_back(nodes_[node].letter);
@@ -193,8 +197,6 @@ class Explorer {
   std::vector<Letter> letters_;
   std::vector<std::string> refused_;  // letters the architecture does not decode
   unsigned tasks_ = 0;
-  std::vector<std::vector<ContextId>> ctx_perms_;
-  std::vector<std::vector<CpuId>> cpu_perms_;
   Stats stats_proto_;
   std::unique_ptr<State> root_;
   std::vector<Node> nodes_;
@@ -338,22 +340,6 @@ void Explorer::setup() {
   }
   if (letters_.empty()) throw InputError{"fpusim explore", "--events", "no event of these kinds can be explored here"};
 
-  // The interchangeable: the tasks (each a process of its own, declared
-  // alike) and the CPUs. vCPU threads and guests keep their numbers.
-  const size_t n = s_.contexts.size();
-  std::vector<ContextId> tasks(tasks_);
-  for (unsigned i = 0; i < tasks_; ++i) tasks[i] = i;
-  do {
-    std::vector<ContextId> m(n);
-    for (ContextId c = 0; c < n; ++c) m[c] = c < tasks_ ? tasks[c] : c;
-    ctx_perms_.push_back(m);
-  } while (o_.symmetry && std::next_permutation(tasks.begin(), tasks.end()));
-  std::vector<CpuId> cpus(o_.cpus);
-  for (unsigned i = 0; i < o_.cpus; ++i) cpus[i] = i;
-  do {
-    cpu_perms_.push_back(cpus);
-  } while (o_.symmetry && std::next_permutation(cpus.begin(), cpus.end()));
-
   root_ = make_root(*s_.policy, stats_proto_);
 
   // Last, once the options are known to be good: the output directory,
@@ -393,22 +379,77 @@ bool Explorer::apply(State& st, const Letter& l, size_t step) const {
   return true;
 }
 
-Hash128 Explorer::key(const State& st, StateKey& k, std::string& best, size_t* perm) const {
+// The key of the least serialization over the renamings of the
+// interchangeable tasks (each a process of its own, declared alike; vCPU
+// threads and guests keep their numbers) and CPUs that keep them in the order of their
+// signatures (StateKey::reset_signature): a renaming of a state has the
+// same signatures, renamed, so the same candidates and the same least one;
+// equal signatures (tasks that never ran) are tried in every order.
+Hash128 Explorer::key(const State& st, StateKey& k, std::string& best, Renaming* chosen) const {
+  const size_t n = s_.contexts.size(), ncpu = o_.cpus;
+  auto write = [&] {
+    st.agent->state_key(k);
+    if (!o_.weak_key) st.rules->state_key(k);
+  };
+  // Positions in the key: tasks, then CPUs, sorted by signature.
+  std::vector<ContextId> tasks(tasks_);
+  std::vector<CpuId> cpus(ncpu);
+  for (unsigned i = 0; i < tasks_; ++i) tasks[i] = i;
+  for (unsigned i = 0; i < ncpu; ++i) cpus[i] = i;
+  std::vector<std::string> tsig(tasks_), csig(ncpu);
+  if (o_.symmetry) {
+    for (unsigned i = 0; i < tasks_ && tasks_ > 1; ++i) {
+      k.reset_signature({i}, {}, n, ncpu);
+      write();
+      tsig[i] = k.bytes();
+    }
+    for (unsigned c = 0; c < ncpu && ncpu > 1; ++c) {
+      k.reset_signature({}, {c}, n, ncpu);
+      write();
+      csig[c] = k.bytes();
+    }
+    std::stable_sort(tasks.begin(), tasks.end(), [&](ContextId a, ContextId b) { return tsig[a] < tsig[b]; });
+    std::stable_sort(cpus.begin(), cpus.end(), [&](CpuId a, CpuId b) { return csig[a] < csig[b]; });
+  }
+  // Every order within each run of equal signatures.
+  auto next_within_ties = [](auto& order, const auto& sig) {
+    for (size_t end = order.size(); end > 0;) {
+      size_t begin = end - 1;
+      while (begin > 0 && sig[order[begin - 1]] == sig[order[end - 1]]) --begin;
+      if (std::next_permutation(order.begin() + begin, order.begin() + end)) return true;
+      end = begin;  // this run is back in sorted order: carry into the previous one
+    }
+    return false;
+  };
+  // next_permutation orders by id: sort each run of ties by id first.
+  auto sort_ties = [](auto& order, const auto& sig) {
+    for (size_t b = 0; b < order.size();) {
+      size_t e = b + 1;
+      while (e < order.size() && sig[order[e]] == sig[order[b]]) ++e;
+      std::sort(order.begin() + b, order.begin() + e);
+      b = e;
+    }
+  };
+  sort_ties(tasks, tsig);
+  sort_ties(cpus, csig);
+  Renaming r;
+  r.ctx.resize(n);
+  r.cpu.resize(ncpu);
+  for (ContextId c = tasks_; c < n; ++c) r.ctx[c] = c;
   bool first = true;
-  size_t i = 0;
-  for (const auto& cp : ctx_perms_) {
-    for (const auto& up : cpu_perms_) {
-      k.reset(cp, up);
-      st.agent->state_key(k);
-      if (!o_.weak_key) st.rules->state_key(k);
+  do {
+    do {
+      for (unsigned p = 0; p < tasks_; ++p) r.ctx[tasks[p]] = p;
+      for (unsigned p = 0; p < ncpu; ++p) r.cpu[cpus[p]] = p;
+      k.reset(r.ctx, r.cpu);
+      write();
       if (first || k.bytes() < best) {
         best = k.bytes();
         first = false;
-        if (perm) *perm = i;
+        if (chosen) *chosen = r;
       }
-      ++i;
-    }
-  }
+    } while (o_.symmetry && next_within_ties(cpus, csig));
+  } while (o_.symmetry && next_within_ties(tasks, tsig));
   return hash_key(best);
 }
 
@@ -465,9 +506,11 @@ int Explorer::run() {
   Json levels = Json::array();
   out_ << "  depth  new states  transitions\n";
   std::vector<Stats> worker_stats(o_.jobs, stats_proto_);
+  auto last_progress = std::chrono::steady_clock::now();
   while (depth < o_.depth && !frontier.empty() && !stopped) {
     ++depth;
     std::vector<std::vector<Succ>> succ(frontier.size());
+    std::vector<std::uint32_t> enabled(frontier.size());  // per state: its transitions, seen or new
     std::atomic<size_t> next{0};
     std::exception_ptr error;
     std::mutex error_mu;
@@ -475,6 +518,17 @@ int Explorer::run() {
       try {
         for (size_t i; (i = next.fetch_add(1)) < frontier.size();) {
           expand(frontier[i], worker_stats[w], succ[i]);
+          // Progress within a long level (the first thread says it).
+          if (w == 0 && (i & 1023) == 0) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_progress > std::chrono::seconds(5)) {
+              last_progress = now;
+              progress_ << "fpusim explore: depth " << depth << ": " << i << " of " << frontier.size()
+                        << " states expanded, " << seen_.size() << " distinct so far, "
+                        << static_cast<std::uint64_t>(std::chrono::duration<double>(now - t0).count()) << " s\n";
+            }
+          }
+          enabled[i] = static_cast<std::uint32_t>(succ[i].size());
           // Drop what is already known (seen_ is read-only until the merge).
           auto& v = succ[i];
           v.erase(std::remove_if(v.begin(), v.end(),
@@ -498,8 +552,8 @@ int Explorer::run() {
     std::vector<std::uint32_t> next_frontier;
     std::uint64_t level_transitions = 0;
     for (size_t i = 0; i < frontier.size() && !stopped; ++i) {
+      level_transitions += enabled[i];
       for (const Succ& s : succ[i]) {
-        ++level_transitions;
         if (s.violations) {
           bool added = false;
           for (unsigned kind = 0; kind < kNumViolationKinds; ++kind) {
@@ -698,12 +752,12 @@ void Explorer::verify(Json& summary) {
   for (const auto& [n1, n2] : merged_) {
     auto s1 = replay(path(n1), stats);
     auto s2 = replay(path(n2), stats);
-    size_t p1 = 0, p2 = 0;
-    if (!(key(*s1, k, best1, &p1) == key(*s2, k, best2, &p2))) panic("explore --verify: a merged pair has two keys");
-    const auto& cm1 = ctx_perms_[p1 / cpu_perms_.size()];
-    const auto& um1 = cpu_perms_[p1 % cpu_perms_.size()];
-    const auto& cm2 = ctx_perms_[p2 / cpu_perms_.size()];
-    const auto& um2 = cpu_perms_[p2 % cpu_perms_.size()];
+    Renaming r1, r2;
+    if (!(key(*s1, k, best1, &r1) == key(*s2, k, best2, &r2))) panic("explore --verify: a merged pair has two keys");
+    const auto& cm1 = r1.ctx;
+    const auto& um1 = r1.cpu;
+    const auto& cm2 = r2.ctx;
+    const auto& um2 = r2.cpu;
     std::vector<ContextId> inv_c2(nc);
     for (ContextId c = 0; c < nc; ++c) inv_c2[cm2[c]] = c;
     std::vector<CpuId> inv_u2(um2.size());
@@ -745,8 +799,7 @@ void Explorer::verify(Json& summary) {
                             letters_[l].json.dump()};
       }
       if (v1) break;
-      size_t q1 = 0, q2 = 0;
-      if (!(key(*s1, k, best1, &q1) == key(*s2, k, best2, &q2))) {
+      if (!(key(*s1, k, best1) == key(*s2, k, best2))) {
         throw InternalError{"explore --verify: two states under one key have different keys after " +
                             letters_[l].json.dump()};
       }
