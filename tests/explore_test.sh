@@ -150,6 +150,8 @@ bad "no policy" "needs --policy" --cpus 1
 bad "unknown policy" "unknown policy \"nosuch\"" --policy nosuch
 bad "a bug that does not break the policy" "814fb7bb7db5" --policy deferred --bug 814fb7bb7db5
 bad "an unknown event kind" "no event kind \"smstart\"" --policy deferred --events switch,smstart
+bad "an empty event kind" "--events: an empty kind" --policy deferred --events switch,,use
+bad "no event kind" "--events: an empty kind" --policy deferred --events ""
 bad "more CPUs than the machine" "--cpus: 4 CPUs, but machine" --policy kvm-arm64-2025 --machine arm-fvp-sme2 --cpus 4 --set machine.cpus=2
 bad "too many tasks" "--contexts: expected 1 to 5" --policy deferred --contexts 9
 bad "a scenario override" "explore takes machine.KEY" --policy deferred --set policy=lazy

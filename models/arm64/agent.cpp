@@ -680,6 +680,9 @@ Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
   Context& tc = contexts_[target];
   if (!tc.is_user()) throw SemanticError{"state read of " + tc.name + ", which is not a user task"};
+  if (tc.vcpu != kNoVcpu) {
+    throw SemanticError{"state read of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
+  }
   check_tracee_stopped(tc, cpu, "state read", false);
   policy_.state_read(*this, cpu, tc);
   return finish();
@@ -692,6 +695,9 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   }
   Context& tc = contexts_[target];
   if (!tc.is_user()) throw SemanticError{"state write of " + tc.name + ", which is not a user task"};
+  if (tc.vcpu != kNoVcpu) {
+    throw SemanticError{"state write of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
+  }
   if (!machine_.fpsimd) throw SemanticError{"state write of " + tc.name + " on machine " + machine_.name + ", which has no FP/AdvSIMD"};
   if (write & (kMaskZa | kMaskFpmr)) {
     throw SemanticError{"state write of " + mask_to_names(write & (kMaskZa | kMaskFpmr)) +

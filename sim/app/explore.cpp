@@ -29,10 +29,11 @@ namespace fpusim {
 
 namespace {
 
-// Events are this far apart: longer than any event's cost, so that each is
-// processed at its own time, in order, on every CPU, and no time rule (a
-// CPU busy with the previous event, a context leaving a CPU while another
-// takes it) decides anything. The scenarios written use the same times.
+// Events are this far apart: longer than all the events of a sequence
+// cost together (write_counterexample checks), so that each is processed at
+// its own time, in order, on every CPU, and no time rule (a CPU busy with
+// the previous event, a context leaving a CPU while another takes it)
+// decides anything. The scenarios written use the same times.
 constexpr Cycles kGap = 100000;
 constexpr Cycles kDur = 100;  // kernel_fpu sections and interrupts
 constexpr std::uint32_t kNoParent = ~std::uint32_t{0};
@@ -68,6 +69,13 @@ struct State {
   std::unique_ptr<ArchAgent> agent;
   std::unique_ptr<TraceRules> rules;
 };
+
+// The kinds of the violations a state has met (bits of ViolationKind).
+std::uint32_t violation_bits(const State& st) {
+  std::uint32_t b = 0;
+  for (const Violation& v : st.checker->violations()) b |= 1u << static_cast<unsigned>(v.kind);
+  return b;
+}
 
 // The tree of sequences explored: each node is its parent's sequence and
 // one more letter.
@@ -166,7 +174,7 @@ class Explorer {
   }
   // Applies letter `l` as the event at `step` of the sequence; false if
   // the trace rules or the agent refuse it (the state is then spoiled).
-  bool apply(State& st, const Letter& l, size_t step) const;
+  bool apply(State& st, const Letter& l, size_t step, Cycles* cost = nullptr) const;
   // The canonical key (the least over the permutations tried) and which
   // permutation gave it.
   struct Renaming {
@@ -330,6 +338,7 @@ void Explorer::setup() {
     if (std::find(kinds.begin(), kinds.end(), ev) == kinds.end()) kinds.push_back(ev);
   }
   for (const std::string& e : o_.events) {
+    if (e.empty()) throw InputError{"fpusim explore", "--events", "an empty kind; expected KIND,... of: " + join(kinds, ", ")};
     if (std::find(kinds.begin(), kinds.end(), e) == kinds.end()) {
       throw InputError{"fpusim explore", "--events",
                        "no event kind \"" + e + "\" on this machine; kinds: " + join(kinds, ", ")};
@@ -363,14 +372,15 @@ std::unique_ptr<State> Explorer::make_root(const PolicyDesc& policy, Stats& stat
   return st;
 }
 
-bool Explorer::apply(State& st, const Letter& l, size_t step) const {
+bool Explorer::apply(State& st, const Letter& l, size_t step, Cycles* cost) const {
   Event e = l.e;
   e.t = (step + 1) * kGap;
   e.index = step;
   std::uint64_t turn = 0;
   try {
     st.rules->check(e, EventOrigin{"fpusim explore", false}, turn);
-    st.agent->handle(e.cpu, e.t, e);
+    const Cycles c = st.agent->handle(e.cpu, e.t, e);
+    if (cost) *cost += c;
   } catch (const InputError&) {
     return false;
   } catch (const SemanticError&) {
@@ -472,10 +482,8 @@ void Explorer::expand(std::uint32_t node, Stats& stats, std::vector<Succ>& out) 
   for (std::uint32_t li = 0; li < letters_.size(); ++li) {
     const auto c = copy(*st, stats);
     if (!apply(*c, letters_[li], p.size())) continue;
-    Succ s{li, 0, {}};
-    if (c->checker->total_violations()) {
-      for (const Violation& v : c->checker->violations()) s.violations |= 1u << static_cast<unsigned>(v.kind);
-    } else {
+    Succ s{li, violation_bits(*c), {}};
+    if (!s.violations) {
       s.key = key(*c, k, best);
     }
     out.push_back(s);
@@ -581,7 +589,10 @@ int Explorer::run() {
         nodes_.push_back({frontier[i], s.letter});
         it->second = static_cast<std::uint32_t>(nodes_.size() - 1);
         next_frontier.push_back(it->second);
-        if (o_.max_states && seen_.size() >= o_.max_states) stopped = true;
+        if (o_.max_states && seen_.size() >= o_.max_states) {
+          stopped = true;
+          break;
+        }
       }
     }
     transitions += level_transitions;
@@ -596,7 +607,9 @@ int Explorer::run() {
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const bool closed = frontier.empty() && !stopped;
+  // Closed: nothing new after the last depth, and nothing left unexpanded
+  // (a state that ended in a violation is not explored further).
+  const bool closed = frontier.empty() && !stopped && found.empty();
   const bool exhausted = !stopped;
   std::ostringstream bound;
   if (stopped) {
@@ -677,11 +690,20 @@ void Explorer::write_counterexample(const std::string& name, std::uint32_t node,
     for (auto& c : stats.per_context) c = {};
     auto st = make_root(*pol, stats);
     size_t refused_at = p.size();
+    Cycles cost = 0;
     for (size_t i = 0; i < p.size(); ++i) {
-      if (!apply(*st, letters_[p[i]], i)) {
+      if (!apply(*st, letters_[p[i]], i, &cost)) {
         refused_at = i;
         break;
       }
+    }
+    // The platform delays a CPU's later events by the cycles it spent: the
+    // events keep their order on every CPU as long as all of them together
+    // cost less than the gap between two.
+    if (cost >= kGap) {
+      throw InternalError{"explore: the events of a counterexample cost " + std::to_string(cost) +
+                          " cycles, more than the " + std::to_string(kGap) +
+                          " between two; the scenario might replay in another order"};
     }
     if (refused_at < p.size()) {
       outcome += " Under " + pol->name + " event " + std::to_string(refused_at) + " is not possible.";
@@ -710,6 +732,8 @@ void Explorer::write_counterexample(const std::string& name, std::uint32_t node,
   cmd << "fpusim explore --machine " << o_.machine << " --policy '" << s_.policy->name << "' --cpus " << o_.cpus
       << " --contexts " << o_.contexts << " --vcpus " << o_.vcpus << " --depth " << o_.depth;
   if (!o_.events.empty()) cmd << " --events " << join(o_.events, ",");
+  if (!o_.costs.empty()) cmd << " --costs " << o_.costs;
+  for (const Override& v : o_.sets) cmd << " --set " << v.key << "=" << v.value;
   Json doc = doc_;
   doc["name"] = "explore_" + name;
   doc["description"] = "Found by `" + cmd.str() + "`: a shortest sequence of events (" + std::to_string(p.size()) +
@@ -767,11 +791,13 @@ void Explorer::verify(Json& summary) {
       const Event& e = letters_[i].e;
       const CpuId cpu = inv_u2[um1[e.cpu]];
       const ContextId ctx = e.ctx < nc ? inv_c2[cm1[e.ctx]] : e.ctx;
-      tau[i] = i;
+      tau[i] = kNoParent;
       for (std::uint32_t j = 0; j < letters_.size(); ++j) {
         const Event& f = letters_[j].e;
         if (f.cpu == cpu && f.ctx == ctx && same_but(e, f)) tau[i] = j;
       }
+      // The alphabet is closed under renaming tasks and CPUs.
+      if (tau[i] == kNoParent) panic("explore --verify: letter " + letters_[i].json.dump() + " has no image");
     }
     size_t step1 = path(n1).size(), step2 = path(n2).size();
     for (unsigned d = 0; d < o_.depth; ++d) {
@@ -779,6 +805,10 @@ void Explorer::verify(Json& summary) {
       for (std::uint32_t i = 0; i < letters_.size(); ++i) {
         auto c1 = copy(*s1, stats), c2 = copy(*s2, stats);
         const bool e1 = apply(*c1, letters_[i], step1), e2 = apply(*c2, letters_[tau[i]], step2);
+        if (e1 && e2 && violation_bits(*c1) != violation_bits(*c2)) {
+          throw InternalError{"explore --verify: two states under one key differ in their violations after " +
+                              letters_[i].json.dump()};
+        }
         if (e1 != e2) {
           throw InternalError{"explore --verify: two states under one key differ: " + letters_[i].json.dump() +
                               (e1 ? " is possible after " : " is not possible after ") + std::to_string(step1) +
@@ -791,9 +821,7 @@ void Explorer::verify(Json& summary) {
       apply(*s1, letters_[l], step1++);
       apply(*s2, letters_[tau[l]], step2++);
       ++steps;
-      std::uint32_t v1 = 0, v2 = 0;
-      for (const Violation& v : s1->checker->violations()) v1 |= 1u << static_cast<unsigned>(v.kind);
-      for (const Violation& v : s2->checker->violations()) v2 |= 1u << static_cast<unsigned>(v.kind);
+      const std::uint32_t v1 = violation_bits(*s1), v2 = violation_bits(*s2);
       if (v1 != v2) {
         throw InternalError{"explore --verify: two states under one key differ in their violations after " +
                             letters_[l].json.dump()};

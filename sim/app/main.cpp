@@ -611,7 +611,15 @@ int cmd_explore(const std::vector<std::string>& args) {
   eo.contexts = vm["contexts"].as<unsigned>();
   eo.vcpus = vm["vcpus"].as<unsigned>();
   eo.depth = vm["depth"].as<unsigned>();
-  if (vm.count("events")) eo.events = split_commas(vm["events"].as<std::string>());
+  if (vm.count("events")) {
+    // Every item, empty ones too (explore refuses them: "" is not "all").
+    const std::string v = vm["events"].as<std::string>();
+    size_t start = 0;
+    for (size_t comma; (comma = v.find(',', start)) != std::string::npos; start = comma + 1) {
+      eo.events.push_back(v.substr(start, comma - start));
+    }
+    eo.events.push_back(v.substr(start));
+  }
   if (vm.count("out")) eo.out_dir = vm["out"].as<std::string>();
   eo.jobs = vm["jobs"].as<unsigned>();
   eo.symmetry = !vm.count("no-symmetry");
