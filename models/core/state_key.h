@@ -11,8 +11,9 @@
 //   equality matters), per owner;
 // - a buffer's allocation id (x86 fpstate ids, XRSTOR_INFO).
 // Contexts and CPUs are written through a permutation (`ctx_map`,
-// `cpu_map`): explore tries each permutation of the interchangeable
-// contexts and CPUs and keeps the least key, folding symmetric states. An
+// `cpu_map`): explore tries the permutations of the interchangeable
+// contexts and CPUs that keep them in the order of their signatures
+// (reset_signature) and keeps the least key, folding symmetric states. An
 // agent writes its per-context and per-CPU state in the order contexts()
 // and cpus() give (canonical order), and every ContextId and CpuId through
 // ctx() and cpu().
