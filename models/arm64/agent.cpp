@@ -699,9 +699,14 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
     throw SemanticError{"state write of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
   }
   if (!machine_.fpsimd) throw SemanticError{"state write of " + tc.name + " on machine " + machine_.name + ", which has no FP/AdvSIMD"};
-  if (write & (kMaskZa | kMaskFpmr)) {
-    throw SemanticError{"state write of " + mask_to_names(write & (kMaskZa | kMaskFpmr)) +
-                        ": ptrace writes of ZA, ZT0 and FPMR are not modelled"};
+  if ((write & bit(kZa)) && !machine_.sme) {
+    throw SemanticError{"state write of ZA (NT_ARM_ZA) on machine " + machine_.name + ", which has no SME"};
+  }
+  if ((write & bit(kZt0)) && !machine_.sme2) {
+    throw SemanticError{"state write of ZT0 (NT_ARM_ZT) on machine " + machine_.name + ", which has no SME2"};
+  }
+  if ((write & kMaskFpmr) && !machine_.fpmr) {
+    throw SemanticError{"state write of FPMR (NT_ARM_FPMR) on machine " + machine_.name + ", which has no FPMR"};
   }
   check_tracee_stopped(tc, cpu, "state write", true);
   if ((write & kMaskSve) && !machine_.sve) {
@@ -736,6 +741,24 @@ Cycles Agent::sve_set_vl(CpuId cpu, Cycles t, unsigned vl) {
     if (v <= vl) chosen = v;
   }
   policy_.set_vl(*this, cpu, c, chosen);
+  return finish();
+}
+
+Cycles Agent::sme_set_vl(CpuId cpu, Cycles t, unsigned vl) {
+  event_time_ = t;
+  check_current(cpu, "prctl(PR_SME_SET_VL)", false);
+  Context& c = *current(cpu);
+  if (c.in_user) {
+    throw SemanticError{"prctl(PR_SME_SET_VL) by " + c.name + " in user mode (a syscall event must come first)"};
+  }
+  if (!machine_.sme) throw SemanticError{"prctl(PR_SME_SET_VL) on machine " + machine_.name + ", which has no SME"};
+  // find_supported_vector_length(ARM64_VEC_SME): the largest supported
+  // streaming length not above the request, else the smallest.
+  unsigned chosen = machine_.sme_vls.front();
+  for (unsigned v : machine_.sme_vls) {
+    if (v <= vl) chosen = v;
+  }
+  policy_.set_svl(*this, cpu, c, chosen);
   return finish();
 }
 

@@ -95,6 +95,8 @@ class Agent {
   // `invalid_header`: refused (an x86 XSAVE header has no arm64 equivalent).
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header);
   Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
+  // prctl(PR_SME_SET_VL): the streaming vector length.
+  Cycles sme_set_vl(CpuId cpu, Cycles t, unsigned vl);
   // SMSTART / SMSTOP by current in user mode, of PSTATE.SM and/or PSTATE.ZA.
   Cycles sme_mode(CpuId cpu, Cycles t, bool start, bool sm, bool za);
   // KVM: `guest` is the vCPU's guest context.

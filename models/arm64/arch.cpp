@@ -88,6 +88,7 @@ class Arm64Run final : public ArchAgent {
     if (dispatch_core_event(a, cpu, t, e, &cost)) return cost;
     switch (static_cast<unsigned>(e.kind)) {
       case static_cast<unsigned>(ev::kSveSetVl): return a.sve_set_vl(cpu, t, static_cast<unsigned>(e.arg));
+      case static_cast<unsigned>(ev::kSmeSetVl): return a.sme_set_vl(cpu, t, static_cast<unsigned>(e.arg));
       case static_cast<unsigned>(ev::kKvmRun): return a.kvm_run(cpu, t, e.ctx);
       case static_cast<unsigned>(ev::kVmEntry): return a.vm_entry(cpu, t);
       case static_cast<unsigned>(ev::kVmExit): return a.vm_exit(cpu, t);
@@ -283,6 +284,10 @@ class Arm64Arch final : public Arch {
       p.letters.push_back(R"({"ev": "smstart"})");
       p.letters.push_back(R"({"ev": "smstart", "za": true, "sm": false})");
       p.letters.push_back(R"({"ev": "smstop"})");
+      if (m.sme_vls.size() > 1 && m.sme_vls.front() != m.default_svl) {
+        p.letters.push_back(R"({"ev": "sme_set_vl", "vl": )" + std::to_string(m.sme_vls.front()) + "}");
+        p.letters.push_back(R"({"ev": "sme_set_vl", "vl": )" + std::to_string(m.default_svl) + "}");
+      }
     }
     if (vcpus == 0) return p;
     const PolicyInfo& info = info_of(policy);

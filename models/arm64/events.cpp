@@ -27,6 +27,7 @@ class Arm64RecordCheck final : public RecordCheck {
   std::string check(const Event& e) const override {
     switch (static_cast<unsigned>(e.kind)) {
       case static_cast<unsigned>(ev::kSveSetVl):
+      case static_cast<unsigned>(ev::kSmeSetVl):
         if (e.sub || !valid_vl(static_cast<std::uint64_t>(e.arg)) || e.arg < 0) {
           return "malformed record (vl must be a multiple of 128 from 128 to 2048)";
         }
@@ -66,6 +67,7 @@ class Arm64EventSyntax final : public EventSyntax {
   const std::vector<ArchKind>& kinds() const override {
     static const std::vector<ArchKind> k = {
         {ev::kSveSetVl, "sve_set_vl", {"vl"}, {"vl"}, kFieldSubArg, kFieldSubArg},
+        {ev::kSmeSetVl, "sme_set_vl", {"vl"}, {"vl"}, kFieldSubArg, kFieldSubArg},
         {ev::kKvmRun, "kvm_run", {"vcpu"}, {"vcpu"}, kFieldCtx, kFieldCtx},  // ctx: the vCPU's guest context
         {ev::kVmEntry, "vm_entry", {}, {}, 0, 0},
         {ev::kVmExit, "vm_exit", {"reason"}, {"reason"}, kFieldSubArg, 0},  // sub: the reason

@@ -20,6 +20,8 @@ constexpr EventKind kKvmReturn{18};
 constexpr EventKind kSmstart{19};
 constexpr EventKind kSmstop{20};
 constexpr std::uint8_t kSmBit = 1, kZaBit = 2;
+// prctl(PR_SME_SET_VL, vl): `arg` = the streaming vector length in bits.
+constexpr EventKind kSmeSetVl{21};
 
 // Kinds whose effect reaches other CPUs' contexts (ptrace state access).
 constexpr std::uint32_t kBarriers = kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite);

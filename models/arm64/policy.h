@@ -47,6 +47,9 @@ class Policy {
   virtual void state_written(Agent& a, Context& target, ComponentMask written) = 0;
   // prctl(PR_SVE_SET_VL): vec_set_vector_length() for current.
   virtual void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) = 0;
+  // vec_set_vector_length(ARM64_VEC_SME): the task's streaming VL becomes
+  // `svl` (prctl(PR_SME_SET_VL) by the task itself).
+  virtual void set_svl(Agent& a, CpuId cpu, Context& ctx, unsigned svl) = 0;
   // fpsimd_save_user_state() of a binding with to_save CURRENT: whether it
   // stores the SVE format, decided by current (whatever state is bound).
   virtual bool save_sve_for_current(const Context& current) const = 0;

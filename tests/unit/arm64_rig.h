@@ -98,6 +98,7 @@ struct Rig {
     run(cpu, [&](Cycles t) { return agent->sme_mode(cpu, t, false, sm, za); });
   }
   void set_vl(CpuId cpu, unsigned vl) { run(cpu, [&](Cycles t) { return agent->sve_set_vl(cpu, t, vl); }); }
+  void set_svl(CpuId cpu, unsigned vl) { run(cpu, [&](Cycles t) { return agent->sme_set_vl(cpu, t, vl); }); }
   void signal(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->signal(cpu, t, 0); }); }
   void sigreturn(CpuId cpu) { run(cpu, [&](Cycles t) { return agent->sigreturn(cpu, t, 0); }); }
   void fork(CpuId cpu, ContextId child) { run(cpu, [&](Cycles t) { return agent->fork(cpu, t, child); }); }

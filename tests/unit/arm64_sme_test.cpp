@@ -92,6 +92,67 @@ TEST_F(Sme, SyscallLeavesStreamingModeAndKeepsZa) {
   EXPECT_EQ(r.checker->total_violations(), 0u);
 }
 
+// vec_set_vector_length(ARM64_VEC_SME) before v6.16: V0-V31 and FPMR kept,
+// ZA and ZT0 discarded with SVCR.ZA and TIF_SME, the new SVL's sizes.
+TEST_F(Sme, SmeSetVlKeepsVAndDiscardsZa) {
+  r.sw(0, M);
+  r.use(0, kV | kMaskFpmr);
+  r.smstart(0, false, true);
+  r.use(0, kZaZt0);
+  const Token v = r.ctx(M).truth.tok[kFpsimd];
+  r.syscall(0);
+  r.set_svl(0, 300);  // not a multiple of 128 here: the largest supported below it, 256
+  EXPECT_EQ(r.ctx(M).svl, 256u);
+  EXPECT_EQ(r.ctx(M).sizes->of(bit(kZa)), 32u * 32u);  // (SVL/8)^2
+  EXPECT_FALSE(r.ctx(M).svcr_za || r.ctx(M).svcr_sm || r.ctx(M).tif_sme);
+  EXPECT_FALSE(r.ctx(M).truth.present & kZaZt0);
+  EXPECT_EQ(r.ctx(M).truth.tok[kFpsimd], v);
+  EXPECT_EQ(r.total(AStat::vl_changes), 1u);
+  r.set_svl(0, 256);  // unchanged: nothing
+  EXPECT_EQ(r.total(AStat::vl_changes), 1u);
+  r.ret(0);
+  r.use(0, 0, kV | kMaskFpmr);  // kept
+  EXPECT_THROW(r.use(0, 0, bit(kZa)), SemanticError);  // ZA is off
+  r.smstart(0, false, true);  // TIF_SME was cleared: traps again
+  EXPECT_EQ(r.total(AStat::traps_sme_acc), 2u);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+// za_set() / zt_set() with ZA off: both zeroed, the written one copied in,
+// ZA on and TIF_SME; with ZA on, the other one kept.
+TEST_F(Sme, PtraceWritesOfZaAndZt0) {
+  r.sw(0, M);
+  r.smstart(0, false, true);
+  r.use(0, kZaZt0);
+  const Token za = r.ctx(M).truth.tok[kZa];
+  r.sw(0, N);
+  r.state_write(0, M, bit(kZt0));  // ZA on: ZA kept
+  EXPECT_EQ(r.ctx(M).truth.tok[kZa], za);
+  EXPECT_EQ(r.ctx(M).truth.tok[kZt0].owner, M);
+  r.sw(0, M);
+  r.use(0, 0, kZaZt0);
+  r.smstop(0, false, true);
+  r.sw(0, N);
+  r.state_write(0, M, bit(kZa) | kMaskFpmr);  // ZA off: ZT0 zeroed, ZA on
+  EXPECT_TRUE(r.ctx(M).svcr_za && r.ctx(M).tif_sme);
+  EXPECT_TRUE(r.ctx(M).truth.present & bit(kZa));
+  EXPECT_FALSE(r.ctx(M).truth.present & bit(kZt0));
+  r.sw(0, M);
+  r.use(0, 0, kZaZt0 | kMaskFpmr);  // the new ZA and FPMR, a zero ZT0
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+TEST(Arm64SmeRefused, PtraceOfSmeStateNeedsTheFeature) {
+  Rig r{"aws-graviton3", "sve-keep", 1};
+  const ContextId M = r.add("M"), N = r.add("N");
+  r.start();
+  r.sw(0, N);
+  EXPECT_THROW(r.state_write(0, M, bit(kZa)), SemanticError);
+  EXPECT_THROW(r.state_write(0, M, kMaskFpmr), SemanticError);
+  r.syscall(0);
+  EXPECT_THROW(r.set_svl(0, 256), SemanticError);
+}
+
 TEST_F(Sme, SignalHandlerRunsWithZaOffAndSigreturnGivesItBack) {
   r.sw(0, M);
   r.smstart(0, false, true);

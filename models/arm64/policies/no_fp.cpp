@@ -23,6 +23,9 @@ class NoFpPolicy final : public Policy {
   void state_read(Agent&, CpuId, Context&) override {}
   void state_written(Agent&, Context&, ComponentMask) override {}
   void set_vl(Agent&, CpuId, Context& ctx, unsigned) override { panic("arm64: VL change of " + ctx.name + " without FP"); }
+  void set_svl(Agent&, CpuId, Context& ctx, unsigned) override {
+    panic("arm64: SME VL change of " + ctx.name + " without FP");
+  }
   bool save_sve_for_current(const Context&) const override { return false; }
 };
 

@@ -266,9 +266,22 @@ void SveDiscardPolicy::state_read(Agent& a, CpuId cpu, Context& target) {
 }
 
 // fpr_set(): with TIF_SVE, sve_sync_from_fpsimd_zeropad() (the SVE-only bits
-// zeroed); sve_set(): SVE data sets TIF_SVE, fp_type SVE. Then
-// fpsimd_flush_task_state(target): loaded again before it next runs.
+// zeroed); sve_set(): SVE data sets TIF_SVE, fp_type SVE. za_set() with
+// data and zt_set() (ptrace.c, v6.8 .. v6.15): with ZA off, sme_alloc(target,
+// true) zeroes ZA and ZT0 before the one written is copied in; then
+// "target->thread.svcr |= SVCR_ZA_MASK" and TIF_SME set. fpmr_set():
+// target->thread.uw.fpmr. Then fpsimd_flush_task_state(target): loaded
+// again before it next runs.
 void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask written) {
+  if (written & kMaskZa) {
+    if (!target.svcr_za) {
+      const ComponentMask zeroed = kMaskZa & ~written;
+      target.image.set_init(zeroed);
+      target.truth.set_init(zeroed);
+    }
+    target.svcr_za = true;
+    target.tif_sme = true;
+  }
   if (written & kMaskSve) {
     if (target.fp_type != FpType::kSve) {
       // sve_set(): fpsimd_sync_to_sve() then the new SVE data.
@@ -300,6 +313,30 @@ void SveDiscardPolicy::set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) {
   ctx.truth.set_init(kMaskSve);
   a.stats().add(AStat::vl_changes, ctx.id, 1);
   a.set_vl(ctx, vl);
+}
+
+// vec_set_vector_length(ARM64_VEC_SME), v6.1 .. v6.15 (d4d5be94a878,
+// c9bb40b7f786; b87c8c4aca11 changed it in v6.16): unchanged SVL -> nothing;
+// else fpsimd_save_user_state() (current), fpsimd_flush_task_state(); with
+// TIF_SVE or PSTATE.SM, sve_to_fpsimd() (V0-V31 kept from the Z registers,
+// the rest dropped), fp_type FPSIMD; then "task->thread.svcr &=
+// ~(SVCR_SM_MASK | SVCR_ZA_MASK)" and TIF_SME cleared: the task leaves
+// streaming mode and its ZA and ZT0 are discarded (sme_free()); FPMR stays.
+void SveDiscardPolicy::set_svl(Agent& a, CpuId cpu, Context& ctx, unsigned svl) {
+  if (svl == ctx.svl) return;
+  a.save_user_state(cpu, Cause::set_vl);
+  a.flush_task_state(ctx);
+  if (ctx.tif_sve || ctx.svcr_sm || ctx.fp_type == FpType::kSve) {
+    ctx.tif_sve = false;
+    a.convert(ctx, FpType::kFpsimd);
+  }
+  ctx.truth.set_init(kMaskSve | kMaskZa);
+  ctx.image.set_init(kMaskZa);
+  ctx.svcr_sm = ctx.svcr_za = false;
+  ctx.tif_sme = false;
+  a.stats().add(AStat::vl_changes, ctx.id, 1);
+  ctx.svl = svl;
+  a.relayout(ctx);
 }
 
 std::unique_ptr<Policy> make_sve_discard_policy() { return std::make_unique<SveDiscardPolicy>(); }

@@ -27,6 +27,7 @@ class SveDiscardPolicy : public Policy {
   void state_read(Agent& a, CpuId cpu, Context& target) override;
   void state_written(Agent& a, Context& target, ComponentMask written) override;
   void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) override;
+  void set_svl(Agent& a, CpuId cpu, Context& ctx, unsigned svl) override;
   // fpsimd_save() (v4.15 .. v6.1): "if (test_thread_flag(TIF_SVE))".
   bool save_sve_for_current(const Context& current) const override { return current.tif_sve; }
 
