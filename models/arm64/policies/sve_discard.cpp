@@ -268,7 +268,8 @@ void SveDiscardPolicy::state_read(Agent& a, CpuId cpu, Context& target) {
 // fpr_set(): with TIF_SVE, sve_sync_from_fpsimd_zeropad() (the SVE-only bits
 // zeroed); sve_set(): SVE data sets TIF_SVE, fp_type SVE. za_set() with
 // data and zt_set() (ptrace.c, v6.8 .. v6.15): with ZA off, sme_alloc(target,
-// true) zeroes ZA and ZT0 before the one written is copied in; then
+// true) zeroes ZA and ZT0 before the one written is copied in (before
+// b7c510d04904, v6.8, a ZA write zeroed ZT0 with ZA on too); then
 // "target->thread.svcr |= SVCR_ZA_MASK" and TIF_SME set. fpmr_set():
 // target->thread.uw.fpmr. Then fpsimd_flush_task_state(target): loaded
 // again before it next runs.
