@@ -164,7 +164,8 @@ class Explorer {
  private:
   void setup();
   void add_letter(Json j, unsigned cpu);
-  std::unique_ptr<State> make_root(const PolicyDesc& policy, Stats& stats) const;
+  // A run at the start; `search`: with the rules the search switches off.
+  std::unique_ptr<State> make_root(const PolicyDesc& policy, Stats& stats, bool search = true) const;
   std::unique_ptr<State> copy(const State& s, Stats& stats) const {
     auto c = std::make_unique<State>();
     c->checker = std::make_unique<Checker>(*s.checker, &stats);
@@ -362,10 +363,13 @@ void Explorer::setup() {
   }
 }
 
-std::unique_ptr<State> Explorer::make_root(const PolicyDesc& policy, Stats& stats) const {
+std::unique_ptr<State> Explorer::make_root(const PolicyDesc& policy, Stats& stats, bool search) const {
   auto st = std::make_unique<State>();
   st->checker = std::make_unique<Checker>(s_.machine->cpus, arch_->component_bytes(s_), s_.machine->lazyfp_vulnerable,
                                           &stats);
+  if (search) {
+    for (ViolationKind k : o_.disabled_rules) st->checker->disable(k);
+  }
   st->agent = arch_->make_agent(s_, policy, stats, *st->checker, ids_, {});
   st->rules = std::make_unique<TraceRules>(s_.machine->cpus, s_.contexts.size(), &names_);
   st->rules->set_guest_threads(st->agent->runner_threads());
@@ -498,7 +502,9 @@ int Explorer::run() {
        << o_.cpus << (o_.cpus == 1 ? " CPU, " : " CPUs, ") << tasks_ << (tasks_ == 1 ? " task" : " tasks")
        << (o_.vcpus ? ", " + std::to_string(o_.vcpus) + " vCPU" + (o_.vcpus == 1 ? "" : "s") : std::string())
        << "; " << letters_.size() << " events to choose from at each step; depth " << o_.depth
-       << (o_.symmetry ? "" : "; symmetry not folded") << "\n";
+       << (o_.symmetry ? "" : "; symmetry not folded");
+  for (ViolationKind k : o_.disabled_rules) out_ << "; rule " << violation_kind_name(k) << " off";
+  out_ << "\n";
   for (const std::string& r : refused_) out_ << "  not explored (the architecture refuses it): " << r << "\n";
 
   StateKey k;
@@ -688,7 +694,7 @@ void Explorer::write_counterexample(const std::string& name, std::uint32_t node,
     Stats stats = stats_proto_;
     stats.total = {};
     for (auto& c : stats.per_context) c = {};
-    auto st = make_root(*pol, stats);
+    auto st = make_root(*pol, stats, /*search=*/false);  // every rule: what `fpusim check` sees
     size_t refused_at = p.size();
     Cycles cost = 0;
     for (size_t i = 0; i < p.size(); ++i) {
@@ -721,9 +727,18 @@ void Explorer::write_counterexample(const std::string& name, std::uint32_t node,
     outcome += " Under " + pol->name + ": " + (counts.empty() ? "no violation" : counts) + "; saves " +
                std::to_string(stats.get(Stat::saves)) + ", restores " + std::to_string(stats.get(Stat::restores)) +
                ", traps " + std::to_string(stats.get(Stat::traps)) + ".";
-    if (pol == s_.policy && !st->checker->violations().empty()) {
-      const Violation& v = st->checker->violations().front();
-      detail = std::string(violation_kind_name(v.kind)) + " at event " + std::to_string(p.size() - 1) + " on CPU " +
+    // The violation the search stopped at: the first of a rule it had on
+    // (event i runs from (i + 1) * kGap).
+    const Violation* first = nullptr;
+    for (const Violation& v : st->checker->violations()) {
+      if (std::find(o_.disabled_rules.begin(), o_.disabled_rules.end(), v.kind) == o_.disabled_rules.end()) {
+        first = &v;
+        break;
+      }
+    }
+    if (pol == s_.policy && first) {
+      const Violation& v = *first;
+      detail = std::string(violation_kind_name(v.kind)) + " at event " + std::to_string(v.time / kGap - 1) + " on CPU " +
                std::to_string(v.cpu) + ", " + (v.context < names_.size() ? names_[v.context] : std::string("the kernel")) +
                ": " + v.detail;
     }
@@ -734,6 +749,7 @@ void Explorer::write_counterexample(const std::string& name, std::uint32_t node,
   if (!o_.events.empty()) cmd << " --events " << join(o_.events, ",");
   if (!o_.costs.empty()) cmd << " --costs " << o_.costs;
   for (const Override& v : o_.sets) cmd << " --set " << v.key << "=" << v.value;
+  for (ViolationKind k : o_.disabled_rules) cmd << " --disable-rule " << violation_kind_name(k);
   Json doc = doc_;
   doc["name"] = "explore_" + name;
   doc["description"] = "Found by `" + cmd.str() + "`: a shortest sequence of events (" + std::to_string(p.size()) +

@@ -41,6 +41,10 @@ struct ExploreOptions {
   // child), an unsound key that verify must catch.
   bool weak_key = false;
   std::vector<Override> sets;       // --set: machine.X, costs.X
+  // Checker rules off during the search (--disable-rule), so that it goes
+  // on past their violations; the scenarios written expect what every rule
+  // finds.
+  std::vector<ViolationKind> disabled_rules;
 };
 
 // Exit code: 0 the bound was exhausted without a violation, 1 violations

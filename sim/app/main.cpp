@@ -127,6 +127,22 @@ std::string runs_with_violations(const std::vector<PolicyRow>& rows) {
   return out;
 }
 
+// --disable-rule KIND (repeatable; run and explore): the checker rules
+// switched off.
+std::vector<ViolationKind> disabled_rules(const po::variables_map& vm) {
+  std::vector<ViolationKind> out;
+  if (vm.count("disable-rule")) {
+    for (const std::string& k : vm["disable-rule"].as<std::vector<std::string>>()) {
+      const ViolationKindInfo* v = find_violation_kind(k);
+      if (!v || !v->rule) {
+        throw UsageError{"--disable-rule: expected exposed, trap_config, kernel_trap or foreign_regs, got \"" + k + "\""};
+      }
+      out.push_back(v->kind);
+    }
+  }
+  return out;
+}
+
 std::vector<Override> overrides(const po::variables_map& vm) {
   std::vector<Override> out;
   if (vm.count("set")) {
@@ -277,15 +293,7 @@ int cmd_run(const std::vector<std::string>& args) {
   for (const std::string& b : bug_names(vm)) bugs.push_back(&resolve_bug(scenario_arch(s), b, "--bug", ""));
   const PolicyDesc& policy = policy_with_bugs(scenario_arch(s), named, bugs, "--bug", "");
   RunOptions options;
-  if (vm.count("disable-rule")) {
-    for (const std::string& k : vm["disable-rule"].as<std::vector<std::string>>()) {
-      const ViolationKindInfo* v = find_violation_kind(k);
-      if (!v || !v->rule) {
-        throw UsageError{"--disable-rule: expected exposed, trap_config, kernel_trap or foreign_regs, got \"" + k + "\""};
-      }
-      options.disabled_rules.push_back(v->kind);
-    }
-  }
+  options.disabled_rules = disabled_rules(vm);
   if (vm.count("dry-run")) {
     // Decode every event too, so a dry run finds every input error a run
     // would, with the names a run decodes with (the architecture's too: VMs).
@@ -586,7 +594,10 @@ int cmd_explore(const std::vector<std::string>& args) {
       "verify", po::value<unsigned>()->default_value(0),
       "self-check of the state key: N pairs of sequences that met under one key are extended by random suffixes, "
       "whose futures must agree")("seed", po::value<std::uint64_t>()->default_value(1), "seed of --verify's sample and suffixes")(
-      "verify-weak-key", "test of --verify itself: leave the trace rules out of the state key (unsound; --verify must fail)");
+      "verify-weak-key", "test of --verify itself: leave the trace rules out of the state key (unsound; --verify must fail)")(
+      "disable-rule", po::value<std::vector<std::string>>()->composing(),
+      "KIND: a checker rule switched off during the search (exposed, trap_config, kernel_trap, foreign_regs), "
+      "repeatable, to look past its violations; the scenarios written still expect what every rule finds");
   add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
@@ -627,6 +638,7 @@ int cmd_explore(const std::vector<std::string>& args) {
   eo.verify = vm["verify"].as<unsigned>();
   eo.seed = vm["seed"].as<std::uint64_t>();
   eo.weak_key = vm.count("verify-weak-key") > 0;
+  eo.disabled_rules = disabled_rules(vm);
   eo.sets = overrides(vm);
   return run_explore(eo, std::cout, std::cerr);
 }
