@@ -124,6 +124,7 @@ fi
 # futures; and a key without the trace rules' part is caught.
 for args in "--policy deferred --cpus 2 --contexts 2 --depth 5" \
             "--policy kvm-eager --cpus 1 --contexts 1 --vcpus 1 --depth 6" \
+            "--policy deferred --cpus 2 --contexts 1 --kthreads 2 --depth 5" \
             "--policy kvm-arm64-2025 --machine arm-fvp-sme2 --cpus 2 --contexts 1 --vcpus 1 --depth 5"; do
   # shellcheck disable=SC2086
   if "$FPUSIM" explore $args --verify 200 -j 2 >"$TMP/verify.log" 2>&1 && grep -q '^verify: 200 pairs' "$TMP/verify.log"; then

@@ -206,6 +206,12 @@ class Explorer {
   std::vector<Letter> letters_;
   std::vector<std::string> refused_;  // letters the architecture does not decode
   unsigned tasks_ = 0;
+  // The interchangeable contexts: the tasks, then the kernel threads.
+  struct Group {
+    ContextId first;
+    unsigned count;
+  };
+  std::vector<Group> groups_;
   Stats stats_proto_;
   std::unique_ptr<State> root_;
   std::vector<Node> nodes_;
@@ -238,6 +244,7 @@ void Explorer::setup() {
   if (o_.cpus == 0 || o_.cpus > 4) throw InputError{"fpusim explore", "--cpus", "expected 1 to 4"};
   if (o_.contexts == 0 || o_.contexts > 5) throw InputError{"fpusim explore", "--contexts", "expected 1 to 5"};
   if (o_.vcpus > 2) throw InputError{"fpusim explore", "--vcpus", "expected 0 to 2"};
+  if (o_.kthreads > 3) throw InputError{"fpusim explore", "--kthreads", "expected 0 to 3"};
   if (o_.depth == 0 || o_.depth > 64) throw InputError{"fpusim explore", "--depth", "expected 1 to 64"};
   if (o_.jobs == 0) throw InputError{"fpusim explore", "-j", "expected at least 1"};
   if (o_.policy.empty()) throw InputError{"fpusim explore", "--policy", "missing (fpusim list policies)"};
@@ -270,6 +277,12 @@ void Explorer::setup() {
     task_names.push_back(std::string(1, static_cast<char>('A' + i)));
     contexts.push_back({{"name", task_names.back()}});
   }
+  std::vector<std::string> kthread_names;
+  for (unsigned i = 0; i < o_.kthreads; ++i) {
+    kthread_names.push_back("K" + std::to_string(i));
+    contexts.push_back({{"name", kthread_names.back()}, {"kind", "kthread"}});
+  }
+  groups_ = {{0, tasks_}, {tasks_, o_.kthreads}};
   for (const std::string& t : parts.threads) contexts.push_back({{"name", t}, {"process", "vmm"}});
   doc_ = Json::object();
   doc_["format"] = "fpusim-scenario";
@@ -306,6 +319,7 @@ void Explorer::setup() {
   // The alphabet: the core events on every CPU, then the architecture's.
   std::vector<Json> core;
   std::vector<std::string> switchable = task_names;
+  switchable.insert(switchable.end(), kthread_names.begin(), kthread_names.end());
   switchable.insert(switchable.end(), parts.threads.begin(), parts.threads.end());
   for (const std::string& n : switchable) core.push_back({{"ev", "switch"}, {"next", n}});
   core.push_back({{"ev", "switch"}, {"next", nullptr}});
@@ -394,76 +408,90 @@ bool Explorer::apply(State& st, const Letter& l, size_t step, Cycles* cost) cons
 }
 
 // The key of the least serialization over the renamings of the
-// interchangeable tasks (each a process of its own, declared alike; vCPU
-// threads and guests keep their numbers) and CPUs that keep them in the order of their
-// signatures (StateKey::reset_signature): a renaming of a state has the
-// same signatures, renamed, so the same candidates and the same least one;
-// equal signatures (tasks that never ran) are tried in every order.
+// interchangeable contexts (the tasks, each a process of its own, declared
+// alike; the kernel threads; vCPU threads and guests keep their numbers) and
+// CPUs that keep each group in the order of their signatures
+// (StateKey::reset_signature): a renaming of a state has the same
+// signatures, renamed, so the same candidates and the same least one; equal
+// signatures (tasks that never ran) are tried in every order.
 Hash128 Explorer::key(const State& st, StateKey& k, std::string& best, Renaming* chosen) const {
   const size_t n = s_.contexts.size(), ncpu = o_.cpus;
   auto write = [&] {
     st.agent->state_key(k);
     if (!o_.weak_key) st.rules->state_key(k);
   };
-  // Positions in the key: tasks, then CPUs, sorted by signature.
-  std::vector<ContextId> tasks(tasks_);
-  std::vector<CpuId> cpus(ncpu);
-  for (unsigned i = 0; i < tasks_; ++i) tasks[i] = i;
+  // Each group's members (and the CPUs) in their order in the key, sorted
+  // by signature; a signature is indexed by context or CPU id.
+  std::vector<std::vector<std::uint32_t>> orders;
+  std::vector<std::string> ctx_sig(n), cpu_sig(ncpu);
+  for (const Group& g : groups_) {
+    std::vector<std::uint32_t> order(g.count);
+    for (unsigned i = 0; i < g.count; ++i) order[i] = g.first + i;
+    orders.push_back(order);
+  }
+  std::vector<std::uint32_t> cpus(ncpu);
   for (unsigned i = 0; i < ncpu; ++i) cpus[i] = i;
-  std::vector<std::string> tsig(tasks_), csig(ncpu);
   if (o_.symmetry) {
-    for (unsigned i = 0; i < tasks_ && tasks_ > 1; ++i) {
-      k.reset_signature({i}, {}, n, ncpu);
-      write();
-      tsig[i] = k.bytes();
+    for (const Group& g : groups_) {
+      for (unsigned i = 0; i < g.count && g.count > 1; ++i) {
+        k.reset_signature({g.first + i}, {}, n, ncpu);
+        write();
+        ctx_sig[g.first + i] = k.bytes();
+      }
     }
     for (unsigned c = 0; c < ncpu && ncpu > 1; ++c) {
       k.reset_signature({}, {c}, n, ncpu);
       write();
-      csig[c] = k.bytes();
+      cpu_sig[c] = k.bytes();
     }
-    std::stable_sort(tasks.begin(), tasks.end(), [&](ContextId a, ContextId b) { return tsig[a] < tsig[b]; });
-    std::stable_sort(cpus.begin(), cpus.end(), [&](CpuId a, CpuId b) { return csig[a] < csig[b]; });
   }
-  // Every order within each run of equal signatures.
-  auto next_within_ties = [](auto& order, const auto& sig) {
+  // Sorted by signature, each run of equal ones by id (next_permutation's
+  // first order).
+  auto sort_by = [](std::vector<std::uint32_t>& order, const std::vector<std::string>& sig) {
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return sig[a] != sig[b] ? sig[a] < sig[b] : a < b;
+    });
+  };
+  // The next order within the runs of equal signatures; false (and the
+  // first order again) after the last.
+  auto next_within_ties = [](std::vector<std::uint32_t>& order, const std::vector<std::string>& sig) {
     for (size_t end = order.size(); end > 0;) {
       size_t begin = end - 1;
       while (begin > 0 && sig[order[begin - 1]] == sig[order[end - 1]]) --begin;
       if (std::next_permutation(order.begin() + begin, order.begin() + end)) return true;
-      end = begin;  // this run is back in sorted order: carry into the previous one
+      end = begin;  // this run is back in its first order: carry into the previous one
     }
     return false;
   };
-  // next_permutation orders by id: sort each run of ties by id first.
-  auto sort_ties = [](auto& order, const auto& sig) {
-    for (size_t b = 0; b < order.size();) {
-      size_t e = b + 1;
-      while (e < order.size() && sig[order[e]] == sig[order[b]]) ++e;
-      std::sort(order.begin() + b, order.begin() + e);
-      b = e;
+  for (auto& o : orders) sort_by(o, ctx_sig);
+  sort_by(cpus, cpu_sig);
+  // Every combination: the CPUs' orders, then each group's, like an odometer.
+  auto advance = [&] {
+    if (!o_.symmetry) return false;
+    if (next_within_ties(cpus, cpu_sig)) return true;
+    for (size_t g = orders.size(); g-- > 0;) {
+      if (next_within_ties(orders[g], ctx_sig)) return true;
     }
+    return false;
   };
-  sort_ties(tasks, tsig);
-  sort_ties(cpus, csig);
   Renaming r;
   r.ctx.resize(n);
   r.cpu.resize(ncpu);
-  for (ContextId c = tasks_; c < n; ++c) r.ctx[c] = c;
+  for (ContextId c = 0; c < n; ++c) r.ctx[c] = c;
   bool first = true;
   do {
-    do {
-      for (unsigned p = 0; p < tasks_; ++p) r.ctx[tasks[p]] = p;
-      for (unsigned p = 0; p < ncpu; ++p) r.cpu[cpus[p]] = p;
-      k.reset(r.ctx, r.cpu);
-      write();
-      if (first || k.bytes() < best) {
-        best = k.bytes();
-        first = false;
-        if (chosen) *chosen = r;
-      }
-    } while (o_.symmetry && next_within_ties(cpus, csig));
-  } while (o_.symmetry && next_within_ties(tasks, tsig));
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      for (unsigned p = 0; p < groups_[g].count; ++p) r.ctx[orders[g][p]] = groups_[g].first + p;
+    }
+    for (unsigned p = 0; p < ncpu; ++p) r.cpu[cpus[p]] = p;
+    k.reset(r.ctx, r.cpu);
+    write();
+    if (first || k.bytes() < best) {
+      best = k.bytes();
+      first = false;
+      if (chosen) *chosen = r;
+    }
+  } while (advance());
   return hash_key(best);
 }
 
@@ -500,6 +528,8 @@ int Explorer::run() {
   const PolicyDesc& policy = *s_.policy;
   out_ << "fpusim explore: " << s_.arch << " " << s_.machine->name << ", policy " << policy.name << "; "
        << o_.cpus << (o_.cpus == 1 ? " CPU, " : " CPUs, ") << tasks_ << (tasks_ == 1 ? " task" : " tasks")
+       << (o_.kthreads ? ", " + std::to_string(o_.kthreads) + " kernel thread" + (o_.kthreads == 1 ? "" : "s")
+                       : std::string())
        << (o_.vcpus ? ", " + std::to_string(o_.vcpus) + " vCPU" + (o_.vcpus == 1 ? "" : "s") : std::string())
        << "; " << letters_.size() << " events to choose from at each step; depth " << o_.depth
        << (o_.symmetry ? "" : "; symmetry not folded");
@@ -640,6 +670,7 @@ int Explorer::run() {
                   {"policy", policy.name},
                   {"cpus", o_.cpus},
                   {"tasks", tasks_},
+                  {"kthreads", o_.kthreads},
                   {"vcpus", o_.vcpus},
                   {"depth_bound", o_.depth},
                   {"letters", letters_.size()},
@@ -746,6 +777,7 @@ void Explorer::write_counterexample(const std::string& name, std::uint32_t node,
   std::ostringstream cmd;
   cmd << "fpusim explore --machine " << o_.machine << " --policy '" << s_.policy->name << "' --cpus " << o_.cpus
       << " --contexts " << o_.contexts << " --vcpus " << o_.vcpus << " --depth " << o_.depth;
+  if (o_.kthreads) cmd << " --kthreads " << o_.kthreads;
   if (!o_.events.empty()) cmd << " --events " << join(o_.events, ",");
   if (!o_.costs.empty()) cmd << " --costs " << o_.costs;
   for (const Override& v : o_.sets) cmd << " --set " << v.key << "=" << v.value;

@@ -24,6 +24,7 @@ struct ExploreOptions {
   std::string policy;                             // a spelling: "deferred", "deferred --bug 59c4bd8"
   std::vector<std::string> bugs;                  // --bug
   unsigned cpus = 2, contexts = 2, vcpus = 0;
+  unsigned kthreads = 0;  // kernel threads K0.. (no user state; switched in like tasks)
   unsigned depth = 6;
   std::vector<std::string> events;  // the "ev" kinds to use; empty: all
   std::string out_dir;              // DIR/counterexamples/KIND.json, DIR/explore.json; "": nothing written

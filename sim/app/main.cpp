@@ -585,6 +585,8 @@ int cmd_explore(const std::vector<std::string>& args) {
       "contexts", po::value<unsigned>()->default_value(eo.contexts),
       "tasks A, B, ... (1 to 5), each a process of its own; a task that has not run may be a fork's child")(
       "vcpus", po::value<unsigned>()->default_value(eo.vcpus), "vCPUs of one VM (0 to 2), each run by a thread vmmN")(
+      "kthreads", po::value<unsigned>()->default_value(eo.kthreads),
+      "kernel threads K0.. (0 to 3): switched in like tasks, no user state, kernel-mode FP")(
       "depth", po::value<unsigned>()->default_value(eo.depth), "the bound: sequences of up to this many events")(
       "events", po::value<std::string>(), "KIND,...: only these event kinds (\"ev\" names; default: all)")(
       "out,o", po::value<std::string>(), "output directory: DIR/counterexamples/KIND.json (scenarios), DIR/explore.json (the figures)")(
@@ -621,6 +623,7 @@ int cmd_explore(const std::vector<std::string>& args) {
   eo.cpus = vm["cpus"].as<unsigned>();
   eo.contexts = vm["contexts"].as<unsigned>();
   eo.vcpus = vm["vcpus"].as<unsigned>();
+  eo.kthreads = vm["kthreads"].as<unsigned>();
   eo.depth = vm["depth"].as<unsigned>();
   if (vm.count("events")) {
     // Every item, empty ones too (explore refuses them: "" is not "all").
