@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "sim/input/json_input.h"
 
 #include <cmath>
@@ -47,6 +48,21 @@ Json parse_json_text(const std::string& text, const std::string& file) {
     if (pos != std::string::npos) what = what.substr(pos);
     throw InputError{file, "", "invalid JSON at line " + std::to_string(line) + ", column " +
                                    std::to_string(col) + ": " + what};
+  } catch (const Json::out_of_range& e) {
+    // A number no double holds ("1e400"): nlohmann says which, not where;
+    // the first occurrence of its text is.
+    std::string what = e.what();
+    const auto q = what.find('\'');
+    const std::string number = q == std::string::npos ? "" : what.substr(q + 1, what.rfind('\'') - q - 1);
+    std::string where;
+    if (const auto at = number.empty() ? std::string::npos : text.find(number); at != std::string::npos) {
+      const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+      const auto nl = text.rfind('\n', at);
+      where = " at line " + std::to_string(line) + ", column " +
+              std::to_string(at - (nl == std::string::npos ? 0 : nl + 1) + 1);
+    }
+    throw InputError{file, "", "invalid JSON" + where + ": the number " + number +
+                                   " is out of range (larger than any double)"};
   }
 }
 

@@ -51,7 +51,8 @@ void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::st
     }
     // Objects are entered by key, arrays by index ("workload.tasks.0.fp").
     auto index_of = [](const std::string& p, size_t size) -> long {
-      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos) return -1;
+      // More digits than any array has elements (and than stoul takes).
+      if (p.empty() || p.size() > 9 || p.find_first_not_of("0123456789") != std::string::npos) return -1;
       const unsigned long i = std::stoul(p);
       return i < size ? static_cast<long>(i) : -1;
     };
@@ -75,7 +76,9 @@ void apply_overrides(Json& doc, const std::vector<Override>& sets, const std::st
     try {
       value = Json::parse(o.value);
     } catch (const Json::parse_error&) {
-      value = o.value;
+      value = o.value;  // not JSON: a string
+    } catch (const Json::out_of_range&) {
+      throw InputError{"--set " + o.key + "=" + o.value, "", "the number is out of range (larger than any double)"};
     }
     if (node->is_array()) {
       const long k = index_of(parts.back(), node->size());

@@ -299,6 +299,15 @@ bad "wrong format version" "version.json" "/version" "expected 1, got an integer
 variant cpus-type -e 's|"cpus": 2|"cpus": "two"|'
 bad "wrong type for cpus" "cpus-type.json" "/cpus" 'expected an integer, got a string ("two")' -- run "$CASES/cpus-type.json"
 
+# Numbers no double holds, and an index no array has (issue 16: these were
+# internal errors, exit 3).
+variant cpus-huge -e 's|"cpus": 2|"cpus": 1e400|'
+bad "a number larger than any double" "cpus-huge.json" "" "the number 1e400 is out of range" -- run "$CASES/cpus-huge.json"
+bad "--set with a number larger than any double" "--set cpus=1e400" "" "the number is out of range" -- \
+  run "$BASE" --set cpus=1e400
+bad "--set with an index no array has" "--set events.99999999999999999999.t=5" "" "is not an index of an array" -- \
+  run "$BASE" --set events.99999999999999999999.t=5
+
 variant machine-type -e 's|"machine": "intel-sapphire-rapids"|"machine": 5|'
 bad "wrong type for machine (a preset name or an object)" "machine-type.json" "/machine" \
   'expected a string or an object, got an integer (5)' -- run "$CASES/machine-type.json"
