@@ -17,6 +17,23 @@ packages=(
   gnuplot-nox                    # scripts/plot_sweep.sh (SVG plots of sweeps); not needed to build; its test is skipped without it
 )
 
+# Each step is quiet when it works; when it fails, its own output (the last
+# lines) and the command to rerun. In a terminal, the build shows ninja's
+# progress as it goes.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+step() {  # step WHAT COMMAND...
+  local what=$1
+  shift
+  if [ -t 2 ] && [ "$what" = build ]; then
+    "$@" >&2 || { echo "setup: the $what failed (above); rerun: $*" >&2; exit 1; }
+  elif ! "$@" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: the $what failed (its last lines above); rerun: $*" >&2
+    exit 1
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,12 +43,14 @@ if ((${#missing[@]})); then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  step "package list update" "${sudo[@]}" apt-get update -qq
+  step "package install" "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=release >/dev/null
+  echo "setup: configuring build/ (meson, release)" >&2
+  step "configuration" meson setup build --buildtype=release
 fi
-ninja -C build >/dev/null
+echo "setup: building (ninja -C build)" >&2
+step build ninja -C build
 echo "setup: build/fpusim is ready" >&2
