@@ -1,9 +1,11 @@
-#include <algorithm>
 #include "sim/input/json_input.h"
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -29,9 +31,71 @@ std::string json_type_name(const Json& j) {
   }
 }
 
+namespace {
+
+// A key an object has twice (JSON allows it, nlohmann keeps the last; a
+// config with one is a mistake: DESIGN principle 4).
+struct DuplicateKey {
+  std::string path;  // the object's JSON path
+  std::string key;
+};
+
+// nlohmann's parser callback: tracks where the parser is (each object's keys
+// so far, each array's index) and throws DuplicateKey at a repeated key.
+class DuplicateKeyCheck {
+ public:
+  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        stack_.push_back(Frame{event == Json::parse_event_t::array_start, 0, {}, {}});
+        break;
+      case Json::parse_event_t::key: {
+        Frame& f = stack_.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) throw DuplicateKey{path(stack_.size() - 1), f.key};
+        break;
+      }
+      case Json::parse_event_t::object_end:
+      case Json::parse_event_t::array_end:
+        stack_.pop_back();
+        element_done();
+        break;
+      case Json::parse_event_t::value:
+        element_done();
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    size_t index;
+    std::string key;  // objects: the member being read
+    std::set<std::string> keys;
+  };
+  void element_done() {
+    if (!stack_.empty() && stack_.back().array) ++stack_.back().index;
+  }
+  // The path of the container at stack_[depth].
+  std::string path(size_t depth) const {
+    std::string p;
+    for (size_t i = 0; i < depth; ++i) {
+      p += "/" + (stack_[i].array ? std::to_string(stack_[i].index) : stack_[i].key);
+    }
+    return p.empty() ? "/" : p;
+  }
+  std::vector<Frame> stack_;
+};
+
+}  // namespace
+
 Json parse_json_text(const std::string& text, const std::string& file) {
   try {
-    return Json::parse(text);
+    return Json::parse(text, DuplicateKeyCheck{});
+  } catch (const DuplicateKey& d) {
+    throw InputError{file, d.path, "the key \"" + d.key + "\" is given twice in this object (JSON keeps only one: remove the other)"};
   } catch (const Json::parse_error& e) {
     // Turn the byte offset into line:column.
     size_t line = 1, col = 1;
@@ -67,6 +131,12 @@ Json parse_json_text(const std::string& text, const std::string& file) {
 }
 
 Json load_json_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(st)) throw InputError{path, "", "is a directory, not a JSON file"};
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st)) {
+    throw InputError{path, "", "is not a regular file (a device, a pipe?), not a JSON file"};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError{path, "", "cannot open file (does it exist and is it readable?)"};
   std::stringstream ss;

@@ -169,7 +169,9 @@ Json resolve_preset(const JsonIn& field, const std::string& kind, const std::str
                        "no " + kind.substr(0, kind.size() - 1) + " preset \"" + field.as_string() + "\" (" +
                            *file_out + " cannot be opened); presets: " + names};
     }
-    throw;
+    // The preset file is broken: the scenario's key that named it, too.
+    throw InputError{field.file(), field.path(),
+                     e.file + (e.path.empty() ? "" : ": " + e.path) + ": " + e.message};
   }
 }
 

@@ -408,6 +408,23 @@ variant preset-missing -e 's|"machine": "intel-sapphire-rapids"|"machine": "inte
 bad "missing machine preset name" "preset-missing.json" "/machine" 'no machine preset "intel-no-such-cpu"' -- \
   run "$CASES/preset-missing.json"
 
+# A machine "preset" that is no file (issue 16: named neither the scenario
+# nor /machine).
+mkdir -p "$CASES/a-directory"
+variant preset-dir -e "s|\"machine\": \"intel-sapphire-rapids\"|\"machine\": \"$CASES/a-directory/\"|"
+bad "machine preset that is a directory" "preset-dir.json" "/machine" "is a directory, not a JSON file" -- \
+  run "$CASES/preset-dir.json"
+variant preset-null -e 's|"machine": "intel-sapphire-rapids"|"machine": "/dev/null"|'
+bad "machine preset that is /dev/null" "preset-null.json" "/machine" "/dev/null: is not a regular file" -- \
+  run "$CASES/preset-null.json"
+
+# Duplicate keys (issue 16: the last one won, silently).
+variant dup-key -e 's|"cpus": 2,|"cpus": 2, "cpus": 1,|'
+bad "a key given twice" "dup-key.json" "/" 'the key "cpus" is given twice' -- run "$CASES/dup-key.json"
+variant dup-key-event -e '0,/"ev": "switch"/s//"ev": "switch", "ev": "switch"/'
+bad "a key given twice in an event" "dup-key-event.json" "/events/0" 'the key "ev" is given twice' -- \
+  run "$CASES/dup-key-event.json"
+
 variant stat-unknown -e 's|"saves": 2|"savez": 2|'
 bad "unknown statistic in expect" "stat-unknown.json" "/expect/deferred/totals/savez" 'unknown statistic "savez"' -- \
   run "$CASES/stat-unknown.json"
