@@ -233,8 +233,33 @@ if command -v pgrep >/dev/null 2>&1; then
     [ "$(grep -c -- "--reader-thread=off" <<<"$args")" -eq "$want" ]
   check "... not written into run.sh or point.json (a point rerun alone has the cores)" "found" \
     bash -c "! grep -rq reader-thread '$INT/points'"
+  # SIGKILL, which the sweep cannot catch: its running points die with it
+  # (PR_SET_PDEATHSIG), and a rerun resumes (issue 16: they ran on).
+  KILL=$TMP/out-kill
+  "$FPUSIM" sweep "$TMP/grids/long.json" -o "$KILL" -j 2 >/dev/null 2>&1 &
+  sweep=$!
+  kids=""
+  for _ in $(seq 600); do
+    kids=$(pgrep -P "$sweep" | tr '\n' ' ')
+    args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
+    [ -f "$KILL/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] &&
+      [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && break
+    sleep 0.05
+  done
+  kill -KILL "$sweep"
+  wait "$sweep" 2>/dev/null
+  left=""
+  for _ in $(seq 100); do
+    left=""
+    for k in $kids; do kill -0 "$k" 2>/dev/null && left+=" $k"; done
+    [ -z "$left" ] && break
+    sleep 0.1
+  done
+  [ -n "$left" ] && kill -KILL $left
+  check "SIGKILL: two points were running" "children: '$kids'" [ "$(wc -w <<<"$kids")" -eq 2 ]
+  check "SIGKILL: the running points die with the sweep" "still running 10 s later:$left" [ -z "$left" ]
 else
-  echo "# pgrep not installed: SIGINT of a sweep not tested"
+  echo "# pgrep not installed: SIGINT and SIGKILL of a sweep not tested"
 fi
 
 # ---------------------------------------------------------------------------

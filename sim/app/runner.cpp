@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,7 +105,12 @@ std::string read_all(int fd) {
 
 // The child's side; never returns.
 [[noreturn]] void child(const Job& job, const std::vector<char*>& argv, int out_fd, Replayer::ReaderThread reader,
-                        const sigset_t& mask, const std::string& name) {
+                        const sigset_t& mask, const std::string& name, pid_t parent) {
+  // A runner killed outright (SIGKILL, which it cannot catch to stop its
+  // children) takes them with it: SIGTERM when it dies (kept across
+  // execve); if it died before this line, at once.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(128 + SIGTERM);
   for (int sig : kStopSignals) ::signal(sig, SIG_DFL);
   ::signal(SIGCHLD, SIG_DFL);
   ::sigprocmask(SIG_SETMASK, &mask, nullptr);
@@ -189,8 +195,9 @@ JobsRun run_jobs(const std::vector<Job>& jobs, const RunnerOptions& options,
     // in between would only set the child's flag).
     std::cout.flush();
     std::cerr.flush();
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
-    if (pid == 0) child(job, argv, out_fd, reader, stop.original(), options.name);
+    if (pid == 0) child(job, argv, out_fd, reader, stop.original(), options.name, parent);
     const int fork_errno = errno;
     if (pid < 0) {
       if (out_fd >= 0) ::close(out_fd);
