@@ -124,11 +124,15 @@ Json report_json(const Scenario& s, const RunResult& r) {
   return j;
 }
 
+namespace {
+std::string cpus_text(unsigned n) { return std::to_string(n) + (n == 1 ? " CPU" : " CPUs"); }
+}  // namespace
+
 void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r) {
   const Stats& st = r.stats;
   const Arch& arch = *r.arch;
   os << "fpusim " << FPUSIM_VERSION << ": " << s.name << " under " << r.policy->name << " on " << s.machine->name << " ("
-     << s.machine->cpus << " CPUs, " << arch.machine_brief(s) << ")\n";
+     << cpus_text(s.machine->cpus) << ", " << arch.machine_brief(s) << ")\n";
   SummaryTable t(os);
   auto row = [&](const char* label, std::uint64_t v, const char* unit) { t.row(label, v, unit); };
   row("events", st.get(Stat::events), "");
@@ -238,7 +242,7 @@ std::string cell(const Json& rep, const Column& c) {
 
 void write_compare_text(std::ostream& os, const Scenario& s, const std::vector<PolicyRow>& rows) {
   const Arch& arch = scenario_arch(s);
-  os << s.name << " on " << s.machine->name << " (" << s.machine->cpus << " CPUs, " << arch.machine_brief(s)
+  os << s.name << " on " << s.machine->name << " (" << cpus_text(s.machine->cpus) << ", " << arch.machine_brief(s)
      << "), costs " << s.costs->name << "\n";
   size_t w = 18;
   for (const auto& r : rows) w = std::max(w, r.policy.size() + 2);
