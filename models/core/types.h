@@ -18,6 +18,9 @@ using ComponentMask = std::uint64_t;
 using ContextId = std::uint32_t;
 using CpuId = std::uint32_t;
 
+// "1 CPU", "2 CPUs": for messages and reports.
+inline std::string cpus_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " CPU" : " CPUs"); }
+
 constexpr ContextId kNoContext = std::numeric_limits<ContextId>::max();
 constexpr CpuId kNoCpu = std::numeric_limits<CpuId>::max();
 

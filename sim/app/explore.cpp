@@ -264,7 +264,7 @@ void Explorer::setup() {
   std::shared_ptr<MachineBase> m = arch.load_machine(mdoc, mfile);
   if (o_.cpus > m->cpus) {
     throw InputError{"fpusim explore", "--cpus",
-                     std::to_string(o_.cpus) + " CPUs, but machine " + m->name + " has " + std::to_string(m->cpus)};
+                     cpus_text(o_.cpus) + ", but machine " + m->name + " has " + cpus_text(m->cpus)};
   }
   std::string policy = o_.policy;
   for (const std::string& b : o_.bugs) policy += " --bug " + b;
@@ -527,7 +527,7 @@ int Explorer::run() {
   setup();
   const PolicyDesc& policy = *s_.policy;
   out_ << "fpusim explore: " << s_.arch << " " << s_.machine->name << ", policy " << policy.name << "; "
-       << o_.cpus << (o_.cpus == 1 ? " CPU, " : " CPUs, ") << tasks_ << (tasks_ == 1 ? " task" : " tasks")
+       << cpus_text(o_.cpus) << ", " << tasks_ << (tasks_ == 1 ? " task" : " tasks")
        << (o_.kthreads ? ", " + std::to_string(o_.kthreads) + " kernel thread" + (o_.kthreads == 1 ? "" : "s")
                        : std::string())
        << (o_.vcpus ? ", " + std::to_string(o_.vcpus) + " vCPU" + (o_.vcpus == 1 ? "" : "s") : std::string())

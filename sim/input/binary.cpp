@@ -222,8 +222,8 @@ class BinarySource final : public EventSource {
     out.t = t_;
     v = varint(p, lim);
     if (v >= cpus_) {
-      throw bad("CPU " + std::to_string(v) + " does not exist (the machine has " + std::to_string(cpus_) +
-                " CPUs: 0.." + std::to_string(cpus_ - 1) + ")");
+      throw bad("CPU " + std::to_string(v) + " does not exist (the machine has " + cpus_text(cpus_) + ": 0.." +
+                std::to_string(cpus_ - 1) + ")");
     }
     out.cpu = static_cast<CpuId>(v);
     out.ctx = kNoContext;

@@ -397,8 +397,8 @@ void EventDecoder::decode(const char* data, size_t len, size_t capacity, std::ui
                        std::string(key_names_[__builtin_ctz(missing)]) + "\"");
   }
   if (out.cpu >= cpus_) {
-    throw fail("/cpu", "CPU " + std::to_string(out.cpu) + " does not exist (the machine has " +
-                           std::to_string(cpus_) + " CPUs: 0.." + std::to_string(cpus_ - 1) + ")");
+    throw fail("/cpu", "CPU " + std::to_string(out.cpu) + " does not exist (the machine has " + cpus_text(cpus_) +
+                           ": 0.." + std::to_string(cpus_ - 1) + ")");
   }
   if (out.t < last_t_) {
     throw fail("/t", "time goes backwards: " + std::to_string(out.t) + " after " + std::to_string(last_t_) +

@@ -124,10 +124,6 @@ Json report_json(const Scenario& s, const RunResult& r) {
   return j;
 }
 
-namespace {
-std::string cpus_text(unsigned n) { return std::to_string(n) + (n == 1 ? " CPU" : " CPUs"); }
-}  // namespace
-
 void write_text_summary(std::ostream& os, const Scenario& s, const RunResult& r) {
   const Stats& st = r.stats;
   const Arch& arch = *r.arch;
