@@ -325,6 +325,15 @@ int cmd_run(const std::vector<std::string>& args) {
     log = std::make_unique<OpLog>(vm["log"].as<std::string>(), scenario_arch(s), std::move(names));
   }
   if (log) options.observers.push_back(log.get());
+  // A long scheduled run says so before it starts (the workload's bound
+  // on its events, load_scenario); it prints nothing more until it ends.
+  if (s.workload && s.workload->max_events > 1e9) {
+    std::ostringstream m;
+    m.precision(2);
+    m << "fpusim: this workload may make up to " << s.workload->max_events << " events (at 5 M events/s, up to "
+      << std::fixed << std::setprecision(0) << s.workload->max_events / 5e6 / 60 << " minutes)\n";
+    std::cerr << m.str();
+  }
   RunResult r = run_scenario(s, policy, options);
   if (log) log->close();
   if (timeline) timeline->close(r.cpu_end);

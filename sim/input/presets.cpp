@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <dirent.h>
+#include <sstream>
 #include <sys/stat.h>
 
 #include "sim/input/paths.h"
@@ -297,6 +298,9 @@ Scenario load_scenario_doc(Json doc, const std::string& path, const std::vector<
     if (w.has("irqs")) {
       JsonIn q = w.at("irqs");
       wl.irq_per_million_cycles = q.at("per_million_cycles").as_non_negative();
+      if (wl.irq_per_million_cycles > 1e6) {
+        q.at("per_million_cycles").fail("at most 1000000 (one interrupt per cycle)");
+      }
       wl.irq_dur = q.at("dur").as_u64();
       if (q.has("kernel_fpu_probability")) wl.irq_kernel_fpu_probability = q.at("kernel_fpu_probability").as_non_negative();
       q.require_all_read();
@@ -356,6 +360,36 @@ Scenario load_scenario_doc(Json doc, const std::string& path, const std::vector<
       wl.tasks.push_back(std::move(tc));
     }
     w.require_all_read();
+    // Work bounded by what the input says: an upper bound on the events
+    // the tasks and interrupts make (every CPU always running bursts of the
+    // shortest length, each with its uses and four more events: switch,
+    // syscall, return, sleep). Past 10^11 (hours at a few M events/s) the
+    // run would not finish: refused, with the estimate; `run` says the
+    // estimate of a long one before it starts (Workload::max_events).
+    {
+      Cycles shortest = ~Cycles{0};
+      unsigned uses = 1;
+      for (const TaskClass& tc : wl.tasks) {
+        shortest = std::min(shortest, tc.burst_min);
+        uses = std::max(uses, tc.fp_uses);
+      }
+      const double cpus = s.machine->cpus, d = static_cast<double>(wl.duration);
+      const double bursts = wl.tasks.empty() ? 0 : cpus * d / static_cast<double>(shortest);
+      const double events = bursts * (uses + 4) + cpus * d * wl.irq_per_million_cycles / 1e6;
+      constexpr double kMaxEvents = 1e11;
+      wl.max_events = events;
+      if (events > kMaxEvents) {
+        std::ostringstream est;
+        est.precision(2);
+        est << events;
+        w.at("duration").fail("a workload that makes at most 10^11 events (hours at a few million events/s); this one "
+                              "may make up to " + est.str() + " (duration " + std::to_string(wl.duration) +
+                              " cycles on " + cpus_text(s.machine->cpus) + ", bursts from " +
+                              std::to_string(shortest) + " cycles" +
+                              (wl.irq_per_million_cycles > 0 ? ", interrupts" : "") +
+                              "): shorten the duration or lengthen the bursts");
+      }
+    }
     s.workload = std::move(wl);
   } else if (in.has("events")) {
     s.inline_events = in.at("events").json();

@@ -93,6 +93,7 @@ struct Workload {
   double irq_kernel_fpu_probability = 0;
   Cycles irq_dur = 0;
   std::vector<TaskClass> tasks;
+  double max_events = 0;  // an upper bound on the events it makes (load_scenario)
 };
 
 struct Scenario {

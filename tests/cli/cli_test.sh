@@ -418,6 +418,14 @@ variant preset-null -e 's|"machine": "intel-sapphire-rapids"|"machine": "/dev/nu
 bad "machine preset that is /dev/null" "preset-null.json" "/machine" "/dev/null: is not a regular file" -- \
   run "$CASES/preset-null.json"
 
+# Work bounded by what the input says (issue 16: these ran without end or
+# word).
+bad "a workload of more than 10^11 events" "sched_fp_share.json" "/workload/duration" "at most 10^11 events" -- \
+  run "$SRC/traces/sched_fp_share.json" --set workload.duration=9007199254740991
+bad "more than one interrupt per cycle" "sched_web_mix.json" "/workload/irqs/per_million_cycles" \
+  "at most 1000000 (one interrupt per cycle)" -- run "$SRC/traces/sched_web_mix.json" \
+  --set workload.irqs.per_million_cycles=9e18
+
 # Duplicate keys (issue 16: the last one won, silently).
 variant dup-key -e 's|"cpus": 2,|"cpus": 2, "cpus": 1,|'
 bad "a key given twice" "dup-key.json" "/" 'the key "cpus" is given twice' -- run "$CASES/dup-key.json"
