@@ -26,20 +26,11 @@ void Agent::state_key(StateKey& k) const {
     k.b(s.guest_fp_open);
     k.b(s.hyp_guest_live);
     k.image(s.hyp_host);
-    k.image(s.rf.regs);
-    k.u(s.rf.modified);
-    k.buffer(s.rf.restored_from);
+    k.register_file(s.rf);
   }
   for (ContextId id : k.contexts()) {
     const Context& c = contexts_[id];
-    k.u(static_cast<unsigned>(c.kind));
-    k.cpu(c.running_on);
-    k.b(c.in_user);
-    k.b(c.exited);
-    k.image(c.truth);
-    k.b(c.next_version == 1);  // a fresh context (a fork child must be one)
-    k.u(c.sigframes.size());
-    for (const StateImage& f : c.sigframes) k.image(f);
+    k.context_base(c);
     k.image(c.image);
     k.image(c.sve_buf);
     k.u(static_cast<unsigned>(c.fp_type));

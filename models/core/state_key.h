@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "models/core/context.h"
 #include "models/core/register_file.h"
 #include "models/core/types.h"
 
@@ -101,6 +102,24 @@ class StateKey {
     }
     buffers_.push_back(id);
     u(buffers_.size());
+  }
+  // What every architecture's CPU and context have (models/core/): the
+  // register file, and a context's place, mode, ground truth, freshness
+  // (a fork child must be fresh) and signal frames.
+  void register_file(const RegisterFileState& rf) {
+    image(rf.regs);
+    u(rf.modified);
+    buffer(rf.restored_from);
+  }
+  void context_base(const ContextBase& c) {
+    u(static_cast<unsigned>(c.kind));
+    cpu(c.running_on);
+    b(c.in_user);
+    b(c.exited);
+    image(c.truth);
+    b(c.next_version == 1);
+    u(c.sigframes.size());
+    for (const StateImage& f : c.sigframes) image(f);
   }
   const std::string& bytes() const { return out_; }
 

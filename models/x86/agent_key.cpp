@@ -34,9 +34,7 @@ void Agent::state_key(StateKey& k) const {
     k.ctx(s.current);
     k.ctx(s.owner_ctx);
     k.u(s.xfd_cache);
-    k.image(s.rf.regs);
-    k.u(s.rf.modified);
-    k.buffer(s.rf.restored_from);
+    k.register_file(s.rf);
     k.b(s.trap.cr0_ts);
     k.u(s.trap.xcr0);
     k.u(s.trap.xfd);
@@ -49,14 +47,7 @@ void Agent::state_key(StateKey& k) const {
     // Processes are written with their contexts: the contexts explore may
     // exchange have a process each.
     write_process(k, processes_[c.process]);
-    k.u(static_cast<unsigned>(c.kind));
-    k.cpu(c.running_on);
-    k.b(c.in_user);
-    k.b(c.exited);
-    k.image(c.truth);
-    k.b(c.next_version == 1);  // a fresh context (a fork child must be one)
-    k.u(c.sigframes.size());
-    for (const StateImage& f : c.sigframes) k.image(f);
+    k.context_base(c);
     write_fpstate(k, c.fpstate);
     k.b(c.need_fpu_load);
     k.cpu(c.last_cpu);
