@@ -193,19 +193,25 @@ cat >"$TMP/grids/long.json" <<'EOF'
  "policies": ["eager"], "parameters": {"workload.duration": [400000000, 400000000000000, 500000000000000]}}
 EOF
 if command -v pgrep >/dev/null 2>&1; then
+  # start_long_sweep DIR: the long grid in the background (its pid in
+  # $sweep), once point 0 has finished and points 1 and 2 run (their pids in
+  # $kids, their command lines in $args); up to 30 s (sanitizer builds).
+  start_long_sweep() {
+    "$FPUSIM" sweep "$TMP/grids/long.json" -o "$1" -j 2 >/dev/null 2>"$TMP/stderr" &
+    sweep=$!
+    kids=""
+    for _ in $(seq 600); do
+      kids=$(pgrep -P "$sweep" | tr '\n' ' ')
+      # A child seen between fork and exec still shows the sweep's command
+      # line: wait until both run the point's (`fpusim run ...`).
+      args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
+      [ -f "$1/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] &&
+        [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && break
+      sleep 0.05
+    done
+  }
   INT=$TMP/out-int
-  "$FPUSIM" sweep "$TMP/grids/long.json" -o "$INT" -j 2 >/dev/null 2>"$TMP/stderr" &
-  sweep=$!
-  kids=""
-  for _ in $(seq 600); do  # up to 30 s (sanitizer builds) for point 0 to finish and points 1 and 2 to run
-    kids=$(pgrep -P "$sweep" | tr '\n' ' ')
-    # A child seen between fork and exec still shows the sweep's command
-    # line: wait until both run the point's (`fpusim run ...`).
-    args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
-    [ -f "$INT/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] &&
-      [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && break
-    sleep 0.05
-  done
+  start_long_sweep "$INT"
   kill -INT "$sweep"
   for _ in $(seq 100); do kill -0 "$sweep" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$sweep" 2>/dev/null; then
@@ -234,18 +240,8 @@ if command -v pgrep >/dev/null 2>&1; then
   check "... not written into run.sh or point.json (a point rerun alone has the cores)" "found" \
     bash -c "! grep -rq reader-thread '$INT/points'"
   # SIGKILL, which the sweep cannot catch: its running points die with it
-  # (PR_SET_PDEATHSIG), and a rerun resumes (issue 16: they ran on).
-  KILL=$TMP/out-kill
-  "$FPUSIM" sweep "$TMP/grids/long.json" -o "$KILL" -j 2 >/dev/null 2>&1 &
-  sweep=$!
-  kids=""
-  for _ in $(seq 600); do
-    kids=$(pgrep -P "$sweep" | tr '\n' ' ')
-    args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
-    [ -f "$KILL/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] &&
-      [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && break
-    sleep 0.05
-  done
+  # (PR_SET_PDEATHSIG; issue 16: they ran on).
+  start_long_sweep "$TMP/out-kill"
   kill -KILL "$sweep"
   wait "$sweep" 2>/dev/null
   left=""
