@@ -23,6 +23,10 @@ struct OpRecord {
   Cycles cycles;
   std::uint64_t bytes;
   ComponentMask components;
+  // The statistic its cycles count under: save_cycles and restore_cycles
+  // mark the saves and restores (fpusim validate compares them with the
+  // kernel's), trap_cycles, control_cycles or other_cycles the rest.
+  Stat category = Stat::other_cycles;
 };
 
 // Up to this many trap-control registers per CPU are shown (Arch::controls()).

@@ -77,7 +77,7 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
                    std::uint64_t bytes, ComponentMask comps) {
   const auto c = static_cast<Cycles>(round_nearest(cycles));
   if (!observers_.empty()) {
-    const OpRecord rec{now(), cpu, ctx, op, static_cast<CauseId>(cause), c, bytes, comps};
+    const OpRecord rec{now(), cpu, ctx, op, static_cast<CauseId>(cause), c, bytes, comps, category};
     for (Observer* o : observers_) o->on_operation(rec);
   }
   pending_ += static_cast<double>(c);

@@ -34,6 +34,7 @@
 #include "sim/app/explore.h"
 #include "sim/input/binary.h"
 #include "sim/input/event.h"
+#include "sim/import/import.h"
 
 namespace po = boost::program_options;
 using namespace fpusim;
@@ -62,6 +63,8 @@ const char* kTopHelp =
     "  sweep GRID -o DIR     run a scenario over a grid of policies and --set values, one process per point\n"
     "  convert SCENARIO -o OUT.json   copy a trace scenario with its events in the binary format (OUT.fpt)\n"
     "  explore --policy P    every sequence of events up to a bound on a small system; counterexamples as scenarios\n"
+    "  import TRACE -o OUT   a real kernel trace (tracefs, trace-cmd report, perf script, trace.dat) as a scenario\n"
+    "  validate TRACE        import, replay, and compare the kernel's saves and restores with the model's\n"
     "  layout MACHINE        a machine preset's state components and their layouts\n"
     "  list WHAT             policies | bugs | machines | costs | stats\n"
     "\n"
@@ -655,6 +658,82 @@ int cmd_explore(const std::vector<std::string>& args) {
   return run_explore(eo, std::cout, std::cerr);
 }
 
+// import and validate share their options.
+void add_import_options(po::options_description& o) {
+  o.add_options()("trace", po::value<std::string>(), "the trace: tracefs text, trace-cmd report, perf script or trace.dat")(
+      "machine", po::value<std::string>(), "machine preset (default: the one consistent with what the trace shows)")(
+      "costs", po::value<std::string>(), "cost preset (default: the machine vendor's)")(
+      "kernel", po::value<std::string>(), "the traced kernel's release (default: the trace's capture header)")(
+      "name", po::value<std::string>(), "the scenario's name (default: from the file name)");
+}
+trace_import::ImportRequest import_request(const po::variables_map& vm, const std::string& output) {
+  if (!vm.count("trace")) throw UsageError{"needs a TRACE file"};
+  trace_import::ImportRequest rq;
+  rq.trace = vm["trace"].as<std::string>();
+  rq.output = output == "-" ? "" : output;
+  if (vm.count("machine")) rq.machine = vm["machine"].as<std::string>();
+  if (vm.count("costs")) rq.costs = vm["costs"].as<std::string>();
+  if (vm.count("kernel")) rq.kernel = vm["kernel"].as<std::string>();
+  if (vm.count("name")) rq.name = vm["name"].as<std::string>();
+  return rq;
+}
+
+int cmd_import(const std::vector<std::string>& args) {
+  po::options_description o("fpusim import TRACE -o SCENARIO.json [options]");
+  add_import_options(o);
+  o.add_options()("output,o", po::value<std::string>(), "the scenario to write ('-' for stdout)")(
+      "quiet,q", "no summary on stderr");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Turns a real x86 Linux trace (x86_fpu, sched, raw_syscalls, signal events) into a scenario whose\n"
+                 "expectations are the kernel's own saves and restores, in total and per task. Reads tracefs text\n"
+                 "(with or without irq flags), trace-cmd report, perf script and trace.dat. tools/capture_fpu_trace.sh\n"
+                 "records such traces.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  if (!vm.count("output")) throw UsageError{"import needs -o SCENARIO.json ('-' for stdout)"};
+  const std::string out = vm["output"].as<std::string>();
+  check_output_path(vm, "output");
+  const trace_import::Imported im = trace_import::import_trace(import_request(vm, out));
+  const std::string text = trace_import::scenario_text(im.conversion.scenario);
+  // The scenario must load: checked before it is written.
+  load_scenario_doc(Json::parse(text), out == "-" ? "<import>" : out, {});
+  write_output(out, text);
+  if (!vm.count("quiet")) trace_import::write_import_summary(std::cerr, im, out == "-" ? "" : out);
+  return kExitOk;
+}
+
+int cmd_validate(const std::vector<std::string>& args) {
+  po::options_description o("fpusim validate TRACE [options]");
+  add_import_options(o);
+  o.add_options()("policy,p", po::value<std::string>(), "policy (default: the kernel's, deferred)")(
+      "scenario-out", po::value<std::string>(), "also write the imported scenario here");
+  o.add(common_options());
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  auto vm = parse(args, o, pos);
+  if (vm.count("help")) {
+    std::cout << "Imports a real kernel trace (see fpusim import), replays it, and prints per kind and per task the\n"
+                 "kernel's saves and restores against the model's, and the first divergence in the trace's context.\n"
+                 "Exit code 0 only when every count agrees (and no state is lost or leaked), 1 otherwise.\n\n"
+              << o << "\n";
+    return kExitOk;
+  }
+  const std::string out = vm.count("scenario-out") ? vm["scenario-out"].as<std::string>() : "";
+  check_output_path(vm, "scenario-out");
+  const trace_import::Imported im = trace_import::import_trace(import_request(vm, out));
+  const std::string text = trace_import::scenario_text(im.conversion.scenario);
+  Scenario s = load_scenario_doc(Json::parse(text), out.empty() ? im.input.file : out, overrides(vm));
+  if (!out.empty()) write_output(out, text);
+  const PolicyDesc& policy =
+      vm.count("policy") ? resolve_policy(scenario_arch(s), vm["policy"].as<std::string>(), "--policy", "") : *s.policy;
+  return trace_import::validate(std::cout, im, s, policy) ? kExitOk : kExitViolation;
+}
+
 int cmd_layout(const std::vector<std::string>& args) {
   po::options_description o("fpusim layout MACHINE [options]");
   o.add_options()("machine", po::value<std::string>(), "machine preset name or JSON file");
@@ -777,9 +856,11 @@ int main(int argc, char** argv) {
     if (cmd == "sweep") return cmd_sweep(rest);
     if (cmd == "convert") return cmd_convert(rest);
     if (cmd == "explore") return cmd_explore(rest);
+    if (cmd == "import") return cmd_import(rest);
+    if (cmd == "validate") return cmd_validate(rest);
     if (cmd == "layout") return cmd_layout(rest);
     if (cmd == "list") return cmd_list(rest);
-    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, convert, explore, layout, list)"};
+    throw UsageError{"unknown command \"" + cmd + "\" (commands: run, compare, check, sweep, convert, explore, import, validate, layout, list)"};
   } catch (const UsageError& e) {
     std::cerr << "fpusim: " << e.message << "\n";
     return kExitInput;

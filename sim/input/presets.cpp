@@ -424,6 +424,26 @@ Scenario load_scenario_doc(Json doc, const std::string& path, const std::vector<
         }
         t.require_all_read();
       }
+      if (e.has("per_context")) {
+        JsonIn pc = e.at("per_context");
+        for (auto ct = pc.json().begin(); ct != pc.json().end(); ++ct) {
+          JsonIn one = pc.at(ct.key());
+          if (std::none_of(s.contexts.begin(), s.contexts.end(), [&](const ContextDecl& c) { return c.name == ct.key(); })) {
+            throw InputError{file, one.path(), "names no context of the scenario (\"" + ct.key() + "\")"};
+          }
+          std::vector<std::pair<std::string, Bound>> stats;
+          for (auto jt = one.json().begin(); jt != one.json().end(); ++jt) {
+            JsonIn b = one.at(jt.key());
+            if (!find_stat(jt.key())) {
+              throw InputError{file, b.path(), "unknown statistic \"" + jt.key() + "\" (see `fpusim list stats`)"};
+            }
+            stats.emplace_back(jt.key(), read_bound(b));
+          }
+          one.require_all_read();
+          x.per_context.emplace_back(ct.key(), std::move(stats));
+        }
+        pc.require_all_read();
+      }
       if (e.has("violations")) {
         JsonIn v = e.at("violations");
         for (const ViolationKindInfo& k : violation_kinds()) {

@@ -56,6 +56,9 @@ struct Bound {
 struct Expectation {
   const PolicyDesc* policy = nullptr;  // whose run it checks (the "expect" key)
   std::vector<std::pair<std::string, Bound>> totals;  // by counter name
+  // Per context (fpusim import writes the kernel's counts per task): by
+  // context name, then counter name.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, Bound>>>> per_context;
   std::array<std::optional<Bound>, kNumViolationKinds> violations;  // by ViolationKind
 };
 

@@ -291,6 +291,16 @@ std::vector<std::string> check_expectation(const Expectation& x, const Json& rep
     const auto v = report["totals"][name].get<std::uint64_t>();
     if (!bound.contains(v)) out.push_back(name + " = " + std::to_string(v) + ", expected " + bound.str());
   }
+  for (const auto& [ctx, stats] : x.per_context) {
+    const Json* c = nullptr;
+    for (const Json& e : report["per_context"]) {
+      if (e["context"] == ctx) c = &e;
+    }
+    for (const auto& [name, bound] : stats) {
+      const std::uint64_t v = c && c->contains(name) ? (*c)[name].get<std::uint64_t>() : 0;
+      if (!bound.contains(v)) out.push_back(ctx + "." + name + " = " + std::to_string(v) + ", expected " + bound.str());
+    }
+  }
   for (const ViolationKindInfo& k : violation_kinds()) {
     const std::string kind(k.name);
     const auto v = report["violations"][kind].get<std::uint64_t>();

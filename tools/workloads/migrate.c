@@ -1,0 +1,130 @@
+// migrate: one thread with live AVX-512 state (zmm0-31, k0-7) moves itself
+// between two CPUs (default 0 and 1) N times with sched_setaffinity(); after
+// every move it checks (getcpu) that it runs on the new CPU and that its
+// registers still hold what it loaded on the old one, then loads new values.
+// The state saved on one CPU must be restored on the other (the old CPU's
+// registers are no longer valid for it).
+//
+// Used by tools/capture_fpu_trace.sh -A (every CPU recorded, no taskset) to
+// record real x86_fpu tracepoints for fpusim
+// (tests/fixtures/real/migrate.trace.txt).
+//
+// Build by hand (not part of the meson build):
+//   gcc -O2 -mgeneral-regs-only -pthread -o migrate migrate.c
+// -mgeneral-regs-only keeps the compiler's own code off the vector registers,
+// so only the inline asm below touches zmm/k and any corruption is the
+// kernel's. sched_setaffinity and getcpu are raw syscall()s.
+//
+// Usage: migrate [N [CPU_A [CPU_B]]]   (N moves, default 20; CPUs 0 and 1)
+// Prints "[OK] ..." and exits 0 when every check passed, 1 otherwise.
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NZMM 32
+#define NK 8
+
+struct avx512_image {
+  uint64_t zmm[NZMM][8];  // 64 bytes each
+  uint64_t k[NK];
+} __attribute__((aligned(64)));
+
+static uint64_t next_rand(uint64_t* state) {  // xorshift64*
+  uint64_t x = *state;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *state = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+static void fill_random(struct avx512_image* img, uint64_t* state) {
+  for (int i = 0; i < NZMM; ++i)
+    for (int j = 0; j < 8; ++j) img->zmm[i][j] = next_rand(state);
+  for (int i = 0; i < NK; ++i) img->k[i] = next_rand(state);
+}
+
+// Integer compare (no memcmp: glibc's uses vector registers).
+static int same(const struct avx512_image* a, const struct avx512_image* b) {
+  const uint64_t* p = &a->zmm[0][0];
+  const uint64_t* q = &b->zmm[0][0];
+  for (size_t i = 0; i < sizeof(*a) / 8; ++i)
+    if (p[i] != q[i]) return 0;
+  return 1;
+}
+
+// Load zmm0-31 and k0-7 from img. No clobbers are declared on purpose: the
+// values must stay in the registers until store_regs() reads them back.
+#define LD(n) "vmovdqu64 " #n "*64(%0), %%zmm" #n "\n\t"
+#define KLD(n) "kmovq " #n "*8(%1), %%k" #n "\n\t"
+static void load_regs(const struct avx512_image* img) {
+  asm volatile(LD(0) LD(1) LD(2) LD(3) LD(4) LD(5) LD(6) LD(7) LD(8) LD(9) LD(10) LD(11) LD(12) LD(13)
+                   LD(14) LD(15) LD(16) LD(17) LD(18) LD(19) LD(20) LD(21) LD(22) LD(23) LD(24) LD(25)
+                       LD(26) LD(27) LD(28) LD(29) LD(30) LD(31) KLD(0) KLD(1) KLD(2) KLD(3) KLD(4) KLD(5)
+                           KLD(6) KLD(7)
+               :
+               : "r"(img->zmm), "r"(img->k)
+               : "memory");
+}
+
+#define ST(n) "vmovdqu64 %%zmm" #n ", " #n "*64(%0)\n\t"
+#define KST(n) "kmovq %%k" #n ", " #n "*8(%1)\n\t"
+static void store_regs(struct avx512_image* img) {
+  asm volatile(ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11) ST(12) ST(13)
+                   ST(14) ST(15) ST(16) ST(17) ST(18) ST(19) ST(20) ST(21) ST(22) ST(23) ST(24) ST(25)
+                       ST(26) ST(27) ST(28) ST(29) ST(30) ST(31) KST(0) KST(1) KST(2) KST(3) KST(4) KST(5)
+                           KST(6) KST(7)
+               :
+               : "r"(img->zmm), "r"(img->k)
+               : "memory");
+}
+
+static int move_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return (int)syscall(SYS_sched_setaffinity, 0, sizeof(set), &set);
+}
+
+static int cpu_now(void) {
+  unsigned cpu = ~0u;
+  syscall(SYS_getcpu, &cpu, NULL, NULL);
+  return (int)cpu;
+}
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 20;
+  int cpus[2] = {argc > 2 ? atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 1};
+  if (move_to(cpus[0]) != 0) {
+    perror("sched_setaffinity");
+    return 2;
+  }
+  static struct avx512_image expect, got;
+  uint64_t rng = 0x243f6a8885a308d3ull;
+  int errors = 0, wrong_cpu = 0;
+  fill_random(&expect, &rng);
+  load_regs(&expect);
+  for (int i = 1; i <= n; ++i) {
+    int to = cpus[i % 2];
+    if (move_to(to) != 0) {
+      perror("sched_setaffinity");
+      return 2;
+    }
+    int on = cpu_now();
+    store_regs(&got);
+    if (on != to) wrong_cpu++;
+    if (!same(&got, &expect)) {
+      errors++;
+      fprintf(stderr, "[FAIL] move %d to CPU %d: AVX-512 state corrupted\n", i, to);
+    }
+    fill_random(&expect, &rng);
+    load_regs(&expect);
+  }
+  printf("%s migrate: %d moves between CPU %d and %d, %d incorrect, %d times not on the new CPU (pid %d)\n",
+         errors + wrong_cpu ? "[FAIL]" : "[OK]", n, cpus[0], cpus[1], errors, wrong_cpu, (int)getpid());
+  return errors + wrong_cpu ? 1 : 0;
+}
