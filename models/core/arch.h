@@ -33,6 +33,9 @@ namespace fpusim {
 
 struct Scenario;  // sim/input/presets.h
 class JsonIn;     // sim/input/json_input.h
+namespace trace_import {
+class TraceImporter;  // sim/import/importer.h
+}
 
 // A trap-control register shown per CPU in timelines: the Perfetto counter
 // "cpuN <display>" with argument <arg>, the VCD variable "cpuN.traps.<vcd>".
@@ -211,6 +214,9 @@ class Arch {
                                                 Checker& checker,
                                                 const std::unordered_map<std::string, ContextId>& ids,
                                                 const std::vector<Observer*>& observers) const = 0;
+  // Real kernel traces of this architecture (`fpusim import`, `fpusim
+  // validate`; sim/import/importer.h); null if it has no importer yet.
+  virtual const trace_import::TraceImporter* trace_importer() const { return nullptr; }
 };
 
 // The registry of architectures, by name.

@@ -9,6 +9,7 @@
 
 #include "models/core/arch.h"
 #include "models/core/dispatch.h"
+#include "models/x86/trace_import.h"
 #include "models/x86/events.h"
 #include "models/x86/policy.h"
 #include "models/x86/xstate.h"
@@ -324,6 +325,8 @@ class X86Arch final : public Arch {
     }
     return p;
   }
+
+  const trace_import::TraceImporter* trace_importer() const override { return &x86::trace_importer(); }
 
   std::unique_ptr<ArchAgent> make_agent(const Scenario& s, const PolicyDesc& policy, Stats& stats, Checker& checker,
                                         const std::unordered_map<std::string, ContextId>& ids,

@@ -678,20 +678,26 @@ trace_import::ImportRequest import_request(const po::variables_map& vm, const st
   return rq;
 }
 
+// An imported scenario keeps its events inline up to this many; beyond, in a
+// JSON-lines events_file streamed at run time (constant memory), as
+// traces/README.md's "events_file".
+constexpr std::size_t kInlineEventLimit = 100000;
+
 int cmd_import(const std::vector<std::string>& args) {
   po::options_description o("fpusim import TRACE -o SCENARIO.json [options]");
   add_import_options(o);
   o.add_options()("output,o", po::value<std::string>(), "the scenario to write ('-' for stdout)")(
-      "quiet,q", "no summary on stderr");
+      "events-file", "write the events as JSON lines beside the scenario (SCENARIO.events.jsonl); the default "
+                     "beyond 100000 events")("quiet,q", "no summary on stderr");
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("trace", 1);
   auto vm = parse(args, o, pos);
   if (vm.count("help")) {
-    std::cout << "Turns a real x86 Linux trace (x86_fpu, sched, raw_syscalls, signal events) into a scenario whose\n"
-                 "expectations are the kernel's own saves and restores, in total and per task. Reads tracefs text\n"
-                 "(with or without irq flags), trace-cmd report, perf script and trace.dat. tools/capture_fpu_trace.sh\n"
-                 "records such traces.\n\n"
+    std::cout << "Turns a real x86 Linux trace (x86_fpu, sched, raw_syscalls, signal, kvm events) into a scenario\n"
+                 "whose expectations are the kernel's own saves and restores, in total and per task. Reads tracefs\n"
+                 "text (with or without irq flags), trace-cmd report, perf script and trace.dat.\n"
+                 "tools/capture_fpu_trace.sh records such traces.\n\n"
               << o << "\n";
     return kExitOk;
   }
@@ -699,19 +705,49 @@ int cmd_import(const std::vector<std::string>& args) {
   const std::string out = vm["output"].as<std::string>();
   check_output_path(vm, "output");
   const trace_import::Imported im = trace_import::import_trace(import_request(vm, out));
-  const std::string text = trace_import::scenario_text(im.conversion.scenario);
-  // The scenario must load: checked before it is written.
+  const trace_import::Conversion& c = im.conversion;
+  std::string events_file;
+  if (out != "-" && (vm.count("events-file") || c.events->size() > kInlineEventLimit)) {
+    std::string stem = out;
+    if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".json") == 0) stem.resize(stem.size() - 5);
+    const std::string path = stem + ".events.jsonl";
+    AtomicFile ev(path);
+    c.events->write_jsonl(ev.out());
+    ev.commit();
+    events_file = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  }
+  const std::string text = trace_import::scenario_text(c, events_file);
+  // The scenario must load (its events decode at run time): checked before it is written.
   load_scenario_doc(Json::parse(text), out == "-" ? "<import>" : out, {});
   write_output(out, text);
-  if (!vm.count("quiet")) trace_import::write_import_summary(std::cerr, im, out == "-" ? "" : out);
+  if (!vm.count("quiet")) {
+    trace_import::write_import_summary(std::cerr, im, out == "-" ? "" : out);
+    if (!events_file.empty()) std::cerr << "  wrote its " << c.events->size() << " events to " << events_file << "\n";
+  }
   return kExitOk;
 }
+
+// A temporary file, removed when it goes out of scope.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& suffix) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string p = std::string(tmp && *tmp ? tmp : "/tmp") + "/fpusim-validate.XXXXXX" + suffix;
+    std::vector<char> buf(p.begin(), p.end());
+    buf.push_back('\0');
+    const int fd = ::mkstemps(buf.data(), static_cast<int>(suffix.size()));
+    if (fd < 0) throw InputError{p, "", std::string("cannot create a temporary file: ") + std::strerror(errno)};
+    ::close(fd);
+    path = buf.data();
+  }
+  ~TempFile() { ::unlink(path.c_str()); }
+};
 
 int cmd_validate(const std::vector<std::string>& args) {
   po::options_description o("fpusim validate TRACE [options]");
   add_import_options(o);
   o.add_options()("policy,p", po::value<std::string>(), "policy (default: the kernel's, deferred)")(
-      "scenario-out", po::value<std::string>(), "also write the imported scenario here");
+      "scenario-out", po::value<std::string>(), "also write the imported scenario here (events inline)");
   o.add(common_options());
   po::positional_options_description pos;
   pos.add("trace", 1);
@@ -726,9 +762,18 @@ int cmd_validate(const std::vector<std::string>& args) {
   const std::string out = vm.count("scenario-out") ? vm["scenario-out"].as<std::string>() : "";
   check_output_path(vm, "scenario-out");
   const trace_import::Imported im = trace_import::import_trace(import_request(vm, out));
-  const std::string text = trace_import::scenario_text(im.conversion.scenario);
-  Scenario s = load_scenario_doc(Json::parse(text), out.empty() ? im.input.file : out, overrides(vm));
-  if (!out.empty()) write_output(out, text);
+  const trace_import::Conversion& c = im.conversion;
+  if (!out.empty()) write_output(out, trace_import::scenario_text(c));
+  // A long trace's events go through a JSON-lines file, streamed as they are replayed.
+  std::unique_ptr<TempFile> events;
+  if (c.events->size() > kInlineEventLimit) {
+    events = std::make_unique<TempFile>(".jsonl");
+    std::ofstream f(events->path);
+    c.events->write_jsonl(f);
+    if (!f.flush()) throw InputError{events->path, "", "cannot write the events: " + std::string(std::strerror(errno))};
+  }
+  Scenario s = load_scenario_doc(Json::parse(trace_import::scenario_text(c, events ? events->path : "")),
+                                 out.empty() ? im.input.file : out, overrides(vm));
   const PolicyDesc& policy =
       vm.count("policy") ? resolve_policy(scenario_arch(s), vm["policy"].as<std::string>(), "--policy", "") : *s.policy;
   return trace_import::validate(std::cout, im, s, policy) ? kExitOk : kExitViolation;

@@ -27,23 +27,6 @@ std::string base_name(const std::string& p) {
   return b;
 }
 
-// "6.18.44-fc-v669" -> {6, 18}; {0, 0} if it is not a release.
-std::pair<int, int> release(const std::string& k) {
-  int major = 0, minor = 0;
-  char dot = 0;
-  std::istringstream ss(k);
-  if (!(ss >> major >> dot >> minor) || dot != '.') return {0, 0};
-  return {major, minor};
-}
-
-std::uint64_t hex(const std::string& s) {
-  try {
-    return std::stoull(s, nullptr, 16);
-  } catch (...) {
-    return 0;
-  }
-}
-
 // Relative path from the directory of `from` to `to` (both as given).
 std::string relative_to(const std::string& to, const std::string& from) {
   if (from.empty() || to.empty() || to[0] == '/' || from[0] == '/') return to;
@@ -61,106 +44,66 @@ Imported import_trace(const ImportRequest& rq) {
   im.input = read_trace(rq.trace);
   const TraceInput& in = im.input;
 
-  // The kernel: --kernel, else the capture header.
+  // The architecture whose FPU events the trace holds.
+  std::uint64_t most = 0;
+  std::string known;
+  for (const Arch* a : archs()) {
+    const TraceImporter* ti = a->trace_importer();
+    if (!ti) continue;
+    known += (known.empty() ? "" : ", ") + std::string(a->name());
+    const std::uint64_t n = ti->recognises(in);
+    if (n > most) most = n, im.importer = ti;
+  }
+  if (!im.importer) {
+    throw InputError{rq.trace, "", "none of its " + std::to_string(in.records.size()) +
+                                       " records is an FPU event of an architecture with an importer (" + known +
+                                       ": x86_fpu:* or kvm:kvm_fpu); record them (tools/capture_fpu_trace.sh)"};
+  }
+  const TraceImporter& ti = *im.importer;
+
   im.kernel = !rq.kernel.empty() ? rq.kernel : in.kernel;
-  if (im.kernel.empty()) {
-    im.why.push_back("kernel: not named by the trace (give --kernel); its x86_fpu events are read as Linux >= 5.2's");
-  } else {
-    const auto [maj, min] = release(im.kernel);
-    if (maj == 0) throw InputError{rq.trace, "", "--kernel: expected a release such as 6.18.4, got \"" + im.kernel + "\""};
-    if (maj < 5 || (maj == 5 && min < 2)) {
-      throw InputError{rq.trace, "", "kernel " + im.kernel + ": the import reads x86_fpu events as Linux >= 5.2 logs them "
-                                     "(TIF_NEED_FPU_LOAD, 5f409e20b794); older kernels are not supported"};
-    }
-    im.why.push_back("kernel " + im.kernel + (rq.kernel.empty() ? " (from the trace)" : " (--kernel)") +
-                     ": policy deferred (Linux >= 5.2; 730faa15a069's v6.16 form)");
-  }
+  ti.policy_for_kernel(im.kernel, rq.kernel.empty(), rq.trace, im.why);
 
-  // What the trace shows: CPUs, the xfeatures the kernel logged, the CPU's
-  // vendor and flags from the capture header.
-  int max_cpu = 0;
-  std::uint64_t xf = 0;
-  for (const TraceRecord& r : in.records) {
-    max_cpu = std::max(max_cpu, r.cpu);
-    if (r.event.rfind("x86_fpu_", 0) == 0) {
-      const auto p = r.args.find("xfeatures: ");
-      if (p != std::string::npos) xf |= hex(r.args.substr(p + 11, r.args.find(' ', p + 11) - p - 11));
-    }
-  }
-  unsigned header_cpus = 0;
-  std::string cpu_line;
-  if (auto it = in.meta.find("cpu"); it != in.meta.end()) {
-    cpu_line = it->second;
-    const auto p = cpu_line.find(" CPUs");
-    if (p != std::string::npos) {
-      size_t b = p;
-      while (b > 0 && std::isdigit(static_cast<unsigned char>(cpu_line[b - 1]))) --b;
-      if (b < p) header_cpus = static_cast<unsigned>(std::stoul(cpu_line.substr(b, p - b)));
-    }
-  }
-  const unsigned cpus = std::max<unsigned>(header_cpus, static_cast<unsigned>(max_cpu + 1));
-  const std::string vendor = cpu_line.find("AMD") != std::string::npos     ? "amd"
-                             : cpu_line.find("Intel") != std::string::npos ? "intel"
-                                                                           : "";
-  std::uint64_t need = xf;
-  if (cpu_line.find("amx_tile") != std::string::npos) need |= 0x60000;  // XTILECFG | XTILEDATA
-  if (cpu_line.find("avx512f") != std::string::npos) need |= 0xe0;
-
-  std::uint64_t mhz = 0;
+  MachineChoice mc;
   if (!rq.machine.empty()) {
-    im.machine = rq.machine;
-    const Json m = load_json_file(preset_path("machines", rq.machine, ""));
-    if (!m.contains("frequency_mhz") || !m["frequency_mhz"].is_number()) {
-      throw InputError{preset_path("machines", rq.machine, ""), "/frequency_mhz", "expected the machine's frequency"};
+    const std::string file = preset_path("machines", rq.machine, "");
+    const Json m = load_json_file(file);
+    if (!m.contains("frequency_mhz") || !m["frequency_mhz"].is_number() || m["frequency_mhz"].get<double>() < 1) {
+      throw InputError{file, "/frequency_mhz", "expected the machine's frequency in MHz"};
     }
-    mhz = static_cast<std::uint64_t>(m["frequency_mhz"].get<double>());
-    im.why.push_back("machine " + im.machine + " (--machine)");
+    mc.machine = rq.machine;
+    mc.mhz = static_cast<std::uint64_t>(m["frequency_mhz"].get<double>());
+    mc.costs = ti.default_costs(rq.machine);
+    im.why.push_back("machine " + mc.machine + " (--machine)");
   } else {
-    // The x86 preset whose enabled features cover what the trace shows, of
-    // the vendor the header names, with the fewest features beyond.
-    std::string best;
-    int best_extra = 1 << 30;
-    bool best_vendor = false;
-    for (const std::string& name : list_presets("machines")) {
-      Json m;
-      try {
-        m = load_json_file(preset_path("machines", name, ""));
-      } catch (const InputError&) {
-        continue;
-      }
-      if (m.value("arch", "") != "x86_64" || !m.contains("os")) continue;
-      const std::uint64_t have = hex(m["os"].value("xcr0", "0")) | hex(m["os"].value("xss", "0"));
-      if ((need & ~have) != 0) continue;
-      const int extra = __builtin_popcountll(have & ~need);
-      const bool v = !vendor.empty() && name.rfind(vendor + "-", 0) == 0;
-      if ((v && !best_vendor) || (v == best_vendor && extra < best_extra)) {
-        best = name, best_extra = extra, best_vendor = v;
-        mhz = static_cast<std::uint64_t>(m.value("frequency_mhz", 0.0));
-      }
-    }
-    if (best.empty()) {
-      std::ostringstream s;
-      s << "no x86_64 machine preset enables every state component the kernel logged (xfeatures 0x" << std::hex << need
-        << "): give --machine";
-      throw InputError{rq.trace, "", s.str()};
-    }
-    im.machine = best;
-    std::ostringstream s;
-    s << "machine " << best << ": enables every component the kernel logged (xfeatures 0x" << std::hex << need << std::dec
-      << ")" << (best_vendor ? ", of the vendor the capture header names" : "") << "; --machine to choose another";
-    im.why.push_back(s.str());
+    mc = ti.choose_machine(in, im.why);
   }
-  if (mhz == 0) throw InputError{rq.trace, "", "machine " + im.machine + " has no frequency_mhz"};
-  im.costs = !rq.costs.empty() ? rq.costs : im.machine.rfind("amd-", 0) == 0 ? "amd-zen4" : "intel-like";
+  if (mc.mhz == 0) throw InputError{rq.trace, "", "machine " + mc.machine + " has no frequency_mhz"};
+  im.machine = mc.machine;
+  im.costs = !rq.costs.empty() ? rq.costs : mc.costs;
+
+  // CPUs: every CPU the trace shows, and the machine's count the capture
+  // header names ("...; 2 CPUs; ...").
+  int max_cpu = 0;
+  for (const TraceRecord& r : in.records) max_cpu = std::max(max_cpu, r.cpu);
+  unsigned header_cpus = 0;
+  if (auto it = in.meta.find("cpu"); it != in.meta.end()) {
+    const std::string& line = it->second;
+    const auto p = line.find(" CPUs");
+    size_t b = p;
+    while (p != std::string::npos && b > 0 && std::isdigit(static_cast<unsigned char>(line[b - 1]))) --b;
+    if (p != std::string::npos && b < p && p - b < 6) header_cpus = static_cast<unsigned>(std::stoul(line.substr(b, p - b)));
+  }
 
   ConvertOptions o;
   o.name = !rq.name.empty() ? rq.name : base_name(rq.output.empty() ? rq.trace : rq.output);
   o.machine = im.machine;
   o.costs = im.costs;
-  o.cpus = cpus;
-  o.mhz = mhz;
+  o.cpus = std::max<unsigned>(header_cpus, static_cast<unsigned>(max_cpu + 1));
+  o.mhz = mc.mhz;
   o.source = rq.output.empty() ? rq.trace : relative_to(rq.trace, rq.output);
-  im.conversion = convert_trace(in, o);
+  o.kernel = im.kernel;
+  im.conversion = ti.convert(in, o);
   return im;
 }
 
@@ -203,27 +146,17 @@ struct ModelOp {
 
 class OpCollector : public Observer {
  public:
-  explicit OpCollector(const Arch& arch) : arch_(arch) {}
+  OpCollector(const Arch& arch, const TraceImporter& importer) : arch_(arch), importer_(importer) {}
   void on_operation(const OpRecord& op) override {
     if (op.category != Stat::save_cycles && op.category != Stat::restore_cycles) return;
     const bool save = op.category == Stat::save_cycles;
-    ops.push_back({op.cpu, op.time, op.ctx, save, row(save, op)});
+    ops.push_back({op.cpu, op.time, op.ctx, save, importer_.model_row(op, save, arch_.causes().at(op.cause).name)});
   }
   std::vector<ModelOp> ops;
 
  private:
-  // The validate row of an x86 Linux save or restore: the kernel logs
-  // XRSTOR from a task's buffer as regs_activated (load 1), and the loads of
-  // the init state or a signal frame as regs_activated (load 0).
-  std::string row(bool save, const OpRecord& op) const {
-    const std::string cause(arch_.causes().at(op.cause).name);
-    if (save) return op.op == "sigframe_xsave" ? "save signal" : cause == "kvm_run" ? "save kvm_fpu" : "save " + cause;
-    if (cause == "kvm_run") return "restore kvm_fpu";
-    if (op.op == "restore") return "restore";
-    if (op.op == "restore_init" || op.op == "sigframe_xrstor") return "restore signal";
-    return "restore " + std::string(op.op);
-  }
   const Arch& arch_;
+  const TraceImporter& importer_;
 };
 
 std::string record_text(const TraceRecord& r) {
@@ -239,7 +172,7 @@ std::string record_text(const TraceRecord& r) {
 
 bool validate(std::ostream& os, const Imported& im, const Scenario& s, const PolicyDesc& policy) {
   const Arch& arch = scenario_arch(s);
-  OpCollector collect(arch);
+  OpCollector collect(arch, *im.importer);
   RunOptions options;
   options.observers.push_back(&collect);
   const RunResult r = run_scenario(s, policy, options);
@@ -259,7 +192,8 @@ bool validate(std::ostream& os, const Imported& im, const Scenario& s, const Pol
   // Per kind.
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> kinds;  // kernel, model
   std::vector<std::string> order;
-  for (const OpKind& k : kernel_op_kinds()) kinds[k.name], order.push_back(k.name);
+  const std::vector<OpKind>& op_kinds = im.importer->op_kinds();
+  for (const OpKind& k : op_kinds) kinds[k.name], order.push_back(k.name);
   for (const KernelOp& k : c.kernel_ops) ++kinds[k.kind].first;
   for (const ModelOp& m : collect.ops) {
     if (!kinds.count(m.kind)) order.push_back(m.kind);
@@ -272,7 +206,7 @@ bool validate(std::ostream& os, const Imported& im, const Scenario& s, const Pol
     const auto [kn, mn] = kinds[k];
     if (kn != mn) ok = false;
     std::string what = "not logged by the kernel: a model operation of its own";
-    for (const OpKind& o : kernel_op_kinds()) {
+    for (const OpKind& o : op_kinds) {
       if (k == o.name) what = o.what;
     }
     os << "  " << std::left << std::setw(24) << k << std::right << std::setw(8) << kn << std::setw(8) << mn
@@ -309,6 +243,14 @@ bool validate(std::ostream& os, const Imported& im, const Scenario& s, const Pol
     os << "  " << std::left << std::setw(static_cast<int>(width)) << n << std::right << std::setw(14)
        << (std::to_string(v[0]) + "/" + std::to_string(v[2])) << std::setw(16)
        << (std::to_string(v[1]) + "/" + std::to_string(v[3])) << (same ? "" : "  *") << "\n";
+  }
+  if (!c.discrepancies.empty()) {
+    // The kernel decided what its own rules, tracked from its events, say
+    // it would not: the model follows those rules, so it cannot agree.
+    ok = false;
+    os << "\n  " << c.discrepancies.size() << " discrepancies between the kernel's events and its rules *\n";
+    for (size_t i = 0; i < c.discrepancies.size() && i < 5; ++i) os << "    " << c.discrepancies[i] << "\n";
+    if (c.discrepancies.size() > 5) os << "    ...\n";
   }
   const std::uint64_t lost = r.stats.get(Stat::violations_lost), leaked = r.stats.get(Stat::violations_leaked);
   if (lost || leaked) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/import/converter.h"
+#include "sim/import/importer.h"
 #include "sim/import/trace_reader.h"
 
 namespace fpusim {
@@ -27,6 +27,7 @@ struct ImportRequest {
 
 struct Imported {
   TraceInput input;
+  const TraceImporter* importer = nullptr;  // the architecture's whose events the trace holds
   Conversion conversion;
   std::string machine, costs, kernel;
   std::vector<std::string> why;  // how the machine and the kernel were chosen

@@ -11,7 +11,7 @@
 struct reader {
   struct tep_handle* tep;
   struct trace_seq flags, info;
-  void (*cb)(const struct fpusim_dat_record*, void*);
+  int (*cb)(const struct fpusim_dat_record*, void*);
   void* data;
 };
 
@@ -36,16 +36,15 @@ static int on_record(struct tracecmd_input* h, struct tep_record* record, int cp
     out.flags = r->flags.buffer;
     out.info = r->info.buffer;
   }
-  r->cb(&out, r->data);
-  return 0;
+  return r->cb(&out, r->data);
 }
 
-static int read_dat(const char* path, void (*cb)(const struct fpusim_dat_record*, void*), void* data);
+static int read_dat(const char* path, int (*cb)(const struct fpusim_dat_record*, void*), void* data);
 
 // libtracecmd writes some of its complaints about a damaged file to stderr
 // whatever its log level ("mmap: Unknown error -22"); fpusim says what is
 // wrong itself, so stderr is closed to it while it runs.
-int fpusim_read_trace_dat(const char* path, void (*cb)(const struct fpusim_dat_record*, void*), void* data) {
+int fpusim_read_trace_dat(const char* path, int (*cb)(const struct fpusim_dat_record*, void*), void* data) {
   const int saved = dup(2);
   const int devnull = open("/dev/null", O_WRONLY);
   if (saved >= 0 && devnull >= 0) dup2(devnull, 2);
@@ -58,7 +57,7 @@ int fpusim_read_trace_dat(const char* path, void (*cb)(const struct fpusim_dat_r
   return rc;
 }
 
-static int read_dat(const char* path, void (*cb)(const struct fpusim_dat_record*, void*), void* data) {
+static int read_dat(const char* path, int (*cb)(const struct fpusim_dat_record*, void*), void* data) {
   tracecmd_set_loglevel(TEP_LOG_NONE);
   // No plugins: the output must not depend on what is installed where it runs.
   struct tracecmd_input* h = tracecmd_open(path, TRACECMD_FL_LOAD_NO_PLUGINS | TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);

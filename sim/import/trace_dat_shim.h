@@ -17,9 +17,10 @@ struct fpusim_dat_record {
   long long missed;   // events the ring buffer dropped before this one (-1: an unknown number)
 };
 
-// Calls `cb` for every record in time order over all CPUs. Returns 0, -1 if
-// the file cannot be opened as a trace.dat, -2 if reading its data failed.
-int fpusim_read_trace_dat(const char* path, void (*cb)(const struct fpusim_dat_record*, void*), void* data);
+// Calls `cb` for every record in time order over all CPUs, until it returns
+// non-zero. Returns 0, -1 if the file cannot be opened as a trace.dat, -2 if
+// reading its data failed.
+int fpusim_read_trace_dat(const char* path, int (*cb)(const struct fpusim_dat_record*, void*), void* data);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 
 #include "models/core/types.h"
 #include "sim/input/paths.h"
@@ -117,7 +118,6 @@ bool parse_latency_line(std::string_view line, TraceRecord& out, LineShape& shap
   std::string_view first = token(line, pos);  // comm-pid (a comm with spaces is not read here)
   TraceRecord r;
   if (!parse_task(first, r)) return false;
-  const size_t flags_at = pos;
   std::string_view cf = token(line, pos);
   size_t d = 0;
   while (d < cf.size() && is_digit(cf[d])) ++d;
@@ -126,7 +126,6 @@ bool parse_latency_line(std::string_view line, TraceRecord& out, LineShape& shap
   to_u64(cf.substr(0, d), cpu);
   r.cpu = static_cast<int>(cpu);
   r.flags = std::string(cf.substr(d));
-  (void)flags_at;
   std::string_view t = token(line, pos);
   if (t.empty() || t.back() != ':' || !parse_time(t.substr(0, t.size() - 1), r.ns, shape.raw)) return false;
   if (!parse_rest(line, pos, r, shape)) return false;
@@ -147,7 +146,7 @@ bool parse_rest(std::string_view line, size_t pos, TraceRecord& r, LineShape& sh
   for (char c : ev) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   }
-  r.event = std::string(ev);
+  r.event = intern(ev);
   r.args = std::string(trim(line.substr(pos)));
   return true;
 }
@@ -193,6 +192,11 @@ bool parse_trace_line(std::string_view line, TraceRecord& out) {
   return parse_line(line, out, shape);
 }
 
+std::string_view intern(std::string_view name) {
+  static std::unordered_set<std::string> pool;  // nodes never move
+  return *pool.emplace(name).first;
+}
+
 std::string_view field(std::string_view args, std::string_view key) {
   size_t p = 0;
   while ((p = args.find(key, p)) != std::string_view::npos) {
@@ -207,6 +211,8 @@ std::string_view field(std::string_view args, std::string_view key) {
           size_t w = q;
           while (w < args.size() && (std::isalnum(static_cast<unsigned char>(args[w])) || args[w] == '_')) ++w;
           if (q == args.size() || (w > q && w < args.size() && args[w] == '=') || args.substr(q, 3) == "==>") break;
+          end = q;  // past the whole run of spaces (linear in the line)
+          continue;
         }
         ++end;
       }
@@ -259,12 +265,16 @@ TraceInput read_trace_text(std::string_view text, const std::string& file) {
     if (r.comm.empty()) r.comm = "<...>";
     in.records.push_back(std::move(r));
   };
+  std::size_t last_len = 0;  // the length of the last line that made or extended a record
   auto drop_pending = [&] {
     if (pending.empty()) return;
-    // Not a head: a continuation of the record before it, or junk.
-    if (!in.records.empty()) {
+    // Not a head: the rest of the record before it if that line was long
+    // enough to have been wrapped (a mail client wraps at 72 to 80 columns)
+    // and this one goes on where it broke (no indent); else junk, skipped.
+    if (!in.records.empty() && last_len >= 60 && !is_space(pending.front())) {
       in.records.back().args += " " + std::string(trim(pending));
       ++in.lines_joined;
+      last_len = pending.size();
     } else {
       ++in.lines_skipped;
     }
@@ -291,17 +301,11 @@ TraceInput read_trace_text(std::string_view text, const std::string& file) {
       drop_pending();
       continue;
     }
-    if (t.substr(0, 5) == "cpus=" || t.substr(0, 7) == "version" || t.substr(0, 3) == "CPU") {
-      // trace-cmd report's own header lines ("cpus=2", "version = 7",
-      // "CPU 0 is empty", "CPU0 data recorded at offset=...")
-      drop_pending();
-      trace_cmd = true;
-      continue;
-    }
     TraceRecord r;
     r.line = lineno;
     if (parse_line(line, r, shape)) {
       drop_pending();
+      last_len = line.size();
       in.raw_clock = in.raw_clock || shape.raw;
       perf = perf || shape.system;
       flags = flags || !r.flags.empty();
@@ -316,10 +320,19 @@ TraceInput read_trace_text(std::string_view text, const std::string& file) {
       if (parse_line(joined, j, shape)) {
         ++in.lines_joined;
         pending.clear();
+        last_len = line.size();
         add(std::move(j));
         continue;
       }
       drop_pending();
+    }
+    if (in.records.empty() && (t.substr(0, 5) == "cpus=" || t.substr(0, 7) == "version" ||
+                               (t.substr(0, 3) == "CPU" && (t.find(" is empty") != std::string_view::npos ||
+                                                            t.find("data recorded at") != std::string_view::npos)))) {
+      // trace-cmd report's own header lines before its records ("cpus=2",
+      // "version = 7", "CPU 0 is empty", "CPU0 data recorded at offset=...")
+      trace_cmd = true;
+      continue;
     }
     pending = std::string(line);
     pending_no = lineno;

@@ -3,7 +3,8 @@
 // `trace-cmd report` text, `perf script` text, lines wrapped by a mail
 // client, and trace.dat files through libtracecmd (Debian's libtracecmd-dev,
 // the kernel's own trace library). Every format becomes the same list of
-// TraceRecords, which sim/import/converter turns into a scenario.
+// TraceRecords, which an architecture's importer (sim/import/importer.h)
+// turns into a scenario.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,7 @@ struct TraceRecord {
   int pid = 0;
   std::string comm;
   std::string flags;  // the latency flags ("dN.2.") where the format has them, else ""
-  std::string event;  // without its system ("sched_switch", "x86_fpu_regs_activated")
+  std::string_view event;  // without its system ("sched_switch", "x86_fpu_regs_activated"); interned (intern())
   std::string args;   // the event's printed fields
 };
 
@@ -48,6 +49,10 @@ TraceInput read_trace_text(std::string_view text, const std::string& file);
 
 // One line of any text layout. False if it is not a trace record.
 bool parse_trace_line(std::string_view line, TraceRecord& out);
+
+// The one copy of an event name, for the life of the process (a trace has a
+// few dozen kinds and millions of records).
+std::string_view intern(std::string_view name);
 
 // `key=value` of an event's printed fields, the value running to the next
 // " word=" (so a comm with spaces stays whole). "" if absent.

@@ -61,20 +61,27 @@
 // The opposite cases (the model would restore or save where the kernel did
 // not) cannot be explained by a missing event: they are reported as
 // discrepancies, never papered over.
-#include "sim/import/converter.h"
+#include "models/x86/trace_import.h"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <unordered_map>
 
+#include "models/core/observer.h"
 #include "models/core/types.h"
+#include "sim/input/json_input.h"
+#include "sim/input/presets.h"
 
-namespace fpusim::trace_import {
+namespace fpusim::x86 {
 
+using namespace fpusim::trace_import;
 using OJson = nlohmann::ordered_json;
+
+namespace {
 
 const std::vector<OpKind>& kernel_op_kinds() {
   static const std::vector<OpKind> kinds = {
@@ -90,8 +97,6 @@ const std::vector<OpKind>& kernel_op_kinds() {
   };
   return kinds;
 }
-
-namespace {
 
 enum class Ev {
   kOther,
@@ -123,7 +128,7 @@ struct Rec {
   bool is_fpu_event = false;  // any x86_fpu_*
   // sched_switch / fork
   int prev_pid = 0, next_pid = 0, child_pid = 0;
-  std::string prev_state, prev_comm, next_comm, child_comm;
+  std::string_view prev_state, prev_comm, next_comm, child_comm;  // views into src->args
   // x86_fpu
   bool has_fpu = false;
   int load = 0;
@@ -131,24 +136,33 @@ struct Rec {
   // syscalls
   std::optional<long> nr;
   bool kvm_load = false;   // kvm_fpu: load (else unload)
-  std::string exit_reason; // kvm_exit: the scenario's reason
+  const char* exit_reason = "other";  // kvm_exit: the scenario's reason
   bool consumed = false;
 };
 
+// A leading integer of `s` (0 if none, or if it does not fit an int).
 int to_int(std::string_view s) {
-  long v = 0;
-  bool neg = false;
-  size_t i = 0;
-  if (i < s.size() && s[i] == '-') neg = true, ++i;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) v = v * 10 + (s[i] - '0');
-  return static_cast<int>(neg ? -v : v);
+  int v = 0;
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  return r.ec == std::errc() ? v : 0;
 }
 
 // "x86/fpu: 0xffff... load: 1 xfeatures: 2e6 xcomp_bv: 80000000000002e7"
 bool parse_fpu(std::string_view a, int& load, std::uint64_t& xf) {
   const auto l = a.find("load: ");
   const auto x = a.find("xfeatures: ");
-  if (l == std::string_view::npos || x == std::string_view::npos) return false;
+  if (l == std::string_view::npos || x == std::string_view::npos) {
+    // The raw fields (trace-cmd report -R, tracefs options/raw): "load_fpu=1 xfeatures=230"
+    const std::string_view lf = field(a, "load_fpu"), xv = field(a, "xfeatures");
+    if (lf.empty() || xv.empty()) return false;
+    load = to_int(lf);
+    const bool hex = xv.size() > 2 && xv[0] == '0' && (xv[1] == 'x' || xv[1] == 'X');
+    std::uint64_t v = 0;
+    const auto r = std::from_chars(xv.data() + (hex ? 2 : 0), xv.data() + xv.size(), v, hex ? 16 : 10);
+    if (r.ec != std::errc()) return false;
+    xf = v;
+    return true;
+  }
   load = to_int(a.substr(l + 6));
   xf = 0;
   for (size_t i = x + 11; i < a.size(); ++i) {
@@ -170,12 +184,12 @@ std::optional<long> syscall_nr_by_name(std::string_view name) {
 
 // "COMM:PID [PRIO] STATE" (trace-cmd's sched_switch plugin, trace-cmd
 // report's default); the comm may hold ':'.
-void parse_task_plugin(std::string_view s, std::string& comm, int& pid, std::string* state) {
+void parse_task_plugin(std::string_view s, std::string_view& comm, int& pid, std::string_view* state) {
   const auto br = s.find(" [");
   std::string_view who = s.substr(0, br);
   const auto colon = who.rfind(':');
   if (colon == std::string_view::npos) return;
-  comm = std::string(who.substr(0, colon));
+  comm = who.substr(0, colon);
   pid = to_int(who.substr(colon + 1));
   if (state && br != std::string_view::npos) {
     const auto close = s.find(']', br);
@@ -183,7 +197,7 @@ void parse_task_plugin(std::string_view s, std::string& comm, int& pid, std::str
       std::string_view st = s.substr(close + 1);
       while (!st.empty() && st.front() == ' ') st.remove_prefix(1);
       while (!st.empty() && st.back() == ' ') st.remove_suffix(1);
-      *state = std::string(st);
+      *state = st;
     }
   }
 }
@@ -197,7 +211,7 @@ void parse_switch_plugin(std::string_view a, Rec& r) {
 
 // kvm_exit's "reason NAME" (VMX names, SVM's lower-case ones) as the
 // scenario's vm_exit reason.
-std::string exit_reason(std::string_view a) {
+const char* exit_reason(std::string_view a) {
   const auto p = a.find("reason ");
   if (p == std::string_view::npos) return "other";
   std::string_view n = a.substr(p + 7);
@@ -220,15 +234,15 @@ Rec make_rec(size_t i, const TraceRecord& t) {
   r.cpu = t.cpu;
   r.pid = t.pid;
   r.src = &t;
-  const std::string& e = t.event;
+  const std::string_view e = t.event;
   const std::string_view a = t.args;
   if (e == "sched_switch") {
     r.ev = Ev::kSwitch;
     r.prev_pid = to_int(field(a, "prev_pid"));
     r.next_pid = to_int(field(a, "next_pid"));
-    r.prev_state = std::string(field(a, "prev_state"));
-    r.prev_comm = std::string(field(a, "prev_comm"));
-    r.next_comm = std::string(field(a, "next_comm"));
+    r.prev_state = field(a, "prev_state");
+    r.prev_comm = field(a, "prev_comm");
+    r.next_comm = field(a, "next_comm");
     if (field(a, "prev_pid").empty()) parse_switch_plugin(a, r);
     if (r.prev_state.empty()) r.prev_state = "R";
   } else if (e == "sys_enter" || e == "sys_exit") {
@@ -236,10 +250,10 @@ Rec make_rec(size_t i, const TraceRecord& t) {
     if (a.substr(0, 3) == "NR ") r.nr = to_int(a.substr(3));
   } else if (e.rfind("sys_enter_", 0) == 0) {
     r.ev = Ev::kSysEnter;
-    r.nr = syscall_nr_by_name(std::string_view(e).substr(10));
+    r.nr = syscall_nr_by_name(e.substr(10));
   } else if (e.rfind("sys_exit_", 0) == 0) {
     r.ev = Ev::kSysExit;
-    r.nr = syscall_nr_by_name(std::string_view(e).substr(9));
+    r.nr = syscall_nr_by_name(e.substr(9));
   } else if (e.rfind("x86_fpu_", 0) == 0) {
     r.is_fpu_event = true;
     r.has_fpu = parse_fpu(a, r.load, r.xfeatures);
@@ -250,7 +264,7 @@ Rec make_rec(size_t i, const TraceRecord& t) {
   } else if (e == "sched_process_fork") {
     r.ev = Ev::kFork;
     r.child_pid = to_int(field(a, "child_pid"));
-    r.child_comm = std::string(field(a, "child_comm"));
+    r.child_comm = field(a, "child_comm");
   } else if (e == "sched_process_exec") {
     r.ev = Ev::kExec;
   } else if (e == "sched_process_exit") {
@@ -293,15 +307,27 @@ bool kthread_name(const std::string& comm) {
 
 // x86 XSTATE_BV bits the model's uses write (PKRU is switched by WRPKRU, AMX
 // needs a permission these traces do not show).
+// One event of the scenario, compact: X86Events::json() prints it.
+enum class Out : std::uint8_t {
+  kSwitch, kUse, kSyscall, kReturn, kExec, kExit, kFork, kSignal, kSigreturn, kKernelFpu, kIrqKernelFpu,
+  kKvmRun, kKvmReturn, kVmEntry, kVmExit,
+};
+struct OutEvent {
+  std::uint64_t t;
+  int cpu;
+  Out ev;
+  std::int32_t name;   // X86Events::names index: switch's next (-1: idle), use's ctx, fork's child, kvm_run's vCPU
+  std::uint64_t mask;  // use: the XSTATE_BV bits written
+  const char* str;     // kernel_fpu's "in", vm_exit's reason (static strings)
+};
+
 const std::pair<int, const char*> kComponentBits[] = {{0, "x87"},       {1, "sse"},       {2, "ymm"},
                                                        {5, "opmask"},    {6, "zmm_hi256"}, {7, "hi16_zmm"}};
 
-OJson components_of(std::uint64_t xf) {
-  OJson a = OJson::array();
-  for (const auto& [b, name] : kComponentBits) {
-    if (xf & (1ull << b)) a.push_back(name);
-  }
-  return a;
+std::uint64_t use_mask(std::uint64_t xf) {
+  std::uint64_t m = 0;
+  for (const auto& [b, name] : kComponentBits) m |= xf & (1ull << b);
+  return m;
 }
 
 enum class Kind { kUser, kKthread, kIdle };
@@ -328,9 +354,18 @@ struct Task {
   // KVM (a thread that logged kvm_fpu): inside KVM_RUN with the guest FPU
   // loaded (kvm_fpu load .. unload), and in guest mode.
   bool vcpu = false, in_run = false, in_guest = false;
+  std::optional<int> swap_load;  // the load of the activation before its kvm_fpu line
   std::optional<std::uint64_t> last_xfeatures;
   std::optional<size_t> switch_out_index, slice_start_index;
   std::map<std::string, std::uint64_t> counts;
+};
+
+class X86Events final : public EventList {
+ public:
+  std::vector<OutEvent> events;
+  std::vector<std::string> names;
+  std::size_t size() const override { return events.size(); }
+  std::string json(std::size_t i) const override;
 };
 
 class Converter {
@@ -339,12 +374,14 @@ class Converter {
     recs_.reserve(in.records.size());
     for (size_t i = 0; i < in.records.size(); ++i) recs_.push_back(make_rec(i, in.records[i]));
     t0_ = recs_.empty() ? 0 : recs_.front().ns;
+    for (const Rec& r : recs_) t0_ = std::min(t0_, r.ns);
     std::set<int> cpus;
     for (const Rec& r : recs_) cpus.insert(r.cpu);
     cpus_.assign(cpus.begin(), cpus.end());
     for (const Rec& r : recs_) {
       auto& l = by_cpu_[r.cpu];
       pos_in_cpu_.push_back(l.size());
+      if (r.ev == Ev::kDeactivated && r.has_fpu) deact_pos_[{r.cpu, r.pid}].push_back(l.size());
       l.push_back(r.i);
     }
     for (const Rec& r : recs_) {
@@ -362,6 +399,12 @@ class Converter {
       std::string tok;
       while (ss >> tok) kthread_pids_.insert(to_int(tok.substr(0, tok.find(':'))));
     }
+    if (!o.kernel.empty()) {
+      int major = 0, minor = 0;
+      char dot = 0;
+      std::istringstream ks(o.kernel);
+      if (ks >> major >> dot >> minor) before_v616_ = major < 6 || (major == 6 && minor < 16);
+    }
     classify();
   }
 
@@ -370,30 +413,31 @@ class Converter {
 
  private:
   // ------------------------------------------------------------- setup
-  Task& task(int pid, const std::string* comm = nullptr) {
+  Task& task(int pid, std::optional<std::string_view> comm = {}) {
     auto it = tasks_.find(pid);
     if (it == tasks_.end()) {
       Task t;
       t.pid = pid;
-      t.comm = comm ? *comm : std::to_string(pid);
+      t.comm = comm ? std::string(*comm) : std::to_string(pid);
       it = tasks_.emplace(pid, std::move(t)).first;
-    } else if (comm && *comm != "<...>") {
-      it->second.comm = *comm;
+    } else if (comm && *comm != "<...>" && it->second.comm != *comm) {
+      it->second.comm = std::string(*comm);
     }
     return it->second;
   }
 
   void classify() {
     std::set<int> evidence;
-    static const std::string swapper = "swapper";
     for (const Rec& r : recs_) {
-      task(r.pid, r.pid ? &r.src->comm : &swapper);
+      task(r.pid, r.pid ? std::string_view(r.src->comm) : std::string_view("swapper"));
       if (r.ev == Ev::kSwitch) {
-        task(r.prev_pid, &r.prev_comm);
-        task(r.next_pid, &r.next_comm);
+        task(r.prev_pid, r.prev_comm);
+        task(r.next_pid, r.next_comm);
       }
       if (r.ev == Ev::kSysEnter || r.ev == Ev::kSysExit || r.is_fpu_event) evidence.insert(r.pid);
-      if (r.ev == Ev::kFork) task(r.child_pid, r.child_comm.empty() ? nullptr : &r.child_comm).born = true;
+      if (r.ev == Ev::kFork) {
+        task(r.child_pid, r.child_comm.empty() ? std::optional<std::string_view>() : r.child_comm).born = true;
+      }
       if (r.ev == Ev::kExec) task(r.pid).comm = r.src->comm;  // the name after exec
     }
     for (auto& [pid, t] : tasks_) {
@@ -408,14 +452,20 @@ class Converter {
   }
 
   // ------------------------------------------------------------- output
-  std::uint64_t cyc(std::uint64_t ns) const { return (ns - t0_) * o_.mhz / 1000; }
+  std::uint64_t cyc(std::uint64_t ns) const { return ns < t0_ ? 0 : (ns - t0_) * o_.mhz / 1000; }
   std::uint64_t cyc(const Rec& r) const { return cyc(r.ns); }
 
-  size_t emit(std::uint64_t t, int cpu, const char* ev, OJson extra = OJson::object()) {
-    OJson e = {{"t", t}, {"cpu", cpu}, {"ev", ev}};
-    for (auto it = extra.begin(); it != extra.end(); ++it) e[it.key()] = it.value();
-    out_.push_back(std::move(e));
+  size_t emit(std::uint64_t t, int cpu, Out ev, std::int32_t name = -1, std::uint64_t mask = 0,
+              const char* str = nullptr) {
+    out_.push_back({t, cpu, ev, name, mask, str});
     return out_.size() - 1;
+  }
+  // A context name's number in the output's table ("" = none: -1).
+  std::int32_t name_id(const std::string& n) {
+    if (n.empty()) return -1;
+    auto [it, fresh] = name_ids_.emplace(n, static_cast<std::int32_t>(names_.size()));
+    if (fresh) names_.push_back(n);
+    return it->second;
   }
 
   // Whose state: inside KVM_RUN the thread's fpu->fpstate is its guest's
@@ -436,7 +486,6 @@ class Converter {
     t.used_standin = true;
     return t.standin;
   }
-  OJson next_json(const std::string& name) const { return name.empty() ? OJson(nullptr) : OJson(name); }
 
   // ------------------------------------------------ the kernel's rules
   bool valid(const Task& t, int cpu) const {
@@ -490,20 +539,28 @@ class Converter {
     return x ? &recs_[x->i] : nullptr;
   }
 
-  // regs_deactivated (load 1) logged by the outgoing task right after switch r.
+  // regs_deactivated logged by the outgoing task right after switch r: the
+  // switch's save. Its load is 1 since 730faa15a069 (v6.16: switch_fpu()
+  // sets TIF_NEED_FPU_LOAD first); before, switch_fpu_prepare() logged it
+  // with the flag still clear (load 0).
   const Rec* deactivated_after_switch(const Rec& r) {
     const auto& l = by_cpu_[r.cpu];
     for (size_t k = pos_in_cpu_[r.i] + 1; k < l.size(); ++k) {
       const Rec& x = recs_[l[k]];
       if (x.pid != r.prev_pid || x.ev == Ev::kSwitch) break;
-      if (x.ev == Ev::kDeactivated && x.has_fpu && x.load == 1) return &x;
+      if (x.ev == Ev::kDeactivated && x.has_fpu) return &x;
     }
     return nullptr;
   }
 
+  // The XSTATE_BV of pid's next save on r's CPU after r.
   std::uint64_t xfeatures_for_use(const Rec& r, int pid) {
-    const Rec* x = next_on_cpu(r, [&](const Rec& x) { return x.pid == pid && x.ev == Ev::kDeactivated && x.has_fpu; });
-    if (x) return x->xfeatures;
+    auto it = deact_pos_.find({r.cpu, pid});
+    if (it != deact_pos_.end()) {
+      const auto& pos = it->second;
+      auto p = std::upper_bound(pos.begin(), pos.end(), pos_in_cpu_[r.i]);
+      if (p != pos.end()) return recs_[by_cpu_[r.cpu][*p]].xfeatures;
+    }
     const Task& t = tasks_.at(pid);
     return t.last_xfeatures.value_or(0x2);  // default: SSE
   }
@@ -520,7 +577,7 @@ class Converter {
     if (kernel_restored) {
       if (!t.need_load) {
         // R6: live by the tracking, yet reloaded: an unlogged kernel_fpu_begin() saved them.
-        emit(tt, cpu, "kernel_fpu", {{"in", "task"}, {"dur", 0}});
+        emit(tt, cpu, Out::kKernelFpu, -1, 0, "task");
         ++inferred_["kernel_fpu_task_save"];
         ++t.counts["inferred_saves"];
         kernel_op(cpu, tt, t, true, "save kernel_fpu", r);
@@ -534,11 +591,11 @@ class Converter {
                               "are not valid on this CPU: the model will restore here");
     }
     if (t.pending_exec) {
-      emit(tt, cpu, "exec");
+      emit(tt, cpu, Out::kExec);
       t.pending_exec = false;
       t.used_in_slice = false;  // a new program
     } else {
-      emit(tt, cpu, "return_to_user");
+      emit(tt, cpu, Out::kReturn);
     }
     track_return(t, cpu);
     t.in_user = true;
@@ -547,8 +604,8 @@ class Converter {
 
   void maybe_use(const Rec& r, Task& t, int cpu, std::uint64_t tt) {
     if (t.used_in_slice || !t.settled || t.exited) return;
-    OJson comps = components_of(xfeatures_for_use(r, t.pid));
-    if (!comps.empty()) emit(tt, cpu, "use", {{"ctx", t.name}, {"write", comps}});
+    const std::uint64_t comps = use_mask(xfeatures_for_use(r, t.pid));
+    if (comps) emit(tt, cpu, Out::kUse, name_id(t.name), comps);
     t.used_in_slice = true;
   }
 
@@ -558,13 +615,13 @@ class Converter {
       return;
     }
     const size_t idx = *t.switch_out_index;
-    const std::uint64_t tt = idx > 0 ? out_[idx - 1]["t"].get<std::uint64_t>() : 0;
-    insert_at(idx, {OJson{{"t", tt}, {"cpu", cpu}, {"ev", "kernel_fpu"}, {"in", "softirq"}, {"dur", 0}}});
+    const std::uint64_t tt = idx > 0 ? out_[idx - 1].t : 0;
+    insert_at(idx, {OutEvent{tt, cpu, Out::kKernelFpu, -1, 0, "softirq"}});
     clear_owner(cpu);
     ++inferred_["kernel_fpu_invalidation"];
   }
 
-  void insert_at(size_t idx, std::vector<OJson> evs) {
+  void insert_at(size_t idx, std::vector<OutEvent> evs) {
     out_.insert(out_.begin() + static_cast<std::ptrdiff_t>(idx), std::make_move_iterator(evs.begin()),
                 std::make_move_iterator(evs.end()));
     for (auto& [pid, o] : tasks_) {
@@ -575,7 +632,7 @@ class Converter {
 
   void ensure_kernel(const Rec& r, Task& t, int cpu) {
     if (t.settled && t.in_user) {
-      emit(cyc(r), cpu, "syscall");
+      emit(cyc(r), cpu, Out::kSyscall);
       t.in_user = false;
     }
   }
@@ -588,7 +645,7 @@ class Converter {
     t.need_load = true;
     t.last_cpu.reset();
     const std::uint64_t tt = cyc(r);
-    emit(tt, cpu, "switch", {{"next", next_json(ctx_of(t.pid))}});
+    emit(tt, cpu, Out::kSwitch, name_id(ctx_of(t.pid)));
     track_return(t, cpu);
     ++t.counts["settle_restore"];
     kernel_op(cpu, tt, t, false, "restore", r);
@@ -630,11 +687,11 @@ class Converter {
 
   void hidden_return(const Rec& r, Task& t, int cpu) {
     const size_t idx = t.slice_start_index.value_or(out_.size());
-    const std::uint64_t tt = idx > 0 ? out_[idx - 1]["t"].get<std::uint64_t>() : cyc(r);
-    std::vector<OJson> evs = {OJson{{"t", tt}, {"cpu", cpu}, {"ev", "return_to_user"}}};
-    OJson comps = components_of(xfeatures_for_use(r, t.pid));
-    if (!comps.empty() && !t.used_in_slice) {
-      evs.push_back(OJson{{"t", tt}, {"cpu", cpu}, {"ev", "use"}, {"ctx", t.name}, {"write", comps}});
+    const std::uint64_t tt = idx > 0 ? out_[idx - 1].t : cyc(r);
+    std::vector<OutEvent> evs = {OutEvent{tt, cpu, Out::kReturn, -1, 0, nullptr}};
+    const std::uint64_t comps = use_mask(xfeatures_for_use(r, t.pid));
+    if (comps && !t.used_in_slice) {
+      evs.push_back(OutEvent{tt, cpu, Out::kUse, name_id(t.name), comps, nullptr});
       t.used_in_slice = true;
     }
     insert_at(idx, std::move(evs));
@@ -646,7 +703,7 @@ class Converter {
     t.in_user = true;
   }
 
-  void switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid, const std::string& state, int next_pid,
+  void switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid, std::string_view state, int next_pid,
                  const Rec* deact);
   void on_sys_enter(const Rec& r, int cpu);
   void on_sys_exit(const Rec& r, int cpu);
@@ -655,7 +712,8 @@ class Converter {
   void on_copy_dst(const Rec& r, int cpu);
   void on_dropped(const Rec& r, int cpu);
   void on_kvm_fpu(const Rec& r, int cpu);
-  void leave_guest(const Rec& r, Task& t, int cpu, const std::string& reason);
+  void sigreturn(const Rec& r, Task& t, int cpu);
+  void leave_guest(const Rec& r, Task& t, int cpu, const char* reason);
   std::string vcpu_name(const Task& t) const { return t.name.substr(0, 58) + ":vcpu"; }
 
   OJson contexts() const;
@@ -666,9 +724,11 @@ class Converter {
   std::vector<Rec> recs_;
   std::map<int, std::vector<size_t>> by_cpu_;
   std::vector<size_t> pos_in_cpu_;
+  std::map<std::pair<int, int>, std::vector<size_t>> deact_pos_;  // (cpu, pid) -> positions of its saves there
   std::vector<int> cpus_;
   std::uint64_t t0_ = 0;
   bool has_syscalls_ = false;
+  bool before_v616_ = false;  // a kernel before 730faa15a069 (v6.16)
   bool has_signal_events_ = false;
   std::set<int> vcpu_threads_;  // tasks that logged kvm_fpu
   bool has_kvm_entry_ = false;   // kvm_entry / kvm_exit recorded (not on every host: PVM logs none)
@@ -677,13 +737,15 @@ class Converter {
   std::map<int, int> cur_;          // cpu -> pid running (per the trace)
   std::map<int, int> switch_tail_;  // cpu -> pid just switched out (its trailing lines); -1 none
   std::map<int, int> owner_;        // cpu -> pid whose registers the CPU holds; -1 none
-  std::vector<OJson> out_;
+  std::vector<OutEvent> out_;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, std::int32_t> name_ids_;
   std::vector<KernelOp> ops_;
   std::map<std::string, std::uint64_t> inferred_;
   std::vector<std::string> notes_, discrepancies_;
 };
 
-void Converter::switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid, const std::string& state,
+void Converter::switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid, std::string_view state,
                           int next_pid, const Rec* deact) {
   Task& prev = task(prev_pid);
   Task& nxt = task(next_pid);
@@ -706,11 +768,11 @@ void Converter::switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid
         // schedules before switch_fpu_return()): enter the kernel first,
         // return after the switch back in.
         if (prev.in_user) {
-          emit(tt, cpu, "syscall");
+          emit(tt, cpu, Out::kSyscall);
           prev.in_user = false;
           if (preempted) prev.pending_return = true;
         }
-        emit(tt, cpu, "kernel_fpu", {{"in", "task"}, {"dur", 0}});
+        emit(tt, cpu, Out::kKernelFpu, -1, 0, "task");
         ++inferred_["kernel_fpu_save_before_switch"];
         ++prev.counts["inferred_saves"];
         kernel_op(cpu, tt, prev, true, "save kernel_fpu", r);
@@ -725,7 +787,7 @@ void Converter::switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid
       const char s0 = state.empty() ? 'R' : state[0];
       if ((s0 == 'X' || s0 == 'Z' || prev.dying) && s0 != 'R' && !prev.exited) {
         // R8: the model's exit comes right before the final switch-out.
-        emit(tt, cpu, "exit");
+        emit(tt, cpu, Out::kExit);
         prev.exited = true;
         if (owner_[cpu] == prev.pid) clear_owner(cpu);
       }
@@ -742,7 +804,7 @@ void Converter::switch_to(const Rec& r, const Rec& anchor, int cpu, int prev_pid
     notes_.push_back("final switch-in of " + nxt.name + " replaced by " + nxt.name +
                      ":end (outcome after the window)");
   }
-  emit(tt, cpu, "switch", {{"next", nxt.ended ? OJson(nxt.name + ":end") : next_json(ctx_of(next_pid))}});
+  emit(tt, cpu, Out::kSwitch, name_id(nxt.ended ? nxt.name + ":end" : ctx_of(next_pid)));
   prev.switch_out_index = out_.size();
   cur_[cpu] = next_pid;
   if (nxt.ended) return;
@@ -793,7 +855,10 @@ void Converter::on_sys_exit(const Rec& r, int cpu) {
   if (!t.settled) return;
   if (t.in_user && !t.pending_exec) return;
   // Preempted before switch_fpu_return()?
-  if (r.src->flags.find('N') != std::string::npos) {
+  // The need-resched column of the irq flags ('N', 'n', 'p'; 'L', 'l',
+  // 'b', 'B' with PREEMPT_LAZY, 6.13+): anything but '.'.
+  const std::string& fl = r.src->flags;
+  if (fl.size() >= 2 && fl[1] != '.') {
     const Rec* nx = next_on_cpu(r, [&](const Rec& x) { return x.ev == Ev::kSwitch || x.pid == r.pid; });
     if (nx && nx->ev == Ev::kSwitch && nx->prev_pid == r.pid && !nx->prev_state.empty() && nx->prev_state[0] == 'R') {
       t.pending_return = true;
@@ -813,11 +878,62 @@ void Converter::on_sys_exit(const Rec& r, int cpu) {
   }
 }
 
+void Converter::sigreturn(const Rec& r, Task& t, int cpu) {
+  emit(cyc(r), cpu, Out::kSigreturn);
+  kernel_op(cpu, cyc(r), t, false, "restore signal", r);
+  --t.frames;
+  t.in_user = true;
+  t.need_load = false;
+  owner_[cpu] = t.pid;
+  t.last_cpu = cpu;
+}
+
 void Converter::on_activated(Rec& r, int cpu) {
   Task& t = tasks_.at(r.pid);
   if (t.kind != Kind::kUser) return;
-  t.last_xfeatures = r.has_fpu ? r.xfeatures : t.last_xfeatures.value_or(2);
-  const int load = r.has_fpu ? r.load : 1;
+  if (!r.has_fpu) {
+    // Neither "load: N xfeatures: X" nor the raw fields: unreadable.
+    ++t.counts["unreadable"];
+    notes_.push_back("line " + std::to_string(r.src->line) + ": x86_fpu_regs_activated without load and xfeatures");
+    return;
+  }
+  t.last_xfeatures = r.xfeatures;
+  // `load` is TIF_NEED_FPU_LOAD when fpregs_activate() logs, not what was
+  // done: 1 after a restore from memory, and in the paths below when the
+  // task was switched out before them.
+  const int load = r.load;
+  // The task's next line that matters here (irq and other events, and
+  // KVM's entry and exit lines, may come between).
+  const Rec* nx = next_on_cpu(r, [&](const Rec& x) {
+    return x.pid == r.pid && x.ev != Ev::kOther && x.ev != Ev::kKvmEntry && x.ev != Ev::kKvmExit;
+  });
+  if (nx && nx->ev == Ev::kKvmFpu) {
+    // fpu_swap_kvm_fpstate() (kvm_load_guest_fpu / kvm_put_guest_fpu):
+    // XRSTOR of the swapped-in fpstate, then fpregs_mark_activate(); the
+    // kvm_fpu line right after it does the rest (on_kvm_fpu). Its load says
+    // whether it saved the registers first (load 0: they were live).
+    if (t.settled && (nx->kvm_load || t.in_run)) {
+      // load: the guest's state in; unload: the thread's back
+      kernel_op(cpu, cyc(r), t, false, "restore kvm_fpu", r, nx->kvm_load);
+      ++t.counts["act_kvm"];
+      t.swap_load = load;
+    } else {
+      ++t.counts["boundary_kvm"];  // a KVM_RUN that began before the window or before the thread settled
+    }
+    return;
+  }
+  if (!nx && vcpu_threads_.count(t.pid)) {
+    // A vCPU thread's last line: its kvm_fpu line is after the window.
+    ++t.counts["boundary_kvm"];
+    return;
+  }
+  if (t.settled && load == 1 && t.open_nr && *t.open_nr == kNrRtSigreturn && t.frames > 0) {
+    // restore_fpregs_from_user() in rt_sigreturn after the task was switched
+    // out inside it (its retry path): the sigreturn, logged with load 1.
+    ++t.counts["act_load0"];
+    sigreturn(r, t, cpu);
+    return;
+  }
   if (!t.settled) {
     if (load == 1) {
       ++t.counts["act_load1"];
@@ -838,7 +954,7 @@ void Converter::on_activated(Rec& r, int cpu) {
       // only restore inside KVM_RUN): the entry, where the kernel does not
       // log kvm_entry, is placed here, and leaves at the thread's next line.
       if (!has_kvm_entry_ && !t.in_guest) {
-        emit(cyc(r), cpu, "vm_entry");
+        emit(cyc(r), cpu, Out::kVmEntry);
         t.in_guest = true;
         ++inferred_["vm_entry_at_guest_fpu_reload"];
         track_return(t, cpu);
@@ -851,7 +967,7 @@ void Converter::on_activated(Rec& r, int cpu) {
       // A restore while the model has the task in user mode: reloaded after
       // kernel_fpu_begin() in an interrupt (R6), or the rules are off.
       if (!t.need_load) {
-        emit(cyc(r), cpu, "irq", {{"dur", 0}, {"kernel_fpu", true}});
+        emit(cyc(r), cpu, Out::kIrqKernelFpu);
         ++inferred_["kernel_fpu_irq_save"];
         ++t.counts["inferred_saves"];
         kernel_op(cpu, cyc(r), t, true, "save kernel_fpu", r);
@@ -866,26 +982,6 @@ void Converter::on_activated(Rec& r, int cpu) {
     do_return(r, t, cpu, true);
   } else {
     ++t.counts["act_load0"];
-    const Rec* nx = next_on_cpu(r, [&](const Rec& x) { return x.pid == r.pid; });
-    if (nx && nx->ev == Ev::kKvmFpu) {
-      // fpu_swap_kvm_fpstate() (kvm_load_guest_fpu / kvm_put_guest_fpu):
-      // XRSTOR of the swapped-in fpstate, then fpregs_mark_activate(). The
-      // kvm_fpu line right after it does the rest (on_kvm_fpu).
-      if (nx->kvm_load || t.in_run) {
-        // load: the guest's state in; unload: the thread's back
-        kernel_op(cpu, cyc(r), t, false, "restore kvm_fpu", r, nx->kvm_load);
-      } else {
-        ++t.counts["boundary_kvm"];  // a KVM_RUN that began before the window
-        --t.counts["act_load0"];
-      }
-      return;
-    }
-    if (!nx && vcpu_threads_.count(t.pid)) {
-      // A vCPU thread's last line: its kvm_fpu line is after the window.
-      ++t.counts["boundary_kvm"];
-      --t.counts["act_load0"];
-      return;
-    }
     if (!has_signal_events_) {
       // R9: without signal:signal_deliver, the kernel's regs_activated (load
       // 0) of a user task shows the signal deliveries (fpu__clear_user_states())
@@ -900,10 +996,10 @@ void Converter::on_activated(Rec& r, int cpu) {
           // Delivered on the way out of the kernel: the model's signal is
           // taken from user mode.
           t.in_user = true;
-          emit(cyc(r), cpu, "return_to_user");
+          emit(cyc(r), cpu, Out::kReturn);
           track_return(t, cpu);
         }
-        emit(cyc(r), cpu, "signal");
+        emit(cyc(r), cpu, Out::kSignal);
         ++t.counts["signals"];
         kernel_op(cpu, cyc(r), t, true, "save signal", r);
         kernel_op(cpu, cyc(r), t, false, "restore signal", r);
@@ -917,13 +1013,7 @@ void Converter::on_activated(Rec& r, int cpu) {
     }
     const bool sigret = (t.open_nr && *t.open_nr == kNrRtSigreturn) || (!has_syscalls_ && !t.signal_pending_activate);
     if (sigret && t.frames > 0) {
-      emit(cyc(r), cpu, "sigreturn");
-      kernel_op(cpu, cyc(r), t, false, "restore signal", r);
-      --t.frames;
-      t.in_user = true;
-      t.need_load = false;
-      owner_[cpu] = t.pid;
-      t.last_cpu = cpu;
+      sigreturn(r, t, cpu);
     } else if (t.signal_pending_activate) {
       t.signal_pending_activate = false;  // the signal's fpu__clear_user_states()
       kernel_op(cpu, cyc(r), t, false, "restore signal", r);
@@ -937,6 +1027,13 @@ void Converter::on_activated(Rec& r, int cpu) {
 void Converter::on_signal_deliver(const Rec& r, int cpu) {
   Task& t = tasks_.at(r.pid);
   if (t.kind != Kind::kUser || !t.settled) return;
+  // get_signal() logs signal_deliver before it looks at the action: SIG_DFL
+  // (0) and SIG_IGN (1) write no frame (a fatal signal kills the task).
+  const std::string_view h = field(r.src->args, "sa_handler");
+  if (h == "0" || h == "1" || h == "0x0" || h == "0x1") {
+    ++t.counts["signal_without_handler"];
+    return;
+  }
   if (runs_off_end(r, r.pid)) {
     // get_signal() logs signal_deliver before handle_signal() writes the
     // frame: the window ends before the frame.
@@ -944,7 +1041,7 @@ void Converter::on_signal_deliver(const Rec& r, int cpu) {
     ++t.counts["signal_after_window"];
     return;
   }
-  emit(cyc(r), cpu, "signal");
+  emit(cyc(r), cpu, Out::kSignal);
   ++t.counts["signals"];
   kernel_op(cpu, cyc(r), t, true, "save signal", r);
   ++t.frames;
@@ -959,8 +1056,16 @@ void Converter::on_signal_deliver(const Rec& r, int cpu) {
 
 void Converter::on_copy_dst(const Rec& r, int cpu) {
   Task& t = tasks_.at(r.pid);
-  const Rec* fork = next_on_cpu(r, [&](const Rec& x) { return x.pid == r.pid && x.ev == Ev::kFork; });
-  if (!fork) return;
+  // kernel_clone(): copy_process() (copy_dst), then sched_process_fork,
+  // before the syscall returns.
+  const Rec* fork = next_on_cpu(
+      r, [&](const Rec& x) { return x.pid == r.pid && x.ev == Ev::kFork; },
+      [&](const Rec& x) { return x.pid == r.pid && (x.ev == Ev::kSysExit || x.ev == Ev::kCopyDst); });
+  if (!fork) {
+    ++t.counts["copy_without_fork"];
+    notes_.push_back("line " + std::to_string(r.src->line) + ": copy_dst without sched_process_fork (not recorded?)");
+    return;
+  }
   Task& child = task(fork->child_pid);
   if (t.kind != Kind::kUser || !t.settled) {
     ++t.counts["boundary_copy"];
@@ -969,7 +1074,7 @@ void Converter::on_copy_dst(const Rec& r, int cpu) {
   ++t.counts["copy_dst"];
   // x86_fpu_copy_dst traces the child's fpu: the XSAVE writes its buffer.
   kernel_op(cpu, cyc(r), child, true, "save fork", r);
-  emit(cyc(r), cpu, "fork", {{"child", child.name}});
+  emit(cyc(r), cpu, Out::kFork, name_id(child.name));
   child.declared = true;
   track_return(t, cpu);  // fpu_clone(): fpregs_restore_userregs() if needed
   child.need_load = true;
@@ -981,12 +1086,13 @@ void Converter::on_dropped(const Rec& r, int cpu) {
   // fpu__drop() (6.16+: only when TIF_NEED_FPU_LOAD is clear): fpregs_deactivate().
   Task& t = tasks_.at(r.pid);
   t.dying = true;
-  if (t.kind == Kind::kUser && t.settled && t.need_load) hidden_return(r, t, cpu);  // R7
+  // Only since v6.16 does it log with TIF_NEED_FPU_LOAD clear alone.
+  if (t.kind == Kind::kUser && t.settled && t.need_load && !before_v616_) hidden_return(r, t, cpu);  // R7
   if (t.kind == Kind::kUser && t.settled && owner_[cpu] == t.pid) clear_owner(cpu);
 }
 
-void Converter::leave_guest(const Rec& r, Task& t, int cpu, const std::string& reason) {
-  emit(cyc(r), cpu, "vm_exit", {{"reason", reason}});
+void Converter::leave_guest(const Rec& r, Task& t, int cpu, const char* reason) {
+  emit(cyc(r), cpu, Out::kVmExit, -1, 0, reason);
   t.in_guest = false;
   if (!has_kvm_entry_) ++inferred_["vm_exit_before_thread_line"];
 }
@@ -1008,7 +1114,10 @@ void Converter::on_kvm_fpu(const Rec& r, int cpu) {
   }
   t.vcpu = true;
   const std::uint64_t tt = cyc(r);
-  const bool live = !t.need_load && valid(t, cpu);
+  // Saved first if the registers were live: the activation's load 0
+  // (TIF_NEED_FPU_LOAD clear), else the kernel's rules tracked here.
+  const bool live = t.swap_load ? *t.swap_load == 0 : !t.need_load && valid(t, cpu);
+  t.swap_load.reset();
   if (live) {
     kernel_op(cpu, tt, t, true, "save kvm_fpu", r);
     ++t.counts["kvm_implied_saves"];
@@ -1016,14 +1125,14 @@ void Converter::on_kvm_fpu(const Rec& r, int cpu) {
   if (r.kvm_load) {
     if (t.in_user) {
       // KVM_RUN is an ioctl: without raw_syscalls, its entry is here.
-      emit(tt, cpu, "syscall");
+      emit(tt, cpu, Out::kSyscall);
       t.in_user = false;
     }
-    emit(tt, cpu, "kvm_run", {{"vcpu", vcpu_name(t)}});
+    emit(tt, cpu, Out::kKvmRun, name_id(vcpu_name(t)));
     t.in_run = true;
   } else {
     if (t.in_guest) leave_guest(r, t, cpu, "other");
-    emit(tt, cpu, "kvm_return");
+    emit(tt, cpu, Out::kKvmReturn);
     t.in_run = false;
     t.in_user = true;  // KVM_RUN returns to user space (the model's kvm_return)
     t.used_in_slice = true;
@@ -1045,7 +1154,7 @@ void Converter::run() {
       owner_.emplace(cpu, -1);
       if (first) {
         Task& t0 = tasks_.at(first);
-        emit(cyc(r), cpu, "switch", {{"next", next_json(ctx_of(first))}});
+        emit(cyc(r), cpu, Out::kSwitch, name_id(ctx_of(first)));
         if (t0.settled) {
           track_return(t0, cpu);
           t0.used_in_slice = false;
@@ -1089,7 +1198,7 @@ void Converter::run() {
       case Ev::kKvmEntry: {
         Task& t = tasks_.at(r.pid);
         if (t.kind == Kind::kUser && t.settled && t.in_run && !t.in_guest) {
-          emit(cyc(r), cpu, "vm_entry");
+          emit(cyc(r), cpu, Out::kVmEntry);
           t.in_guest = true;
           track_return(t, cpu);
         }
@@ -1143,13 +1252,13 @@ Conversion Converter::finish() {
   }
   for (const TraceRecord& r : in_.records) {
     if (r.event.rfind("x86_fpu_", 0) == 0 || r.event == "sched_switch" || r.event == "signal_deliver") {
-      ++cv.kernel_counts[r.event];
+      ++cv.kernel_counts[std::string(r.event)];
     }
   }
   cv.saves = tot["deact_switch"] + tot["copy_dst"] + tot["signals"] + tot["inferred_saves"] + tot["kvm_implied_saves"];
-  // Every restore the kernel logged of a represented task, those the import
-  // cannot place too (they show in validate as kernel-only).
-  cv.restores = tot["act_load1"] + tot["act_load0"];
+  cv.restores = tot["act_load1"] + tot["act_load0"] + tot["act_kvm"];
+  // (every restore the kernel logged of a represented task, those the
+  // import cannot place too: they show in validate as kernel-only)
   std::uint64_t op_saves = 0, op_restores = 0;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> per_ctx;
   for (const KernelOp& op : ops_) {
@@ -1227,34 +1336,173 @@ Conversion Converter::finish() {
   sc["policy"] = "deferred";
   sc["contexts"] = ctxs;
   if (!vm_list.empty()) sc["vms"] = vm_list;
-  sc["events"] = OJson(std::move(out_));
+  sc["events"] = nullptr;  // scenario_text() puts the events here
+  auto events = std::make_shared<X86Events>();
+  events->events = std::move(out_);
+  events->names = std::move(names_);
+  cv.events = std::move(events);
   sc["expect"] = expect;
   return cv;
 }
 
+std::string X86Events::json(std::size_t i) const {
+  const OutEvent& e = events[i];
+  static const char* const kNames[] = {"switch",     "use",      "syscall", "return_to_user", "exec",
+                                       "exit",       "fork",     "signal",  "sigreturn",      "kernel_fpu",
+                                       "irq",        "kvm_run",  "kvm_return", "vm_entry",    "vm_exit"};
+  std::string o = "{\"t\": " + std::to_string(e.t) + ", \"cpu\": " + std::to_string(e.cpu) + ", \"ev\": \"" +
+                  kNames[static_cast<int>(e.ev)] + "\"";
+  // Names are sanitized ([A-Za-z0-9_.:+-]): nothing to escape.
+  auto name = [&]() { return e.name < 0 ? std::string("null") : "\"" + names.at(static_cast<size_t>(e.name)) + "\""; };
+  switch (e.ev) {
+    case Out::kSwitch: o += ", \"next\": " + name(); break;
+    case Out::kUse: {
+      o += ", \"ctx\": " + name() + ", \"write\": [";
+      bool first = true;
+      for (const auto& [b, comp] : kComponentBits) {
+        if (e.mask & (1ull << b)) o += std::string(first ? "" : ", ") + "\"" + comp + "\"", first = false;
+      }
+      o += "]";
+      break;
+    }
+    case Out::kFork: o += ", \"child\": " + name(); break;
+    case Out::kKernelFpu: o += std::string(", \"in\": \"") + e.str + "\", \"dur\": 0"; break;
+    case Out::kIrqKernelFpu: o += ", \"dur\": 0, \"kernel_fpu\": true"; break;
+    case Out::kKvmRun: o += ", \"vcpu\": " + name(); break;
+    case Out::kVmExit: o += std::string(", \"reason\": \"") + e.str + "\""; break;
+    default: break;
+  }
+  return o + "}";
+}
+
+std::uint64_t hex(const std::string& s) {
+  try {
+    return std::stoull(s, nullptr, 16);
+  } catch (...) {
+    return 0;
+  }
+}
+
+// "6.18.44-fc-v669" -> {6, 18}; {0, 0} if it is not a release.
+std::pair<int, int> release_of(const std::string& k) {
+  int major = 0, minor = 0;
+  char dot = 0;
+  std::istringstream ss(k);
+  if (!(ss >> major >> dot >> minor) || dot != '.') return {0, 0};
+  return {major, minor};
+}
+
+class X86Importer final : public TraceImporter {
+ public:
+  std::uint64_t recognises(const TraceInput& in) const override {
+    std::uint64_t n = 0;
+    for (const TraceRecord& r : in.records) n += r.event.rfind("x86_fpu_", 0) == 0 || r.event == "kvm_fpu";
+    return n;
+  }
+
+  std::string policy_for_kernel(const std::string& k, bool from_trace, const std::string& file,
+                                std::vector<std::string>& why) const override {
+    if (k.empty()) {
+      why.push_back("kernel: not named by the trace (give --kernel); its x86_fpu events are read as Linux >= 5.2's");
+      return "deferred";
+    }
+    const auto [maj, min] = release_of(k);
+    if (maj == 0) throw InputError{file, "", "--kernel: expected a release such as 6.18.4, got \"" + k + "\""};
+    if (maj < 5 || (maj == 5 && min < 2)) {
+      throw InputError{file, "", "kernel " + k + ": the import reads x86_fpu events as Linux >= 5.2 logs them "
+                                 "(TIF_NEED_FPU_LOAD, 5f409e20b794); older kernels are not supported"};
+    }
+    why.push_back("kernel " + k + (from_trace ? " (from the trace)" : " (--kernel)") +
+                  ": policy deferred (Linux >= 5.2; 730faa15a069's v6.16 form)");
+    return "deferred";
+  }
+
+  // The x86 preset whose enabled features (XCR0 | IA32_XSS) cover the
+  // xfeatures the kernel logged (and the header's CPU flags), of the vendor
+  // the capture header names, with the fewest features beyond.
+  MachineChoice choose_machine(const TraceInput& in, std::vector<std::string>& why) const override {
+    std::uint64_t need = 0;
+    for (const TraceRecord& r : in.records) {
+      if (r.event.rfind("x86_fpu_", 0) != 0) continue;
+      const auto p = r.args.find("xfeatures: ");
+      if (p != std::string::npos) need |= hex(r.args.substr(p + 11, r.args.find(' ', p + 11) - p - 11));
+    }
+    std::string cpu_line;
+    if (auto it = in.meta.find("cpu"); it != in.meta.end()) cpu_line = it->second;
+    const std::string vendor = cpu_line.find("AMD") != std::string::npos     ? "amd"
+                               : cpu_line.find("Intel") != std::string::npos ? "intel"
+                                                                             : "";
+    if (cpu_line.find("amx_tile") != std::string::npos) need |= 0x60000;  // XTILECFG | XTILEDATA
+    if (cpu_line.find("avx512f") != std::string::npos) need |= 0xe0;
+    MachineChoice best;
+    int best_extra = 1 << 30;
+    bool best_vendor = false;
+    for (const std::string& name : list_presets("machines")) {
+      Json m;
+      try {
+        m = load_json_file(preset_path("machines", name, ""));
+      } catch (const InputError&) {
+        continue;
+      }
+      if (m.value("arch", "") != "x86_64" || !m.contains("os") || !m["os"].is_object()) continue;
+      const std::uint64_t have = hex(m["os"].value("xcr0", "0")) | hex(m["os"].value("xss", "0"));
+      if ((need & ~have) != 0) continue;
+      const int extra = __builtin_popcountll(have & ~need);
+      const bool v = !vendor.empty() && name.rfind(vendor + "-", 0) == 0;
+      if ((v && !best_vendor) || (v == best_vendor && extra < best_extra)) {
+        best_extra = extra, best_vendor = v;
+        best.machine = name;
+        best.mhz = m.contains("frequency_mhz") && m["frequency_mhz"].is_number()
+                       ? static_cast<std::uint64_t>(m["frequency_mhz"].get<double>())
+                       : 0;
+      }
+    }
+    std::ostringstream s;
+    s << std::hex << need;
+    if (best.machine.empty()) {
+      throw InputError{in.file, "", "no x86_64 machine preset enables every state component the kernel logged "
+                                    "(xfeatures 0x" + s.str() + "): give --machine"};
+    }
+    best.costs = default_costs(best.machine);
+    why.push_back("machine " + best.machine + ": enables every component the kernel logged (xfeatures 0x" + s.str() +
+                  ")" + (best_vendor ? ", of the vendor the capture header names" : "") +
+                  "; --machine to choose another");
+    return best;
+  }
+
+  std::string default_costs(const std::string& machine) const override {
+    return machine.rfind("amd-", 0) == 0 ? "amd-zen4" : "intel-like";
+  }
+
+  Conversion convert(const TraceInput& in, const ConvertOptions& options) const override {
+    Converter c(in, options);
+    c.run();
+    return c.finish();
+  }
+
+  const std::vector<OpKind>& op_kinds() const override { return kernel_op_kinds(); }
+
+  // The kernel logs an XRSTOR from a task's buffer as regs_activated (load
+  // 1), the loads of the init state or a signal frame as regs_activated
+  // (load 0), fpu_swap_kvm_fpstate()'s as load 0 around kvm_fpu.
+  std::string model_row(const OpRecord& op, bool save, std::string_view cause) const override {
+    if (save) {
+      if (op.op == "sigframe_xsave") return "save signal";
+      if (cause == "kvm_run") return "save kvm_fpu";
+      return "save " + std::string(cause);
+    }
+    if (cause == "kvm_run") return "restore kvm_fpu";
+    if (op.op == "restore") return "restore";
+    if (op.op == "restore_init" || op.op == "sigframe_xrstor") return "restore signal";
+    return "restore " + std::string(op.op);
+  }
+};
+
 }  // namespace
 
-Conversion convert_trace(const TraceInput& in, const ConvertOptions& options) {
-  Converter c(in, options);
-  c.run();
-  return c.finish();
+const trace_import::TraceImporter& trace_importer() {
+  static const X86Importer importer;
+  return importer;
 }
 
-std::string scenario_text(const OJson& s) {
-  std::string o = "{\n";
-  size_t n = 0;
-  for (auto it = s.begin(); it != s.end(); ++it, ++n) {
-    const std::string sep = n + 1 < s.size() ? "," : "";
-    if ((it.key() == "events" || it.key() == "contexts") && it.value().is_array()) {
-      o += "  \"" + it.key() + "\": [\n";
-      const auto& a = it.value();
-      for (size_t m = 0; m < a.size(); ++m) o += "    " + a[m].dump() + (m + 1 < a.size() ? "," : "") + "\n";
-      o += "  ]" + sep + "\n";
-    } else {
-      o += "  " + OJson(it.key()).dump() + ": " + it.value().dump() + sep + "\n";
-    }
-  }
-  return o + "}\n";
-}
-
-}  // namespace fpusim::trace_import
+}  // namespace fpusim::x86
