@@ -33,6 +33,11 @@
 #            /proc/kallsyms copy (none of the events prints a symbol). The
 #            .dat is never trimmed (the header says so): use -N for a
 #            text/.dat pair that holds the same window.
+#   -T FILE.dat  record with `trace-cmd record` instead (it streams to the
+#            file, so the ring buffer's size does not bound the recording;
+#            the same events, CPUs and clock), and write no text. Where
+#            trace-cmd cannot enable ftrace itself (it says "Can't enable
+#            ftrace", as on this project's machines), use -d.
 #
 # Needs root and tracefs (/sys/kernel/tracing). Events recorded:
 #   x86_fpu:*  (whatever this kernel has: regs_activated, regs_deactivated,
@@ -69,7 +74,8 @@ ALLCPU=0
 KVM=0
 NOSYS=0
 DAT=""
-while getopts "c:o:k:e:m:NAKxd:h" opt; do
+TREC=""
+while getopts "c:o:k:e:m:NAKxd:T:h" opt; do
   case "$opt" in
     c) CPU="$OPTARG" ;;
     o) OUT="$OPTARG" ;;
@@ -81,6 +87,7 @@ while getopts "c:o:k:e:m:NAKxd:h" opt; do
     K) KVM=1 ;;
     x) NOSYS=1 ;;
     d) DAT="$OPTARG" ;;
+    T) TREC="$OPTARG" ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) exit 2 ;;
   esac
@@ -88,7 +95,7 @@ done
 shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
 if [ $# -eq 0 ]; then
-  echo "usage: $0 [-c CPU] [-A] [-o OUT] [-k KB] [-e EVENTS] [-K] [-x] [-m NOTE] [-N] [-d FILE.dat] -- CMD [ARGS...]" >&2
+  echo "usage: $0 [-c CPU] [-A] [-o OUT] [-k KB] [-e EVENTS] [-K] [-x] [-m NOTE] [-N] [-d FILE.dat | -T FILE.dat] -- CMD [ARGS...]" >&2
   exit 2
 fi
 T=/sys/kernel/tracing
@@ -99,9 +106,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 [ -n "$OUT" ] || OUT="$ROOT/tests/fixtures/real/$(basename "$1").trace.txt"
 mkdir -p "$(dirname "$OUT")"
-if [ -n "$DAT" ]; then
-  command -v trace-cmd >/dev/null || { echo "$0: -d needs trace-cmd" >&2; exit 2; }
-  mkdir -p "$(dirname "$DAT")"
+if [ -n "$DAT$TREC" ]; then
+  command -v trace-cmd >/dev/null || { echo "$0: -d and -T need trace-cmd" >&2; exit 2; }
+  mkdir -p "$(dirname "$DAT$TREC")"
 fi
 
 # Keep this shell (and the tracefs writes) off the recorded CPU.
@@ -164,6 +171,22 @@ for e in $EVENTS; do
     echo "$0: no event $e" >&2
   fi
 done
+
+if [ -n "$TREC" ]; then
+  # trace-cmd record enables the same events itself.
+  echo > $T/set_event
+  args=()
+  for e in $ENABLED; do args+=(-e "$e"); done
+  if [ "$ALLCPU" = 1 ]; then
+    trace-cmd record -q -C global -M "$MASK" -b "$KB" -o "$TREC" "${args[@]}" "$@" || {
+      echo "$0: trace-cmd record failed; record through tracefs with -d instead" >&2; exit 1; }
+  else
+    trace-cmd record -q -C global -M "$MASK" -b "$KB" -o "$TREC" "${args[@]}" taskset -c "$CPU" "$@" || {
+      echo "$0: trace-cmd record failed; record through tracefs with -d instead" >&2; exit 1; }
+  fi
+  echo "$0: wrote $TREC ($(wc -c < "$TREC") bytes)" >&2
+  exit 0
+fi
 
 kthreads() {  # pid of every kernel thread (PF_KTHREAD = 0x00200000)
   for s in /proc/[0-9]*/stat; do
