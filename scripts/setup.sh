@@ -12,7 +12,7 @@ packages=(
   libvalijson-dev                # JSON Schema validation of inputs
   libsimdjson-dev                # fast event decoding
   libgtest-dev                   # unit tests
-  libtracecmd-dev libtraceevent-dev  # fpusim import / validate: trace.dat (trace-cmd's format)
+  libtracecmd-dev libtraceevent-dev libtracefs-dev  # fpusim import / validate: trace.dat (libtracecmd.pc requires libtracefs)
   python3                        # tests (timeline, cli) and tools/capture_fpu_trace.sh
   jq                             # tests (convert) and bench/compare_outputs.sh
   gnuplot-nox                    # scripts/plot_sweep.sh (SVG plots of sweeps); not needed to build; its test is skipped without it

@@ -39,7 +39,9 @@ const Arch& arch_of_machine(const nlohmann::json& doc, const std::string& file) 
   if (registry().size() == 1) return *registry().front();
   std::string names;
   for (const Arch* a : registry()) names += (names.empty() ? "" : ", ") + std::string(a->name());
-  throw InputError{file, "/arch", "expected the machine's architecture: one of " + names};
+  std::string got = " (missing)";
+  if (doc.is_object() && doc.contains("arch")) got = ", got " + doc["arch"].dump();
+  throw InputError{file, "/arch", "expected the machine's architecture: one of " + names + got};
 }
 
 const Arch& arch_named(std::string_view name, const std::string& file, const std::string& path) {

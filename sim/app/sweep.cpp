@@ -617,6 +617,8 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
 
 }  // namespace
 
+void load_sweep_grid(const std::string& path) { (void)load_grid(path, {}); }
+
 int run_sweep(const SweepOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   Grid g = load_grid(opt.grid_file, opt.sets);

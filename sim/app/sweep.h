@@ -27,4 +27,8 @@ struct SweepOptions {
 // interrupted (SIGINT, SIGTERM, SIGHUP).
 int run_sweep(const SweepOptions& options);
 
+// Reads and checks a grid file alone (not its points' scenarios): InputError
+// on bad input. For the fuzz target of the grid loader.
+void load_sweep_grid(const std::string& path);
+
 }  // namespace fpusim

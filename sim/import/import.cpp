@@ -67,7 +67,12 @@ Imported import_trace(const ImportRequest& rq) {
   MachineChoice mc;
   if (!rq.machine.empty()) {
     const std::string file = preset_path("machines", rq.machine, "");
-    const Json m = load_json_file(file);
+    Json m;
+    try {
+      m = load_json_file(file);
+    } catch (const InputError& e) {
+      throw InputError{rq.trace, "", "--machine " + rq.machine + ": " + e.what()};
+    }
     if (!m.contains("frequency_mhz") || !m["frequency_mhz"].is_number() || m["frequency_mhz"].get<double>() < 1) {
       throw InputError{file, "/frequency_mhz", "expected the machine's frequency in MHz"};
     }

@@ -221,7 +221,8 @@ class BinarySource final : public EventSource {
     }
     out.t = t_;
     v = varint(p, lim);
-    if (v >= cpus_) {
+    if (v >= cpu_limit_) {
+      if (v >= header_cpus_) throw bad("CPU " + std::to_string(v) + " beyond the header's " + cpus_text(header_cpus_));
       throw bad("CPU " + std::to_string(v) + " does not exist (the machine has " + cpus_text(cpus_) + ": 0.." +
                 std::to_string(cpus_ - 1) + ")");
     }
@@ -352,6 +353,11 @@ class BinarySource final : public EventSource {
                                       std::to_string(kBinaryTraceVersion) + ")"};
     }
     const std::uint32_t cpus = u32();
+    if (cpus == 0 || cpus > 4096) {
+      throw InputError{path_, "", "malformed header: " + std::to_string(cpus) + " CPUs (expected 1..4096)"};
+    }
+    header_cpus_ = cpus;
+    cpu_limit_ = std::min<std::uint64_t>(cpus_, cpus);
     count_ = u64();
     const std::uint8_t jsonl = *take(1);
     if (jsonl > 1) throw InputError{path_, "", "malformed header"};
@@ -376,7 +382,8 @@ class BinarySource final : public EventSource {
       }
       ctx_map_.push_back(it->second);
     }
-    (void)cpus;  // each record's CPU is checked against the scenario's machine
+    // Each record's CPU is checked against the header's count (below) and
+    // the scenario's machine (the decoder).
   }
 
   void refill() {
@@ -397,6 +404,8 @@ class BinarySource final : public EventSource {
   }
 
   std::string path_;
+  std::uint32_t header_cpus_ = 0;
+  std::uint64_t cpu_limit_ = 0;  // a record's CPU is below both the header's and the machine's count
   unsigned cpus_;
   const EventSyntax& syntax_;
   std::unique_ptr<RecordCheck> arch_check_;

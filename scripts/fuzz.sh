@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Fuzzes fpusim's input paths with libFuzzer under AddressSanitizer and
+# UndefinedBehaviorSanitizer: the scenario loader (with every event decoded),
+# machine and cost presets, sweep grids, events files (JSON lines and the
+# binary trace) and the real-trace import (text and trace.dat). Targets are
+# in fuzz/; the build is build-fuzz/ (clang, meson -Dfuzz=true).
+#
+#   scripts/fuzz.sh [SECONDS [TARGET...]]
+#
+# Runs each target (default: all) for SECONDS (default 60) on its corpus in
+# build-fuzz/corpus/TARGET, seeded from the project's own inputs and
+# tests/fuzz/regress/TARGET/, which it keeps between runs; prints the
+# executions per target and in all. Exits 1 if a target crashed, aborted (an
+# uncaught exception or internal error: fuzz/fuzz_target.h) or tripped a
+# sanitizer: the input is in build-fuzz/crashes/; once fixed, copy it into
+# tests/fuzz/regress/TARGET/, where test fuzz-regress-TARGET keeps it.
+# Needs clang and libFuzzer (Debian: clang, libclang-rt-dev; scripts/setup.sh
+# --fuzz installs them) and scripts/setup.sh's build in build/ for seeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=(scenario presets sweep events trace_import)
+jobs=${FUZZ_JOBS:-1}
+
+if [ ! -f build-fuzz/build.ninja ]; then
+  echo "fuzz: configuring build-fuzz/ (clang, libFuzzer, ASan+UBSan)" >&2
+  CC=clang CXX=clang++ meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debugoptimized >"${TMPDIR:-/tmp}/fpusim-fuzz-setup.log" 2>&1 ||
+    { tail -20 "${TMPDIR:-/tmp}/fpusim-fuzz-setup.log" >&2; exit 1; }
+fi
+echo "fuzz: building the fuzz targets (ninja -C build-fuzz fuzzers)" >&2
+ninja -C build-fuzz fuzzers >build-fuzz/ninja.log 2>&1 || { tail -30 build-fuzz/ninja.log >&2; exit 1; }
+
+# seed TARGET: the project's own inputs for it, once.
+seed() {
+  local t=$1 c=build-fuzz/corpus/$1 f i=0
+  mkdir -p "$c"
+  cp tests/fuzz/regress/"$t"/* "$c"/ 2>/dev/null || true
+  [ -e "$c/.seeded" ] && return
+  case $t in
+    scenario) cp traces/*.json traces/bugs/*.json "$c"/ ;;
+    presets) cp configs/machines/*.json configs/costs/*.json "$c"/ ;;
+    sweep) cp configs/sweeps/*.json "$c"/ ;;
+    events)
+      for f in traces/*.json; do
+        jq -c '.events[]?' "$f" >"$c/$(basename "$f" .json).jsonl" 2>/dev/null || true
+        if [ -x build/fpusim ] && ((i++ < 12)); then
+          build/fpusim convert "$f" -o "$c/tmp.json" >/dev/null 2>&1 && mv "$c/tmp.fpt" "$c/$(basename "$f" .json).fpt"
+          rm -f "$c/tmp.json" "$c/tmp.fpt"
+        fi
+      done ;;
+    trace_import) cp tests/fixtures/real/*.txt tests/fixtures/real/*.dat "$c"/ ;;
+  esac
+  find "$c" -type f -size 0 -delete
+  touch "$c/.seeded"
+}
+
+mkdir -p build-fuzz/crashes
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 FPUSIM_CONFIG_DIR=$PWD/configs
+total=0
+failed=()
+for t in "${targets[@]}"; do
+  seed "$t"
+  log=build-fuzz/fuzz-$t.log
+  set +e
+  build-fuzz/fuzz-"$t" build-fuzz/corpus/"$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -max_len=200000 \
+    -jobs="$jobs" -workers="$jobs" -artifact_prefix=build-fuzz/crashes/"$t"- -print_final_stats=1 >"$log" 2>&1
+  rc=$?
+  set -e
+  # with -jobs the runs log into fuzz-N.log: add theirs
+  n=$(cat "$log" fuzz-[0-9]*.log 2>/dev/null | sed -n 's/^stat::number_of_executed_units: *//p' | awk '{ s += $1 } END { print s + 0 }')
+  rm -f fuzz-[0-9]*.log
+  total=$((total + n))
+  if [ "$rc" = 0 ]; then
+    printf 'fuzz %-13s %10d executions in %s s, no finding\n' "$t" "$n" "$secs"
+  else
+    printf 'fuzz %-13s %10d executions, FINDING (exit %d): %s\n' "$t" "$n" "$rc" "$(ls build-fuzz/crashes/"$t"-* 2>/dev/null | tr '\n' ' ')"
+    grep -m3 -E "ERROR|runtime error|fuzz: " "$log" | sed 's/^/    /'
+    failed+=("$t")
+  fi
+done
+echo "fuzz: $total executions in all"
+((${#failed[@]} == 0)) || { echo "fuzz: findings in ${failed[*]} (logs: build-fuzz/fuzz-TARGET.log)"; exit 1; }
