@@ -59,6 +59,7 @@ seed() {
 
 mkdir -p build-fuzz/crashes
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export LSAN_OPTIONS=suppressions=$PWD/fuzz/lsan.supp
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 FPUSIM_CONFIG_DIR=$PWD/configs
 total=0

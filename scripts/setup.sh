@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package fpusim needs (on a new machine that has none
 # of them), then configures and builds it in build/. Safe to run again.
+#   scripts/setup.sh [--sanitizers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,15 @@ packages=(
   jq                             # tests (convert) and bench/compare_outputs.sh
   gnuplot-nox                    # scripts/plot_sweep.sh (SVG plots of sweeps); not needed to build; its test is skipped without it
 )
+
+# --sanitizers: also what the CI's second stage needs (scripts/sanitize.sh,
+# scripts/fuzz.sh): clang and libFuzzer (Debian's compiler-rt).
+if [ "${1:-}" = "--sanitizers" ]; then
+  packages+=(clang libclang-rt-dev)
+elif [ -n "${1:-}" ]; then
+  echo "usage: scripts/setup.sh [--sanitizers]" >&2
+  exit 2
+fi
 
 # Each step is quiet when it works; when it fails, its own output (the last
 # lines) and the command to rerun. In a terminal, the build shows ninja's

@@ -228,5 +228,22 @@ for f in "$SRC"/traces/arm64_*.json "$SRC"/traces/bugs/arm64_*.json; do
   fi
 done
 
+# Progress lines while a long trace replays (run --progress SECONDS): the
+# share of the trace comes from the binary trace's header and from the
+# JSON-lines file's size; none with --quiet.
+mkdir prog
+"$GENTRACE" --events 300000 --out prog 2>/dev/null || { echo "fpusim-gentrace failed"; exit 99; }
+"$FPUSIM" convert prog/bench.json -o prog/bin.json >/dev/null 2>&1
+for f in prog/bench.json prog/bin.json; do
+  "$FPUSIM" run "$f" --progress 0.0001 --reader-thread off >/dev/null 2>err.txt
+  if grep -qE '^fpusim: replaying: [0-9.]+ M events read, [0-9]+% of the trace, about [0-9]+ s to go, [0-9.]+ M events/s$' err.txt; then
+    ok "progress lines while $(basename "$f") replays"
+  else
+    not_ok "progress lines while $(basename "$f") replays" "$(first_line err.txt)"
+  fi
+done
+"$FPUSIM" run prog/bin.json --progress 0.0001 --reader-thread off -q >/dev/null 2>err.txt
+if [ ! -s err.txt ]; then ok "no progress lines with --quiet"; else not_ok "no progress lines with --quiet" "$(first_line err.txt)"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

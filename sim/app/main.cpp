@@ -271,6 +271,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "does a rule alone catch?")(
       "dry-run", "validate the scenario, machine and costs, then exit")("quiet,q", "no text summary")(
       "perf", "print events/s and peak memory on stderr (also without --quiet)")(
+      "progress", po::value<double>()->default_value(10),
+      "SECONDS: while a long trace replays, a line on stderr every SECONDS (events read, share of the trace, time to "
+      "go); 0: none; never with --quiet")(
       "reader-thread", po::value<std::string>()->default_value("auto"),
       "decode the trace on a second thread: on, off, or auto (on unless the environment has "
       "FPUSIM_READER_THREAD=0; sweep passes off to points that share the cores)");
@@ -288,6 +291,9 @@ int cmd_run(const std::vector<std::string>& args) {
   if (reader == "on") Replayer::set_reader_thread(Replayer::ReaderThread::kOn);
   else if (reader == "off") Replayer::set_reader_thread(Replayer::ReaderThread::kOff);
   else if (reader != "auto") throw UsageError{"--reader-thread: expected on, off or auto, got \"" + reader + "\""};
+  const double progress = vm["progress"].as<double>();
+  if (!(progress >= 0 && progress <= 1e6)) throw UsageError{"--progress: expected seconds from 0 to 1000000"};
+  if (!vm.count("quiet")) Replayer::set_progress_interval(progress);
   const std::string path = vm["scenario"].as<std::string>();
   Scenario s = load_scenario(path, overrides(vm));
   const PolicyDesc& named =

@@ -9,7 +9,10 @@ void EventList::write_jsonl(std::ostream& os) const {
 }
 
 std::string scenario_text(const Conversion& c, const std::string& events_file) {
+  // Text from the trace (its header's command and CPU lines, names) may not
+  // be UTF-8: invalid bytes become U+FFFD rather than an exception.
   using OJson = nlohmann::ordered_json;
+  auto dump = [](const OJson& j) { return j.dump(-1, ' ', false, OJson::error_handler_t::replace); };
   const OJson& s = c.scenario;
   std::string o = "{\n";
   size_t n = 0;
@@ -17,7 +20,7 @@ std::string scenario_text(const Conversion& c, const std::string& events_file) {
     const std::string sep = n + 1 < s.size() ? "," : "";
     if (it.key() == "events") {
       if (!events_file.empty()) {
-        o += "  \"events_file\": " + OJson(events_file).dump() + sep + "\n";
+        o += "  \"events_file\": " + dump(OJson(events_file)) + sep + "\n";
         continue;
       }
       o += "  \"events\": [\n";
@@ -27,10 +30,10 @@ std::string scenario_text(const Conversion& c, const std::string& events_file) {
     } else if (it.key() == "contexts" && it.value().is_array()) {
       o += "  \"contexts\": [\n";
       const auto& a = it.value();
-      for (size_t m = 0; m < a.size(); ++m) o += "    " + a[m].dump() + (m + 1 < a.size() ? "," : "") + "\n";
+      for (size_t m = 0; m < a.size(); ++m) o += "    " + dump(a[m]) + (m + 1 < a.size() ? "," : "") + "\n";
       o += "  ]" + sep + "\n";
     } else {
-      o += "  " + OJson(it.key()).dump() + ": " + it.value().dump() + sep + "\n";
+      o += "  " + dump(OJson(it.key())) + ": " + dump(it.value()) + sep + "\n";
     }
   }
   return o + "}\n";

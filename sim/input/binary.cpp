@@ -190,6 +190,9 @@ class BinarySource final : public EventSource {
   ~BinarySource() override {
     if (fd_ >= 0) ::close(fd_);
   }
+  double fraction_read() const override {
+    return count_ ? static_cast<double>(n_) / static_cast<double>(count_) : 1.0;
+  }
 
   bool next(Event& out) override {
     if (end_ - pos_ < kMaxRecord && !eof_) refill();

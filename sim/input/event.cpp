@@ -441,6 +441,9 @@ class InlineSource final : public EventSource {
     return true;
   }
   const EventOrigin& origin() const override { return decoder_.origin(); }
+  double fraction_read() const override {
+    return events_.empty() ? 1.0 : static_cast<double>(i_) / static_cast<double>(events_.size());
+  }
 
  private:
   const nlohmann::json& events_;
@@ -457,6 +460,9 @@ class JsonlSource final : public EventSource {
       : in_(path, std::ios::binary), decoder_(arch.event_syntax(), contexts, cpus, EventOrigin{path, true}) {
     if (!in_) throw InputError{path, "", "cannot open events file"};
     buf_.resize(kChunk + simdjson::SIMDJSON_PADDING);
+    in_.seekg(0, std::ios::end);
+    size_ = static_cast<std::uint64_t>(std::max<std::streamoff>(in_.tellg(), 0));
+    in_.seekg(0);
   }
 
   bool next(Event& out) override {
@@ -481,9 +487,13 @@ class JsonlSource final : public EventSource {
     }
   }
   const EventOrigin& origin() const override { return decoder_.origin(); }
+  double fraction_read() const override {
+    return size_ ? static_cast<double>(read_ - (end_ - pos_)) / static_cast<double>(size_) : -1;
+  }
 
  private:
   static constexpr size_t kChunk = 1 << 20;
+  std::uint64_t size_ = 0, read_ = 0;  // the file's size, bytes read from it
 
   void refill() {
     // Move the partial line to the front and read more after it.
@@ -498,6 +508,7 @@ class JsonlSource final : public EventSource {
     in_.read(buf_.data() + end_, static_cast<std::streamsize>(room));
     const size_t got = static_cast<size_t>(in_.gcount());
     end_ += got;
+    read_ += got;
     if (got < room) eof_ = true;
     std::memset(buf_.data() + end_, 0, simdjson::SIMDJSON_PADDING);
   }

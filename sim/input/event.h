@@ -69,6 +69,9 @@ class EventSource {
   // Next event in trace order; false at the end.
   virtual bool next(Event& out) = 0;
   virtual const EventOrigin& origin() const = 0;
+  // How much of the trace has been read, 0..1 (-1: not known). For progress
+  // lines; called by the thread that calls next().
+  virtual double fraction_read() const { return -1; }
 };
 
 // `arch`: the scenario's architecture (its event syntax).

@@ -1,5 +1,7 @@
 #include "sim/input/replayer.h"
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <system_error>
 
@@ -14,9 +16,35 @@ Replayer::Replayer(std::unique_ptr<EventSource> source, unsigned cpus, size_t co
 
 namespace {
 Replayer::ReaderThread g_reader_thread = Replayer::ReaderThread::kAuto;
+double g_progress_interval = 0;
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 }  // namespace
 
 void Replayer::set_reader_thread(ReaderThread setting) { g_reader_thread = setting; }
+void Replayer::set_progress_interval(double seconds) { g_progress_interval = seconds; }
+
+void Replayer::progress(double fraction) {
+  const double now = steady_seconds();
+  if (progress_start_ < 0) {
+    progress_start_ = progress_last_ = now;
+    return;
+  }
+  if (now - progress_last_ < g_progress_interval) return;
+  progress_last_ = now;
+  const double elapsed = now - progress_start_;
+  char line[200];
+  int n = std::snprintf(line, sizeof line, "fpusim: replaying: %.1f M events read", static_cast<double>(read_) / 1e6);
+  if (fraction > 0 && fraction <= 1) {
+    n += std::snprintf(line + n, sizeof line - static_cast<size_t>(n), ", %.0f%% of the trace, about %.0f s to go",
+                       100 * fraction, elapsed * (1 - fraction) / fraction);
+  }
+  std::snprintf(line + n, sizeof line - static_cast<size_t>(n), ", %.2f M events/s\n",
+                elapsed > 0 ? static_cast<double>(read_) / elapsed / 1e6 : 0.0);
+  std::fputs(line, stderr);
+}
 
 Replayer::ReaderThread Replayer::share_cores(unsigned processes) {
   if (std::getenv("FPUSIM_READER_THREAD")) return ReaderThread::kAuto;
@@ -74,6 +102,7 @@ const Replayer::Queued* Replayer::read_next_batch() {
       // (again on every later call: the run stops at the first).
       if (b.error) std::rethrow_exception(b.error);
       if (b.end) return nullptr;
+      if (g_progress_interval > 0) progress(b.fraction);
     }
     take_batch();
   }
@@ -163,6 +192,7 @@ void Replayer::fill(Batch& b) {
       rules_.check(q.e, source_->origin(), q.turn);
       ++b.n;
     }
+    if (g_progress_interval > 0) b.fraction = source_->fraction_read();
   } catch (...) {
     b.error = std::current_exception();
   }

@@ -63,6 +63,11 @@ class Replayer {
   // children it starts).
   enum class ReaderThread { kAuto, kOn, kOff };
   static void set_reader_thread(ReaderThread setting);
+  // Progress lines on stderr while a long replay runs (`fpusim run`): events
+  // read, the share of the trace and the time to go where the source knows
+  // it, events/s; every `seconds`, the first after `seconds`. 0 (the
+  // default) prints none. Process-wide, like set_reader_thread.
+  static void set_progress_interval(double seconds);
   // The setting for `processes` simulations run side by side (sweep,
   // compare, check): a reader thread pays only when each simulation has a
   // second core for it; with fewer than 2 x processes usable cores the
@@ -114,6 +119,7 @@ class Replayer {
     size_t n = 0;
     bool end = false;              // the trace ends after these
     std::exception_ptr error;      // thrown reading the event after these
+    double fraction = -1;          // of the trace read after these (EventSource::fraction_read)
   };
 
   // The next event read: nullptr at the end; throws the reader's error.
@@ -127,6 +133,7 @@ class Replayer {
   const Queued* read_next_batch();
   void take_batch();
   void fill(Batch& b);        // decodes and checks (reader thread)
+  void progress(double fraction);  // a progress line when one is due
   void reader();              // the reader thread's loop
   // Bookkeeping for the simulation, in trace order.
   void note(const Event& e) {
@@ -163,6 +170,7 @@ class Replayer {
   size_t batch_ = kBatch;   // events per batch
   bool started_ = false;
   std::thread thread_;
+  double progress_start_ = -1, progress_last_ = 0;  // steady-clock seconds
 };
 
 }  // namespace fpusim
