@@ -89,13 +89,59 @@ class DuplicateKeyCheck {
   std::vector<Frame> stack_;
 };
 
+// The lines of the first key given twice in one object, in document order
+// (the one DuplicateKeyCheck stops at): a scan of the text's structure, as
+// nlohmann tells no positions. {0, 0} if it finds none (a key spelled with
+// escapes one time and without the other).
+std::pair<size_t, size_t> duplicate_key_lines(const std::string& t) {
+  struct Container {
+    bool array;
+    std::map<std::string, size_t> keys;  // key -> line
+  };
+  std::vector<Container> stack;
+  size_t line = 1;
+  bool expect_key = false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '{' || c == '[') {
+      stack.push_back({c == '[', {}});
+      expect_key = c == '{';
+    } else if (c == '}' || c == ']') {
+      if (!stack.empty()) stack.pop_back();
+      expect_key = false;
+    } else if (c == ',') {
+      expect_key = !stack.empty() && !stack.back().array;
+    } else if (c == '"') {
+      const size_t at = line;
+      std::string s;
+      for (++i; i < t.size() && t[i] != '"'; ++i) {
+        if (t[i] == '\\' && i + 1 < t.size()) s += t[i++];
+        if (t[i] == '\n') ++line;
+        s += t[i];
+      }
+      if (expect_key && !stack.empty() && !stack.back().array) {
+        auto [it, fresh] = stack.back().keys.emplace(s, at);
+        if (!fresh) return {it->second, at};
+        expect_key = false;
+      }
+    }
+  }
+  return {0, 0};
+}
+
 }  // namespace
 
 Json parse_json_text(const std::string& text, const std::string& file) {
   try {
     return Json::parse(text, DuplicateKeyCheck{});
   } catch (const DuplicateKey& d) {
-    throw InputError{file, d.path, "the key \"" + d.key + "\" is given twice in this object (JSON keeps only one: remove the other)"};
+    const auto [first, second] = duplicate_key_lines(text);
+    const std::string where =
+        first ? " (lines " + std::to_string(first) + " and " + std::to_string(second) + ")" : "";
+    throw InputError{file, d.path, "the key \"" + d.key + "\" is given twice in this object" + where +
+                                       "; JSON keeps only one: remove the other"};
   } catch (const Json::parse_error& e) {
     // Turn the byte offset into line:column.
     size_t line = 1, col = 1;

@@ -52,8 +52,10 @@ scen("scenario-number-overflow.json", lambda s: s["events"][0].__setitem__("t",1
 os.remove(os.path.join(D,"scenario-number-overflow.json")); cases.pop()
 write("scenario-number-overflow.json", text=json.dumps(base).replace('"t": 100,','"t": 1e400,'))
 cases.append(("scenario-number-overflow.json","","1e400","run {}"))
-write("scenario-duplicate-key.json", text=json.dumps(base).replace('"cpus": 2,','"cpus": 2, "cpus": 3,'))
-cases.append(("scenario-duplicate-key.json","","cpus","run {}"))
+dup=json.dumps(base, indent=1).replace('"cpus": 2,','"cpus": 2,\n "cpus": 3,')
+l1=dup.split('\n').index(' "cpus": 2,')+1
+write("scenario-duplicate-key.json", text=dup)
+cases.append(("scenario-duplicate-key.json","/",f'the key "cpus" is given twice in this object (lines {l1} and {l1+1})',"run {}"))
 write("scenario-not-json.json", text="{\"format\": \"fpusim-scenario\", \n")
 cases.append(("scenario-not-json.json","","line","run {}"))
 write("scenario-empty.json", text="")
