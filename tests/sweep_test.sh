@@ -194,19 +194,22 @@ cat >"$TMP/grids/long.json" <<'EOF'
 EOF
 if command -v pgrep >/dev/null 2>&1; then
   # start_long_sweep DIR: the long grid in the background (its pid in
-  # $sweep), once point 0 has finished and points 1 and 2 run (their pids in
-  # $kids, their command lines in $args); up to 30 s (sanitizer builds).
+  # $sweep), once point 0 has finished (and been reaped) and points 1 and 2 run (their pids in
+  # $kids, their command lines in $args); up to 120 s (the grid's check
+  # alone takes about 30 s in an ASan+UBSan build).
   start_long_sweep() {
     "$FPUSIM" sweep "$TMP/grids/long.json" -o "$1" -j 2 >/dev/null 2>"$TMP/stderr" &
     sweep=$!
     kids=""
-    for _ in $(seq 600); do
+    for _ in $(seq 2400); do
       kids=$(pgrep -P "$sweep" | tr '\n' ' ')
       # A child seen between fork and exec still shows the sweep's command
       # line: wait until both run the point's (`fpusim run ...`).
       args=$(for k in $kids; do tr '\0' ' ' <"/proc/$k/cmdline"; echo; done 2>/dev/null)
+      # Point 2 running means point 0 was reaped: its report alone is not
+      # enough (an ASan build still checks for leaks after writing it).
       [ -f "$1/points/0000-eager-workload.duration=400000000/report.json" ] && [ "$(wc -w <<<"$kids")" -eq 2 ] &&
-        [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && break
+        [ "$(grep -c ' run ' <<<"$args")" -eq 2 ] && grep -q 'workload.duration=500000000000000' <<<"$args" && break
       sleep 0.05
     done
   }
