@@ -33,6 +33,11 @@ inline std::string as_file(const std::uint8_t* data, std::size_t size, const cha
   const std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/fpusim-fuzz-" + std::to_string(::getpid()) + suffix;
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  f.close();
+  if (!f) {  // every input would be "cannot open": no finding would mean nothing
+    std::fprintf(stderr, "fuzz: cannot write %s\n", path.c_str());
+    std::abort();
+  }
   return path;
 }
 

@@ -15,7 +15,7 @@
 # sanitizer: the input is in build-fuzz/crashes/; once fixed, copy it into
 # tests/fuzz/regress/TARGET/, where test fuzz-regress-TARGET keeps it.
 # Needs clang and libFuzzer (Debian: clang, libclang-rt-dev; scripts/setup.sh
-# --fuzz installs them) and scripts/setup.sh's build in build/ for seeds.
+# --sanitizers installs them) and scripts/setup.sh's build in build/ for seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -42,7 +42,10 @@ seed() {
   case $t in
     scenario) cp traces/*.json traces/bugs/*.json "$c"/ ;;
     presets) cp configs/machines/*.json configs/costs/*.json "$c"/ ;;
-    sweep) cp configs/sweeps/*.json "$c"/ ;;
+    sweep)  # the target writes the grid beside a scenario.json
+      for f in configs/sweeps/*.json; do
+        jq '.scenario = "scenario.json"' "$f" >"$c/$(basename "$f")" 2>/dev/null || true
+      done ;;
     events)
       for f in traces/*.json; do
         jq -c '.events[]?' "$f" >"$c/$(basename "$f" .json).jsonl" 2>/dev/null || true
@@ -67,16 +70,19 @@ failed=()
 for t in "${targets[@]}"; do
   seed "$t"
   log=build-fuzz/fuzz-$t.log
+  rm -f build-fuzz/crashes/"$t"-* fuzz-[0-9]*.log
+  par=()
+  ((jobs > 1)) && par=(-jobs="$jobs" -workers="$jobs")  # libFuzzer's worker processes log into ./fuzz-N.log
   set +e
   build-fuzz/fuzz-"$t" build-fuzz/corpus/"$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -max_len=200000 \
-    -jobs="$jobs" -workers="$jobs" -artifact_prefix=build-fuzz/crashes/"$t"- -print_final_stats=1 >"$log" 2>&1
+    ${par[@]+"${par[@]}"} -artifact_prefix=build-fuzz/crashes/"$t"- -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e
-  # with -jobs the runs log into fuzz-N.log: add theirs
-  n=$(cat "$log" fuzz-[0-9]*.log 2>/dev/null | sed -n 's/^stat::number_of_executed_units: *//p' | awk '{ s += $1 } END { print s + 0 }')
+  cat fuzz-[0-9]*.log >>"$log" 2>/dev/null || true
   rm -f fuzz-[0-9]*.log
+  n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{ s += $1 } END { print s + 0 }')
   total=$((total + n))
-  if [ "$rc" = 0 ]; then
+  if [ "$rc" = 0 ] && ! ls build-fuzz/crashes/"$t"-* >/dev/null 2>&1; then
     printf 'fuzz %-13s %10d executions in %s s, no finding\n' "$t" "$n" "$secs"
   else
     printf 'fuzz %-13s %10d executions, FINDING (exit %d): %s\n' "$t" "$n" "$rc" "$(ls build-fuzz/crashes/"$t"-* 2>/dev/null | tr '\n' ' ')"

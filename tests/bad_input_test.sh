@@ -5,7 +5,8 @@
 # with each header field damaged, real traces), and must make `fpusim ARGS`
 # exit 2 with exactly one line on stderr that names the file, gives the JSON
 # path (where the case has one) and says what was expected (FRAGMENT); write
-# nothing (the scratch folder stays empty) and print nothing on stdout. A
+# nothing (the scratch folder and the working directory stay empty, the
+# corpus folder unchanged) and print nothing on stdout. A
 # `run` case is given --json to the scratch folder, and a second time --json
 # naming a pre-existing report, which must stay byte-identical.
 #
@@ -20,8 +21,9 @@ export FPUSIM_CONFIG_DIR=${FPUSIM_CONFIG_DIR:-$SRC/configs}
 DIR=$SRC/tests/bad_input
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fpusim-bad.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
-OUT=$TMP/out
-mkdir -p "$OUT"
+OUT=$TMP/out     # given as output paths: must stay empty
+WORK=$TMP/work   # the commands' working directory: must stay empty
+mkdir -p "$OUT" "$WORK"
 PRE=$TMP/pre-existing.json
 printf '{"note": "a report from an earlier run"}\n' >"$PRE"
 cp "$PRE" "$TMP/pre.orig"
@@ -43,10 +45,12 @@ check() {
   elif ! grep -qF -- "$frag" "$TMP/stderr"; then echo "does not say \"$frag\": $msg"
   elif [ -s "$TMP/stdout" ]; then echo "wrote to stdout: $(head -c 200 "$TMP/stdout")"
   elif [ -n "$(ls -A "$OUT")" ]; then echo "wrote $(ls -A "$OUT" | tr '\n' ' ')"
+  elif [ -n "$(ls -A "$WORK")" ]; then echo "wrote in its working directory: $(ls -A "$WORK" | tr '\n' ' ')"
   fi
 }
 
 files=0
+dir_listing=$(ls -lA "$DIR")
 while IFS='|' read -r file path frag args; do
   case $file in '#'* | '') continue ;; esac
   files=$((files + 1))
@@ -57,14 +61,17 @@ while IFS='|' read -r file path frag args; do
   read -r -a argv <<<"$args"
   extra=()
   [ "${argv[0]}" = run ] && extra=(--json "$OUT/report.json")
-  (cd "$TMP" && "$FPUSIM" "${argv[@]}" "${extra[@]}" >"$TMP/stdout" 2>"$TMP/stderr")
+  [ -n "$frag$path" ] || { not_ok "$file" "the case gives neither a path nor a fragment: it could not fail"; continue; }
+  (cd "$WORK" && "$FPUSIM" "${argv[@]}" "${extra[@]}" >"$TMP/stdout" 2>"$TMP/stderr")
   why=$(check "$file" "$path" "$frag" $?)
   if [ -z "$why" ] && [ "${argv[0]}" = run ]; then
-    (cd "$TMP" && "$FPUSIM" "${argv[@]}" --json "$PRE" >"$TMP/stdout" 2>"$TMP/stderr")
+    (cd "$WORK" && "$FPUSIM" "${argv[@]}" --json "$PRE" >"$TMP/stdout" 2>"$TMP/stderr")
     cmp -s "$PRE" "$TMP/pre.orig" || why="changed the pre-existing report it was given"
   fi
-  rm -rf "${OUT:?}"/* 2>/dev/null
+  find "$OUT" "$WORK" -mindepth 1 -delete 2>/dev/null
   if [ -z "$why" ]; then ok "$file: ${argv[0]}"; else not_ok "$file: ${argv[0]}" "$why"; fi
 done <"$DIR/CASES"
+if [ "$(ls -lA "$DIR")" = "$dir_listing" ]; then ok "nothing written beside the inputs (tests/bad_input)"
+else not_ok "nothing written beside the inputs" "tests/bad_input changed"; fi
 echo "$passed passed, $failed failed ($files cases)"
 [ "$failed" = 0 ] && [ "$files" -ge 80 ]

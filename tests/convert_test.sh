@@ -242,6 +242,9 @@ for f in prog/bench.json prog/bin.json; do
     not_ok "progress lines while $(basename "$f") replays" "$(first_line err.txt)"
   fi
 done
+"$FPUSIM" run prog/bin.json --progress 0.0001 --reader-thread on >/dev/null 2>err.txt
+if grep -qE '^fpusim: replaying: .*% of the trace' err.txt; then ok "progress lines with the reader thread"
+else not_ok "progress lines with the reader thread" "$(first_line err.txt)"; fi
 "$FPUSIM" run prog/bin.json --progress 0.0001 --reader-thread off -q >/dev/null 2>err.txt
 if [ ! -s err.txt ]; then ok "no progress lines with --quiet"; else not_ok "no progress lines with --quiet" "$(first_line err.txt)"; fi
 

@@ -74,7 +74,7 @@ Imported import_trace(const ImportRequest& rq) {
       throw InputError{rq.trace, "", "--machine " + rq.machine + ": " + e.what()};
     }
     if (!m.contains("frequency_mhz") || !m["frequency_mhz"].is_number() || m["frequency_mhz"].get<double>() < 1) {
-      throw InputError{file, "/frequency_mhz", "expected the machine's frequency in MHz"};
+      throw InputError{rq.trace, "", "--machine " + rq.machine + ": " + file + ": /frequency_mhz: expected the machine's frequency in MHz"};
     }
     mc.machine = rq.machine;
     mc.mhz = static_cast<std::uint64_t>(m["frequency_mhz"].get<double>());

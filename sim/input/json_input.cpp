@@ -122,6 +122,13 @@ std::pair<size_t, size_t> duplicate_key_lines(const std::string& t) {
         s += t[i];
       }
       if (expect_key && !stack.empty() && !stack.back().array) {
+        if (s.find('\\') != std::string::npos) {
+          // Compare keys as nlohmann does: decoded ("\u0061" is "a").
+          try {
+            s = Json::parse("\"" + s + "\"").get<std::string>();
+          } catch (const Json::exception&) {
+          }
+        }
         auto [it, fresh] = stack.back().keys.emplace(s, at);
         if (!fresh) return {it->second, at};
         expect_key = false;

@@ -34,8 +34,8 @@ for k,v,exp in [("format","fpusim-trace","fpusim-scenario"),("version",2,"1"),("
                 ("cpus","two",""),("contexts",[],""),("contexts","A",""),("events",{},"array"),("expect",[],"object"),("vms",{},"array")]:
     scen(f"scenario-{k}-{str(v).replace(' ','_').replace('[','').replace(']','').replace('{','').replace('}','') or 'empty'}.json", lambda s,k=k,v=v: s.__setitem__(k,v), f"/{k}", exp)
 scen("scenario-unknown-key.json", lambda s: s.__setitem__("colour","blue"), "/colour", "")
-scen("scenario-events-and-workload.json", lambda s: s.__setitem__("workload",{"duration":1000,"tasks":[{"name":"w","burst":{"min":1,"max":2}}]}), "", "")
-scen("scenario-no-events.json", lambda s: s.pop("events"), "", "")
+scen("scenario-events-and-workload.json", lambda s: s.__setitem__("workload",{"duration":1000,"tasks":[{"name":"w","burst":{"min":1,"max":2}}]}), "/", 'give one of "events", "events_file" or "workload"')
+scen("scenario-no-events.json", lambda s: s.pop("events"), "/", 'missing required key "events"')
 scen("scenario-events-file-missing.json", lambda s: (s.pop("events"), s.__setitem__("events_file","nosuch.jsonl")), "/events_file", "nosuch.jsonl")
 scen("scenario-context-duplicate.json", lambda s: s["contexts"].append({"name":"A"}), "/contexts/2/name", "duplicate")
 scen("scenario-context-bad-name.json", lambda s: s["contexts"].append({"name":"has space"}), "/contexts/2/name", "")
@@ -59,9 +59,9 @@ cases.append(("scenario-duplicate-key.json","/",f'the key "cpus" is given twice 
 write("scenario-not-json.json", text="{\"format\": \"fpusim-scenario\", \n")
 cases.append(("scenario-not-json.json","","line","run {}"))
 write("scenario-empty.json", text="")
-cases.append(("scenario-empty.json","","","run {}"))
+cases.append(("scenario-empty.json","","invalid JSON at line 1, column 1","run {}"))
 write("scenario-binary.json", binary=b"\x00\x01\x02FPU\xff\xfe")
-cases.append(("scenario-binary.json","","","run {}"))
+cases.append(("scenario-binary.json","","invalid JSON at line 1","run {}"))
 # --- events: every kind with a missing key and a bad value
 ev_kinds={
  "switch":{"next":"A"},"use":{"write":["sse"]},"syscall":{},"return_to_user":{},"kernel_fpu":{"in":"task","dur":10},
@@ -112,7 +112,7 @@ mach=json.load(open(ROOT+'/configs/machines/amd-zen3.json'))
 def mcase(name, mut, path, exp):
     m=copy.deepcopy(mach); mut(m); write(name, m); cases.append((name, path, exp, "layout {}"))
 for k in ["name","arch","cpus","frequency_mhz","xsave_instruction","cpuid_0xd","os"]:
-    mcase(f"machine-missing-{k}.json", lambda m,k=k: m.pop(k), "", f'"{k}"' if k!="arch" else "")
+    mcase(f"machine-missing-{k}.json", lambda m,k=k: m.pop(k), "/arch" if k=="arch" else "", f'"{k}"' if k!="arch" else "(missing)")
 mcase("machine-xsave-instruction-bad.json", lambda m: m.__setitem__("xsave_instruction","fxsave9"), "/xsave_instruction", "")
 mcase("machine-frequency-zero.json", lambda m: m.__setitem__("frequency_mhz",0), "/frequency_mhz", "")
 mcase("machine-xcr0-not-hex.json", lambda m: m["os"].__setitem__("xcr0","seven"), "/os/xcr0", "")
@@ -176,10 +176,10 @@ fpt("fpt-jsonl-flag.fpt", good[:24]+b"\x07"+good[25:], "malformed header")
 fpt("fpt-origin-length-huge.fpt", good[:25]+struct.pack("<I",0x7fffffff)+good[29:], "header")
 olen=struct.unpack("<I",good[25:29])[0]
 p=29+olen
-fpt("fpt-context-count-wrong.fpt", good[:p]+struct.pack("<I",5)+good[p+4:], "")
+fpt("fpt-context-count-wrong.fpt", good[:p]+struct.pack("<I",5)+good[p+4:], "truncated header")
 fpt("fpt-truncated-header.fpt", good[:20], "truncated header")
 fpt("fpt-truncated-records.fpt", good[:-3], "truncated")
-fpt("fpt-empty.fpt", b"", "")
+fpt("fpt-empty.fpt", b"", "bad magic")
 # --- real traces (import)
 def imp(name, data, exp, args="import {} -o {out}/x.json"):
     write(name, binary=data if isinstance(data,bytes) else data.encode()); cases.append((name, "", exp, args))
