@@ -185,7 +185,15 @@ class BinarySource final : public EventSource {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw InputError{path, "", std::string("cannot open events file: ") + std::strerror(errno)};
     buf_.resize(kChunk + kMaxRecord);
-    read_header(contexts);
+    try {
+      read_header(contexts);
+    } catch (...) {
+      // No destructor runs for an object whose constructor throws: close the
+      // file here (the events fuzz target ran out of descriptors).
+      ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
   }
   ~BinarySource() override {
     if (fd_ >= 0) ::close(fd_);

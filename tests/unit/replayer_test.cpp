@@ -12,12 +12,16 @@
 
 #include <dirent.h>
 
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "models/x86/events.h"
+#include "models/core/arch.h"
+#include "sim/input/binary.h"
 #include "sim/input/event.h"
 #include "sim/input/replayer.h"
 
@@ -452,3 +456,28 @@ INSTANTIATE_TEST_SUITE_P(ReaderThread, ReplayerTest,
                          });
 
 }  // namespace
+
+// A binary trace whose header is refused must not keep its file open (the
+// constructor threw, so no destructor closed it): found by the events fuzz
+// target, which ran out of descriptors.
+TEST(BinaryTrace, ARefusedHeaderClosesTheFile) {
+  const std::string path = ::testing::TempDir() + "/fpusim-bad-header.fpt";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << "FPUSIMT1" << std::string(8, '\xff');  // version 0xffffffff
+  }
+  auto open_fds = [] {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (dirent* ent = readdir(d)) n += ent->d_name[0] != '.';
+      closedir(d);
+    }
+    return n;
+  };
+  const std::unordered_map<std::string, ContextId> ids = {{"A", 0}};
+  const Arch& arch = *find_arch("x86_64");
+  const int before = open_fds();
+  for (int i = 0; i < 50; ++i) EXPECT_THROW(make_file_source(arch, path, &ids, 2), InputError);
+  EXPECT_EQ(open_fds(), before);
+  std::remove(path.c_str());
+}
