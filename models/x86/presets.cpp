@@ -93,8 +93,15 @@ Machine load_machine(const Json& doc, const std::string& file) {
       }
     }
   }
-  const ComponentMask dump_xcr0 = cpuid.at("dump_xcr0").as_hex();
-  const ComponentMask dump_xss = cpuid.at("dump_xss").as_hex();
+  JsonIn dump_xcr0_in = cpuid.at("dump_xcr0");
+  JsonIn dump_xss_in = cpuid.at("dump_xss");
+  const ComponentMask dump_xcr0 = dump_xcr0_in.as_hex();
+  const ComponentMask dump_xss = dump_xss_in.as_hex();
+  // The dump was taken under a real XCR0 and IA32_XSS: XSETBV and WRMSR
+  // would have faulted on anything check_xcr0()/check_xss() refuse, and the
+  // sizes below are computed from them component by component.
+  if (auto err = check_xcr0(c, dump_xcr0)) throw InputError{file, dump_xcr0_in.path(), "a possible XCR0: " + *err};
+  if (auto err = check_xss(c, dump_xss)) throw InputError{file, dump_xss_in.path(), "a possible IA32_XSS: " + *err};
   // The dump's own totals must follow from the table (catches a mistyped
   // size or offset): sub-leaf 0 EBX/ECX and, with XSAVES, sub-leaf 1 EBX.
   if (standard_size(c, dump_xcr0) != sl0_ebx) {
