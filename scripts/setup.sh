@@ -17,6 +17,7 @@ packages=(
   python3                        # tests (timeline, cli) and tools/capture_fpu_trace.sh
   jq                             # tests (convert) and bench/compare_outputs.sh
   gnuplot-nox                    # scripts/plot_sweep.sh (SVG plots of sweeps); not needed to build; its test is skipped without it
+  slurm-client slurmctld slurmd munge iproute2  # sweep --slurm's test: a private cluster (scripts/local_slurm.sh; ss)
 )
 
 # --sanitizers: also what the CI's second stage needs (scripts/sanitize.sh,

@@ -71,6 +71,8 @@ check "fresh sweep: summary says 4 ran, 0 skipped, 0 failed" "summary: $summary"
 check "fresh sweep: stderr is the summary line only (no progress when stderr is not a terminal)" \
   "stderr: $(tr '\n' '|' <"$TMP/stderr" | cut -c1-300)" [ "$(wc -l <"$TMP/stderr")" -eq 1 ]
 check "fresh sweep: nothing on stdout" "stdout: $(first_line "$TMP/stdout")" [ ! -s "$TMP/stdout" ]
+check "fresh sweep: its reports have every statistic of the architecture (no 'lack statistics' note)" \
+  "summary: $summary" bash -c '! grep -q "lack statistics" <<<"$1"' _ "$summary"
 
 want="0000-eager-costs.nm_trap.value=500 0001-lazy-costs.nm_trap.value=500 0002-eager-costs.nm_trap.value=2000 0003-lazy-costs.nm_trap.value=2000"
 have=$(ls "$OUT/points" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')
@@ -88,8 +90,10 @@ done
 check "every point has point.json, an executable run.sh, stderr.txt and report.json" "missing:$missing" [ -z "$missing" ]
 
 CSV=$OUT/results.csv
-# Every statistic name once (architectures share some, e.g. kvm_runs).
-nstats=$("$FPUSIM" list stats | grep '^[a-z]' | awk '{print $1}' | sort -u | wc -l)
+# The statistics of the scenario's architecture (x86): the core group and
+# x86's own; arm64's are not columns of an x86 sweep (they were, empty,
+# and every fresh sweep said its reports "lack statistics of this fpusim").
+nstats=$("$FPUSIM" list stats | awk '/^# / { keep = ($2 == "core:" || $2 == "x86:" || $2 == "x86_kvm:") } keep && /^[a-z]/ { print $1 }' | sort -u | wc -l)
 header=$(head -n 1 "$CSV" 2>/dev/null)
 check "results.csv header: point, policy, the parameter, every statistic, violations" "header: ${header:0:200}" \
   bash -c '[[ $1 == point,policy,costs.nm_trap.value,events,* && $1 == *,fpu_cycles,* && $1 == *,violations ]]' _ "$header"
@@ -105,6 +109,17 @@ check "results.csv: the parameter column holds the swept values" "values: $(colu
   [ "$(column "$CSV" costs.nm_trap.value | tr '\n' ' ')" = "500 500 2000 2000 " ]
 check "results.json: same points" "$(grep -c '"point":' "$OUT/results.json" 2>/dev/null) points" \
   [ "$(grep -c '"point":' "$OUT/results.json" 2>/dev/null)" -eq 4 ]
+
+# An arm64 grid: its columns are the core's and arm64's statistics.
+cp "$SRC/traces/arm64_fpsimd_ping_pong.json" "$TMP/grids/arm64.json"
+cat >"$TMP/grids/arm64-grid.json" <<'EOF'
+{"format": "fpusim-sweep", "version": 1, "name": "arm64", "description": "two arm64 host policies",
+ "scenario": "arm64.json", "policies": ["sve-discard", "sve-keep"]}
+EOF
+"$FPUSIM" sweep "$TMP/grids/arm64-grid.json" -o "$TMP/arm64" >/dev/null 2>"$TMP/stderr"; rc=$?
+a64=$(head -n 1 "$TMP/arm64/results.csv" 2>/dev/null)
+check "an arm64 sweep: its columns have arm64's statistics and none of x86's" "exit $rc, header: ${a64:0:300}" \
+  bash -c '[[ $1 == *,traps_sve_acc,* && $1 != *,cr0_ts_sets,* ]] && ! grep -q "lack statistics" "$2"' _ "$a64" "$TMP/stderr"
 
 # ---------------------------------------------------------------------------
 # Resuming.

@@ -539,10 +539,21 @@ int cmd_check(const std::vector<std::string>& args) {
 }
 
 int cmd_sweep(const std::vector<std::string>& args) {
-  po::options_description o("fpusim sweep GRID -o DIR [options]");
+  po::options_description o("fpusim sweep GRID -o DIR [options]\n  fpusim sweep DIR --merge [--no-wait]");
   o.add_options()("grid", po::value<std::string>(), "sweep grid JSON file (traces/README.md, \"Sweeps\")")(
       "out,o", po::value<std::string>(), "output directory (points/, results.csv, results.json); reused to resume")(
       "jobs,j", po::value<unsigned>()->default_value(usable_cores()), "points simulated in parallel (one process each; default: the usable CPUs)");
+  po::options_description sl("Slurm (README, \"Sweeps on a cluster\")");
+  sl.add_options()("slurm", "run the points not done as one Slurm job array (sbatch), wait for it, merge")(
+      "partition", po::value<std::string>(), "the job's partition (sbatch --partition)")(
+      "max-parallel", po::value<unsigned>(), "N: at most N array tasks at once (--array=...%N)")(
+      "time", po::value<std::string>(), "each task's time limit (sbatch --time, e.g. 30 or 1:00:00)")(
+      "points-per-task", po::value<unsigned>(), "N: each array task runs N points one after another (for points much shorter than a job's start-up)")(
+      "sbatch-arg", po::value<std::vector<std::string>>(), "ARG: passed on to sbatch (repeatable), e.g. --sbatch-arg=--account=proj")(
+      "no-wait", "submit, print the job id and return; `fpusim sweep DIR --merge` waits and merges later")(
+      "merge", "DIR is a sweep's output directory: wait for its Slurm job if one is queued, then merge its points' reports")(
+      "poll", po::value<double>()->default_value(5), "SECONDS between two squeue calls while waiting");
+  o.add(sl);
   add_bug_option(o);
   o.add(common_options());
   po::positional_options_description pos;
@@ -551,13 +562,53 @@ int cmd_sweep(const std::vector<std::string>& args) {
   if (vm.count("help")) {
     std::cout << "Runs a scenario under every policy and every combination of --set values of a grid, one process\n"
                  "per point, skipping points whose report exists; writes DIR/results.csv and DIR/results.json.\n"
+                 "With --slurm the points run as a Slurm job array instead; --merge merges a sweep's results later.\n"
                  "Exit code 0 if every point ran (violations included), 1 if some point failed, 2 for bad input.\n\n"
               << o << "\n";
     return kExitOk;
   }
+  SweepOptions so;
+  so.merge = vm.count("merge") > 0;
+  so.slurm = vm.count("slurm") > 0;
+  SlurmOptions& sopt = so.slurm_options;
+  sopt.wait = !vm.count("no-wait");
+  sopt.poll_seconds = vm["poll"].as<double>();
+  if (!(sopt.poll_seconds >= 0.05 && sopt.poll_seconds <= 3600)) {
+    throw UsageError{"--poll: expected seconds from 0.05 to 3600"};
+  }
+  const bool slurm_only = vm.count("partition") || vm.count("max-parallel") || vm.count("time") ||
+                          vm.count("sbatch-arg") || vm.count("points-per-task");
+  if (so.merge) {
+    if (so.slurm || slurm_only || !vm["jobs"].defaulted()) {
+      throw UsageError{"--merge runs nothing: it takes the sweep's directory and --no-wait or --poll only"};
+    }
+    if (vm.count("grid") && vm.count("out")) {
+      throw UsageError{"--merge takes the sweep's directory once: fpusim sweep DIR --merge"};
+    }
+    so.out_dir = vm.count("out") ? vm["out"].as<std::string>()
+                                 : vm.count("grid") ? vm["grid"].as<std::string>() : std::string();
+    if (so.out_dir.empty()) throw UsageError{"--merge needs the sweep's directory: fpusim sweep DIR --merge"};
+    return run_sweep(so);
+  }
   if (!vm.count("grid")) throw UsageError{"sweep needs a GRID file (see fpusim sweep --help)"};
   if (!vm.count("out")) throw UsageError{"sweep needs an output directory: -o DIR"};
-  SweepOptions so;
+  if (so.slurm && !vm["jobs"].defaulted()) {
+    throw UsageError{"-j is for a local sweep; with --slurm, --max-parallel limits the tasks at once"};
+  }
+  if (!so.slurm && (slurm_only || vm.count("no-wait"))) {
+    throw UsageError{"--partition, --max-parallel, --time, --points-per-task, --sbatch-arg and --no-wait need --slurm"};
+  }
+  if (vm.count("partition")) sopt.partition = vm["partition"].as<std::string>();
+  if (vm.count("max-parallel")) {
+    sopt.max_parallel = vm["max-parallel"].as<unsigned>();
+    if (sopt.max_parallel == 0) throw UsageError{"--max-parallel: expected at least 1"};
+  }
+  if (vm.count("time")) sopt.time = vm["time"].as<std::string>();
+  if (vm.count("points-per-task")) {
+    sopt.points_per_task = vm["points-per-task"].as<unsigned>();
+    if (sopt.points_per_task == 0) throw UsageError{"--points-per-task: expected at least 1"};
+  }
+  if (vm.count("sbatch-arg")) sopt.sbatch_args = vm["sbatch-arg"].as<std::vector<std::string>>();
   so.grid_file = vm["grid"].as<std::string>();
   so.out_dir = vm["out"].as<std::string>();
   so.jobs = vm["jobs"].as<unsigned>();

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "sim/app/runner.h"
+#include "sim/app/slurm.h"
 #include "sim/input/paths.h"
 #include "sim/output/report.h"
 #include "sim/input/event.h"
@@ -150,13 +151,24 @@ struct Param {
 
 struct Grid {
   std::string file;         // as given (messages)
+  std::string path;         // absolute (results.json's "grid")
   std::string name;
   std::string description;
   std::string scenario;     // absolute
   std::vector<std::string> policies;
   std::vector<Param> params;  // in the order written
   std::string x;            // "" if there are no parameters
+  const Arch* arch = nullptr;  // the scenario's: its counters are the columns
 };
+
+// The counters of the sweep's architecture (the core group, then its own):
+// the columns of results.csv, and what every report must have.
+std::vector<const StatInfo*> sweep_stats(const Grid& g) {
+  const StatSet set = stat_set(*g.arch);
+  std::vector<const StatInfo*> v;
+  for (StatId id = 0; id < set.size(); ++id) v.push_back(&set.info(id));
+  return v;
+}
 
 bool valid_key(const std::string& k) {
   if (k.empty() || k.front() == '.' || k.back() == '.' || k.find("..") != std::string::npos) return false;
@@ -166,6 +178,7 @@ bool valid_key(const std::string& k) {
 Grid load_grid(const std::string& path, const std::vector<Override>& cmdline_sets) {
   Grid g;
   g.file = path;
+  g.path = real_path(path);
   bool ok = false;
   const std::string text = read_text(path, &ok);
   if (!ok) throw InputError{path, "", "cannot open file (does it exist and is it readable?)"};
@@ -446,7 +459,7 @@ OJson point_json(const Grid& g, const Point& p) {
   j["format"] = "fpusim-sweep-point";
   j["version"] = 1;
   j["point"] = p.id;
-  j["grid"] = real_path(g.file);
+  j["grid"] = g.path;
   j["grid_name"] = g.name;
   j["scenario"] = g.scenario;
   j["policy"] = p.policy;
@@ -550,7 +563,7 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
                    const std::string& out_dir) {
   std::vector<std::string> columns = {"point", "policy"};
   for (const auto& p : g.params) columns.push_back(p.key);
-  const std::vector<const StatInfo*> stats = all_stats();
+  const std::vector<const StatInfo*> stats = sweep_stats(g);
   for (const StatInfo* st : stats) columns.emplace_back(st->name);
   columns.emplace_back("violations");
 
@@ -597,7 +610,7 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
   j["version"] = 1;
   j["name"] = g.name;
   j["description"] = g.description;
-  j["grid"] = real_path(g.file);
+  j["grid"] = g.path;
   j["scenario"] = g.scenario;
   j["x"] = g.x.empty() ? OJson() : OJson(g.x);
   j["policies"] = g.policies;
@@ -615,16 +628,250 @@ void write_results(const Grid& g, const std::vector<Point>& points, const std::v
   write_file_atomic(out_dir + "/results.csv", csv.str());
 }
 
+// ---------------------------------------------------------------------------
+// The plan, DIR/sweep.json: the grid as loaded (the command line's --set and
+// --bug applied) and every point, so that `fpusim sweep DIR --merge` merges
+// without the grid file, which may have changed since or be elsewhere.
+
+OJson values_json(const std::vector<Json>& values) {
+  OJson a = OJson::array();
+  for (const auto& v : values) a.push_back(OJson::parse(v.dump()));
+  return a;
+}
+
+std::string plan_text(const Grid& g, const std::vector<Point>& points) {
+  OJson j;
+  j["format"] = "fpusim-sweep-plan";
+  j["version"] = 1;
+  j["name"] = g.name;
+  j["description"] = g.description;
+  j["grid"] = g.path;
+  j["scenario"] = g.scenario;
+  j["arch"] = std::string(g.arch->name());
+  j["x"] = g.x;
+  j["policies"] = g.policies;
+  OJson params = OJson::array();
+  for (const auto& p : g.params) params.push_back({{"key", p.key}, {"values", values_json(p.values)}});
+  j["parameters"] = params;
+  OJson pts = OJson::array();
+  for (const auto& p : points) pts.push_back({{"id", p.id}, {"policy", p.policy}, {"values", values_json(p.values)}});
+  j["points"] = pts;
+  return j.dump(1) + "\n";
+}
+
+void load_plan(const std::string& out_dir, Grid* g, std::vector<Point>* points) {
+  const std::string f = out_dir + "/sweep.json";
+  if (!exists(f)) {
+    throw InputError{out_dir, "", is_dir(out_dir) ? "not a sweep's output directory: it has no sweep.json (`fpusim sweep GRID -o DIR` writes one)"
+                                                  : "no such directory"};
+  }
+  const Json doc = load_json_file(f);
+  JsonIn in(doc, f);
+  JsonIn fmt = in.at("format");
+  if (fmt.as_string() != "fpusim-sweep-plan") fmt.fail("\"fpusim-sweep-plan\"");
+  JsonIn ver = in.at("version");
+  if (ver.as_u64() != 1) ver.fail("version 1 (written by another fpusim?)");
+  g->file = f;
+  g->name = in.at("name").as_string();
+  g->description = in.at("description").as_string();
+  g->path = in.at("grid").as_string();
+  g->scenario = in.at("scenario").as_string();
+  JsonIn arch = in.at("arch");
+  g->arch = &arch_named(arch.as_string(), f, arch.path());
+  g->x = in.at("x").as_string();
+  JsonIn pol = in.at("policies");
+  for (size_t i = 0; i < pol.size(); ++i) g->policies.push_back(pol.at(i).as_string());
+  JsonIn params = in.at("parameters");
+  for (size_t i = 0; i < params.size(); ++i) {
+    JsonIn p = params.at(i);
+    Param par{p.at("key").as_string(), {}};
+    JsonIn vals = p.at("values");
+    for (size_t k = 0; k < vals.size(); ++k) par.values.push_back(vals.at(k).json());
+    p.require_all_read();
+    g->params.push_back(std::move(par));
+  }
+  JsonIn pts = in.at("points");
+  for (size_t i = 0; i < pts.size(); ++i) {
+    JsonIn p = pts.at(i);
+    Point pt;
+    JsonIn id = p.at("id");
+    pt.id = id.as_string();
+    if (pt.id.empty() || pt.id.find('/') != std::string::npos || pt.id[0] == '.') id.fail("a point directory's name");
+    pt.policy = p.at("policy").as_string();
+    JsonIn vals = p.at("values");
+    if (vals.size() != g->params.size()) vals.fail(std::to_string(g->params.size()) + " values, one per parameter");
+    for (size_t k = 0; k < vals.size(); ++k) pt.values.push_back(vals.at(k).json());
+    p.require_all_read();
+    pt.dir = out_dir + "/points/" + pt.id;
+    pt.report = pt.dir + "/report.json";
+    points->push_back(std::move(pt));
+  }
+  in.require_all_read();
+}
+
+// Why a point that has no report is not done, from its files: a Slurm task
+// leaves its exit code next to the point's stderr.txt; a local run's is
+// known to the runner.
+std::string failure_from_files(const Point& p) {
+  std::ifstream in(p.dir + "/exit_code");
+  int code = 0;
+  if (in && (in >> code)) {
+    const std::string why = first_line_of(p.dir + "/stderr.txt");
+    return "exit code " + std::to_string(code) + (why.empty() ? "" : ": " + why) + " (" + p.dir + "/stderr.txt)";
+  }
+  return "not run (no report, no exit code)";
+}
+
+std::vector<SlurmPoint> slurm_points(const std::vector<Point>& points) {
+  std::vector<SlurmPoint> sp;
+  for (const auto& p : points) sp.push_back({p.id, p.dir, p.report});
+  return sp;
+}
+
+// Reads every point's report and writes DIR/results.csv and results.json,
+// or, if some point has none (outcome[i].failure says why) or an unreadable
+// one, lists them and writes no results. `summary` holds the start of the
+// last line ("NAME: N points: ..."); `how` ends it (", -j 2").
+int merge_results(const Grid& g, const std::vector<Point>& points, std::vector<Outcome>& outcome,
+                  const std::string& out_dir, std::ostringstream& summary, size_t failed, const std::string& how,
+                  const std::string& retry) {
+  // Read every report; a point without a readable report has failed. A
+  // report that lacks statistics this fpusim has was made by an older build
+  // (a point is skipped whenever its report exists): empty cells, and a note.
+  std::vector<Json> reports(points.size());
+  size_t with_violations = 0, unreadable = 0, older = 0;
+  const std::vector<const StatInfo*> stats = sweep_stats(g);
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (!outcome[i].done) continue;
+    try {
+      reports[i] = load_json_file(points[i].report);
+      const Json& t = reports[i].at("totals");
+      bool missing = false;
+      for (const StatInfo* st : stats) {
+        const auto it = t.find(std::string(st->name));
+        if (it == t.end()) missing = true;
+        else (void)it->get<std::uint64_t>();
+      }
+      older += missing;
+      if (reports[i].at("violations").at("total").get<std::uint64_t>() > 0) ++with_violations;
+    } catch (const InputError& e) {
+      outcome[i].done = false;
+      outcome[i].failure = "unreadable report: " + e.what() + " (delete it to rerun the point)";
+      ++unreadable;
+    } catch (const Json::exception& e) {
+      outcome[i].done = false;
+      outcome[i].failure = points[i].report + ": not an fpusim report (" + e.what() + ") (delete it to rerun the point)";
+      ++unreadable;
+    }
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (outcome[i].failure.empty()) continue;
+    std::cerr << "fpusim sweep: point " << points[i].id << " failed: " << outcome[i].failure << "\n";
+  }
+  summary << failed + unreadable << " failed";
+  if (failed + unreadable) {
+    // Results always describe every point; stale ones from an earlier run
+    // would not, so they go.
+    std::remove((out_dir + "/results.csv").c_str());
+    std::remove((out_dir + "/results.json").c_str());
+    summary << "; no results written (" << retry << ")" << how;
+    std::cerr << summary.str() << "\n";
+    return 1;
+  }
+  write_results(g, points, reports, out_dir);
+  summary << " (" << with_violations << " with violations)";
+  if (older) {
+    summary << "; " << older << " report" << (older == 1 ? " lacks" : "s lack")
+            << " statistics of this fpusim (made by an older build: empty cells; delete " << out_dir
+            << "/points/*/report.json to rerun all)";
+  }
+  summary << how << "; results in " << out_dir << "/results.csv";
+  std::cerr << summary.str() << "\n";
+  return 0;
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point t0) {
+  return seconds_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+// `fpusim sweep DIR --merge`: waits for the sweep's Slurm job if one is
+// still queued, then merges what the points left.
+int merge_sweep(const SweepOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (opt.out_dir.empty()) throw InputError{"--merge", "", "expected the sweep's output directory"};
+  const std::string out_dir = real_path(opt.out_dir).empty() ? opt.out_dir : real_path(opt.out_dir);
+  Grid g;
+  std::vector<Point> points;
+  load_plan(out_dir, &g, &points);
+  const SlurmRun sr = slurm_wait_recorded(out_dir, slurm_points(points), opt.slurm_options);
+  if (sr.interrupted) return 128 + sr.interrupted;
+  if (sr.still_queued) {
+    std::cerr << "fpusim sweep: " << g.name << ": job " << sr.job_id
+              << " is still in the queue; nothing merged (without --no-wait, --merge waits for it)\n";
+    return 1;
+  }
+  std::vector<Outcome> outcome(points.size());
+  size_t done = 0, failed = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (exists(points[i].report)) {
+      outcome[i].done = true;
+      ++done;
+      continue;
+    }
+    const auto it = sr.failures.find(i);
+    outcome[i].failure = it != sr.failures.end() ? it->second : failure_from_files(points[i]);
+    ++failed;
+  }
+  std::ostringstream summary;
+  summary << "fpusim sweep: " << g.name << ": " << points.size() << " points: " << done << " done, ";
+  return merge_results(g, points, outcome, out_dir, summary, failed, ", merged in " + seconds_since(t0),
+                       "run the sweep's command again to run the points not done");
+}
+
+// --slurm: the points not done as one Slurm job array (slurm.h), then the
+// same merge as a local sweep.
+int slurm_sweep(const SweepOptions& opt, const Grid& g, const std::vector<Point>& points,
+                const std::vector<size_t>& todo, std::vector<Outcome>& outcome, const std::string& out_dir,
+                std::ostringstream& summary, std::chrono::steady_clock::time_point t0) {
+  const size_t skipped = points.size() - todo.size();
+  const SlurmRun sr = slurm_run(out_dir, g.name, slurm_points(points), todo, opt.slurm_options);
+  if (sr.still_queued) {
+    std::cout << sr.job_id << "\n";
+    std::cerr << "fpusim sweep: " << g.name << ": job " << sr.job_id << " queued; `fpusim sweep " << out_dir
+              << " --merge` waits for it and merges the results\n";
+    return 0;
+  }
+  if (sr.interrupted) return 128 + sr.interrupted;
+  size_t ran = 0, failed = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (outcome[i].done) continue;
+    if (exists(points[i].report)) {
+      outcome[i].done = outcome[i].ran_now = true;
+      ++ran;
+      continue;
+    }
+    const auto it = sr.failures.find(i);
+    outcome[i].failure = it != sr.failures.end() ? it->second : failure_from_files(points[i]);
+    ++failed;
+  }
+  summary << ran << " ran, " << skipped << " skipped, ";
+  return merge_results(g, points, outcome, out_dir, summary, failed,
+                       ", " + seconds_since(t0) + (sr.job_id.empty() ? "" : ", Slurm job " + sr.job_id),
+                       "run the same command again to submit the points not done");
+}
+
 }  // namespace
 
 void load_sweep_grid(const std::string& path) { (void)load_grid(path, {}); }
 
 int run_sweep(const SweepOptions& opt) {
+  if (opt.merge) return merge_sweep(opt);
   const auto t0 = std::chrono::steady_clock::now();
   Grid g = load_grid(opt.grid_file, opt.sets);
+  const Scenario base = load_scenario(g.scenario, opt.sets);
+  g.arch = &scenario_arch(base);
   if (!opt.bugs.empty()) {
     // Each policy of the grid with the bugs that break it.
-    const Scenario base = load_scenario(g.scenario, opt.sets);
     std::vector<const PolicyDesc*> ps;
     for (size_t i = 0; i < g.policies.size(); ++i) {
       ps.push_back(&resolve_policy(scenario_arch(base), g.policies[i], g.file, "/policies/" + std::to_string(i)));
@@ -646,6 +893,7 @@ int run_sweep(const SweepOptions& opt) {
   check_existing_points(out_dir, points);
 
   make_dirs(out_dir + "/points", "-o");
+  write_if_changed(out_dir + "/sweep.json", plan_text(g, points));
   std::vector<Outcome> outcome(points.size());
   std::vector<size_t> todo;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -662,6 +910,16 @@ int run_sweep(const SweepOptions& opt) {
     }
   }
   const size_t skipped = points.size() - todo.size();
+  std::ostringstream summary;
+  summary << "fpusim sweep: " << g.name << ": " << points.size() << " points: ";
+  if (opt.slurm) return slurm_sweep(opt, g, points, todo, outcome, out_dir, summary, t0);
+  // Points a Slurm job of this sweep may still run are not run here too.
+  if (const std::string job = slurm_active_job(out_dir); !job.empty()) {
+    throw InputError{out_dir, "", "Slurm job " + job + " of this sweep is still in the queue: wait for it (fpusim sweep " +
+                                      out_dir + " --merge) or scancel it before running points here"};
+  }
+  for (size_t i : todo) std::remove((points[i].dir + "/exit_code").c_str());  // a Slurm task's, stale now
+
   const unsigned jobs = std::max(1u, opt.jobs);
   const bool tty = ::isatty(2);
   if (tty) {
@@ -688,9 +946,10 @@ int run_sweep(const SweepOptions& opt) {
     const Point& p = points[i];
     Outcome& o = outcome[i];
     std::string state;
+    const std::string where = " (" + p.dir + "/stderr.txt; rerun it alone: " + p.dir + "/run.sh)";
     if (!res.exited) {
       remove_stale_temporaries(p.dir);
-      o.failure = "killed by signal " + std::to_string(res.signal);
+      o.failure = "killed by signal " + std::to_string(res.signal) + where;
     } else {
       const int code = res.code;
       if ((code == 0 || code == 1) && exists(p.report)) {
@@ -698,7 +957,7 @@ int run_sweep(const SweepOptions& opt) {
         state = code == 0 ? "ok" : "ok (violations)";
       } else {
         const std::string why = first_line_of(p.dir + "/stderr.txt");
-        o.failure = "exit code " + std::to_string(code) + (why.empty() ? "" : ": " + why);
+        o.failure = "exit code " + std::to_string(code) + (why.empty() ? "" : ": " + why) + where;
       }
     }
     if (o.done) ++ran;
@@ -711,81 +970,19 @@ int run_sweep(const SweepOptions& opt) {
     }
   });
 
-  std::ostringstream summary;
-  summary << "fpusim sweep: " << g.name << ": " << points.size() << " points: " << ran << " ran, " << skipped
-          << " skipped, ";
-  auto elapsed = [&] {
-    return seconds_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  };
-
+  summary << ran << " ran, " << skipped << " skipped, ";
   if (run.interrupted) {
     const int sig = run.interrupted;
     size_t left = 0;
     for (const auto& o : outcome) left += !o.done;
     summary << failed << " failed; interrupted by signal " << sig << " with " << left
-            << " points not done (run the same command again to resume), " << elapsed();
+            << " points not done (run the same command again to resume), " << seconds_since(t0);
     std::cerr << summary.str() << "\n";
     return 128 + sig;
   }
-
-  // Read every report; a point without a readable report has failed. A
-  // report that lacks statistics this fpusim has was made by an older build
-  // (a point is skipped whenever its report exists): empty cells, and a note.
-  std::vector<Json> reports(points.size());
-  size_t with_violations = 0, unreadable = 0, older = 0;
-  for (size_t i = 0; i < points.size(); ++i) {
-    if (!outcome[i].done) continue;
-    try {
-      reports[i] = load_json_file(points[i].report);
-      const Json& t = reports[i].at("totals");
-      bool missing = false;
-      for (const StatInfo* st : all_stats()) {
-        const auto it = t.find(std::string(st->name));
-        if (it == t.end()) missing = true;
-        else (void)it->get<std::uint64_t>();
-      }
-      older += missing;
-      if (reports[i].at("violations").at("total").get<std::uint64_t>() > 0) ++with_violations;
-    } catch (const InputError& e) {
-      outcome[i].done = false;
-      outcome[i].failure = "unreadable report: " + e.what();
-      ++unreadable;
-    } catch (const Json::exception& e) {
-      outcome[i].done = false;
-      outcome[i].failure = points[i].report + ": not an fpusim report (" + e.what() + ")";
-      ++unreadable;
-    }
-  }
-  for (size_t i = 0; i < points.size(); ++i) {
-    if (outcome[i].failure.empty()) continue;
-    std::cerr << "fpusim sweep: point " << points[i].id << " failed: " << outcome[i].failure;
-    if (outcome[i].failure.rfind("exit code", 0) == 0 || outcome[i].failure.rfind("killed", 0) == 0) {
-      std::cerr << " (" << points[i].dir << "/stderr.txt; rerun it alone: " << points[i].dir << "/run.sh)";
-    } else {
-      std::cerr << " (delete it to rerun the point)";
-    }
-    std::cerr << "\n";
-  }
-  summary << failed + unreadable << " failed";
-  if (failed + unreadable) {
-    // Results always describe every point; stale ones from an earlier run
-    // would not, so they go.
-    std::remove((out_dir + "/results.csv").c_str());
-    std::remove((out_dir + "/results.json").c_str());
-    summary << "; no results written (run the same command again to retry the failed points), " << elapsed();
-    std::cerr << summary.str() << "\n";
-    return 1;
-  }
-  write_results(g, points, reports, out_dir);
-  summary << " (" << with_violations << " with violations)";
-  if (older) {
-    summary << "; " << older << " report" << (older == 1 ? " lacks" : "s lack")
-            << " statistics of this fpusim (made by an older build: empty cells; delete " << out_dir
-            << "/points/*/report.json to rerun all)";
-  }
-  summary << ", " << elapsed() << ", -j " << jobs << "; results in " << out_dir << "/results.csv";
-  std::cerr << summary.str() << "\n";
-  return 0;
+  return merge_results(g, points, outcome, out_dir, summary, failed,
+                       ", " + seconds_since(t0) + ", -j " + std::to_string(jobs),
+                       "run the same command again to retry the failed points");
 }
 
 }  // namespace fpusim

@@ -1,0 +1,573 @@
+#include "sim/app/slurm.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "models/core/types.h"
+#include "sim/input/json_input.h"
+#include "sim/output/atomic_file.h"
+
+extern char** environ;
+
+namespace fpusim {
+
+namespace {
+
+using OJson = nlohmann::ordered_json;
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string first_line_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) return line.size() > 300 ? line.substr(0, 300) + "..." : line;
+  }
+  return "";
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+// ---------------------------------------------------------------------------
+// Running a Slurm command: its exit code, stdout and stderr.
+
+struct Cmd {
+  bool started = false;  // false: not found on PATH (or not executable)
+  int code = -1;         // exit code; -1 if killed
+  std::string out, err;
+  std::string text() const { return trim(err.empty() ? out : err); }
+};
+
+Cmd run_cmd(const std::vector<std::string>& argv) {
+  Cmd r;
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw InternalError{std::string("pipe: ") + std::strerror(errno)};
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    throw InternalError{std::string("pipe: ") + std::strerror(errno)};
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    ::close(err[0]);
+    r.err = std::strerror(rc);
+    return r;
+  }
+  r.started = true;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sink[2] = {&r.out, &r.err};
+  int open = 2;
+  char buf[4096];
+  while (open > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sink[i]->append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Interruption while waiting: the job goes on in the queue.
+
+volatile sig_atomic_t g_signal = 0;
+extern "C" void on_wait_signal(int sig) { g_signal = sig; }
+
+struct SignalGuard {
+  struct sigaction old[3];
+  const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_wait_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; ++i) ::sigaction(sigs[i], &sa, &old[i]);
+  }
+  ~SignalGuard() {
+    for (int i = 0; i < 3; ++i) ::sigaction(sigs[i], &old[i], nullptr);
+  }
+};
+
+// Sleeps `seconds`, in steps of 50 ms, returning early on a signal.
+void nap(double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_signal && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+// ---------------------------------------------------------------------------
+// The record of the sweep's submissions: DIR/slurm/jobs.json.
+
+struct Submission {
+  std::string job_id;
+  std::string tasks_file;
+  std::vector<std::vector<size_t>> tasks;  // array index -> point indices
+  std::string submitted;                   // UTC, ISO 8601
+};
+
+std::string jobs_file(const std::string& out_dir) { return out_dir + "/slurm/jobs.json"; }
+
+std::vector<Submission> read_jobs(const std::string& out_dir) {
+  std::vector<Submission> subs;
+  const std::string f = jobs_file(out_dir);
+  if (!exists(f)) return subs;
+  const Json doc = load_json_file(f);
+  JsonIn in(doc, f);
+  JsonIn fmt = in.at("format");
+  if (fmt.as_string() != "fpusim-sweep-slurm-jobs") fmt.fail("\"fpusim-sweep-slurm-jobs\"");
+  JsonIn ver = in.at("version");
+  if (ver.as_u64() != 1) ver.fail("version 1 (written by another fpusim?)");
+  JsonIn list = in.at("submissions");
+  for (size_t i = 0; i < list.size(); ++i) {
+    JsonIn s = list.at(i);
+    Submission sub;
+    sub.job_id = s.at("job_id").as_string();
+    sub.tasks_file = s.at("tasks_file").as_string();
+    sub.submitted = s.at("submitted").as_string();
+    JsonIn tasks = s.at("tasks");
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      JsonIn task = tasks.at(t);
+      std::vector<size_t> pts;
+      for (size_t k = 0; k < task.size(); ++k) pts.push_back(static_cast<size_t>(task.at(k).as_u64()));
+      sub.tasks.push_back(std::move(pts));
+    }
+    s.require_all_read();
+    subs.push_back(std::move(sub));
+  }
+  in.require_all_read();
+  return subs;
+}
+
+void write_jobs(const std::string& out_dir, const std::vector<Submission>& subs) {
+  OJson j;
+  j["format"] = "fpusim-sweep-slurm-jobs";
+  j["version"] = 1;
+  OJson list = OJson::array();
+  for (const auto& s : subs) {
+    OJson o;
+    o["job_id"] = s.job_id;
+    o["submitted"] = s.submitted;
+    o["tasks_file"] = s.tasks_file;
+    o["tasks"] = s.tasks;
+    list.push_back(o);
+  }
+  j["submissions"] = list;
+  write_file_atomic(jobs_file(out_dir), j.dump(1) + "\n");
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------
+// Asking Slurm.
+
+// The array tasks of `job` still in the queue (pending, running,
+// completing...) by array index, with their state; nullopt-like `ok` false
+// when squeue itself failed (the controller unreachable, say).
+struct Queue {
+  bool ok = false;
+  std::string error;
+  std::map<long, std::string> tasks;  // array index -> state; -1: a pending range not yet split
+};
+
+Queue squeue(const std::string& job) {
+  Queue q;
+  const Cmd c = run_cmd({"squeue", "--noheader", "--array", "--jobs=" + job, "--format=%K %T"});
+  if (!c.started) {
+    q.error = "squeue: " + c.err;
+    return q;
+  }
+  if (c.code != 0) {
+    // A job the controller has already forgotten (MinJobAge passed).
+    if (c.text().find("Invalid job id") != std::string::npos) {
+      q.ok = true;
+      return q;
+    }
+    q.error = "squeue: " + c.text();
+    return q;
+  }
+  q.ok = true;
+  std::istringstream in(c.out);
+  std::string idx, state;
+  while (in >> idx >> state) {
+    char* end = nullptr;
+    const long i = std::strtol(idx.c_str(), &end, 10);
+    q.tasks[(end && *end == '\0' && !idx.empty()) ? i : -1] = state;
+  }
+  return q;
+}
+
+// sacct's state of each array task of `job` ("CANCELLED by 0", "TIMEOUT",
+// "OUT_OF_MEMORY", ...), where the cluster keeps accounting; empty (and
+// `why` says why) where it does not.
+std::map<long, std::string> sacct_states(const std::string& job, std::string* why) {
+  std::map<long, std::string> states;
+  const Cmd c = run_cmd({"sacct", "--noheader", "--parsable2", "--allocations", "--jobs=" + job,
+                         "--format=JobID,State,ExitCode"});
+  if (!c.started || c.code != 0) {
+    *why = c.started ? c.text() : "sacct: " + c.err;
+    return states;
+  }
+  std::istringstream in(c.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto bar1 = line.find('|');
+    if (bar1 == std::string::npos) continue;
+    const std::string id = line.substr(0, bar1);
+    const auto us = id.find('_');
+    if (us == std::string::npos) continue;
+    char* end = nullptr;
+    const long i = std::strtol(id.c_str() + us + 1, &end, 10);
+    if (!end || *end != '\0') continue;
+    const auto bar2 = line.find('|', bar1 + 1);
+    states[i] = line.substr(bar1 + 1, bar2 == std::string::npos ? std::string::npos : bar2 - bar1 - 1) +
+                (bar2 == std::string::npos ? "" : ", exit code " + line.substr(bar2 + 1));
+  }
+  if (states.empty()) *why = "sacct knows no tasks of job " + job;
+  return states;
+}
+
+// The cluster's MaxArraySize (an array index must be below it); Slurm's
+// default where scontrol does not say.
+size_t max_array_size() {
+  const Cmd c = run_cmd({"scontrol", "show", "config"});
+  if (c.started && c.code == 0) {
+    std::istringstream in(c.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("MaxArraySize", 0) != 0) continue;
+      const auto eq = line.find('=');
+      if (eq == std::string::npos) break;
+      const long v = std::strtol(line.c_str() + eq + 1, nullptr, 10);
+      if (v > 0) return static_cast<size_t>(v);
+    }
+  }
+  return 1001;
+}
+
+// ---------------------------------------------------------------------------
+// A point's state from its files.
+
+enum class PointState { kDone, kFailed, kOpen };
+
+PointState point_state(const SlurmPoint& p, int* code) {
+  if (exists(p.report)) return PointState::kDone;
+  std::ifstream in(p.dir + "/exit_code");
+  if (in && (in >> *code)) return PointState::kFailed;
+  return PointState::kOpen;
+}
+
+// The batch script every array task runs (written once into DIR/slurm/).
+const char* kArrayScript = R"SH(#!/bin/sh
+# One task of an fpusim sweep's Slurm job array (written by fpusim sweep --slurm).
+#   sbatch --array=... array.sh DIR TASKS_FILE
+# Runs the points named on line SLURM_ARRAY_TASK_ID + 1 of TASKS_FILE, each by
+# DIR/points/ID/run.sh, its output in that point's stderr.txt and its exit code
+# in its exit_code file (0: ran, 1: ran and found violations, else failed).
+# Exits with the first failing point's exit code.
+set -u
+dir=$1
+tasks=$2
+line=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$tasks")
+if [ -z "$line" ]; then
+  echo "array.sh: $tasks has no line $((SLURM_ARRAY_TASK_ID + 1))" >&2
+  exit 2
+fi
+# One CPU a task unless --cpus-per-task gave more: then the trace is read on a
+# second thread.
+reader=off
+[ "${SLURM_CPUS_PER_TASK:-1}" -ge 2 ] && reader=auto
+status=0
+for id in $line; do
+  p=$dir/points/$id
+  echo "fpusim sweep: point $id on $(hostname), task ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+  rm -f "$p/exit_code"
+  "$p/run.sh" --reader-thread="$reader" >"$p/stderr.txt" 2>&1
+  rc=$?
+  echo "$rc" >"$p/exit_code.tmp" && mv -f "$p/exit_code.tmp" "$p/exit_code"
+  echo "fpusim sweep: point $id: exit code $rc"
+  case $rc in 0 | 1) ;; *) [ "$status" -eq 0 ] && status=$rc ;; esac
+done
+exit "$status"
+)SH";
+
+void write_if_changed(const std::string& path, const std::string& content) {
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str() == content) return;
+  }
+  write_file_atomic(path, content);
+}
+
+std::string task_name(const std::string& job, size_t index) { return job + "_" + std::to_string(index); }
+
+// Waits for `sub` to leave the queue (or, without options.wait, looks once),
+// then classifies its points.
+SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::vector<SlurmPoint>& points,
+                  const SlurmOptions& opt) {
+  SlurmRun run;
+  run.job_id = sub.job_id;
+  std::vector<size_t> mine;
+  for (const auto& t : sub.tasks) mine.insert(mine.end(), t.begin(), t.end());
+  const auto t0 = std::chrono::steady_clock::now();
+  SignalGuard guard;
+  std::string last_line;
+  auto last_print = t0;
+  int squeue_failures = 0;
+  while (true) {
+    const Queue q = squeue(sub.job_id);
+    size_t done = 0, failed = 0;
+    for (size_t i : mine) {
+      int code = 0;
+      const PointState s = point_state(points[i], &code);
+      done += s == PointState::kDone;
+      failed += s == PointState::kFailed;
+    }
+    if (!q.ok) {
+      // The controller may be restarting: say so, and keep asking.
+      if (++squeue_failures == 1 || squeue_failures % 12 == 0) {
+        std::cerr << "fpusim sweep: job " << sub.job_id << ": " << q.error << " (asking again every "
+                  << opt.poll_seconds << " s; Ctrl-C leaves the job to Slurm)\n";
+      }
+    } else {
+      squeue_failures = 0;
+      size_t running = 0, pending = 0;
+      for (const auto& [idx, state] : q.tasks) {
+        if (state == "PENDING" || state == "REQUEUED" || state == "SUSPENDED") ++pending;
+        else ++running;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      const long secs = static_cast<long>(std::chrono::duration<double>(now - t0).count());
+      std::ostringstream line;
+      line << "fpusim sweep: job " << sub.job_id << ": " << done << "/" << mine.size() << " points done, "
+           << running << " task" << (running == 1 ? "" : "s") << " running, " << pending << " pending, " << failed
+           << " failed";
+      if (line.str() != last_line || now - last_print > std::chrono::seconds(60)) {
+        std::cerr << line.str() << ", " << secs << " s\n";
+        last_line = line.str();
+        last_print = now;
+      }
+      if (q.tasks.empty()) break;
+      if (!opt.wait) {
+        run.still_queued = true;
+        return run;
+      }
+    }
+    nap(opt.poll_seconds);
+    if (g_signal) {
+      run.interrupted = g_signal;
+      std::cerr << "fpusim sweep: interrupted; job " << sub.job_id << " goes on in the queue: `fpusim sweep "
+                << out_dir << " --merge` waits for it and merges, `scancel " << sub.job_id << "` stops it\n";
+      return run;
+    }
+  }
+  // The job has left the queue: every point of it has a report or failed.
+  std::string no_sacct;
+  std::map<long, std::string> states;
+  bool asked = false;
+  for (size_t t = 0; t < sub.tasks.size(); ++t) {
+    for (size_t i : sub.tasks[t]) {
+      const SlurmPoint& p = points[i];
+      int code = 0;
+      const PointState s = point_state(p, &code);
+      if (s == PointState::kDone) continue;
+      const std::string task = task_name(sub.job_id, t);
+      const std::string log = out_dir + "/slurm/" + task + ".log";
+      std::string why;
+      if (s == PointState::kFailed) {
+        const std::string first = first_line_of(p.dir + "/stderr.txt");
+        why = "exit code " + std::to_string(code) + (first.empty() ? "" : ": " + first) + " (array task " + task +
+              "; " + p.dir + "/stderr.txt, " + log + ")";
+      } else {
+        if (!asked) {
+          states = sacct_states(sub.job_id, &no_sacct);
+          asked = true;
+        }
+        const auto st = states.find(static_cast<long>(t));
+        why = "no report and no exit code: array task " + task + " " +
+              (st != states.end() ? "ended " + st->second
+                                  : "was cancelled, ran out of time or lost its node (sacct: " + no_sacct + ")") +
+              " (" + log + ")";
+      }
+      run.failures[i] = why;
+    }
+  }
+  return run;
+}
+
+}  // namespace
+
+std::string slurm_active_job(const std::string& out_dir) {
+  const std::vector<Submission> subs = read_jobs(out_dir);
+  if (subs.empty()) return "";
+  const Queue q = squeue(subs.back().job_id);
+  return q.ok && !q.tasks.empty() ? subs.back().job_id : "";
+}
+
+SlurmRun slurm_wait_recorded(const std::string& out_dir, const std::vector<SlurmPoint>& points,
+                             const SlurmOptions& options) {
+  const std::vector<Submission> subs = read_jobs(out_dir);
+  if (subs.empty()) return {};
+  for (const auto& t : subs.back().tasks)
+    for (size_t i : t)
+      if (i >= points.size())
+        throw InputError{jobs_file(out_dir), "", "names point " + std::to_string(i) + ", the sweep has " +
+                                                     std::to_string(points.size())};
+  return wait_for(out_dir, subs.back(), points, options);
+}
+
+SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const std::vector<SlurmPoint>& points,
+                   const std::vector<size_t>& todo, const SlurmOptions& opt) {
+  std::vector<Submission> subs = read_jobs(out_dir);
+  if (!subs.empty()) {
+    const Queue q = squeue(subs.back().job_id);
+    if (!q.ok) {
+      throw InputError{jobs_file(out_dir), "", "cannot ask Slurm whether job " + subs.back().job_id +
+                                                   " of this sweep is still queued: " + q.error};
+    }
+    if (!q.tasks.empty()) {
+      std::cerr << "fpusim sweep: job " << subs.back().job_id
+                << " of this sweep is still in the queue: nothing submitted, "
+                << (opt.wait ? "waiting for it" : "it goes on") << "\n";
+      return slurm_wait_recorded(out_dir, points, opt);
+    }
+  }
+  if (todo.empty()) return {};
+
+  const std::string sdir = out_dir + "/slurm";
+  if (::mkdir(sdir.c_str(), 0777) != 0 && errno != EEXIST) {
+    throw InputError{sdir, "", std::string("cannot create: ") + std::strerror(errno)};
+  }
+  const std::string script = sdir + "/array.sh";
+  write_if_changed(script, kArrayScript);
+  ::chmod(script.c_str(), 0755);
+
+  // T tasks: one per point, or per --points-per-task points, and no more
+  // than the cluster's MaxArraySize allows; task i runs todo[i],
+  // todo[i + T], ...
+  const size_t per = std::max(1u, opt.points_per_task);
+  const size_t ntasks = std::min((todo.size() + per - 1) / per, std::max<size_t>(1, max_array_size() - 1));
+  Submission sub;
+  sub.tasks.resize(ntasks);
+  for (size_t k = 0; k < todo.size(); ++k) sub.tasks[k % ntasks].push_back(todo[k]);
+  sub.tasks_file = sdir + "/tasks-" + std::to_string(subs.size() + 1) + ".txt";
+  std::string text;
+  for (const auto& t : sub.tasks) {
+    std::string line;
+    for (size_t i : t) line += (line.empty() ? "" : " ") + points[i].id;
+    text += line + "\n";
+  }
+  write_file_atomic(sub.tasks_file, text);
+  for (size_t i : todo) std::remove((points[i].dir + "/exit_code").c_str());
+
+  std::string array = "--array=0-" + std::to_string(ntasks - 1);
+  if (opt.max_parallel) array += "%" + std::to_string(opt.max_parallel);
+  std::string job_name = "fpusim-sweep";
+  if (!name.empty()) job_name += ":" + name.substr(0, 64);
+  for (char& c : job_name)
+    if (std::isspace(static_cast<unsigned char>(c))) c = '_';
+  std::vector<std::string> argv = {"sbatch", "--parsable", array, "--job-name=" + job_name,
+                                   "--output=" + sdir + "/%A_%a.log", "--chdir=" + out_dir};
+  if (!opt.partition.empty()) argv.push_back("--partition=" + opt.partition);
+  if (!opt.time.empty()) argv.push_back("--time=" + opt.time);
+  for (const auto& a : opt.sbatch_args) argv.push_back(a);
+  argv.push_back(script);
+  argv.push_back(out_dir);
+  argv.push_back(sub.tasks_file);
+  const Cmd c = run_cmd(argv);
+  if (!c.started) {
+    throw InputError{"--slurm", "", "cannot run sbatch: " + c.err +
+                                        " (are Slurm's client commands on PATH? Debian: slurm-client)"};
+  }
+  if (c.code != 0) throw InputError{"--slurm", "", "sbatch refused the job: " + c.text() + " (" + joined(argv) + ")"};
+  std::string id = trim(c.out);
+  if (const auto semi = id.find(';'); semi != std::string::npos) id.resize(semi);  // "jobid;cluster"
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+    throw InternalError{"sbatch --parsable printed \"" + trim(c.out) + "\", not a job id"};
+  }
+  sub.job_id = id;
+  sub.submitted = utc_now();
+  subs.push_back(sub);
+  write_jobs(out_dir, subs);
+  std::cerr << "fpusim sweep: submitted job " << id << ": " << todo.size() << " point" << (todo.size() == 1 ? "" : "s")
+            << " as " << ntasks << " array task" << (ntasks == 1 ? "" : "s")
+            << (opt.max_parallel ? ", at most " + std::to_string(opt.max_parallel) + " at once" : std::string())
+            << "; task logs in " << sdir << "/\n";
+  if (!opt.wait) {
+    SlurmRun r;
+    r.job_id = id;
+    r.still_queued = true;
+    return r;
+  }
+  return wait_for(out_dir, sub, points, opt);
+}
+
+}  // namespace fpusim
