@@ -324,6 +324,30 @@ rc=$?
 check "sweep without -o: exit 2" "exit $rc: $(first_line "$TMP/stderr")" grep -q "sweep needs an output directory" "$TMP/stderr"
 
 # ---------------------------------------------------------------------------
+# --merge (README, "Sweeps on a cluster"), here on local sweeps: from
+# DIR/sweep.json alone, the same results; points without a report listed.
+cp "$OUT/results.csv" "$TMP/results-before.csv"
+rm -f "$OUT/results.csv" "$OUT/results.json"
+"$FPUSIM" sweep "$OUT" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
+check "sweep DIR --merge of a finished local sweep: exit 0, the same results.csv" "exit $rc: $(first_line "$TMP/stderr")" \
+  bash -c '[ "$1" -eq 0 ] && cmp -s "$2/results.csv" "$3"' _ "$rc" "$OUT" "$TMP/results-before.csv"
+cp -r "$OUT" "$TMP/out-merge"
+rm "$TMP/out-merge/points/0002-eager-costs.nm_trap.value=2000/report.json"
+"$FPUSIM" sweep "$TMP/out-merge" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--merge with a point not run: exit 1, the point named, no results" "exit $rc: $(tr '\n' '|' <"$TMP/stderr" | cut -c1-300)" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "point 0002-eager-costs.nm_trap.value=2000 failed: not run" "$2" &&
+    grep -q "4 points: 3 done, 1 failed; no results written" "$2" && [ ! -e "$3/results.csv" ]' _ "$rc" "$TMP/stderr" "$TMP/out-merge"
+jq '.points[1].values = []' "$OUT/sweep.json" >"$TMP/out-merge/sweep.json"
+"$FPUSIM" sweep "$TMP/out-merge" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--merge of a damaged sweep.json: exit 2, names the file and the JSON path" "exit $rc: $(first_line "$TMP/stderr")" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "sweep.json: /points/1/values: expected 1 values, one per parameter" "$2"' _ "$rc" "$TMP/stderr"
+"$FPUSIM" sweep "$GRID" -o "$OUT" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--merge with a grid and -o: exit 2 (it takes the directory once)" "exit $rc: $(first_line "$TMP/stderr")" [ "$rc" -eq 2 ]
+"$FPUSIM" sweep "$GRID" -o "$TMP/out-nw" --no-wait >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--no-wait without --slurm: exit 2" "exit $rc: $(first_line "$TMP/stderr")" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "need --slurm" "$2"' _ "$rc" "$TMP/stderr"
+
+# ---------------------------------------------------------------------------
 # The plot script: an SVG with one line per policy and the crossover of eager
 # and lazy (lazy is cheaper than eager with cheap #NM traps, dearer with
 # expensive ones, on a scenario where tasks often switch without using FP).
