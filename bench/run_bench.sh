@@ -113,16 +113,22 @@ if [ "$(id -u)" = 0 ] && [ -w /sys/kernel/tracing/trace ] && command -v trace-cm
   tools/capture_fpu_trace.sh -N -k 120000 -d "$dir/big.dat" -o "$dir/big.txt" -- "$dir/yield_pair" 100000 1 >/dev/null 2>&1; then
   records=$(grep -vc '^#' "$dir/big.txt")
   import_row() {  # import_row LABEL COMMAND...: best of three, records/s and peak RSS (GNU time, if installed)
-    local label=$1 best=0 rss="" t0 t1
+    local label=$1 best=0 rss="" t0 t1 rc
     shift
     for _ in 1 2 3; do
       t0=$(date +%s%N)
-      if [ -x /usr/bin/time ]; then /usr/bin/time -o "$dir/time.txt" -f '%M' "$@" >/dev/null 2>&1 || true
-      else "$@" >/dev/null 2>&1 || true; fi
+      rc=0
+      if [ -x /usr/bin/time ]; then /usr/bin/time -o "$dir/time.txt" -f '%M' "$@" >/dev/null 2>"$dir/row.err" || rc=$?
+      else "$@" >/dev/null 2>"$dir/row.err" || rc=$?; fi
       t1=$(date +%s%N)
+      # 0, and 1 from validate (a divergence): timed; else no figure at all.
+      if ((rc > 1)); then
+        printf '  %-34s failed (exit %d): %s\n' "$label" "$rc" "$(grep -v '^Command exited' "$dir/row.err" | head -n 1)"
+        return
+      fi
       if ((best == 0 || t1 - t0 < best)); then
         best=$((t1 - t0))
-        rss=$( [ -x /usr/bin/time ] && awk '{ printf ", peak RSS %.1f MiB", $1 / 1024 }' "$dir/time.txt")
+        rss=$( [ -x /usr/bin/time ] && tail -n 1 "$dir/time.txt" | awk '{ printf ", peak RSS %.1f MiB", $1 / 1024 }')
       fi
     done
     awk -v l="$label" -v n="$records" -v t="$best" -v r="$rss" 'BEGIN {
