@@ -3,7 +3,7 @@
 # `fpusim sweep --slurm` without a real cluster (tests/slurm_test.sh uses it).
 #
 #   scripts/local_slurm.sh start DIR   # prints: export SLURM_CONF=DIR/slurm.conf
-#   scripts/local_slurm.sh stop DIR    # stops the daemons it started (by pid)
+#   scripts/local_slurm.sh stop DIR    # cancels its jobs, stops the daemons it started (by pid)
 #
 # As root: a munge key, munged on a private socket, slurmctld and slurmd with a
 # generated slurm.conf, all state, logs and pid files in DIR; free TCP ports;
@@ -43,7 +43,33 @@ stop_pid() {  # stop_pid NAME PIDFILE: TERM, then KILL after 10 s
 if [ "$cmd" = stop ]; then
   [ -d "$dir" ] || { echo "local_slurm: $dir: no such directory" >&2; exit 2; }
   dir=$(cd "$dir" && pwd)
+  # Jobs first (their slurmstepd and tasks outlive slurmd otherwise): cancel
+  # every job of this cluster and wait, at most 30 s, for the queue to drain.
+  if [ -s "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+    export SLURM_CONF=$dir/slurm.conf
+    jobs=$(squeue --noheader --format=%A 2>/dev/null | sort -u | tr '\n' ' ')
+    [ -z "$jobs" ] || scancel --full $jobs 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+      [ -z "$(squeue --noheader --format=%A 2>/dev/null)" ] && break
+      sleep 0.1
+    done
+  fi
   stop_pid slurmd "$dir/slurmd.pid"
+  # A slurmstepd of this cluster still alive (it is not slurmd's child: it
+  # is known by the SLURM_CONF slurmd passed on) goes with its tasks.
+  steps=""
+  for p in $(pgrep -x slurmstepd 2>/dev/null); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$dir/slurm.conf" && steps+=" $p"
+  done
+  if [ -n "$steps" ]; then
+    victims=$(ps -e -o pid=,ppid= | awk -v roots="$steps" '
+      BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+      { parent[$1] = $2; pids[NR] = $1 }
+      END { do { changed = 0; for (i in pids) { p = pids[i]; if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } } } while (changed)
+            for (p in keep) print p }')
+    echo "local_slurm: killing what is left of its jobs: $(tr '\n' ' ' <<<"$victims")" >&2
+    kill -KILL $victims 2>/dev/null || true
+  fi
   stop_pid slurmctld "$dir/slurmctld.pid"
   stop_pid munged "$dir/munge/munged.pid"
   exit 0

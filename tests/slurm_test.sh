@@ -134,8 +134,10 @@ check "... stderr says how to merge" "$(tail -n 1 "$TMP/b.err")" grep -q -- "--m
 rc=$?
 check "a local run of the sweep while its Slurm job is queued: exit 2, names the job" "exit $rc: $(first_line "$TMP/b-here.err")" \
   bash -c '[ "$1" -eq 2 ] && grep -q "Slurm job $2 of this sweep is still in the queue" "$3"' _ "$rc" "$jobb" "$TMP/b-here.err"
+state3=$(squeue --noheader --array --jobs="${jobb}_3" --format=%T 2>&1)
 scancel "${jobb}_3" 2>"$TMP/scancel.err"
-check "scancel of a pending task (--max-parallel 1: task 3 waits)" "$(first_line "$TMP/scancel.err")" [ ! -s "$TMP/scancel.err" ]
+check "scancel of a pending task (--max-parallel 1: task 3 waits)" "state before: $state3; $(first_line "$TMP/scancel.err")" \
+  bash -c '[ "$1" = PENDING ] && [ ! -s "$2" ]' _ "$state3" "$TMP/scancel.err"
 running=""
 for ((i = 0; i < 300; i++)); do
   running=$(squeue --noheader --array --jobs="$jobb" --states=RUNNING --format=%K 2>/dev/null | head -n 1)
@@ -153,21 +155,23 @@ check "... so is the killed running task's" "$(tr '\n' '|' <"$TMP/bm.err" | cut 
   grep -q "failed: no report and no exit code: array task ${jobb}_${running:-0} " "$TMP/bm.err"
 check "... the summary: 2 done, 2 failed, no results written" "$(tail -n 1 "$TMP/bm.err")" \
   bash -c 'tail -n 1 "$1" | grep -q "4 points: 2 done, 2 failed; no results written" && [ ! -e "$2/results.csv" ]' _ "$TMP/bm.err" "$TMP/b"
-# The rerun: only the two failed points are submitted; Ctrl-C while it
-# waits leaves the job to Slurm, --merge then waits and merges.
+# The rerun: only the two failed points are submitted; SIGTERM while it
+# waits (as Ctrl-C: a background job of a script ignores SIGINT, and fpusim
+# leaves an ignored signal ignored, for nohup) leaves the job to Slurm,
+# --merge then waits and merges.
 "$FPUSIM" sweep "$TMP/grids/b.json" -o "$TMP/b" --slurm --poll 0.2 "${LONG[@]}" >/dev/null 2>"$TMP/b2.err" &
 pid=$!
 for ((i = 0; i < 100; i++)); do
   grep -q "^fpusim sweep: submitted job" "$TMP/b2.err" 2>/dev/null && break
   sleep 0.1
 done
-kill -INT "$pid"
+kill -TERM "$pid"
 wait "$pid"
 rc=$?
 check "the rerun submits only the 2 failed points" "$(first_line "$TMP/b2.err")" \
   grep -q "^fpusim sweep: submitted job [0-9]*: 2 points as 2 array tasks" "$TMP/b2.err"
-check "... Ctrl-C while it waits: exit 130, the job goes on" "exit $rc: $(tail -n 1 "$TMP/b2.err")" \
-  bash -c '[ "$1" -eq 130 ] && grep -q "goes on in the queue: .*--merge. waits for it and merges, .scancel [0-9]*. stops it" "$2"' \
+check "... SIGTERM while it waits: exit 143, the job goes on" "exit $rc: $(tail -n 1 "$TMP/b2.err")" \
+  bash -c '[ "$1" -eq 143 ] && grep -q "goes on in the queue: .*--merge. waits for it and merges, .scancel [0-9]*. stops it" "$2"' \
   _ "$rc" "$TMP/b2.err"
 check "... tasks-2.txt lists the two points, one a task" "$(tr '\n' '|' <"$TMP/b/slurm/tasks-2.txt" 2>&1)" \
   [ "$(tr '\n' '|' <"$TMP/b/slurm/tasks-2.txt" 2>/dev/null)" = \
@@ -200,11 +204,47 @@ check "--merge of a directory that is no sweep: exit 2" "exit $rc: $(first_line 
 rc=$?
 check "--partition without --slurm: exit 2" "exit $rc: $(first_line "$TMP/x5.err")" [ "$rc" -eq 2 ]
 
+"$FPUSIM" sweep "$TMP/grids/a.json" -o "$TMP/x6" --slurm --sbatch-arg=--array=0-1 >/dev/null 2>"$TMP/x6.err"
+rc=$?
+check "--sbatch-arg=--array=...: exit 2, fpusim sets the array" "exit $rc: $(first_line "$TMP/x6.err")" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "fpusim sets or cannot follow sbatch.s --array" "$2"' _ "$rc" "$TMP/x6.err"
+
+# A directory whose name holds % (sbatch's pattern character in --output).
+PCT="$TMP/a 50%share"
+"$FPUSIM" sweep "$TMP/grids/a.json" -o "$PCT" --slurm --poll 0.2 >/dev/null 2>"$TMP/pct.err"
+rc=$?
+jobp=$(sed -n 's/^fpusim sweep: submitted job \([0-9]*\).*/\1/p' "$TMP/pct.err")
+check "-o DIR with % and a space: exit 0, task logs where fpusim says, same results" "exit $rc: $(tail -n 1 "$TMP/pct.err")" \
+  bash -c '[ "$1" -eq 0 ] && [ -f "$2/slurm/${3}_0.log" ] && cmp -s "$2/results.csv" "$4/results.csv"' _ "$rc" "$PCT" "$jobp" "$TMP/a-local"
+
+# A job id the cluster gave again to a job that is not the sweep's.
+jobf=$(sbatch --parsable --output=/dev/null --wrap "sleep 60")
+"$FPUSIM" sweep "$TMP/grids/a.json" -o "$TMP/a-foreign" -j 2 >/dev/null 2>&1
+rm "$TMP/a-foreign"/points/*/report.json
+mkdir -p "$TMP/a-foreign/slurm"
+jq --arg id "$jobf" '.submissions[-1].job_id = $id' "$TMP/a/slurm/jobs.json" >"$TMP/a-foreign/slurm/jobs.json"
+"$FPUSIM" sweep "$TMP/grids/a.json" -o "$TMP/a-foreign" -j 2 >/dev/null 2>"$TMP/foreign.err"
+rc=$?
+check "jobs.json naming a job id now another's job: a local run is not refused" "exit $rc: $(first_line "$TMP/foreign.err")" \
+  bash -c '[ "$1" -eq 0 ] && cmp -s "$2/results.csv" "$3/results.csv"' _ "$rc" "$TMP/a-foreign" "$TMP/a-local"
+scancel "$jobf"
+
+# --merge where squeue is not on PATH (a directory copied off the cluster).
+timeout 20 env PATH=/nonexistent "$FPUSIM" sweep "$TMP/a" --merge >/dev/null 2>"$TMP/nosq.err"
+rc=$?
+check "--merge without squeue on PATH: the files decide, exit 0 at once" "exit $rc: $(first_line "$TMP/nosq.err")" \
+  bash -c '[ "$1" -eq 0 ] && grep -q "taking the job as ended" "$2"' _ "$rc" "$TMP/nosq.err"
+
 # ---------------------------------------------------------------------------
 "$SRC/scripts/local_slurm.sh" stop "$TMP/cluster" >"$TMP/stop.out" 2>&1
 alive=""
 for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
 check "every daemon started is stopped (pids $PIDS)" "alive:$alive $(first_line "$TMP/stop.out")" [ -z "$alive" ]
+left=""
+for p in /proc/[0-9]*; do
+  case $(readlink "$p/cwd" 2>/dev/null) in "$TMP"/*) left+=" ${p#/proc/}" ;; esac
+done
+check "no process of a job is left (none working in the test's directories)" "left:$left" [ -z "$left" ]
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

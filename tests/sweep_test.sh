@@ -334,15 +334,24 @@ check "sweep DIR --merge of a finished local sweep: exit 0, the same results.csv
 cp -r "$OUT" "$TMP/out-merge"
 rm "$TMP/out-merge/points/0002-eager-costs.nm_trap.value=2000/report.json"
 "$FPUSIM" sweep "$TMP/out-merge" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
-check "--merge with a point not run: exit 1, the point named, no results" "exit $rc: $(tr '\n' '|' <"$TMP/stderr" | cut -c1-300)" \
-  bash -c '[ "$1" -eq 1 ] && grep -q "point 0002-eager-costs.nm_trap.value=2000 failed: not run" "$2" &&
+check "--merge with a report deleted: exit 1, the point named (its exit code 0 kept), no results" "exit $rc: $(tr '\n' '|' <"$TMP/stderr" | cut -c1-300)" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "point 0002-eager-costs.nm_trap.value=2000 failed: exit code 0 recorded but no report.json" "$2" &&
     grep -q "4 points: 3 done, 1 failed; no results written" "$2" && [ ! -e "$3/results.csv" ]' _ "$rc" "$TMP/stderr" "$TMP/out-merge"
+rm "$TMP/out-merge/points/0002-eager-costs.nm_trap.value=2000/exit_code"
+"$FPUSIM" sweep "$TMP/out-merge" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--merge with a point never run: exit 1, 'not run'" "exit $rc: $(first_line "$TMP/stderr")" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "point 0002-eager-costs.nm_trap.value=2000 failed: not run (no report, no exit code)" "$2"' _ "$rc" "$TMP/stderr"
+check "a local sweep leaves each point's exit code, tagged local" "$(cat "$OUT/points/0001-lazy-costs.nm_trap.value=500/exit_code" 2>&1)" \
+  [ "$(cat "$OUT/points/0001-lazy-costs.nm_trap.value=500/exit_code" 2>/dev/null)" = "1 local" ]
 jq '.points[1].values = []' "$OUT/sweep.json" >"$TMP/out-merge/sweep.json"
 "$FPUSIM" sweep "$TMP/out-merge" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
 check "--merge of a damaged sweep.json: exit 2, names the file and the JSON path" "exit $rc: $(first_line "$TMP/stderr")" \
   bash -c '[ "$1" -eq 2 ] && grep -q "sweep.json: /points/1/values: expected 1 values, one per parameter" "$2"' _ "$rc" "$TMP/stderr"
 "$FPUSIM" sweep "$GRID" -o "$OUT" --merge >/dev/null 2>"$TMP/stderr"; rc=$?
 check "--merge with a grid and -o: exit 2 (it takes the directory once)" "exit $rc: $(first_line "$TMP/stderr")" [ "$rc" -eq 2 ]
+"$FPUSIM" sweep "$OUT" --merge --set cpus=1 >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--merge with --set: exit 2 (the points' settings are in sweep.json)" "exit $rc: $(first_line "$TMP/stderr")" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "runs nothing" "$2"' _ "$rc" "$TMP/stderr"
 "$FPUSIM" sweep "$GRID" -o "$TMP/out-nw" --no-wait >/dev/null 2>"$TMP/stderr"; rc=$?
 check "--no-wait without --slurm: exit 2" "exit $rc: $(first_line "$TMP/stderr")" \
   bash -c '[ "$1" -eq 2 ] && grep -q "need --slurm" "$2"' _ "$rc" "$TMP/stderr"

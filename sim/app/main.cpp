@@ -579,8 +579,9 @@ int cmd_sweep(const std::vector<std::string>& args) {
   const bool slurm_only = vm.count("partition") || vm.count("max-parallel") || vm.count("time") ||
                           vm.count("sbatch-arg") || vm.count("points-per-task");
   if (so.merge) {
-    if (so.slurm || slurm_only || !vm["jobs"].defaulted()) {
-      throw UsageError{"--merge runs nothing: it takes the sweep's directory and --no-wait or --poll only"};
+    if (so.slurm || slurm_only || !vm["jobs"].defaulted() || vm.count("set") || vm.count("bug") || vm.count("plugin")) {
+      throw UsageError{"--merge runs nothing: it takes the sweep's directory and --no-wait or --poll only "
+                       "(the points' --set, --bug and --plugin are in DIR/sweep.json and their run.sh)"};
     }
     if (vm.count("grid") && vm.count("out")) {
       throw UsageError{"--merge takes the sweep's directory once: fpusim sweep DIR --merge"};

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,11 +17,13 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <set>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "models/core/types.h"
+#include "sim/app/point_files.h"
 #include "sim/input/json_input.h"
 #include "sim/output/atomic_file.h"
 
@@ -31,20 +34,6 @@ namespace fpusim {
 namespace {
 
 using OJson = nlohmann::ordered_json;
-
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-
-std::string first_line_of(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) return line.size() > 300 ? line.substr(0, 300) + "..." : line;
-  }
-  return "";
-}
 
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -77,12 +66,26 @@ Cmd run_cmd(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  // In a process group of its own, so that a Ctrl-C at the terminal reaches
+  // fpusim (which decides what happens to the job) and not an sbatch in the
+  // middle of a submission; with the signals fpusim may be blocking reset.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, dflt;
+  sigemptyset(&none);
+  sigemptyset(&dflt);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&dflt, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &dflt);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   ::close(out[1]);
   ::close(err[1]);
   if (rc != 0) {
@@ -134,6 +137,7 @@ std::string joined(const std::vector<std::string>& argv) {
 volatile sig_atomic_t g_signal = 0;
 extern "C" void on_wait_signal(int sig) { g_signal = sig; }
 
+// A signal ignored when fpusim started (nohup: SIGHUP) stays ignored.
 struct SignalGuard {
   struct sigaction old[3];
   const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
@@ -142,11 +146,45 @@ struct SignalGuard {
     struct sigaction sa {};
     sa.sa_handler = on_wait_signal;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; ++i) ::sigaction(sigs[i], &sa, &old[i]);
+    for (int i = 0; i < 3; ++i) {
+      ::sigaction(sigs[i], nullptr, &old[i]);
+      if (old[i].sa_handler != SIG_IGN) ::sigaction(sigs[i], &sa, nullptr);
+    }
   }
   ~SignalGuard() {
     for (int i = 0; i < 3; ++i) ::sigaction(sigs[i], &old[i], nullptr);
   }
+};
+
+// Holds INT, TERM and HUP back while a job is submitted and recorded: a job
+// in the queue that jobs.json does not name would run twice. Delivered
+// (to SignalGuard's handler) when this ends.
+struct SignalsHeld {
+  sigset_t old;
+  SignalsHeld() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+    ::sigprocmask(SIG_BLOCK, &set, &old);
+  }
+  ~SignalsHeld() { ::sigprocmask(SIG_SETMASK, &old, nullptr); }
+};
+
+// An exclusive lock on DIR/slurm/lock: two `sweep --slurm` of one directory
+// at once would both submit.
+struct DirLock {
+  int fd = -1;
+  explicit DirLock(const std::string& sdir) {
+    const std::string f = sdir + "/lock";
+    fd = ::open(f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw InputError{f, "", std::string("cannot create: ") + std::strerror(errno)};
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      std::cerr << "fpusim sweep: another fpusim is submitting this sweep; waiting for it\n";
+      while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  ~DirLock() { ::close(fd); }
 };
 
 // Sleeps `seconds`, in steps of 50 ms, returning early on a signal.
@@ -170,7 +208,7 @@ std::string jobs_file(const std::string& out_dir) { return out_dir + "/slurm/job
 std::vector<Submission> read_jobs(const std::string& out_dir) {
   std::vector<Submission> subs;
   const std::string f = jobs_file(out_dir);
-  if (!exists(f)) return subs;
+  if (!path_exists(f)) return subs;
   const Json doc = load_json_file(f);
   JsonIn in(doc, f);
   JsonIn fmt = in.at("format");
@@ -232,14 +270,19 @@ std::string utc_now() {
 // when squeue itself failed (the controller unreachable, say).
 struct Queue {
   bool ok = false;
+  bool no_squeue = false;  // squeue could not be started at all
   std::string error;
   std::map<long, std::string> tasks;  // array index -> state; -1: a pending range not yet split
 };
 
-Queue squeue(const std::string& job) {
+// Only tasks whose working directory is the sweep's (sbatch --chdir) count:
+// a job id is a number that a fresh cluster (or one whose state was wiped)
+// hands out again, to jobs that are not this sweep's.
+Queue squeue(const std::string& job, const std::string& out_dir) {
   Queue q;
-  const Cmd c = run_cmd({"squeue", "--noheader", "--array", "--jobs=" + job, "--format=%K %T"});
+  const Cmd c = run_cmd({"squeue", "--noheader", "--array", "--jobs=" + job, "--format=%K %T %Z"});
   if (!c.started) {
+    q.no_squeue = true;
     q.error = "squeue: " + c.err;
     return q;
   }
@@ -254,8 +297,13 @@ Queue squeue(const std::string& job) {
   }
   q.ok = true;
   std::istringstream in(c.out);
-  std::string idx, state;
-  while (in >> idx >> state) {
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string idx, state, dir;
+    if (!(fields >> idx >> state)) continue;
+    std::getline(fields >> std::ws, dir);  // the rest: a path may hold spaces
+    if (dir != out_dir) continue;
     char* end = nullptr;
     const long i = std::strtol(idx.c_str(), &end, 10);
     q.tasks[(end && *end == '\0' && !idx.empty()) ? i : -1] = state;
@@ -266,10 +314,10 @@ Queue squeue(const std::string& job) {
 // sacct's state of each array task of `job` ("CANCELLED by 0", "TIMEOUT",
 // "OUT_OF_MEMORY", ...), where the cluster keeps accounting; empty (and
 // `why` says why) where it does not.
-std::map<long, std::string> sacct_states(const std::string& job, std::string* why) {
+std::map<long, std::string> sacct_states(const std::string& job, const std::string& out_dir, std::string* why) {
   std::map<long, std::string> states;
   const Cmd c = run_cmd({"sacct", "--noheader", "--parsable2", "--allocations", "--jobs=" + job,
-                         "--format=JobID,State,ExitCode"});
+                         "--format=JobID,State,ExitCode,WorkDir"});
   if (!c.started || c.code != 0) {
     *why = c.started ? c.text() : "sacct: " + c.err;
     return states;
@@ -286,8 +334,9 @@ std::map<long, std::string> sacct_states(const std::string& job, std::string* wh
     const long i = std::strtol(id.c_str() + us + 1, &end, 10);
     if (!end || *end != '\0') continue;
     const auto bar2 = line.find('|', bar1 + 1);
-    states[i] = line.substr(bar1 + 1, bar2 == std::string::npos ? std::string::npos : bar2 - bar1 - 1) +
-                (bar2 == std::string::npos ? "" : ", exit code " + line.substr(bar2 + 1));
+    const auto bar3 = bar2 == std::string::npos ? bar2 : line.find('|', bar2 + 1);
+    if (bar3 == std::string::npos || line.substr(bar3 + 1) != out_dir) continue;  // another job of that id
+    states[i] = line.substr(bar1 + 1, bar2 - bar1 - 1) + ", exit code " + line.substr(bar2 + 1, bar3 - bar2 - 1);
   }
   if (states.empty()) *why = "sacct knows no tasks of job " + job;
   return states;
@@ -309,18 +358,6 @@ size_t max_array_size() {
     }
   }
   return 1001;
-}
-
-// ---------------------------------------------------------------------------
-// A point's state from its files.
-
-enum class PointState { kDone, kFailed, kOpen };
-
-PointState point_state(const SlurmPoint& p, int* code) {
-  if (exists(p.report)) return PointState::kDone;
-  std::ifstream in(p.dir + "/exit_code");
-  if (in && (in >> *code)) return PointState::kFailed;
-  return PointState::kOpen;
 }
 
 // The batch script every array task runs (written once into DIR/slurm/).
@@ -357,20 +394,28 @@ done
 exit "$status"
 )SH";
 
-void write_if_changed(const std::string& path, const std::string& content) {
-  std::ifstream in(path, std::ios::binary);
-  if (in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str() == content) return;
-  }
-  write_file_atomic(path, content);
-}
-
 std::string task_name(const std::string& job, size_t index) { return job + "_" + std::to_string(index); }
 
+// sbatch options fpusim sets itself (the array, the logs, the working
+// directory it recognises its tasks by, the job id it parses) or that would
+// make it wait or submit elsewhere than squeue looks.
+std::string refused_sbatch_arg(const std::string& a) {
+  static const char* kLong[] = {"--array", "--output", "--error", "--chdir", "--wait", "--wrap", "--parsable",
+                                "--clusters", "--cluster", "--test-only", "--input", "--export-file"};
+  static const char kShort[] = {'a', 'o', 'e', 'D', 'W', 'M', 'i'};
+  for (const char* l : kLong) {
+    const std::string o(l);
+    if (a == o || a.rfind(o + "=", 0) == 0) return o;
+  }
+  if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
+    for (char c : kShort)
+      if (a[1] == c) return std::string("-") + c;
+  }
+  return "";
+}
+
 // Waits for `sub` to leave the queue (or, without options.wait, looks once),
-// then classifies its points.
+// then classifies its points. The caller holds a SignalGuard.
 SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::vector<SlurmPoint>& points,
                   const SlurmOptions& opt) {
   SlurmRun run;
@@ -378,21 +423,36 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
   std::vector<size_t> mine;
   for (const auto& t : sub.tasks) mine.insert(mine.end(), t.begin(), t.end());
   const auto t0 = std::chrono::steady_clock::now();
-  SignalGuard guard;
   std::string last_line;
   auto last_print = t0;
   int squeue_failures = 0;
+  auto interrupted = [&] {
+    if (!g_signal) return false;
+    run.interrupted = g_signal;
+    std::cerr << "fpusim sweep: interrupted; job " << sub.job_id << " goes on in the queue: `fpusim sweep " << out_dir
+              << " --merge` waits for it and merges, `scancel " << sub.job_id << "` stops it\n";
+    return true;
+  };
   while (true) {
-    const Queue q = squeue(sub.job_id);
+    if (interrupted()) return run;
+    const Queue q = squeue(sub.job_id, out_dir);
     size_t done = 0, failed = 0;
     for (size_t i : mine) {
-      int code = 0;
-      const PointState s = point_state(points[i], &code);
-      done += s == PointState::kDone;
-      failed += s == PointState::kFailed;
+      const PointFiles f = read_point_files(points[i].dir);
+      done += f.report;
+      failed += !f.report && f.has_code && f.code > 1;
+    }
+    if (q.no_squeue) {
+      // Not on a cluster (a sweep directory copied off it): what the files
+      // say is all there is.
+      std::cerr << "fpusim sweep: job " << sub.job_id << ": " << q.error
+                << "; taking the job as ended (the points' files say how they went)\n";
+      break;
     }
     if (!q.ok) {
-      // The controller may be restarting: say so, and keep asking.
+      // The controller may be restarting: say so, and keep asking, unless
+      // every point has ended anyway.
+      if (done + failed == mine.size()) break;
       if (++squeue_failures == 1 || squeue_failures % 12 == 0) {
         std::cerr << "fpusim sweep: job " << sub.job_id << ": " << q.error << " (asking again every "
                   << opt.poll_seconds << " s; Ctrl-C leaves the job to Slurm)\n";
@@ -422,40 +482,54 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
       }
     }
     nap(opt.poll_seconds);
-    if (g_signal) {
-      run.interrupted = g_signal;
-      std::cerr << "fpusim sweep: interrupted; job " << sub.job_id << " goes on in the queue: `fpusim sweep "
-                << out_dir << " --merge` waits for it and merges, `scancel " << sub.job_id << "` stops it\n";
-      return run;
-    }
   }
-  // The job has left the queue: every point of it has a report or failed.
+  // The job has left the queue. A report written on a compute node can take
+  // a while to show on this host (NFS attribute caches): points with neither
+  // a report nor an exit code are looked at again for 12 polls.
+  const double grace = 12 * opt.poll_seconds;
+  const auto g0 = std::chrono::steady_clock::now();
+  bool said = false;
+  while (true) {
+    size_t open = 0;
+    for (size_t i : mine) {
+      const PointFiles f = read_point_files(points[i].dir);
+      open += !f.report && !(f.has_code && f.code > 1);
+    }
+    if (open == 0 || std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count() >= grace) break;
+    if (!said) {
+      std::cerr << "fpusim sweep: job " << sub.job_id << " has ended; " << open << " point" << (open == 1 ? "" : "s")
+                << " without a report: looking again for up to " << grace
+                << " s (a shared file system may not show it yet)\n";
+      said = true;
+    }
+    nap(opt.poll_seconds);
+    if (interrupted()) return run;
+  }
   std::string no_sacct;
   std::map<long, std::string> states;
   bool asked = false;
   for (size_t t = 0; t < sub.tasks.size(); ++t) {
     for (size_t i : sub.tasks[t]) {
       const SlurmPoint& p = points[i];
-      int code = 0;
-      const PointState s = point_state(p, &code);
-      if (s == PointState::kDone) continue;
+      const PointFiles f = read_point_files(p.dir);
+      if (f.report) continue;
       const std::string task = task_name(sub.job_id, t);
       const std::string log = out_dir + "/slurm/" + task + ".log";
       std::string why;
-      if (s == PointState::kFailed) {
-        const std::string first = first_line_of(p.dir + "/stderr.txt");
-        why = "exit code " + std::to_string(code) + (first.empty() ? "" : ": " + first) + " (array task " + task +
-              "; " + p.dir + "/stderr.txt, " + log + ")";
+      if (f.has_code && f.local) {
+        why = point_failure(p.dir, f);  // a local run since
+      } else if (f.has_code) {
+        why = point_failure(p.dir, f) + " (array task " + task + ", " + log + ")";
       } else {
         if (!asked) {
-          states = sacct_states(sub.job_id, &no_sacct);
+          states = sacct_states(sub.job_id, out_dir, &no_sacct);
           asked = true;
         }
         const auto st = states.find(static_cast<long>(t));
         why = "no report and no exit code: array task " + task + " " +
               (st != states.end() ? "ended " + st->second
                                   : "was cancelled, ran out of time or lost its node (sacct: " + no_sacct + ")") +
-              " (" + log + ")";
+              " (its log: " + log + ")";
       }
       run.failures[i] = why;
     }
@@ -463,19 +537,8 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
   return run;
 }
 
-}  // namespace
-
-std::string slurm_active_job(const std::string& out_dir) {
-  const std::vector<Submission> subs = read_jobs(out_dir);
-  if (subs.empty()) return "";
-  const Queue q = squeue(subs.back().job_id);
-  return q.ok && !q.tasks.empty() ? subs.back().job_id : "";
-}
-
-SlurmRun slurm_wait_recorded(const std::string& out_dir, const std::vector<SlurmPoint>& points,
-                             const SlurmOptions& options) {
-  const std::vector<Submission> subs = read_jobs(out_dir);
-  if (subs.empty()) return {};
+SlurmRun wait_for_last(const std::string& out_dir, const std::vector<Submission>& subs,
+                       const std::vector<SlurmPoint>& points, const SlurmOptions& options) {
   for (const auto& t : subs.back().tasks)
     for (size_t i : t)
       if (i >= points.size())
@@ -484,11 +547,47 @@ SlurmRun slurm_wait_recorded(const std::string& out_dir, const std::vector<Slurm
   return wait_for(out_dir, subs.back(), points, options);
 }
 
+}  // namespace
+
+std::string slurm_active_job(const std::string& out_dir) {
+  const std::vector<Submission> subs = read_jobs(out_dir);
+  if (subs.empty()) return "";
+  const Queue q = squeue(subs.back().job_id, out_dir);
+  return q.ok && !q.tasks.empty() ? subs.back().job_id : "";
+}
+
+SlurmRun slurm_wait_recorded(const std::string& out_dir, const std::vector<SlurmPoint>& points,
+                             const SlurmOptions& options) {
+  const std::vector<Submission> subs = read_jobs(out_dir);
+  if (subs.empty()) return {};
+  SignalGuard guard;
+  return wait_for_last(out_dir, subs, points, options);
+}
+
 SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const std::vector<SlurmPoint>& points,
                    const std::vector<size_t>& todo, const SlurmOptions& opt) {
+  for (const auto& a : opt.sbatch_args) {
+    if (const std::string o = refused_sbatch_arg(a); !o.empty()) {
+      throw InputError{"--sbatch-arg=" + a, "", "fpusim sets or cannot follow sbatch's " + o +
+                                                    " (the array, its logs and the directory it knows its tasks by)"};
+    }
+  }
+  // sbatch expands %-patterns in --output, and none at all after a
+  // backslash: the task logs would not be where fpusim says.
+  if (out_dir.find('\\') != std::string::npos) {
+    throw InputError{out_dir, "", "-o: a directory name with a backslash, which stops sbatch from naming the task "
+                                  "logs (%A_%a); use another -o DIR"};
+  }
+  const std::string sdir = out_dir + "/slurm";
+  if (::mkdir(sdir.c_str(), 0777) != 0 && errno != EEXIST) {
+    throw InputError{sdir, "", std::string("cannot create: ") + std::strerror(errno)};
+  }
+  SignalGuard guard;
+  std::unique_ptr<SignalsHeld> held = std::make_unique<SignalsHeld>();
+  auto lock = std::make_unique<DirLock>(sdir);
   std::vector<Submission> subs = read_jobs(out_dir);
   if (!subs.empty()) {
-    const Queue q = squeue(subs.back().job_id);
+    const Queue q = squeue(subs.back().job_id, out_dir);
     if (!q.ok) {
       throw InputError{jobs_file(out_dir), "", "cannot ask Slurm whether job " + subs.back().job_id +
                                                    " of this sweep is still queued: " + q.error};
@@ -497,15 +596,13 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
       std::cerr << "fpusim sweep: job " << subs.back().job_id
                 << " of this sweep is still in the queue: nothing submitted, "
                 << (opt.wait ? "waiting for it" : "it goes on") << "\n";
-      return slurm_wait_recorded(out_dir, points, opt);
+      lock.reset();
+      held.reset();
+      return wait_for_last(out_dir, subs, points, opt);
     }
   }
   if (todo.empty()) return {};
 
-  const std::string sdir = out_dir + "/slurm";
-  if (::mkdir(sdir.c_str(), 0777) != 0 && errno != EEXIST) {
-    throw InputError{sdir, "", std::string("cannot create: ") + std::strerror(errno)};
-  }
   const std::string script = sdir + "/array.sh";
   write_if_changed(script, kArrayScript);
   ::chmod(script.c_str(), 0755);
@@ -534,8 +631,11 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
   if (!name.empty()) job_name += ":" + name.substr(0, 64);
   for (char& c : job_name)
     if (std::isspace(static_cast<unsigned char>(c))) c = '_';
+  std::string log_pattern;  // "%" is sbatch's escape character there
+  for (char c : sdir) log_pattern += c == '%' ? std::string("%%") : std::string(1, c);
+  log_pattern += "/%A_%a.log";
   std::vector<std::string> argv = {"sbatch", "--parsable", array, "--job-name=" + job_name,
-                                   "--output=" + sdir + "/%A_%a.log", "--chdir=" + out_dir};
+                                   "--output=" + log_pattern, "--chdir=" + out_dir};
   if (!opt.partition.empty()) argv.push_back("--partition=" + opt.partition);
   if (!opt.time.empty()) argv.push_back("--time=" + opt.time);
   for (const auto& a : opt.sbatch_args) argv.push_back(a);
@@ -551,12 +651,21 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
   std::string id = trim(c.out);
   if (const auto semi = id.find(';'); semi != std::string::npos) id.resize(semi);  // "jobid;cluster"
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-    throw InternalError{"sbatch --parsable printed \"" + trim(c.out) + "\", not a job id"};
+    throw InputError{"--slurm", "", "sbatch --parsable printed \"" + trim(c.out) + "\", not a job id; nothing is "
+                                    "recorded (" + joined(argv) + ")"};
   }
   sub.job_id = id;
   sub.submitted = utc_now();
   subs.push_back(sub);
-  write_jobs(out_dir, subs);
+  try {
+    write_jobs(out_dir, subs);
+  } catch (...) {
+    std::cerr << "fpusim sweep: job " << id << " was submitted but cannot be recorded in " << jobs_file(out_dir)
+              << ": a rerun would submit its points again; `scancel " << id << "` stops it\n";
+    throw;
+  }
+  lock.reset();
+  held.reset();  // a signal that came meanwhile is taken now (g_signal)
   std::cerr << "fpusim sweep: submitted job " << id << ": " << todo.size() << " point" << (todo.size() == 1 ? "" : "s")
             << " as " << ntasks << " array task" << (ntasks == 1 ? "" : "s")
             << (opt.max_parallel ? ", at most " + std::to_string(opt.max_parallel) + " at once" : std::string())

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "sim/app/point_files.h"
 #include "sim/app/runner.h"
 #include "sim/app/slurm.h"
 #include "sim/input/paths.h"
@@ -38,10 +39,7 @@ constexpr size_t kMaxPoints = 100000;
 // ---------------------------------------------------------------------------
 // Small file-system and text helpers.
 
-bool exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
+bool exists(const std::string& p) { return path_exists(p); }
 
 bool is_dir(const std::string& p) {
   struct stat st;
@@ -75,14 +73,6 @@ void make_dirs(const std::string& path, const std::string& what) {
     start = slash + 1;
   }
   if (!is_dir(path)) throw InputError{path, "", what + ": not a directory"};
-}
-
-// Writes `content` only if the file does not already hold exactly it, so
-// that rerunning a sweep touches nothing that is up to date.
-void write_if_changed(const std::string& path, const std::string& content) {
-  bool ok = false;
-  if (read_text(path, &ok) == content && ok) return;
-  write_file_atomic(path, content);
 }
 
 // JSON Pointer escaping of one reference token.
@@ -535,15 +525,6 @@ void remove_stale_temporaries(const std::string& dir) {
 // ---------------------------------------------------------------------------
 // Running.
 
-std::string first_line_of(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) return line.size() > 300 ? line.substr(0, 300) + "..." : line;
-  }
-  return "";
-}
-
 std::string seconds_text(double s) {
   std::ostringstream o;
   o << std::fixed << std::setprecision(s < 10 ? 2 : 1) << s << " s";
@@ -709,18 +690,9 @@ void load_plan(const std::string& out_dir, Grid* g, std::vector<Point>* points) 
   in.require_all_read();
 }
 
-// Why a point that has no report is not done, from its files: a Slurm task
-// leaves its exit code next to the point's stderr.txt; a local run's is
-// known to the runner.
-std::string failure_from_files(const Point& p) {
-  std::ifstream in(p.dir + "/exit_code");
-  int code = 0;
-  if (in && (in >> code)) {
-    const std::string why = first_line_of(p.dir + "/stderr.txt");
-    return "exit code " + std::to_string(code) + (why.empty() ? "" : ": " + why) + " (" + p.dir + "/stderr.txt)";
-  }
-  return "not run (no report, no exit code)";
-}
+// Why a point that has no report is not done, from its files
+// (point_files.h).
+std::string failure_from_files(const Point& p) { return point_failure(p.dir, read_point_files(p.dir)); }
 
 std::vector<SlurmPoint> slurm_points(const std::vector<Point>& points) {
   std::vector<SlurmPoint> sp;
@@ -892,6 +864,14 @@ int run_sweep(const SweepOptions& opt) {
   const std::vector<Point> points = plan_points(g, opt.sets, out_dir, exe, cfg);
   check_existing_points(out_dir, points);
 
+  // A Slurm job of this sweep still in the queue: its points are not run
+  // here too, and their files are left alone (a running task's temporary
+  // report is not stale).
+  const std::string active_job = slurm_active_job(out_dir);
+  if (!active_job.empty() && !opt.slurm) {
+    throw InputError{out_dir, "", "Slurm job " + active_job + " of this sweep is still in the queue: wait for it (fpusim sweep " +
+                                      out_dir + " --merge) or scancel it before running points here"};
+  }
   make_dirs(out_dir + "/points", "-o");
   write_if_changed(out_dir + "/sweep.json", plan_text(g, points));
   std::vector<Outcome> outcome(points.size());
@@ -905,7 +885,7 @@ int run_sweep(const SweepOptions& opt) {
     if (exists(p.report)) {
       outcome[i].done = true;
     } else {
-      remove_stale_temporaries(p.dir);
+      if (active_job.empty()) remove_stale_temporaries(p.dir);
       todo.push_back(i);
     }
   }
@@ -913,12 +893,7 @@ int run_sweep(const SweepOptions& opt) {
   std::ostringstream summary;
   summary << "fpusim sweep: " << g.name << ": " << points.size() << " points: ";
   if (opt.slurm) return slurm_sweep(opt, g, points, todo, outcome, out_dir, summary, t0);
-  // Points a Slurm job of this sweep may still run are not run here too.
-  if (const std::string job = slurm_active_job(out_dir); !job.empty()) {
-    throw InputError{out_dir, "", "Slurm job " + job + " of this sweep is still in the queue: wait for it (fpusim sweep " +
-                                      out_dir + " --merge) or scancel it before running points here"};
-  }
-  for (size_t i : todo) std::remove((points[i].dir + "/exit_code").c_str());  // a Slurm task's, stale now
+  for (size_t i : todo) std::remove((points[i].dir + "/exit_code").c_str());  // stale now
 
   const unsigned jobs = std::max(1u, opt.jobs);
   const bool tty = ::isatty(2);
@@ -947,6 +922,11 @@ int run_sweep(const SweepOptions& opt) {
     Outcome& o = outcome[i];
     std::string state;
     const std::string where = " (" + p.dir + "/stderr.txt; rerun it alone: " + p.dir + "/run.sh)";
+    // As a Slurm task does (point_files.h), for `sweep DIR --merge`.
+    if (!res.interrupted) {
+      write_file_atomic(p.dir + "/exit_code",
+                        std::to_string(res.exited ? res.code : 128 + res.signal) + " local\n");
+    }
     if (!res.exited) {
       remove_stale_temporaries(p.dir);
       o.failure = "killed by signal " + std::to_string(res.signal) + where;
