@@ -46,11 +46,14 @@ if [ "$cmd" = stop ]; then
   # Jobs first (their slurmstepd and tasks outlive slurmd otherwise): cancel
   # every job of this cluster and wait, at most 30 s, for the queue to drain.
   if [ -s "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+    # (A controller that does not answer must not stop the rest: every
+    # command here may fail.)
     export SLURM_CONF=$dir/slurm.conf
-    jobs=$(squeue --noheader --format=%A 2>/dev/null | sort -u | tr '\n' ' ')
-    [ -z "$jobs" ] || scancel --full $jobs 2>/dev/null || true
+    jobs=$(timeout 10 squeue --noheader --format=%A 2>/dev/null | sort -u | tr '\n' ' ') || jobs=""
+    [ -z "$jobs" ] || timeout 10 scancel --full $jobs 2>/dev/null || true
     for ((i = 0; i < 300; i++)); do
-      [ -z "$(squeue --noheader --format=%A 2>/dev/null)" ] && break
+      left=$(timeout 10 squeue --noheader --format=%A 2>/dev/null) || break
+      [ -z "$left" ] && break
       sleep 0.1
     done
   fi

@@ -208,6 +208,10 @@ check "--partition without --slurm: exit 2" "exit $rc: $(first_line "$TMP/x5.err
 rc=$?
 check "--sbatch-arg=--array=...: exit 2, fpusim sets the array" "exit $rc: $(first_line "$TMP/x6.err")" \
   bash -c '[ "$1" -eq 2 ] && grep -q "fpusim sets or cannot follow sbatch.s --array" "$2"' _ "$rc" "$TMP/x6.err"
+"$FPUSIM" sweep "$TMP/grids/a.json" -o "$TMP/x7" --slurm --sbatch-arg=--chd=/tmp >/dev/null 2>"$TMP/x7.err"
+rc=$?
+check "--sbatch-arg=--chd=... (sbatch's prefix of --chdir): exit 2" "exit $rc: $(first_line "$TMP/x7.err")" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "sbatch.s --chdir" "$2"' _ "$rc" "$TMP/x7.err"
 
 # A directory whose name holds % (sbatch's pattern character in --output).
 PCT="$TMP/a 50%share"
@@ -216,6 +220,9 @@ rc=$?
 jobp=$(sed -n 's/^fpusim sweep: submitted job \([0-9]*\).*/\1/p' "$TMP/pct.err")
 check "-o DIR with % and a space: exit 0, task logs where fpusim says, same results" "exit $rc: $(tail -n 1 "$TMP/pct.err")" \
   bash -c '[ "$1" -eq 0 ] && [ -f "$2/slurm/${3}_0.log" ] && cmp -s "$2/results.csv" "$4/results.csv"' _ "$rc" "$PCT" "$jobp" "$TMP/a-local"
+check "... its tasks were seen in the queue (squeue's %Z matched), none looked for after the job ended" \
+  "$(tr '\n' '|' <"$TMP/pct.err" | cut -c1-500)" \
+  bash -c 'grep -Eq "points done, ([1-9][0-9]* tasks? running|.* [1-9][0-9]* pending)" "$1" && ! grep -q "has ended" "$1"' _ "$TMP/pct.err"
 
 # A job id the cluster gave again to a job that is not the sweep's.
 jobf=$(sbatch --parsable --output=/dev/null --wrap "sleep 60")
@@ -229,11 +236,21 @@ check "jobs.json naming a job id now another's job: a local run is not refused" 
   bash -c '[ "$1" -eq 0 ] && cmp -s "$2/results.csv" "$3/results.csv"' _ "$rc" "$TMP/a-foreign" "$TMP/a-local"
 scancel "$jobf"
 
-# --merge where squeue is not on PATH (a directory copied off the cluster).
+# --merge where squeue is not on PATH (a directory copied off the cluster):
+# the files decide at once, also for a point that never ran.
 timeout 20 env PATH=/nonexistent "$FPUSIM" sweep "$TMP/a" --merge >/dev/null 2>"$TMP/nosq.err"
 rc=$?
 check "--merge without squeue on PATH: the files decide, exit 0 at once" "exit $rc: $(first_line "$TMP/nosq.err")" \
   bash -c '[ "$1" -eq 0 ] && grep -q "taking the job as ended" "$2"' _ "$rc" "$TMP/nosq.err"
+cp -r "$TMP/a" "$TMP/a-nosq"
+rm "$TMP/a-nosq/points/0002-eager-costs.nm_trap.value=2000/report.json" "$TMP/a-nosq/points/0002-eager-costs.nm_trap.value=2000/exit_code"
+start=$(date +%s)
+timeout 30 env PATH=/nonexistent "$FPUSIM" sweep "$TMP/a-nosq" --merge >/dev/null 2>"$TMP/nosq2.err"
+rc=$?
+took=$(($(date +%s) - start))
+check "... and with a point that never ran: exit 1 within 3 s, the point listed" "exit $rc after $took s: $(tr '\n' '|' <"$TMP/nosq2.err" | cut -c1-400)" \
+  bash -c '[ "$1" -eq 1 ] && [ "$2" -le 3 ] && grep -q "point 0002-eager-costs.nm_trap.value=2000 failed: no report and no exit code" "$3"' \
+  _ "$rc" "$took" "$TMP/nosq2.err"
 
 # ---------------------------------------------------------------------------
 "$SRC/scripts/local_slurm.sh" stop "$TMP/cluster" >"$TMP/stop.out" 2>&1

@@ -352,6 +352,9 @@ check "--merge with a grid and -o: exit 2 (it takes the directory once)" "exit $
 "$FPUSIM" sweep "$OUT" --merge --set cpus=1 >/dev/null 2>"$TMP/stderr"; rc=$?
 check "--merge with --set: exit 2 (the points' settings are in sweep.json)" "exit $rc: $(first_line "$TMP/stderr")" \
   bash -c '[ "$1" -eq 2 ] && grep -q "runs nothing" "$2"' _ "$rc" "$TMP/stderr"
+"$FPUSIM" sweep "$OUT" --merge --bug 58122bf1d856 >/dev/null 2>"$TMP/stderr"; rc=$?
+check "--merge with --bug: exit 2" "exit $rc: $(first_line "$TMP/stderr")" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "runs nothing" "$2"' _ "$rc" "$TMP/stderr"
 "$FPUSIM" sweep "$GRID" -o "$TMP/out-nw" --no-wait >/dev/null 2>"$TMP/stderr"; rc=$?
 check "--no-wait without --slurm: exit 2" "exit $rc: $(first_line "$TMP/stderr")" \
   bash -c '[ "$1" -eq 2 ] && grep -q "need --slurm" "$2"' _ "$rc" "$TMP/stderr"

@@ -10,9 +10,11 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "sim/output/atomic_file.h"
 
@@ -43,6 +45,20 @@ inline void write_if_changed(const std::string& path, const std::string& content
     if (ss.str() == content) return;
   }
   write_file_atomic(path, content);
+}
+
+// Removes the temporary files a killed `run` left next to a report
+// (report.json.tmp.*): only when no run of the point can be going on.
+inline void remove_stale_temporaries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.rfind("report.json.tmp.", 0) == 0) stale.push_back(dir + "/" + n);
+  }
+  ::closedir(d);
+  for (const auto& f : stale) std::remove(f.c_str());
 }
 
 struct PointFiles {

@@ -82,8 +82,21 @@ Cmd run_cmd(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Without the variables that would make sbatch wait for the job or submit
+  // to another cluster, or squeue and sacct hide tasks: what fpusim asks
+  // for must be what they answer.
+  std::vector<char*> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view v(*e);
+    if (v.rfind("SBATCH_WAIT=", 0) == 0 || v.rfind("SBATCH_CLUSTERS=", 0) == 0 ||
+        v.rfind("SLURM_CLUSTERS=", 0) == 0 || v.rfind("SQUEUE_", 0) == 0 || v.rfind("SACCT_", 0) == 0) {
+      continue;
+    }
+    env.push_back(*e);
+  }
+  env.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
+  const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);
@@ -170,18 +183,34 @@ struct SignalsHeld {
   ~SignalsHeld() { ::sigprocmask(SIG_SETMASK, &old, nullptr); }
 };
 
+void nap(double seconds);
+
 // An exclusive lock on DIR/slurm/lock: two `sweep --slurm` of one directory
-// at once would both submit.
+// at once would both submit. Waiting for it can be interrupted (`locked`
+// stays false then); where the file system has no locks (NFS without a
+// lock daemon) it says so and goes on without.
 struct DirLock {
   int fd = -1;
+  bool locked = false;
   explicit DirLock(const std::string& sdir) {
     const std::string f = sdir + "/lock";
     fd = ::open(f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) throw InputError{f, "", std::string("cannot create: ") + std::strerror(errno)};
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      std::cerr << "fpusim sweep: another fpusim is submitting this sweep; waiting for it\n";
-      while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    bool said = false;
+    while (!g_signal) {
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        locked = true;
+        return;
       }
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        std::cerr << "fpusim sweep: cannot lock " << f << " (" << std::strerror(errno)
+                  << "); going on without: do not submit this sweep twice at once\n";
+        locked = true;
+        return;
+      }
+      if (!said) std::cerr << "fpusim sweep: another fpusim is submitting this sweep; waiting for it\n";
+      said = true;
+      nap(0.2);
     }
   }
   ~DirLock() { ::close(fd); }
@@ -198,6 +227,7 @@ void nap(double seconds) {
 
 struct Submission {
   std::string job_id;
+  std::string work_dir;  // sbatch --chdir, as given: what squeue's %Z and sacct's WorkDir print
   std::string tasks_file;
   std::vector<std::vector<size_t>> tasks;  // array index -> point indices
   std::string submitted;                   // UTC, ISO 8601
@@ -220,6 +250,7 @@ std::vector<Submission> read_jobs(const std::string& out_dir) {
     JsonIn s = list.at(i);
     Submission sub;
     sub.job_id = s.at("job_id").as_string();
+    sub.work_dir = s.at("work_dir").as_string();
     sub.tasks_file = s.at("tasks_file").as_string();
     sub.submitted = s.at("submitted").as_string();
     JsonIn tasks = s.at("tasks");
@@ -244,6 +275,7 @@ void write_jobs(const std::string& out_dir, const std::vector<Submission>& subs)
   for (const auto& s : subs) {
     OJson o;
     o["job_id"] = s.job_id;
+    o["work_dir"] = s.work_dir;
     o["submitted"] = s.submitted;
     o["tasks_file"] = s.tasks_file;
     o["tasks"] = s.tasks;
@@ -278,7 +310,7 @@ struct Queue {
 // Only tasks whose working directory is the sweep's (sbatch --chdir) count:
 // a job id is a number that a fresh cluster (or one whose state was wiped)
 // hands out again, to jobs that are not this sweep's.
-Queue squeue(const std::string& job, const std::string& out_dir) {
+Queue squeue(const std::string& job, const std::string& work_dir) {
   Queue q;
   const Cmd c = run_cmd({"squeue", "--noheader", "--array", "--jobs=" + job, "--format=%K %T %Z"});
   if (!c.started) {
@@ -303,7 +335,7 @@ Queue squeue(const std::string& job, const std::string& out_dir) {
     std::string idx, state, dir;
     if (!(fields >> idx >> state)) continue;
     std::getline(fields >> std::ws, dir);  // the rest: a path may hold spaces
-    if (dir != out_dir) continue;
+    if (dir != work_dir) continue;
     char* end = nullptr;
     const long i = std::strtol(idx.c_str(), &end, 10);
     q.tasks[(end && *end == '\0' && !idx.empty()) ? i : -1] = state;
@@ -314,7 +346,7 @@ Queue squeue(const std::string& job, const std::string& out_dir) {
 // sacct's state of each array task of `job` ("CANCELLED by 0", "TIMEOUT",
 // "OUT_OF_MEMORY", ...), where the cluster keeps accounting; empty (and
 // `why` says why) where it does not.
-std::map<long, std::string> sacct_states(const std::string& job, const std::string& out_dir, std::string* why) {
+std::map<long, std::string> sacct_states(const std::string& job, const std::string& work_dir, std::string* why) {
   std::map<long, std::string> states;
   const Cmd c = run_cmd({"sacct", "--noheader", "--parsable2", "--allocations", "--jobs=" + job,
                          "--format=JobID,State,ExitCode,WorkDir"});
@@ -335,7 +367,7 @@ std::map<long, std::string> sacct_states(const std::string& job, const std::stri
     if (!end || *end != '\0') continue;
     const auto bar2 = line.find('|', bar1 + 1);
     const auto bar3 = bar2 == std::string::npos ? bar2 : line.find('|', bar2 + 1);
-    if (bar3 == std::string::npos || line.substr(bar3 + 1) != out_dir) continue;  // another job of that id
+    if (bar3 == std::string::npos || line.substr(bar3 + 1) != work_dir) continue;  // another job of that id
     states[i] = line.substr(bar1 + 1, bar2 - bar1 - 1) + ", exit code " + line.substr(bar2 + 1, bar3 - bar2 - 1);
   }
   if (states.empty()) *why = "sacct knows no tasks of job " + job;
@@ -403,9 +435,13 @@ std::string refused_sbatch_arg(const std::string& a) {
   static const char* kLong[] = {"--array", "--output", "--error", "--chdir", "--wait", "--wrap", "--parsable",
                                 "--clusters", "--cluster", "--test-only", "--input", "--export-file"};
   static const char kShort[] = {'a', 'o', 'e', 'D', 'W', 'M', 'i'};
-  for (const char* l : kLong) {
-    const std::string o(l);
-    if (a == o || a.rfind(o + "=", 0) == 0) return o;
+  if (a.rfind("--", 0) == 0) {
+    // sbatch (getopt_long) takes any unambiguous prefix: --chd=X is --chdir.
+    const std::string name = a.substr(0, a.find('='));
+    for (const char* l : kLong) {
+      const std::string o(l);
+      if (name.size() > 2 && o.rfind(name, 0) == 0) return o;
+    }
   }
   if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
     for (char c : kShort)
@@ -426,6 +462,7 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
   std::string last_line;
   auto last_print = t0;
   int squeue_failures = 0;
+  bool no_squeue = false;
   auto interrupted = [&] {
     if (!g_signal) return false;
     run.interrupted = g_signal;
@@ -435,7 +472,7 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
   };
   while (true) {
     if (interrupted()) return run;
-    const Queue q = squeue(sub.job_id, out_dir);
+    const Queue q = squeue(sub.job_id, sub.work_dir);
     size_t done = 0, failed = 0;
     for (size_t i : mine) {
       const PointFiles f = read_point_files(points[i].dir);
@@ -447,12 +484,18 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
       // say is all there is.
       std::cerr << "fpusim sweep: job " << sub.job_id << ": " << q.error
                 << "; taking the job as ended (the points' files say how they went)\n";
+      no_squeue = true;
       break;
     }
     if (!q.ok) {
       // The controller may be restarting: say so, and keep asking, unless
       // every point has ended anyway.
       if (done + failed == mine.size()) break;
+      if (!opt.wait) {
+        std::cerr << "fpusim sweep: job " << sub.job_id << ": " << q.error << "; cannot say whether it is still queued\n";
+        run.still_queued = true;
+        return run;
+      }
       if (++squeue_failures == 1 || squeue_failures % 12 == 0) {
         std::cerr << "fpusim sweep: job " << sub.job_id << ": " << q.error << " (asking again every "
                   << opt.poll_seconds << " s; Ctrl-C leaves the job to Slurm)\n";
@@ -484,26 +527,36 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
     nap(opt.poll_seconds);
   }
   // The job has left the queue. A report written on a compute node can take
-  // a while to show on this host (NFS attribute caches): points with neither
-  // a report nor an exit code are looked at again for 12 polls.
-  const double grace = 12 * opt.poll_seconds;
+  // a while to show on this host (NFS attribute caches): points of tasks
+  // that started (their log exists) with neither a report nor an exit code
+  // are looked at again for 12 polls. Not without waiting or squeue: the
+  // files are taken as they are then.
+  const double grace = (opt.wait && !no_squeue) ? 12 * opt.poll_seconds : 0;
   const auto g0 = std::chrono::steady_clock::now();
   bool said = false;
-  while (true) {
+  while (grace > 0) {
     size_t open = 0;
-    for (size_t i : mine) {
-      const PointFiles f = read_point_files(points[i].dir);
-      open += !f.report && !(f.has_code && f.code > 1);
+    for (size_t t = 0; t < sub.tasks.size(); ++t) {
+      if (!path_exists(out_dir + "/slurm/" + task_name(sub.job_id, t) + ".log")) continue;  // never started
+      for (size_t i : sub.tasks[t]) {
+        const PointFiles f = read_point_files(points[i].dir);
+        open += !f.report && !(f.has_code && f.code > 1);
+      }
     }
     if (open == 0 || std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count() >= grace) break;
     if (!said) {
       std::cerr << "fpusim sweep: job " << sub.job_id << " has ended; " << open << " point" << (open == 1 ? "" : "s")
-                << " without a report: looking again for up to " << grace
+                << " of tasks that ran without a report: looking again for up to " << grace
                 << " s (a shared file system may not show it yet)\n";
       said = true;
     }
     nap(opt.poll_seconds);
-    if (interrupted()) return run;
+    if (g_signal) {
+      run.interrupted = g_signal;
+      std::cerr << "fpusim sweep: interrupted; job " << sub.job_id << " has ended: `fpusim sweep " << out_dir
+                << " --merge` merges what its points left\n";
+      return run;
+    }
   }
   std::string no_sacct;
   std::map<long, std::string> states;
@@ -522,7 +575,7 @@ SlurmRun wait_for(const std::string& out_dir, const Submission& sub, const std::
         why = point_failure(p.dir, f) + " (array task " + task + ", " + log + ")";
       } else {
         if (!asked) {
-          states = sacct_states(sub.job_id, out_dir, &no_sacct);
+          states = sacct_states(sub.job_id, sub.work_dir, &no_sacct);
           asked = true;
         }
         const auto st = states.find(static_cast<long>(t));
@@ -549,11 +602,17 @@ SlurmRun wait_for_last(const std::string& out_dir, const std::vector<Submission>
 
 }  // namespace
 
-std::string slurm_active_job(const std::string& out_dir) {
+SlurmJobState slurm_job_state(const std::string& out_dir, std::string* job, std::string* why) {
   const std::vector<Submission> subs = read_jobs(out_dir);
-  if (subs.empty()) return "";
-  const Queue q = squeue(subs.back().job_id, out_dir);
-  return q.ok && !q.tasks.empty() ? subs.back().job_id : "";
+  if (subs.empty()) return SlurmJobState::kNone;
+  *job = subs.back().job_id;
+  const Queue q = squeue(subs.back().job_id, subs.back().work_dir);
+  if (q.no_squeue) return SlurmJobState::kNone;  // not on a cluster: nothing of it can be running here
+  if (!q.ok) {
+    *why = q.error;
+    return SlurmJobState::kUnknown;
+  }
+  return q.tasks.empty() ? SlurmJobState::kNone : SlurmJobState::kQueued;
 }
 
 SlurmRun slurm_wait_recorded(const std::string& out_dir, const std::vector<SlurmPoint>& points,
@@ -583,12 +642,17 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
     throw InputError{sdir, "", std::string("cannot create: ") + std::strerror(errno)};
   }
   SignalGuard guard;
-  std::unique_ptr<SignalsHeld> held = std::make_unique<SignalsHeld>();
+  SlurmRun stopped;
   auto lock = std::make_unique<DirLock>(sdir);
+  if (!lock->locked) {
+    stopped.interrupted = g_signal;
+    std::cerr << "fpusim sweep: interrupted while waiting for the other submitter; nothing submitted\n";
+    return stopped;
+  }
   std::vector<Submission> subs = read_jobs(out_dir);
   if (!subs.empty()) {
-    const Queue q = squeue(subs.back().job_id, out_dir);
-    if (!q.ok) {
+    const Queue q = squeue(subs.back().job_id, subs.back().work_dir);
+    if (!q.ok && !q.no_squeue) {
       throw InputError{jobs_file(out_dir), "", "cannot ask Slurm whether job " + subs.back().job_id +
                                                    " of this sweep is still queued: " + q.error};
     }
@@ -597,11 +661,15 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
                 << " of this sweep is still in the queue: nothing submitted, "
                 << (opt.wait ? "waiting for it" : "it goes on") << "\n";
       lock.reset();
-      held.reset();
       return wait_for_last(out_dir, subs, points, opt);
     }
   }
   if (todo.empty()) return {};
+  // No job of this sweep runs now: what a killed run left is stale.
+  for (size_t i : todo) {
+    remove_stale_temporaries(points[i].dir);
+    std::remove((points[i].dir + "/exit_code").c_str());
+  }
 
   const std::string script = sdir + "/array.sh";
   write_if_changed(script, kArrayScript);
@@ -616,6 +684,7 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
   sub.tasks.resize(ntasks);
   for (size_t k = 0; k < todo.size(); ++k) sub.tasks[k % ntasks].push_back(todo[k]);
   sub.tasks_file = sdir + "/tasks-" + std::to_string(subs.size() + 1) + ".txt";
+  sub.work_dir = out_dir;
   std::string text;
   for (const auto& t : sub.tasks) {
     std::string line;
@@ -623,7 +692,6 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
     text += line + "\n";
   }
   write_file_atomic(sub.tasks_file, text);
-  for (size_t i : todo) std::remove((points[i].dir + "/exit_code").c_str());
 
   std::string array = "--array=0-" + std::to_string(ntasks - 1);
   if (opt.max_parallel) array += "%" + std::to_string(opt.max_parallel);
@@ -634,14 +702,30 @@ SlurmRun slurm_run(const std::string& out_dir, const std::string& name, const st
   std::string log_pattern;  // "%" is sbatch's escape character there
   for (char c : sdir) log_pattern += c == '%' ? std::string("%%") : std::string(1, c);
   log_pattern += "/%A_%a.log";
-  std::vector<std::string> argv = {"sbatch", "--parsable", array, "--job-name=" + job_name,
-                                   "--output=" + log_pattern, "--chdir=" + out_dir};
+  // The user's options first: for sbatch the last of an option wins.
+  std::vector<std::string> argv = {"sbatch"};
   if (!opt.partition.empty()) argv.push_back("--partition=" + opt.partition);
   if (!opt.time.empty()) argv.push_back("--time=" + opt.time);
   for (const auto& a : opt.sbatch_args) argv.push_back(a);
+  for (const std::string& a : {std::string("--parsable"), array, "--job-name=" + job_name, "--output=" + log_pattern,
+                               "--chdir=" + sub.work_dir}) {
+    argv.push_back(a);
+  }
   argv.push_back(script);
   argv.push_back(out_dir);
   argv.push_back(sub.tasks_file);
+
+  // From here until the job is in jobs.json, INT, TERM and HUP wait; one
+  // that came before is taken now, and nothing is submitted.
+  auto held = std::make_unique<SignalsHeld>();
+  sigset_t pending;
+  sigpending(&pending);
+  if (g_signal || sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP)) {
+    held.reset();
+    stopped.interrupted = g_signal;
+    std::cerr << "fpusim sweep: interrupted; nothing submitted\n";
+    return stopped;
+  }
   const Cmd c = run_cmd(argv);
   if (!c.started) {
     throw InputError{"--slurm", "", "cannot run sbatch: " + c.err +

@@ -48,10 +48,12 @@ struct SlurmRun {
   std::map<size_t, std::string> failures;
 };
 
-// The last submission of the sweep in `out_dir` if Slurm still has tasks of
-// it queued or running; "" otherwise (also where squeue cannot be asked: a
-// sweep directory copied off the cluster).
-std::string slurm_active_job(const std::string& out_dir);
+// Whether the last submission of the sweep in `out_dir` still has tasks
+// queued or running (`job` names it): kUnknown where squeue ran but failed
+// (`why`), kNone where there is none or squeue is not found at all (a sweep
+// directory copied off the cluster).
+enum class SlurmJobState { kNone, kQueued, kUnknown };
+SlurmJobState slurm_job_state(const std::string& out_dir, std::string* job, std::string* why);
 
 // Submits `todo` (indices into `points`) unless a previous submission is
 // still queued, in which case that one is taken; then, if options.wait,

@@ -509,19 +509,6 @@ void check_existing_points(const std::string& out_dir, const std::vector<Point>&
   }
 }
 
-// Removes temporary files a killed `run` left next to a report.
-void remove_stale_temporaries(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> stale;
-  while (dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n.rfind("report.json.tmp.", 0) == 0) stale.push_back(dir + "/" + n);
-  }
-  ::closedir(d);
-  for (const auto& f : stale) std::remove(f.c_str());
-}
-
 // ---------------------------------------------------------------------------
 // Running.
 
@@ -866,11 +853,20 @@ int run_sweep(const SweepOptions& opt) {
 
   // A Slurm job of this sweep still in the queue: its points are not run
   // here too, and their files are left alone (a running task's temporary
-  // report is not stale).
-  const std::string active_job = slurm_active_job(out_dir);
-  if (!active_job.empty() && !opt.slurm) {
-    throw InputError{out_dir, "", "Slurm job " + active_job + " of this sweep is still in the queue: wait for it (fpusim sweep " +
-                                      out_dir + " --merge) or scancel it before running points here"};
+  // report is not stale; with --slurm, slurm_run() clears them once it knows
+  // under its lock that no job runs).
+  if (!opt.slurm) {
+    std::string job, why;
+    switch (slurm_job_state(out_dir, &job, &why)) {
+      case SlurmJobState::kQueued:
+        throw InputError{out_dir, "", "Slurm job " + job + " of this sweep is still in the queue: wait for it (fpusim sweep " +
+                                          out_dir + " --merge) or scancel it before running points here"};
+      case SlurmJobState::kUnknown:
+        throw InputError{out_dir, "", "cannot ask Slurm whether job " + job + " of this sweep is still queued (" + why +
+                                          "); its points are not run here meanwhile"};
+      case SlurmJobState::kNone:
+        break;
+    }
   }
   make_dirs(out_dir + "/points", "-o");
   write_if_changed(out_dir + "/sweep.json", plan_text(g, points));
@@ -885,7 +881,7 @@ int run_sweep(const SweepOptions& opt) {
     if (exists(p.report)) {
       outcome[i].done = true;
     } else {
-      if (active_job.empty()) remove_stale_temporaries(p.dir);
+      if (!opt.slurm) remove_stale_temporaries(p.dir);
       todo.push_back(i);
     }
   }
