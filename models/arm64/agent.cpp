@@ -726,6 +726,20 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   return finish();
 }
 
+// ptrace(PTRACE_SETREGSET, NT_ARM_ZA) with the header only (za_set()).
+Cycles Agent::za_disable(CpuId cpu, Cycles t, ContextId target) {
+  event_time_ = t;
+  Context& tc = contexts_[target];
+  if (!tc.is_user()) throw SemanticError{"za_disable of " + tc.name + ", which is not a user task"};
+  if (tc.vcpu != kNoVcpu) {
+    throw SemanticError{"za_disable of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
+  }
+  if (!machine_.sme) throw SemanticError{"za_disable (NT_ARM_ZA) on machine " + machine_.name + ", which has no SME"};
+  check_tracee_stopped(tc, cpu, "za_disable", true);
+  policy_.za_disabled(*this, tc);
+  return finish();
+}
+
 Cycles Agent::sve_set_vl(CpuId cpu, Cycles t, unsigned vl) {
   event_time_ = t;
   check_current(cpu, "prctl(PR_SVE_SET_VL)", false);

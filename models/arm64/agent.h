@@ -94,6 +94,7 @@ class Agent {
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
   // `invalid_header`: refused (an x86 XSAVE header has no arm64 equivalent).
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header);
+  Cycles za_disable(CpuId cpu, Cycles t, ContextId target);
   Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
   // prctl(PR_SME_SET_VL): the streaming vector length.
   Cycles sme_set_vl(CpuId cpu, Cycles t, unsigned vl);

@@ -44,6 +44,10 @@ class Arm64RecordCheck final : public RecordCheck {
       case static_cast<unsigned>(ev::kSmstop):
         if (e.sub == 0 || e.sub > (ev::kSmBit | ev::kZaBit) || e.arg) return "malformed record";
         return {};
+      case static_cast<unsigned>(ev::kZaDisable):
+        if (e.sub || e.arg) return "malformed record";
+        if (e.ctx < is_vcpu_.size() && is_vcpu_[e.ctx]) return "za_disable names a vCPU, not a task";
+        return {};
     }
     return "malformed record";
   }
@@ -74,6 +78,7 @@ class Arm64EventSyntax final : public EventSyntax {
         {ev::kKvmReturn, "kvm_return", {}, {}, 0, 0},
         {ev::kSmstart, "smstart", {"sm", "za"}, {}, kFieldSubArg, kFieldSubArg},  // sub: kSmBit | kZaBit
         {ev::kSmstop, "smstop", {"sm", "za"}, {}, kFieldSubArg, kFieldSubArg},
+        {ev::kZaDisable, "za_disable", {"target"}, {"target"}, kFieldCtx, kFieldCtx},  // ctx: the tracee
     };
     return k;
   }
@@ -108,6 +113,13 @@ class Arm64EventSyntax final : public EventSyntax {
       if (!in.has("sm") && !in.has("za")) out.sub = ev::kSmBit | ev::kZaBit;  // SMSTART / SMSTOP: both
       if (!out.sub) in.fail("", "an \"" + std::string(out.kind == ev::kSmstart ? "smstart" : "smstop") +
                                     "\" needs \"sm\" or \"za\" true (or neither key, for both)");
+      return;
+    }
+    if (out.kind == ev::kZaDisable) {
+      const std::string name(in.text("target"));
+      const ContextId* id = in.find(name);
+      if (!id || name.rfind(kVcpuKeyPrefix, 0) == 0) in.fail("/target", "unknown context \"" + name + "\" (declare it in /contexts)");
+      out.ctx = *id;
       return;
     }
     if (out.kind != ev::kKvmRun) return;

@@ -22,9 +22,14 @@ constexpr EventKind kSmstop{20};
 constexpr std::uint8_t kSmBit = 1, kZaBit = 2;
 // prctl(PR_SME_SET_VL, vl): `arg` = the streaming vector length in bits.
 constexpr EventKind kSmeSetVl{21};
+// A tracer's write of the NT_ARM_ZA regset with the header only (no
+// register data, the target's current SVL): `ctx` = the target, whose ZA is
+// disabled (za_set(), "If there is no data then disable ZA").
+constexpr EventKind kZaDisable{22};
 
 // Kinds whose effect reaches other CPUs' contexts (ptrace state access).
-constexpr std::uint32_t kBarriers = kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite);
+constexpr std::uint32_t kBarriers =
+    kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite) | kind_bit(kZaDisable);
 
 }  // namespace fpusim::arm64::ev
 

@@ -45,6 +45,8 @@ class Policy {
   // when it is current), and after new values were written into it.
   virtual void state_read(Agent& a, CpuId cpu, Context& target) = 0;
   virtual void state_written(Agent& a, Context& target, ComponentMask written) = 0;
+  // za_set() without register data: the tracee's ZA disabled.
+  virtual void za_disabled(Agent& a, Context& target) = 0;
   // prctl(PR_SVE_SET_VL): vec_set_vector_length() for current.
   virtual void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) = 0;
   // vec_set_vector_length(ARM64_VEC_SME): the task's streaming VL becomes

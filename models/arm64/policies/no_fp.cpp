@@ -22,6 +22,7 @@ class NoFpPolicy final : public Policy {
   void exit(Agent&, CpuId, Context&) override {}
   void state_read(Agent&, CpuId, Context&) override {}
   void state_written(Agent&, Context&, ComponentMask) override {}
+  void za_disabled(Agent&, Context&) override {}
   void set_vl(Agent&, CpuId, Context& ctx, unsigned) override { panic("arm64: VL change of " + ctx.name + " without FP"); }
   void set_svl(Agent&, CpuId, Context& ctx, unsigned) override {
     panic("arm64: SME VL change of " + ctx.name + " without FP");

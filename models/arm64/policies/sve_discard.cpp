@@ -298,6 +298,19 @@ void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask wr
   a.flush_task_state(target);
 }
 
+// za_set() with the header only, v6.8 .. v6.15 (b7c510d04904: "Only flush
+// the storage if PSTATE.ZA was not already set"):
+// sme_alloc(target, !thread_za_enabled()) then, as there is no data,
+// "target->thread.svcr &= ~SVCR_ZA_MASK"; TIF_SME is left as it is; then
+// fpsimd_flush_task_state(target). ZA and ZT0 are gone (PSTATE.ZA off: the
+// next SMSTART ZA zeroes them); the header's SVL is the target's own here.
+void SveDiscardPolicy::za_disabled(Agent& a, Context& target) {
+  target.image.set_init(kMaskZa);
+  target.truth.set_init(kMaskZa);
+  target.svcr_za = false;
+  a.flush_task_state(target);
+}
+
 // vec_set_vector_length(): unchanged VL -> nothing; else
 // fpsimd_save_user_state() (current), fpsimd_flush_task_state(), and if
 // test_and_clear(TIF_SVE): sve_to_fpsimd(), fp_type FPSIMD; the new VL.

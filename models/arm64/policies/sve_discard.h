@@ -26,6 +26,7 @@ class SveDiscardPolicy : public Policy {
   void exit(Agent& a, CpuId cpu, Context& ctx) override;
   void state_read(Agent& a, CpuId cpu, Context& target) override;
   void state_written(Agent& a, Context& target, ComponentMask written) override;
+  void za_disabled(Agent& a, Context& target) override;
   void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) override;
   void set_svl(Agent& a, CpuId cpu, Context& ctx, unsigned svl) override;
   // fpsimd_save() (v4.15 .. v6.1): "if (test_thread_flag(TIF_SVE))".
