@@ -263,8 +263,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "policy,p", po::value<std::string>(), "policy (default: the scenario's \"policy\")")(
       "json", po::value<std::string>(), "write the JSON report here ('-' for stdout)")(
       "csv", po::value<std::string>(), "write the CSV report here ('-' for stdout)")(
-      "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here")(
-      "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON)")(
+      "log", po::value<std::string>(), "write every FPU operation (save, restore, trap, MSR write) here ('-' for stdout)")(
+      "perfetto", po::value<std::string>(), "write a timeline for ui.perfetto.dev (Chrome trace-event JSON; '-' for stdout)")(
       "vcd", po::value<std::string>(), "write a VCD of each CPU's context, register owner, live bytes and trap controls (1 ps = 1 cycle)")(
       "disable-rule", po::value<std::vector<std::string>>()->composing(),
       "KIND: switch a checker rule off (exposed, trap_config, kernel_trap, foreign_regs), repeatable: which bugs "
@@ -318,12 +318,21 @@ int cmd_run(const std::vector<std::string>& args) {
     return kExitOk;
   }
   for (const char* opt : {"json", "csv", "log", "perfetto", "vcd"}) check_output_path(vm, opt);
+  // '-' is stdout for every text output (an AtomicFile writes a device
+  // directly); SystemC names a VCD file itself.
+  auto text_output = [&](const char* opt) {
+    const std::string p = vm[opt].as<std::string>();
+    return p == "-" ? std::string("/dev/stdout") : p;
+  };
+  if (vm.count("vcd") && vm["vcd"].as<std::string>() == "-") {
+    throw UsageError{"--vcd: a VCD needs a file name (SystemC writes it), not -"};
+  }
   std::unique_ptr<OpLog> log;
   std::unique_ptr<PerfettoWriter> timeline;
   if (vm.count("perfetto")) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
-    timeline = std::make_unique<PerfettoWriter>(vm["perfetto"].as<std::string>(), s.name + " [" + policy.name + "]",
+    timeline = std::make_unique<PerfettoWriter>(text_output("perfetto"), s.name + " [" + policy.name + "]",
                                                 scenario_arch(s), std::move(names), s.machine->cpus, s.machine->frequency_mhz);
     options.observers.push_back(timeline.get());
   }
@@ -331,7 +340,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("log")) {
     std::vector<std::string> names;
     for (const auto& c : s.contexts) names.push_back(c.name);
-    log = std::make_unique<OpLog>(vm["log"].as<std::string>(), scenario_arch(s), std::move(names));
+    log = std::make_unique<OpLog>(text_output("log"), scenario_arch(s), std::move(names));
   }
   if (log) options.observers.push_back(log.get());
   // A long scheduled run says so before it starts (the workload's bound

@@ -1,8 +1,11 @@
 #include "sim/output/atomic_file.h"
 
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,16 +14,44 @@
 namespace fpusim {
 
 namespace {
-bool is_special_file(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+
+// Where the temporary goes and what it is renamed onto: `path` itself, or,
+// for a symbolic link, the file it resolves to (renaming onto the link would
+// replace the link, not its file: a report written to /dev/stdout while
+// stdout was redirected to a file once replaced root's /dev/stdout link).
+// "" where nothing may be renamed: a device, FIFO or socket (/dev/null, a
+// pipe), or a link into /proc/self/fd or /dev/fd (/dev/stdout), which is
+// written directly.
+std::string rename_target(const std::string& path) {
+  struct stat lst;
+  if (::lstat(path.c_str(), &lst) != 0) return path;  // a new file
+  if (S_ISLNK(lst.st_mode)) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return path;  // a dangling link: replaced, as before
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) return "";
+    const std::string real(buf);
+    char link[PATH_MAX];
+    const ssize_t n = ::readlink(path.c_str(), link, sizeof link - 1);
+    const std::string to = n > 0 ? std::string(link, static_cast<size_t>(n)) : std::string();
+    if (to.rfind("/proc/", 0) == 0 || to.rfind("/dev/fd/", 0) == 0 || !S_ISREG(st.st_mode)) return "";
+    return real;
+  }
+  return S_ISREG(lst.st_mode) || S_ISDIR(lst.st_mode) ? path : "";
 }
+
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& path)
-    : path_(path), tmp_(is_special_file(path) ? path : path + ".tmp." + std::to_string(::getpid())) {
+AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+  const std::string target = rename_target(path);
+  if (target.empty()) {
+    tmp_ = path;  // written directly
+  } else {
+    path_ = target;
+    tmp_ = target + ".tmp." + std::to_string(::getpid());
+  }
   out_.open(tmp_, std::ios::binary | std::ios::trunc);
-  if (!out_) throw InputError{path_, "", std::string("cannot write: ") + std::strerror(errno)};
+  if (!out_) throw InputError{path, "", std::string("cannot write: ") + std::strerror(errno)};
 }
 
 AtomicFile::~AtomicFile() {

@@ -1,8 +1,10 @@
 // Output files that appear whole or not at all: written to a temporary name
 // beside the target and renamed into place by commit(); dropped (temporary
-// removed) if commit() is never reached. A device or FIFO (/dev/null,
-// /dev/stdout) is written directly, since renaming over it would replace the
-// device node. Used by every report, log, timeline and trace fpusim writes.
+// removed) if commit() is never reached. A symbolic link's file is replaced,
+// not the link. A device, FIFO or socket (/dev/null, a pipe) and a link into
+// /proc/self/fd (/dev/stdout, whatever stdout is) are written directly, since
+// renaming over them would replace the device node or the link. Used by every
+// report, log, timeline and trace fpusim writes.
 #pragma once
 
 #include <fstream>

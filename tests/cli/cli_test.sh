@@ -675,5 +675,53 @@ bad "--csv into a missing directory (the --json report is not written either)" "
   "cannot write in" -- run "$BASE" --json "$PRE" --csv "$TMP/no-such-dir/r.csv"
 bad "--json naming a directory" "$OUT" "" "is a directory" -- run "$BASE" --json "$OUT"
 
+# '-' is stdout for the operation log and the timeline as for the reports
+# (the log once went to a file named "-"); a VCD needs a file name.
+mkdir -p "$TMP/dash" && (cd "$TMP/dash" && "$FPUSIM" run "$BASE" --log - -q >"$TMP/dash.out" 2>"$TMP/dash.err")
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "^# cycle cpu op context" "$TMP/dash.out" && [ -z "$(ls -A "$TMP/dash")" ]; then
+  ok "run --log - writes the log on stdout and no file"
+else
+  not_ok "run --log - writes the log on stdout and no file" "exit $rc, files: $(ls -A "$TMP/dash" | tr '\n' ' '), stdout: $(first_line "$TMP/dash.out")"
+fi
+(cd "$TMP/dash" && "$FPUSIM" run "$BASE" --perfetto - -q >"$TMP/dash.out" 2>"$TMP/dash.err")
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '"traceEvents"' "$TMP/dash.out" && [ -z "$(ls -A "$TMP/dash")" ]; then
+  ok "run --perfetto - writes the timeline on stdout and no file"
+else
+  not_ok "run --perfetto - writes the timeline on stdout and no file" "exit $rc, files: $(ls -A "$TMP/dash" | tr '\n' ' ')"
+fi
+(cd "$TMP/dash" && "$FPUSIM" run "$BASE" --vcd - -q >/dev/null 2>"$TMP/dash.err")
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q -- "--vcd: a VCD needs a file name" "$TMP/dash.err" && [ -z "$(ls -A "$TMP/dash")" ]; then
+  ok "run --vcd -: exit 2, a VCD needs a file name"
+else
+  not_ok "run --vcd -: exit 2, a VCD needs a file name" "exit $rc: $(first_line "$TMP/dash.err")"
+fi
+
+# A report written through a symbolic link replaces the link's file, not the
+# link; through a link into /proc/self/fd (as /dev/stdout is) it is written
+# directly. (Once, as root, `--json /dev/stdout >FILE` renamed a regular file
+# over the /dev/stdout link itself.)
+mkdir -p "$TMP/links" && echo '{}' >"$TMP/links/real.json"
+ln -s "$TMP/links/real.json" "$TMP/links/to-real"
+ln -s /proc/self/fd/1 "$TMP/links/to-stdout"
+"$FPUSIM" run "$BASE" -q --json "$TMP/links/to-real" >/dev/null 2>"$TMP/links.err"
+rc=$?
+if [ "$rc" -eq 0 ] && [ -L "$TMP/links/to-real" ] && grep -q '"totals"' "$TMP/links/real.json"; then
+  ok "--json through a link: the link stays, its file holds the report"
+else
+  not_ok "--json through a link: the link stays, its file holds the report" "exit $rc: $(ls -la "$TMP/links" | tr '\n' ' ')"
+fi
+"$FPUSIM" run "$BASE" -q --json "$TMP/links/to-stdout" >"$TMP/links/redirected" 2>"$TMP/links.err"
+rc=$?
+if [ "$rc" -eq 0 ] && [ -L "$TMP/links/to-stdout" ] && grep -q '"totals"' "$TMP/links/redirected" &&
+  [ -z "$(ls "$TMP/links" | grep tmp)" ]; then
+  ok "--json through a link to /proc/self/fd/1 with stdout in a file: written directly, the link stays"
+else
+  not_ok "--json through a link to /proc/self/fd/1 with stdout in a file: written directly, the link stays" \
+    "exit $rc: $(ls -la "$TMP/links" | tr '\n' ' ')"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
