@@ -676,13 +676,20 @@ Cycles Agent::exit(CpuId cpu, Cycles t) {
   return finish();
 }
 
+// The target of a ptrace regset access (`what`): a user task, not a vCPU
+// thread inside KVM_RUN.
+Context& Agent::tracee(ContextId target, const char* what) {
+  Context& tc = contexts_[target];
+  if (!tc.is_user()) throw SemanticError{std::string(what) + " of " + tc.name + ", which is not a user task"};
+  if (tc.vcpu != kNoVcpu) {
+    throw SemanticError{std::string(what) + " of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
+  }
+  return tc;
+}
+
 Cycles Agent::state_read(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
-  Context& tc = contexts_[target];
-  if (!tc.is_user()) throw SemanticError{"state read of " + tc.name + ", which is not a user task"};
-  if (tc.vcpu != kNoVcpu) {
-    throw SemanticError{"state read of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
-  }
+  Context& tc = tracee(target, "state read");
   check_tracee_stopped(tc, cpu, "state read", false);
   policy_.state_read(*this, cpu, tc);
   return finish();
@@ -693,11 +700,7 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   if (invalid_header) {
     throw SemanticError{"state write with \"invalid_header\": an x86 XSAVE header; arm64's regsets have none"};
   }
-  Context& tc = contexts_[target];
-  if (!tc.is_user()) throw SemanticError{"state write of " + tc.name + ", which is not a user task"};
-  if (tc.vcpu != kNoVcpu) {
-    throw SemanticError{"state write of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
-  }
+  Context& tc = tracee(target, "state write");
   if (!machine_.fpsimd) throw SemanticError{"state write of " + tc.name + " on machine " + machine_.name + ", which has no FP/AdvSIMD"};
   if ((write & bit(kZa)) && !machine_.sme) {
     throw SemanticError{"state write of ZA (NT_ARM_ZA) on machine " + machine_.name + ", which has no SME"};
@@ -729,11 +732,7 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
 // ptrace(PTRACE_SETREGSET, NT_ARM_ZA) with the header only (za_set()).
 Cycles Agent::za_disable(CpuId cpu, Cycles t, ContextId target) {
   event_time_ = t;
-  Context& tc = contexts_[target];
-  if (!tc.is_user()) throw SemanticError{"za_disable of " + tc.name + ", which is not a user task"};
-  if (tc.vcpu != kNoVcpu) {
-    throw SemanticError{"za_disable of " + tc.name + ", which is inside KVM_RUN (a tracee must be stopped)"};
-  }
+  Context& tc = tracee(target, "za_disable");
   if (!machine_.sme) throw SemanticError{"za_disable (NT_ARM_ZA) on machine " + machine_.name + ", which has no SME"};
   check_tracee_stopped(tc, cpu, "za_disable", true);
   policy_.za_disabled(*this, tc);

@@ -212,6 +212,7 @@ class Agent {
   void state_key(StateKey& k) const;
 
  private:
+  Context& tracee(ContextId target, const char* what);  // a ptrace target: a user task outside KVM_RUN
   Agent(const Agent&) = default;
   Cycles finish();
   // A trap-control register write when its value changes: counted, charged.
