@@ -204,6 +204,11 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
     // current->thread.svcr, SYS_SVCR); if (thread_za_enabled(...))
     // sme_load_state(...)".
     if (c.tif_sme) set_smcr(cpu, c.svl, cause);
+    // A change of PSTATE.SM zeroes the vector registers (Arm ARM, SME:
+    // entering and leaving streaming mode): an FPSIMD-format load into
+    // streaming mode (after an NT_ARM_SSVE write in the FPSIMD format) then
+    // leaves the Z upper bits, P and FFR zero.
+    if (cs.sm != c.svcr_sm) cs.rf.regs.set_init(kMaskVec);
     cs.sm = c.svcr_sm;
     cs.za = c.svcr_za;
     if (cs.za) {
@@ -715,7 +720,27 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   if ((write & kMaskSve) && !machine_.sve) {
     throw SemanticError{"state write of SVE state on machine " + machine_.name + ", which has no SVE"};
   }
-  // fpr_set() / sve_set(): new values into the buffers (regset copy).
+  write_regset(cpu, tc, write, *tc.sizes, false);
+  return finish();
+}
+
+Cycles Agent::ssve_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write) {
+  event_time_ = t;
+  Context& tc = tracee(target, "ssve_write");
+  if (!machine_.sme) throw SemanticError{"ssve_write (NT_ARM_SSVE) on machine " + machine_.name + ", which has no SME"};
+  check_tracee_stopped(tc, cpu, "ssve_write", true);
+  // The regset carries FFR's bytes in either case, but without
+  // FEAT_SME_FA64 streaming mode has no FFR: the load ignores them
+  // (task_fpsimd_load(): "restore_ffr = system_supports_fa64()").
+  if (!machine_.fa64) write &= ~bit(kSveFfr);
+  write_regset(cpu, tc, write, *sizes_for(machine_.layout(tc.vl, tc.svl, true)), true);
+  return finish();
+}
+
+// The regset copy of a ptrace write: new values into the target's buffers,
+// then the policy's rules for the regset (fpr_set(), sve_set_common(),
+// za_set(), zt_set(), fpmr_set()).
+void Agent::write_regset(CpuId cpu, Context& tc, ComponentMask write, const ComponentSizes& sizes, bool streaming) {
   for (unsigned i : bits(write)) {
     const Token tok{tc.id, tc.next_version++};
     tc.truth.tok[i] = tok;
@@ -723,10 +748,9 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   }
   tc.truth.present |= write;
   tc.image.present |= write;
-  charge(cpu, tc.id, Stat::other_cycles, cost_.memcpy(tc.sizes->of(write)), "regset_copy", Cause::state_access,
-         tc.sizes->of(write), write);
-  policy_.state_written(*this, tc, write);
-  return finish();
+  charge(cpu, tc.id, Stat::other_cycles, cost_.memcpy(sizes.of(write)), "regset_copy", Cause::state_access,
+         sizes.of(write), write);
+  policy_.state_written(*this, tc, write, streaming);
 }
 
 // ptrace(PTRACE_SETREGSET, NT_ARM_ZA) with the header only (za_set()).

@@ -94,6 +94,9 @@ class Agent {
   Cycles state_read(CpuId cpu, Cycles t, ContextId target);
   // `invalid_header`: refused (an x86 XSAVE header has no arm64 equivalent).
   Cycles state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write, bool invalid_header);
+  // ptrace(PTRACE_SETREGSET, NT_ARM_SSVE): `write` as the data holds it
+  // (fpsimd alone: the FPSIMD format), the target put in streaming mode.
+  Cycles ssve_write(CpuId cpu, Cycles t, ContextId target, ComponentMask write);
   Cycles za_disable(CpuId cpu, Cycles t, ContextId target);
   Cycles sve_set_vl(CpuId cpu, Cycles t, unsigned vl);
   // prctl(PR_SME_SET_VL): the streaming vector length.
@@ -213,6 +216,7 @@ class Agent {
 
  private:
   Context& tracee(ContextId target, const char* what);  // a ptrace target: a user task outside KVM_RUN
+  void write_regset(CpuId cpu, Context& tc, ComponentMask write, const ComponentSizes& sizes, bool streaming);
   Agent(const Agent&) = default;
   Cycles finish();
   // A trap-control register write when its value changes: counted, charged.

@@ -90,6 +90,7 @@ class Arm64Run final : public ArchAgent {
       case static_cast<unsigned>(ev::kSveSetVl): return a.sve_set_vl(cpu, t, static_cast<unsigned>(e.arg));
       case static_cast<unsigned>(ev::kSmeSetVl): return a.sme_set_vl(cpu, t, static_cast<unsigned>(e.arg));
       case static_cast<unsigned>(ev::kZaDisable): return a.za_disable(cpu, t, e.ctx);
+      case static_cast<unsigned>(ev::kSsveWrite): return a.ssve_write(cpu, t, e.ctx, e.write);
       case static_cast<unsigned>(ev::kKvmRun): return a.kvm_run(cpu, t, e.ctx);
       case static_cast<unsigned>(ev::kVmEntry): return a.vm_entry(cpu, t);
       case static_cast<unsigned>(ev::kVmExit): return a.vm_exit(cpu, t);

@@ -48,6 +48,12 @@ class Arm64RecordCheck final : public RecordCheck {
         if (e.sub || e.arg) return "malformed record";
         if (e.ctx < is_vcpu_.size() && is_vcpu_[e.ctx]) return "za_disable names a vCPU, not a task";
         return {};
+      case static_cast<unsigned>(ev::kSsveWrite):
+        if (e.sub || e.arg || !e.write || (e.write & ~kMaskVec)) {
+          return "malformed record (ssve_write writes fpsimd, sve_z, sve_p or sve_ffr)";
+        }
+        if (e.ctx < is_vcpu_.size() && is_vcpu_[e.ctx]) return "ssve_write names a vCPU, not a task";
+        return {};
     }
     return "malformed record";
   }
@@ -79,6 +85,8 @@ class Arm64EventSyntax final : public EventSyntax {
         {ev::kSmstart, "smstart", {"sm", "za"}, {}, kFieldSubArg, kFieldSubArg},  // sub: kSmBit | kZaBit
         {ev::kSmstop, "smstop", {"sm", "za"}, {}, kFieldSubArg, kFieldSubArg},
         {ev::kZaDisable, "za_disable", {"target"}, {"target"}, kFieldCtx, kFieldCtx},  // ctx: the tracee
+        {ev::kSsveWrite, "ssve_write", {"target", "write"}, {"target", "write"}, kFieldCtx | kFieldWrite,
+         kFieldCtx | kFieldWrite},
     };
     return k;
   }
@@ -115,11 +123,14 @@ class Arm64EventSyntax final : public EventSyntax {
                                     "\" needs \"sm\" or \"za\" true (or neither key, for both)");
       return;
     }
-    if (out.kind == ev::kZaDisable) {
+    if (out.kind == ev::kZaDisable || out.kind == ev::kSsveWrite) {
       const std::string name(in.text("target"));
       const ContextId* id = in.find(name);
       if (!id || name.rfind(kVcpuKeyPrefix, 0) == 0) in.fail("/target", "unknown context \"" + name + "\" (declare it in /contexts)");
       out.ctx = *id;
+      if (out.kind == ev::kSsveWrite && (out.write & ~kMaskVec)) {
+        in.fail("/write", "the NT_ARM_SSVE regset's registers: fpsimd (the FPSIMD format), sve_z, sve_p, sve_ffr or sve");
+      }
       return;
     }
     if (out.kind != ev::kKvmRun) return;

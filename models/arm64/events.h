@@ -26,10 +26,16 @@ constexpr EventKind kSmeSetVl{21};
 // register data, the target's current SVL): `ctx` = the target, whose ZA is
 // disabled (za_set(), "If there is no data then disable ZA").
 constexpr EventKind kZaDisable{22};
+// A tracer's write of the NT_ARM_SSVE regset (streaming-mode SVE, at the
+// target's own SVL): `ctx` = the target, `write` = what the data holds,
+// fpsimd alone for the FPSIMD format (SVE_PT_REGS_FPSIMD), else the SVE
+// format (sve_set_common() with ARM64_VEC_SME): the target enters
+// streaming mode.
+constexpr EventKind kSsveWrite{23};
 
 // Kinds whose effect reaches other CPUs' contexts (ptrace state access).
 constexpr std::uint32_t kBarriers =
-    kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite) | kind_bit(kZaDisable);
+    kind_bit(EventKind::kStateRead) | kind_bit(EventKind::kStateWrite) | kind_bit(kZaDisable) | kind_bit(kSsveWrite);
 
 }  // namespace fpusim::arm64::ev
 

@@ -44,7 +44,9 @@ class Policy {
   // ptrace: make the target's saved state current (fpsimd_preserve_current_state
   // when it is current), and after new values were written into it.
   virtual void state_read(Agent& a, CpuId cpu, Context& target) = 0;
-  virtual void state_written(Agent& a, Context& target, ComponentMask written) = 0;
+  // `streaming`: the NT_ARM_SSVE regset (else NT_ARM_SVE for SVE
+  // components, NT_PRFPREG for fpsimd alone, NT_ARM_ZA / ZT / FPMR).
+  virtual void state_written(Agent& a, Context& target, ComponentMask written, bool streaming) = 0;
   // za_set() without register data: the tracee's ZA disabled.
   virtual void za_disabled(Agent& a, Context& target) = 0;
   // prctl(PR_SVE_SET_VL): vec_set_vector_length() for current.

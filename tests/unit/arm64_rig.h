@@ -106,6 +106,9 @@ struct Rig {
   void state_write(CpuId cpu, ContextId target, ComponentMask w) {
     run(cpu, [&](Cycles t) { return agent->state_write(cpu, t, target, w, false); });
   }
+  void ssve_write(CpuId cpu, ContextId target, ComponentMask w) {
+    run(cpu, [&](Cycles t) { return agent->ssve_write(cpu, t, target, w); });
+  }
 
   // A vCPU run by `thread`: its guest context (declare before start()).
   ContextId vcpu(const std::string& name, ContextId thread, bool sve = false, unsigned vl = 0) {

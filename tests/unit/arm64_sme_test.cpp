@@ -142,6 +142,69 @@ TEST_F(Sme, PtraceWritesOfZaAndZt0) {
   EXPECT_EQ(r.checker->total_violations(), 0u);
 }
 
+// A ZA write leaves the SVE state alone (it once zeroed the SVE-only bits
+// of a task with TIF_SVE, as if it were NT_PRFPREG).
+TEST_F(Sme, PtraceWriteOfZaKeepsTheSveState) {
+  r.sw(0, M);
+  r.use(0, kMaskVec);
+  const Token z = r.ctx(M).truth.tok[kSveZ];
+  r.sw(0, N);
+  r.state_write(0, M, bit(kZa));
+  EXPECT_EQ(r.ctx(M).truth.tok[kSveZ], z);
+  EXPECT_EQ(r.ctx(M).image.tok[kSveZ], z);
+  r.sw(0, M);
+  r.use(0, 0, kMaskVec | kZaZt0);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+// sve_set_common(ARM64_VEC_SME), SVE format: streaming mode entered, the
+// SVE storage zeroed, fp_type SVE, TIF_SME not set (the next streaming
+// use traps); NT_ARM_SVE with Z only: streaming mode left, P and FFR zero.
+TEST_F(Sme, PtraceSsveWriteEntersStreamingModeAndSveWriteLeavesIt) {
+  r.sw(0, M);
+  r.use(0, kMaskVec);
+  r.sw(0, N);
+  r.ssve_write(0, M, kMaskFpsimd | bit(kSveZ));
+  const Context& m = r.ctx(M);
+  EXPECT_TRUE(m.svcr_sm);
+  EXPECT_FALSE(m.tif_sme);
+  EXPECT_EQ(m.fp_type, FpType::kSve);
+  EXPECT_EQ(m.truth.tok[kSveZ].owner, M);
+  EXPECT_FALSE(m.truth.present & (bit(kSveP) | bit(kSveFfr)));  // not in the data: zeroed
+  EXPECT_EQ((*m.sizes)[kSveZ], 2048u);                             // at the SVL
+  const std::uint64_t sme_traps = r.total(AStat::traps_sme_acc);
+  r.sw(0, M);
+  r.use(0, 0, kMaskVec);  // the written Z, zero P and FFR
+  EXPECT_EQ(r.total(AStat::traps_sme_acc), sme_traps + 1);
+  EXPECT_TRUE(m.tif_sme);
+  r.use(0, kMaskVec);
+  r.sw(0, N);
+  r.state_write(0, M, kMaskFpsimd | bit(kSveZ));
+  EXPECT_FALSE(m.svcr_sm);
+  EXPECT_TRUE(m.tif_sve);
+  EXPECT_FALSE(m.truth.present & (bit(kSveP) | bit(kSveFfr)));
+  r.sw(0, M);
+  r.use(0, 0, kMaskVec);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+// The FPSIMD format: TIF_SVE cleared, fp_type FPSIMD; the restore into
+// streaming mode loads V0-V31 over vector registers the SM change zeroed.
+TEST_F(Sme, PtraceSsveWriteInTheFpsimdFormat) {
+  r.sw(0, M);
+  r.use(0, kMaskVec);
+  r.sw(0, N);
+  r.ssve_write(0, M, kMaskFpsimd);
+  const Context& m = r.ctx(M);
+  EXPECT_TRUE(m.svcr_sm);
+  EXPECT_FALSE(m.tif_sve);
+  EXPECT_EQ(m.fp_type, FpType::kFpsimd);
+  EXPECT_FALSE(m.truth.present & kMaskSve);
+  r.sw(0, M);
+  r.use(0, 0, kMaskVec);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
 TEST(Arm64SmeRefused, PtraceOfSmeStateNeedsTheFeature) {
   Rig r{"aws-graviton3", "sve-keep", 1};
   const ContextId M = r.add("M"), N = r.add("N");
@@ -149,6 +212,7 @@ TEST(Arm64SmeRefused, PtraceOfSmeStateNeedsTheFeature) {
   r.sw(0, N);
   EXPECT_THROW(r.state_write(0, M, bit(kZa)), SemanticError);
   EXPECT_THROW(r.state_write(0, M, kMaskFpmr), SemanticError);
+  EXPECT_THROW(r.ssve_write(0, M, kMaskVec), SemanticError);
   r.syscall(0);
   EXPECT_THROW(r.set_svl(0, 256), SemanticError);
 }

@@ -21,7 +21,7 @@ class NoFpPolicy final : public Policy {
   void exec(Agent&, CpuId, Context&) override {}
   void exit(Agent&, CpuId, Context&) override {}
   void state_read(Agent&, CpuId, Context&) override {}
-  void state_written(Agent&, Context&, ComponentMask) override {}
+  void state_written(Agent&, Context&, ComponentMask, bool) override {}
   void za_disabled(Agent&, Context&) override {}
   void set_vl(Agent&, CpuId, Context& ctx, unsigned) override { panic("arm64: VL change of " + ctx.name + " without FP"); }
   void set_svl(Agent&, CpuId, Context& ctx, unsigned) override {

@@ -265,15 +265,20 @@ void SveDiscardPolicy::state_read(Agent& a, CpuId cpu, Context& target) {
   if (a.cpu(cpu).current == target.id) preserve_current_state(a, cpu, Cause::state_access);
 }
 
-// fpr_set(): with TIF_SVE, sve_sync_from_fpsimd_zeropad() (the SVE-only bits
-// zeroed); sve_set(): SVE data sets TIF_SVE, fp_type SVE. za_set() with
-// data and zt_set() (ptrace.c, v6.8 .. v6.15): with ZA off, sme_alloc(target,
-// true) zeroes ZA and ZT0 before the one written is copied in (before
-// b7c510d04904, v6.8, a ZA write zeroed ZT0 with ZA on too); then
-// "target->thread.svcr |= SVCR_ZA_MASK" and TIF_SME set. fpmr_set():
-// target->thread.uw.fpmr. Then fpsimd_flush_task_state(target): loaded
-// again before it next runs.
-void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask written) {
+// ptrace writes (ptrace.c, v6.8 .. v6.15; Mark Rutland's rework of
+// sve_set_common() in v6.16 changed the partial-write rules).
+// - za_set() with data and zt_set(): with ZA off, sme_alloc(target, true)
+//   zeroes ZA and ZT0 before the one written is copied in (before
+//   b7c510d04904, v6.8, a ZA write zeroed ZT0 with ZA on too); then
+//   "target->thread.svcr |= SVCR_ZA_MASK" and TIF_SME set. fpmr_set():
+//   target->thread.uw.fpmr.
+// - fpr_set() (NT_PRFPREG, fpsimd alone): with TIF_SVE or streaming mode,
+//   sve_sync_from_fpsimd_zeropad(): the SVE state becomes the new V
+//   registers with everything else zero.
+// - sve_set_common() (NT_ARM_SVE for SVE components, NT_ARM_SSVE always):
+//   see sve_regset_written().
+// Then fpsimd_flush_task_state(target): loaded again before it next runs.
+void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask written, bool streaming) {
   if (written & kMaskZa) {
     if (!target.svcr_za) {
       const ComponentMask zeroed = kMaskZa & ~written;
@@ -283,19 +288,54 @@ void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask wr
     target.svcr_za = true;
     target.tif_sme = true;
   }
-  if (written & kMaskSve) {
-    if (target.fp_type != FpType::kSve) {
-      // sve_set(): fpsimd_sync_to_sve() then the new SVE data.
-      const StateImage keep = target.image;
-      a.convert(target, FpType::kSve);
-      target.image.copy_from(keep, written & kMaskSve);
-    }
-    target.tif_sve = true;
-  } else if (target.tif_sve) {
+  const ComponentMask vec = written & kMaskVec;
+  if (streaming || (vec & kMaskSve)) {
+    sve_regset_written(a, target, vec, streaming);
+  } else if (vec && (target.tif_sve || target.svcr_sm)) {
     target.image.set_init(kMaskSve);
     target.truth.set_init(kMaskSve);
   }
   a.flush_task_state(target);
+}
+
+// sve_set_common(target, type), the header's VL the target's own:
+// - "Enter/exit streaming mode": SVCR.SM set for NT_ARM_SSVE, cleared for
+//   NT_ARM_SVE (with SME); a change reallocates the SVE storage zeroed
+//   (sve_alloc(target, true)), so state saved in SVE format is gone.
+// - FPSIMD format (SVE_PT_REGS_FPSIMD; NT_ARM_SSVE here): __fpr_set(), TIF_SVE
+//   cleared, fp_type FPSIMD; in streaming mode the load then writes V0-V31
+//   over the zeroed vector registers.
+// - SVE format: sve_alloc(target, true) zeroes the SVE storage again and
+//   fpsimd_sync_to_sve() copies V0-V31 in only without TIF_SVE and outside
+//   streaming mode, so what the data does not cover is zero (V0-V31 kept
+//   only then); fp_type SVE, and TIF_SVE set for NT_ARM_SVE only ("Only
+//   enable SVE if we are configuring normal SVE"). TIF_SME is left as it
+//   is: a task given streaming mode without it takes an SME access trap at
+//   its next streaming instruction (do_sme_acc()).
+void SveDiscardPolicy::sve_regset_written(Agent& a, Context& target, ComponentMask vec, bool streaming) {
+  if (a.machine().sme && target.svcr_sm != streaming) {
+    target.svcr_sm = streaming;
+    if (target.fp_type == FpType::kSve) {
+      target.image.set_init(kMaskVec & ~vec);
+      target.truth.set_init(kMaskVec & ~vec);
+    }
+    target.sve_buf.set_init(kMaskVec);
+    a.relayout(target);
+  }
+  if (vec == kMaskFpsimd) {
+    target.tif_sve = false;
+    target.fp_type = FpType::kFpsimd;
+    target.image.set_init(kMaskSve);
+    target.truth.set_init(kMaskSve);
+    return;
+  }
+  ComponentMask zeroed = kMaskSve & ~vec;
+  if (target.tif_sve || target.svcr_sm) zeroed |= kMaskFpsimd & ~vec;
+  if (target.fp_type != FpType::kSve) a.convert(target, FpType::kSve);
+  target.image.set_init(zeroed);
+  target.truth.set_init(zeroed);
+  target.sve_buf.copy_from(target.image, kMaskVec);
+  if (!streaming) target.tif_sve = true;
 }
 
 // za_set() with the header only, v6.8 .. v6.15 (b7c510d04904: "Only flush

@@ -25,7 +25,7 @@ class SveDiscardPolicy : public Policy {
   void exec(Agent& a, CpuId cpu, Context& ctx) override;
   void exit(Agent& a, CpuId cpu, Context& ctx) override;
   void state_read(Agent& a, CpuId cpu, Context& target) override;
-  void state_written(Agent& a, Context& target, ComponentMask written) override;
+  void state_written(Agent& a, Context& target, ComponentMask written, bool streaming) override;
   void za_disabled(Agent& a, Context& target) override;
   void set_vl(Agent& a, CpuId cpu, Context& ctx, unsigned vl) override;
   void set_svl(Agent& a, CpuId cpu, Context& ctx, unsigned svl) override;
@@ -38,6 +38,9 @@ class SveDiscardPolicy : public Policy {
   // fp_user_discard()'s first step since 8bd7f91c03d0 (v5.19): "if SME is
   // active then exit streaming mode" (sme_smstop_sm()); ZA is kept.
   void exit_streaming_at_syscall(Agent& a, CpuId cpu, Context& ctx);
+  // sve_set_common(): NT_ARM_SVE / NT_ARM_SSVE data (`vec`, fpsimd alone
+  // for the FPSIMD format) written into the target's buffers.
+  void sve_regset_written(Agent& a, Context& target, ComponentMask vec, bool streaming);
 };
 
 std::unique_ptr<Policy> make_sve_discard_policy();
