@@ -55,8 +55,9 @@ std::shared_ptr<const ComponentSizes> Agent::sizes_for(const VecLayout& l) {
   return s;
 }
 
-void Agent::add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl) {
+void Agent::add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl, bool fpmr) {
   Vcpu v;
+  v.fpmr = fpmr;
   v.name = std::move(name);
   v.thread = thread;
   v.guest = guest;
@@ -385,12 +386,12 @@ void Agent::after_event(CpuId cpu, Cycles t) {
       const Vcpu& v = vcpus_[c.vcpu];
       user = v.guest;
       armed = !cs.guest_fp_open ? kMaskVec : v.sve ? 0 : kMaskSve;
-      // A vCPU has no SME and no FPMR here (guest SME and FPMR are not
-      // modelled): KVM traps them, SME through CPTR_EL2.TSM / SMEN for a
-      // vCPU without it (__activate_cptr_traps()), FPMR with HCRX_EL2.EnFPM
-      // clear unless the VM has it (vcpu_set_hcrx()). Host ZA, ZT0 and FPMR
-      // left in the registers are out of the guest's reach.
-      armed |= kMaskZa | kMaskFpmr;
+      // A vCPU has no SME (KVM has no SME guests): CPTR_EL2.TSM / SMEN traps
+      // it (__activate_cptr_traps()). FPMR is out of the guest's reach
+      // unless the VM has it (HCRX_EL2.EnFPM, c9150a8ad9cd), and then an FP
+      // register like FPCR, behind the FP trap. Host ZA and ZT0, and FPMR
+      // for a VM without it, left in the registers are out of reach.
+      armed |= kMaskZa | (v.fpmr && cs.guest_fp_open ? 0 : kMaskFpmr);
     } else if (c.in_user && c.is_user()) {
       user = cs.current;
     }
@@ -811,7 +812,7 @@ void Agent::bind_state(CpuId cpu, Context& guest, ToSave to_save) {
   cs.to_save = to_save;
 }
 
-void Agent::hyp_save_host(CpuId cpu, Context& thread, bool sve) {
+void Agent::hyp_save_host(CpuId cpu, Vcpu& v, Context& thread, bool sve) {
   CpuState& cs = cpus_[cpu];
   if (sve) {
     thread.image.copy_from(cs.rf.regs, kMaskVec);
@@ -821,6 +822,7 @@ void Agent::hyp_save_host(CpuId cpu, Context& thread, bool sve) {
     thread.image.set_init(kMaskSve);
     thread.fp_type = FpType::kFpsimd;
   }
+  if (v.fpmr) thread.image.copy_from(cs.rf.regs, kMaskFpmr);
   stats_->add(AStat::hyp_host_saves, thread.id, 1);
   account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskVec : kMaskFpsimd,
           sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
@@ -838,37 +840,61 @@ void Agent::hyp_load_guest(CpuId cpu, Vcpu& v) {
     cs.rf.regs.copy_from(g.image, kMaskFpsimd);
     cs.rf.regs.set_init(bit(kSveZ));  // V writes clear the Z upper bits
   }
+  // "if (kvm_has_fpmr(kern_hyp_va(vcpu->kvm))) write_sysreg_s(__vcpu_sys_reg(
+  // vcpu, FPMR), SYS_FPMR);" (ef3be86021c3); else the host's stays, out of
+  // the guest's reach (HCRX_EL2.EnFPM clear).
+  if (v.fpmr) cs.rf.regs.copy_from(g.image, kMaskFpmr);
   cs.rf.modified = 0;
   stats_->add(AStat::guest_loads, g.id, 1);
   account(false, cpu, g, Cause::guest_trap, v.sve, v.sve ? kMaskVec : kMaskFpsimd,
           v.sve ? "hyp_sve_load_guest" : "hyp_fpsimd_load_guest");
 }
 
-void Agent::hyp_switch_to_guest(CpuId cpu, Vcpu& v) {
+void Agent::hyp_switch_to_guest(CpuId cpu, Vcpu& v, bool sve) {
   CpuState& cs = cpus_[cpu];
   Context& thread = contexts_[v.thread];
-  // __fpsimd_save_state(&host_ctxt->gp_regs.fp_regs): whatever the
-  // registers hold, restored as it was at exit.
-  cs.hyp_host.copy_from(cs.rf.regs, kMaskFpsimd);
+  // 2017: __fpsimd_save_state(&host_ctxt->gp_regs.fp_regs); pKVM:
+  // kvm_hyp_save_fpsimd_host() into host_data, with SVE __hyp_sve_save_host()
+  // at the host's maximum VL (ZCR_EL1 kept in sve_state->zcr_el1), and FPMR
+  // when the VM has it. Whatever the registers hold is restored as it was.
+  const ComponentMask mask = (sve ? kMaskVec : kMaskFpsimd) | (v.fpmr ? kMaskFpmr : 0);
+  cs.hyp_host.copy_from(cs.rf.regs, mask);
+  cs.hyp_host_zcr_vl = cs.zcr_vl;
   stats_->add(AStat::hyp_host_saves, thread.id, 1);
-  account(true, cpu, thread, Cause::guest_trap, false, kMaskFpsimd, "hyp_fpsimd_save_host");
+  account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskVec : kMaskFpsimd,
+          sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
   hyp_load_guest(cpu, v);
   cs.hyp_guest_live = true;
 }
 
-void Agent::hyp_switch_to_host(CpuId cpu, Vcpu& v) {
+void Agent::hyp_switch_to_host(CpuId cpu, Vcpu& v, bool sve) {
   CpuState& cs = cpus_[cpu];
   Context& g = contexts_[v.guest];
   Context& thread = contexts_[v.thread];
-  // __fpsimd_save_state(&guest_ctxt->gp_regs.fp_regs) then
-  // __fpsimd_restore_state(&host_ctxt->gp_regs.fp_regs).
-  g.image.copy_from(cs.rf.regs, kMaskFpsimd);
+  // 2017: __fpsimd_save_state(&guest_ctxt->gp_regs.fp_regs) then
+  // __fpsimd_restore_state(&host_ctxt->gp_regs.fp_regs). pKVM,
+  // fpsimd_sve_sync(): the guest's registers into the vCPU
+  // (__hyp_sve_save_guest() for an SVE vCPU, at its maximum VL), its FPMR,
+  // then the host's back (__hyp_sve_restore_host(), ZCR_EL1 restored).
+  if (v.sve) {
+    g.image.copy_from(cs.rf.regs, kMaskVec);
+    g.sve_buf.copy_from(cs.rf.regs, kMaskVec);
+    g.fp_type = FpType::kSve;
+  } else {
+    g.image.copy_from(cs.rf.regs, kMaskFpsimd);
+    g.fp_type = FpType::kFpsimd;
+  }
+  if (v.fpmr) g.image.copy_from(cs.rf.regs, kMaskFpmr);
   stats_->add(AStat::guest_saves, g.id, 1);
-  account(true, cpu, g, Cause::vm_exit, false, kMaskFpsimd, "hyp_fpsimd_save_guest");
-  cs.rf.regs.copy_from(cs.hyp_host, kMaskFpsimd);
-  cs.rf.regs.set_init(bit(kSveZ));
+  account(true, cpu, g, Cause::vm_exit, v.sve, v.sve ? kMaskVec : kMaskFpsimd,
+          v.sve ? "hyp_sve_save_guest" : "hyp_fpsimd_save_guest");
+  const ComponentMask mask = (sve ? kMaskVec : kMaskFpsimd) | (v.fpmr ? kMaskFpmr : 0);
+  cs.rf.regs.copy_from(cs.hyp_host, mask);
+  if (!sve) cs.rf.regs.set_init(bit(kSveZ));
+  if (sve) set_zcr(cpu, cs.hyp_host_zcr_vl, Cause::vm_exit);
   stats_->add(AStat::hyp_host_restores, thread.id, 1);
-  account(false, cpu, thread, Cause::vm_exit, false, kMaskFpsimd, "hyp_fpsimd_restore_host");
+  account(false, cpu, thread, Cause::vm_exit, sve, sve ? kMaskVec : kMaskFpsimd,
+          sve ? "hyp_sve_restore_host" : "hyp_fpsimd_restore_host");
   cs.hyp_guest_live = false;
 }
 
@@ -919,9 +945,14 @@ void Agent::guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, Compone
     throw SemanticError{"SVE use by the guest of vCPU " + v.name +
                         ", which has no SVE (the guest would get an UNDEF: declare the VM with \"sve\": true)"};
   }
-  if (touched & (kMaskZa | kMaskFpmr)) {
-    throw SemanticError{"SME or FPMR use by the guest of vCPU " + v.name +
-                        ": guest SME and FPMR are not modelled (a vCPU has neither; KVM traps them)"};
+  if (touched & kMaskZa) {
+    throw SemanticError{"SME use by the guest of vCPU " + v.name +
+                        ": guest SME is not modelled (KVM has no SME guests: CPTR_EL2.TSM, the guest gets an UNDEF)"};
+  }
+  if ((touched & kMaskFpmr) && !v.fpmr) {
+    throw SemanticError{"FPMR use by the guest of vCPU " + v.name +
+                        ", whose VM has no FPMR (HCRX_EL2.EnFPM clear: an UNDEF; FPMR needs a FEAT_FPMR machine and "
+                        "a KVM policy of v6.12 on, ef3be86021c3)"};
   }
   if (!cs.guest_fp_open) {
     // ESR_EL2.EC = FP_ASIMD or SVE: the instruction is retried after the

@@ -52,10 +52,12 @@ struct CpuState {
   // The guest's FP/SVE accesses do not trap to EL2 (CPTR_EL2.TFP/TZ clear,
   // or CPACR FPEN/ZEN set, for the running guest).
   bool guest_fp_open = false;
-  // The 2017 scheme: the hypervisor's per-CPU host context (host_cpu_context's
-  // fp_regs) holds the host registers while the guest's are loaded.
+  // The hypervisor's per-CPU copy of the host registers while the guest's
+  // are loaded: 2017's host_cpu_context fp_regs, pKVM's host_data
+  // (host_ctxt.fp_regs or sve_state, and fpmr), with ZCR_EL1 as it was.
   bool hyp_guest_live = false;
   StateImage hyp_host;
+  unsigned hyp_host_zcr_vl = 0;
   RegisterFileState rf;
   std::uint64_t traps = 0;
 };
@@ -111,7 +113,7 @@ class Agent {
 
   // The KVM scheme (null: the policy models the host only), and the vCPUs.
   void set_kvm(KvmScheme* kvm) { kvm_ = kvm; }
-  void add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl);
+  void add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl, bool fpmr = false);
 
   void before_event(CpuId cpu, Cycles t) { checker_->advance(cpu, t); }
   void after_event(CpuId cpu, Cycles t);
@@ -171,14 +173,18 @@ class Agent {
   // The hypervisor saves the registers as the thread's user state
   // (__fpsimd_save_state(host_fpsimd_state); with host SVE in use, 85acda3b,
   // sve_save_state() into its sve_state).
-  void hyp_save_host(CpuId cpu, Context& thread, bool sve);
+  // With guest FPMR (ef3be86021c3) the host's FPMR too ("if (kvm_has_fpmr())
+  // **host_data_ptr(fpmr_ptr) = read_sysreg_s(SYS_FPMR)").
+  void hyp_save_host(CpuId cpu, Vcpu& v, Context& thread, bool sve);
   // The hypervisor loads the vCPU's state (__fpsimd_restore_state, or for
   // an SVE vCPU __sve_restore_state at its VL, b43b5dd9).
   void hyp_load_guest(CpuId cpu, Vcpu& v);
-  // The 2017 scheme: the host registers into / out of the per-CPU host
-  // context, the guest's back into the vCPU.
-  void hyp_switch_to_guest(CpuId cpu, Vcpu& v);
-  void hyp_switch_to_host(CpuId cpu, Vcpu& v);
+  // The host registers into / out of the hypervisor's per-CPU copy, the
+  // guest's back into the vCPU: the 2017 scheme (FPSIMD only), and pKVM
+  // (`sve`: the host's SVE state at its VL, __hyp_sve_save_host() /
+  // __hyp_sve_restore_host(); an SVE vCPU's state saved in SVE format).
+  void hyp_switch_to_guest(CpuId cpu, Vcpu& v, bool sve);
+  void hyp_switch_to_host(CpuId cpu, Vcpu& v, bool sve);
   // The hypervisor's exit path wrote the host's CPACR_EL1 (VHE): EL0 SVE
   // and SME access as given (no separate cost: part of every exit).
   void hyp_set_host_cpacr(CpuId cpu, bool zen_el0, bool smen_el0, bool smen_el1) {

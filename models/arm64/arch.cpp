@@ -44,6 +44,12 @@ class Arm64Run final : public ArchAgent {
       }
       kvm_ = machine_of(s).fpsimd ? info.make_kvm(bug_bits) : make_no_fp_kvm();
       agent_.set_kvm(kvm_.get());
+      if (machine_of(s).kvm_mode == KvmMode::kProtected && !kvm_->runs_protected()) {
+        throw InputError{s.file, "/vms",
+                         "machine " + machine_of(s).name + " runs KVM in protected mode (kvm_mode \"protected\"), "
+                         "which policy " + info.name + " does not model: pKVM's own FP handling came with "
+                         "b5b9955617bc (v6.10), under kvm-arm64-2023 and kvm-arm64-2025"};
+      }
     }
     for (size_t i = 0; i < vms.size(); ++i) {
       const VmDecl& d = vms[i];
@@ -51,9 +57,16 @@ class Arm64Run final : public ArchAgent {
         throw InputError{s.file, "/vms/" + std::to_string(i) + "/sve",
                          "false under policy " + info.name + ": its KVM has no vCPU SVE (b43b5dd9, v5.2)"};
       }
+      if (d.fpmr.value_or(false) && !kvm_->guest_fpmr()) {
+        throw InputError{s.file, "/vms/" + std::to_string(i) + "/fpmr",
+                         "false under policy " + info.name + ": its KVM has no guest FPMR (ef3be86021c3, v6.12)"};
+      }
+      // KVM's default: the host's FPMR (ID_AA64PFR2_EL1 from the sanitised
+      // host value), which userspace may clear.
+      const bool fpmr = d.fpmr.value_or(machine_of(s).fpmr && kvm_->guest_fpmr());
       for (const VcpuDecl& vd : d.vcpus) {
         const ContextId guest = ids.at(vd.name), thread = ids.at(vd.thread);
-        agent_.add_vcpu(vd.name, thread, guest, d.sve, d.sve_vl);
+        agent_.add_vcpu(vd.name, thread, guest, d.sve, d.sve_vl, fpmr);
         threads_[guest] = thread;
       }
     }
@@ -199,7 +212,9 @@ class Arm64Arch final : public Arch {
     for (const VmDecl& v : vms_of(s)) {
       nlohmann::json vcpus = nlohmann::json::array();
       for (const VcpuDecl& c : v.vcpus) vcpus.push_back({{"name", c.name}, {"thread", c.thread}});
-      vms.push_back({{"name", v.name}, {"sve", v.sve}, {"sve_vl", v.sve_vl}, {"vcpus", vcpus}});
+      nlohmann::json vm = {{"name", v.name}, {"sve", v.sve}, {"sve_vl", v.sve_vl}, {"vcpus", vcpus}};
+      if (v.fpmr) vm["fpmr"] = *v.fpmr;
+      vms.push_back(vm);
     }
     j["vms"] = vms;
   }

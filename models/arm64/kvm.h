@@ -35,6 +35,7 @@ struct Vcpu {
   ContextId guest = kNoContext;   // the guest FP state's context
   bool sve = false;               // vcpu_has_sve()
   unsigned vl = 0;                // vcpu->arch.sve_max_vl, bits (0 without SVE)
+  bool fpmr = false;              // kvm_has_fpmr(): the VM has FEAT_FPMR (HCRX_EL2.EnFPM set)
 
   bool in_run = false;    // inside the KVM_RUN ioctl
   bool in_guest = false;  // between a guest entry and its exit
@@ -66,6 +67,14 @@ class KvmScheme {
   // Whether the host may use SME (KVM handles host SME state since
   // 861262ab, v5.19; before, such a kernel had no SME).
   virtual bool sme_aware() const = 0;
+  // Whether a VM may have FPMR (ef3be86021c3, v6.12: "KVM: arm64: Add
+  // save/restore support for FPMR"; KVM exposes it by default when the host
+  // has it, ID_AA64PFR2_EL1.FPMR).
+  virtual bool guest_fpmr() const { return false; }
+  // Whether the era's KVM runs under kvm-arm.mode=protected with pKVM's own
+  // FP handling (b5b9955617bc, v6.10, "KVM: arm64: Eagerly restore host
+  // fpsimd/sve state in pKVM").
+  virtual bool runs_protected() const { return false; }
   // kvm_arch_vcpu_load_fp().
   virtual void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) = 0;
   // kvm_arch_vcpu_ctxflush_fp() and what the run loop does to the FP state

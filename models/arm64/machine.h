@@ -80,6 +80,12 @@ enum class KvmMode : std::uint8_t {
   // nVHE hyp with E2H=1 (75c76ab5: CPTR_EL2 in the CPACR layout); the host
   // at EL1 keeps its own CPACR_EL1, as under nVHE.
   kHvhe,
+  // kvm-arm.mode=protected (pKVM): the nVHE/hVHE hypervisor does not trust
+  // the host; since b5b9955617bc (v6.10) it saves the host's FP state in
+  // its own memory at the guest's first FP trap of each run and restores it
+  // at every exit after one (handle___kvm_vcpu_run(): fpsimd_sve_flush(),
+  // fpsimd_sve_sync()); the host never binds guest state.
+  kProtected,
 };
 std::string_view kvm_mode_name(KvmMode m);
 

@@ -70,7 +70,8 @@ Machine load_machine(const Json& doc, const std::string& file) {
     if (v == "vhe") m.kvm_mode = KvmMode::kVhe;
     else if (v == "nvhe") m.kvm_mode = KvmMode::kNvhe;
     else if (v == "hvhe") m.kvm_mode = KvmMode::kHvhe;
-    else km.fail("\"vhe\", \"nvhe\" or \"hvhe\" (protected KVM is not modelled)");
+    else if (v == "protected") m.kvm_mode = KvmMode::kProtected;
+    else km.fail("\"vhe\", \"nvhe\", \"hvhe\" or \"protected\"");
   }
   in.require_all_read();
   return m;
@@ -81,6 +82,7 @@ std::string_view kvm_mode_name(KvmMode m) {
     case KvmMode::kVhe: return "vhe";
     case KvmMode::kNvhe: return "nvhe";
     case KvmMode::kHvhe: return "hvhe";
+    case KvmMode::kProtected: return "protected";
   }
   return "?";
 }
@@ -160,7 +162,7 @@ void print_layout(std::ostream& os, const Machine& m) {
   }
   if (m.fpmr) os << "FPMR: 8 bytes, saved and loaded with the FP state\n";
   os << "KVM: " << kvm_mode_name(m.kvm_mode) << "\n";
-  os << "not modelled: guest SME, guest FPMR, PR_SME_SET_VL\n";
+  os << "not modelled: guest SME\n";
 }
 
 void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen, const std::string& file) {
@@ -183,6 +185,11 @@ void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen
       d.sve_vl = static_cast<unsigned>(x);
     } else if (d.sve) {
       d.sve_vl = m.sve_vls.back();  // KVM's default: the largest the host supports (kvm_sve_max_vl)
+    }
+    if (v.has("fpmr")) {
+      JsonIn f = v.at("fpmr");
+      d.fpmr = f.as_bool();
+      if (*d.fpmr && !m.fpmr) f.fail("false: machine " + m.name + " has no FPMR");
     }
   });
 }

@@ -2,6 +2,8 @@
 // cost-arm64.schema.json) and `fpusim layout` for arm64 machines.
 #pragma once
 
+#include <optional>
+
 #include <ostream>
 #include <string>
 
@@ -29,6 +31,9 @@ void print_layout(std::ostream& os, const Machine& m);
 struct VmDecl : VmDeclBase {
   bool sve = false;
   unsigned sve_vl = 0;  // bits; 0 without SVE
+  // "fpmr": FEAT_FPMR for the guest (ID_AA64PFR2_EL1.FPMR); unset: KVM's
+  // default, the host's where the policy's KVM supports it.
+  std::optional<bool> fpmr;
 };
 // "vms" of a scenario (after its contexts): into s.arch_part.
 void load_vms(const JsonIn& in, Scenario& s, std::map<std::string, size_t>& seen, const std::string& file);

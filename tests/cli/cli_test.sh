@@ -362,6 +362,20 @@ good "arm64: ... and breaks T's SVE under VHE" 1 "trap config 1" -- \
   run "$SRC/traces/bugs/arm64_kvm_b3eb56b629d1.json" --policy kvm-arm64-lazy-2018 --bug b3eb56b6
 good "arm64: the d52d165d bug does nothing under nVHE (by its old policy name)" 0 "violations: 0" -- \
   run "$SRC/traces/bugs/arm64_kvm_d52d165d67c5.json" --policy kvm-arm64-2022-bug-d52d165d --set machine.kvm_mode=nvhe
+# pKVM (kvm_mode "protected"): every entry's first guest FP use traps and
+# hyp switches the registers at its exit; under nVHE the same run traps twice.
+good "arm64: pKVM traps the guest's FP at every entry" 0 "guest FP to EL2 4" -- \
+  run "$SRC/traces/arm64_pkvm.json"
+good "arm64: ... and nVHE at the first and after the preemption" 0 "guest FP to EL2 2" -- \
+  run "$SRC/traces/arm64_pkvm.json" --set machine.kvm_mode=nvhe
+bad "arm64: protected KVM under a policy before v6.10" "arm64_pkvm.json" "/vms" "b5b9955617bc" -- \
+  run "$SRC/traces/arm64_pkvm.json" --policy kvm-arm64-2022
+bad "arm64: an unknown kvm_mode" "(with --set machine.kvm_mode=pkvm)" "/machine/kvm_mode" "protected" -- \
+  run "$SRC/traces/arm64_pkvm.json" --set machine.kvm_mode=pkvm
+bad "arm64: guest FPMR under a policy before v6.12" "arm64_kvm_fpmr.json" "/vms/1/fpmr" "ef3be86021c3" -- \
+  run "$SRC/traces/arm64_kvm_fpmr.json" --policy kvm-arm64-2022 --set vms.1.fpmr=true
+bad "arm64: guest FPMR on a machine without FPMR" "arm64_kvm_fpmr.json" "/vms/1/fpmr" "has no FPMR" -- \
+  run "$SRC/traces/arm64_kvm_fpmr.json" --set machine.features.fpmr=false --set vms.1.fpmr=true
 bad "arm64: a cost preset with zero bytes per cycle" "(with --set costs.save_bytes_per_cycle.value=0)" \
   "/save_bytes_per_cycle/value" "a positive number of bytes per cycle" -- \
   run "$A64" --set costs.save_bytes_per_cycle.value=0

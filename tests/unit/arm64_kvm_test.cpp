@@ -285,3 +285,92 @@ TEST(Arm64KvmBug, fbc7e61195e2_HostSveLostAcrossKvmRun) {
 }
 
 }  // namespace
+
+namespace {
+
+// qemu and its vCPU on the SME2/FPMR FVP, the VM with or without FPMR.
+struct FpmrKvm {
+  Rig r;
+  ContextId qemu, g;
+  FpmrKvm(const std::string& policy, bool vm_fpmr, KvmMode mode = KvmMode::kVhe) : r("arm-fvp-sme2", policy) {
+    r.machine.kvm_mode = mode;
+    qemu = r.add("qemu");
+    g = r.vcpu("vcpu0", qemu, false, 0, vm_fpmr);
+    r.start();
+  }
+};
+
+// ef3be86021c3 (v6.12): hyp saves the host's FPMR with its FP state and loads
+// the guest's; the guest's is saved through the vCPU binding (fp_state.fpmr).
+// The guest reads its own (zero) FPMR first, never the VMM's.
+TEST(Arm64KvmFpmr, GuestFpmrLoadedByHypAndSavedThroughTheBinding) {
+  for (const char* policy : {"kvm-arm64-2023", "kvm-arm64-2025"}) {
+    FpmrKvm k(policy, true);
+    k.r.sw(0, k.qemu);
+    k.r.use(0, kV | kMaskFpmr);
+    k.r.kvm_run(0, k.g);
+    k.r.entry(0);
+    k.r.use(0, kMaskFpmr, kMaskFpmr);  // reads zero, then writes its own
+    k.r.exit_guest(0);
+    k.r.entry(0);
+    k.r.use(0, 0, kMaskFpmr);
+    k.r.exit_guest(0);
+    k.r.kvm_return(0);
+    k.r.use(0, 0, kV | kMaskFpmr);  // the VMM's own FPMR back
+    EXPECT_EQ(k.r.checker->total_violations(), 0u) << policy;
+  }
+}
+
+// A VM without FPMR (userspace cleared ID_AA64PFR2_EL1.FPMR) under v6.12 ..
+// v6.13: hyp saves the host's FPMR only "if (kvm_has_fpmr(vcpu->kvm))", but
+// the vCPU binding's save stores the FPMR register (the VMM's value, out of
+// the guest's reach) into the vCPU, and the VMM thread reloads its stale
+// thread.uw.fpmr: its FPMR is lost. v6.14's fbc7e61195e2 saves the host
+// state at vcpu_load, FPMR with it.
+TEST(Arm64KvmFpmr, HostFpmrLostAcrossKvmRunForAVmWithoutFpmrBeforeV614) {
+  for (const char* policy : {"kvm-arm64-2023", "kvm-arm64-2025"}) {
+    FpmrKvm k(policy, false);
+    k.r.sw(0, k.qemu);
+    k.r.use(0, kV | kMaskFpmr);
+    k.r.kvm_run(0, k.g);
+    k.r.entry(0);
+    k.r.use(0, kV);
+    EXPECT_THROW(k.r.use(0, 0, kMaskFpmr), SemanticError);  // the guest has no FPMR
+    k.r.exit_guest(0);
+    k.r.kvm_return(0);
+    k.r.use(0, 0, kMaskFpmr);
+    EXPECT_EQ(k.r.violations(ViolationKind::kLost), std::string(policy) == "kvm-arm64-2023" ? 1u : 0u)
+        << policy;
+  }
+}
+
+// pKVM (b5b9955617bc): every run's first guest FP use traps; hyp saves the
+// host registers into its own memory and, at that run's exit, saves the
+// guest's and restores the host's; the host never binds the vCPU.
+TEST(Arm64KvmProtected, HypSavesTheHostAtEachRunAndRestoresItAtEachExit) {
+  for (const char* policy : {"kvm-arm64-2023", "kvm-arm64-2025"}) {
+    FpmrKvm k(policy, true, KvmMode::kProtected);
+    k.r.sw(0, k.qemu);
+    k.r.use(0, kV | kMaskFpmr);
+    k.r.kvm_run(0, k.g);
+    for (int i = 0; i < 3; ++i) {
+      k.r.entry(0);
+      EXPECT_FALSE(k.r.cpu(0).guest_fp_open) << policy;
+      k.r.use(0, kV | kMaskFpmr, i ? kV | kMaskFpmr : 0);
+      k.r.exit_guest(0);
+      // The host's registers are back and nothing of the guest is bound.
+      EXPECT_NE(k.r.cpu(0).last, k.g) << policy;
+      EXPECT_NE(k.r.cpu(0).rf.regs.tok[kFpsimd].owner, k.g) << policy;
+      EXPECT_NE(k.r.cpu(0).rf.regs.tok[kFpmr].owner, k.g) << policy;
+    }
+    EXPECT_EQ(k.r.total(AStat::traps_guest_fp), 3u) << policy;
+    EXPECT_EQ(k.r.total(AStat::hyp_host_saves), 3u) << policy;
+    EXPECT_EQ(k.r.total(AStat::hyp_host_restores), 3u) << policy;
+    EXPECT_EQ(k.r.total(AStat::guest_saves), 3u) << policy;
+    k.r.kvm_return(0);
+    k.r.use(0, 0, kV | kMaskFpmr);
+    EXPECT_EQ(k.r.checker->total_violations(), 0u) << policy;
+  }
+}
+
+}  // namespace

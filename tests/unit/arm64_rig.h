@@ -111,9 +111,9 @@ struct Rig {
   }
 
   // A vCPU run by `thread`: its guest context (declare before start()).
-  ContextId vcpu(const std::string& name, ContextId thread, bool sve = false, unsigned vl = 0) {
+  ContextId vcpu(const std::string& name, ContextId thread, bool sve = false, unsigned vl = 0, bool fpmr = false) {
     const ContextId g = add(name, ContextKind::kGuest);
-    agent->add_vcpu(name, thread, g, sve, vl);
+    agent->add_vcpu(name, thread, g, sve, vl, fpmr);
     return g;
   }
   void kvm_run(CpuId cpu, ContextId guest) { run(cpu, [&](Cycles t) { return agent->kvm_run(cpu, t, guest); }); }

@@ -31,6 +31,8 @@ LazyEra era_2023() {
   e.isb_after_smen = true;
   e.exit_enables_smen_el1 = true;  // v6.2 .. v6.4 did not yet (CPACR_EL1_DEFAULT), not modelled
   e.explicit_to_save = true;
+  e.guest_fpmr = true;  // the era's v6.12 .. v6.13 (FPMR machines need v6.9 on)
+  e.pkvm = true;        // v6.10 .. v6.13 under kvm-arm.mode=protected
   return e;
 }
 LazyEra era_2025() {
@@ -83,10 +85,13 @@ FPUSIM_REGISTER_ARM64_POLICY(
 FPUSIM_REGISTER_ARM64_POLICY(
     230, kvm_policy("kvm-arm64-2023",
                     "Linux v6.2 .. v6.13 KVM (to_save deeb8f9a / 62021cc3, fpsimd_kvm_prepare 93ae6b01; the era "
-                    "fbc7e61195e2 ended); host as sve-keep",
+                    "fbc7e61195e2 ended; guest FPMR ef3be86021c3 and pKVM's own FP handling b5b9955617bc as of "
+                    "the era's end, v6.12 .. v6.13); host as sve-keep",
                     "KVM arm64 2023: as 2022 with an explicit to_save for the vCPU binding; a VMM thread that keeps "
                     "TIF_SVE across KVM_RUN has it cleared at vcpu_load without its EL0 SVE access (the host SVE "
-                    "state loss fbc7e61195e2 fixed)",
+                    "state loss fbc7e61195e2 fixed); a VM's FPMR loaded by hyp and saved through the binding, the "
+                    "host's saved by hyp only for a VM with FPMR; under kvm_mode protected, hyp saves the host at "
+                    "each run's first guest FP trap and restores it at that run's exit",
                     make_sve_keep_policy, lazy_kvm(era_2023())))
 
 FPUSIM_REGISTER_ARM64_POLICY(
@@ -95,7 +100,7 @@ FPUSIM_REGISTER_ARM64_POLICY(
                     "FPSIMD/SVE/SME state\", Feb 2025, and the CPACR_EL1.ZEN/SMEN restore removals); host as sve-keep",
                     "KVM arm64 2025: the host state is saved and flushed at every vcpu_load (eager host side), the "
                     "guest's loaded on its first trapped use and saved lazily through the vCPU binding (lazy guest "
-                    "side); hyp never saves host state",
+                    "side); hyp never saves host state, except under kvm_mode protected (pKVM), as in 2023",
                     make_sve_keep_policy, lazy_kvm(era_2025())))
 
 }  // namespace fpusim::arm64

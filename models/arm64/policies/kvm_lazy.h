@@ -79,6 +79,16 @@ struct LazyEra {
   // HOST_SME_ENABLED cleared at every load before being set (039f49c4).
   // false: the 039f49c4 bug, copied from the SVE code of d52d165d's.
   bool clear_sme_flag_at_load = true;
+  // ef3be86021c3 (v6.12): guest FPMR. The VM's FPMR is loaded by hyp at the
+  // guest's FP trap and saved through the vCPU binding (fp_state.fpmr); hyp
+  // saves the host's FPMR with its FP state, but only for a VM that has
+  // FPMR ("if (kvm_has_fpmr(kern_hyp_va(vcpu->kvm)))").
+  bool guest_fpmr = false;
+  // b5b9955617bc (v6.10): under kvm-arm.mode=protected the hypervisor saves
+  // the host's FP state into its own memory at the guest's first FP trap of
+  // each run and restores it, after saving the guest's, at every exit after
+  // one (fpsimd_sve_flush() / fpsimd_sve_sync()).
+  bool pkvm = false;
 };
 
 class LazyKvm final : public KvmScheme {
@@ -86,10 +96,14 @@ class LazyKvm final : public KvmScheme {
   explicit LazyKvm(LazyEra era) : era_(era) {}
   bool sve_vcpus() const override { return true; }
   bool sme_aware() const override { return era_.sme_host; }
+  bool guest_fpmr() const override { return era_.guest_fpmr; }
+  bool runs_protected() const override { return era_.pkvm; }
   void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
-  bool guest_fp_trapped(const Agent&, CpuId, const Vcpu& v) const override {
-    return v.fp_owner != FpOwner::kGuestOwned;
+  // Under pKVM fpsimd_sve_flush() makes hyp's own fp_owner HOST_OWNED
+  // before every run: the guest's first FP use of each run traps.
+  bool guest_fp_trapped(const Agent& a, CpuId, const Vcpu& v) const override {
+    return is_protected(a) || v.fp_owner != FpOwner::kGuestOwned;
   }
   void guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   void exit(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
@@ -97,6 +111,7 @@ class LazyKvm final : public KvmScheme {
   void vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
 
  private:
+  static bool is_protected(const Agent& a) { return a.machine().kvm_mode == KvmMode::kProtected; }
   LazyEra era_;
 };
 

@@ -34,6 +34,7 @@ class NoFpKvm final : public KvmScheme {
  public:
   bool sve_vcpus() const override { return false; }
   bool sme_aware() const override { return true; }
+  bool runs_protected() const override { return true; }  // nothing to save either way
   // kvm_arch_vcpu_load_fp(): "if (!system_supports_fpsimd()) return;"
   void vcpu_load(Agent&, CpuId, Vcpu& v, Context&) override { v.fp_owner = FpOwner::kFree; }
   void ctxflush(Agent&, CpuId, Vcpu&, Context&) override {}
