@@ -29,10 +29,15 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/fpusim-compare.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cases=0 diffs=0
 
-# run1 BIN DIR SCENARIO POLICY: every output of one run into DIR.
+# run1 BIN DIR SCENARIO POLICY: every output of one run into DIR. POLICY is
+# an "expect" key: a policy, maybe followed by --bug NAME.
 run1() {
   mkdir -p "$2"
-  (cd "$2" && "$1" run "$3" ${4:+--policy "$4"} --json r.json --csv r.csv --log r.log --perfetto r.perfetto \
+  local words=()
+  read -ra words <<<"${4:-}"
+  local args=()
+  [ ${#words[@]} -gt 0 ] && args=(--policy "${words[@]}")
+  (cd "$2" && "$1" run "$3" "${args[@]}" --json r.json --csv r.csv --log r.log --perfetto r.perfetto \
     >stdout 2>stderr.raw; echo $? >rc)
   sed -E 's/^(fpusim: [0-9]+ events in ).*$/\1.../' "$2/stderr.raw" >"$2/stderr"
   rm -f "$2/stderr.raw"
@@ -68,9 +73,12 @@ check() {
 for s in "$src"/traces/*.json; do
   name=$(basename "$s" .json)
   policies=$(jq -r '(.expect // {}) | keys[]' "$s")
-  case $name in kvm_*) policies="$policies kvm-eager" ;; esac
+  case $name in kvm_*) policies="$policies"$'\n'"kvm-eager" ;; esac
   [ -n "$policies" ] || policies=" "
-  for p in $(echo $policies | tr ' ' '\n' | sort -u); do check "$name" "$s" "$p"; done
+  while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    check "$name" "$s" "$p"
+  done < <(printf '%s\n' "$policies" | sort -u)
 done
 
 # Generated traces, JSON lines and binary (converted by the old binary).

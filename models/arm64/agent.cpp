@@ -730,6 +730,13 @@ Cycles Agent::ssve_write(CpuId cpu, Cycles t, ContextId target, ComponentMask wr
   Context& tc = tracee(target, "ssve_write");
   if (!machine_.sme) throw SemanticError{"ssve_write (NT_ARM_SSVE) on machine " + machine_.name + ", which has no SME"};
   check_tracee_stopped(tc, cpu, "ssve_write", true);
+  // f916dd32a943 (v6.16): "if (type == ARM64_VEC_SME && fpsimd) return
+  // -EINVAL": streaming-mode state must come in the SVE format; nothing
+  // changes. Before it (the bug) the FPSIMD format was taken.
+  if (write == kMaskFpsimd && !has(bugs_, Bug::kSsveFpsimdPayload)) {
+    charge(cpu, tc.id, Stat::other_cycles, 0, "ssve_write_refused", Cause::state_access, 0, write);
+    return finish();
+  }
   // The regset carries FFR's bytes in either case, but without
   // FEAT_SME_FA64 streaming mode has no FFR: the load ignores them
   // (task_fpsimd_load(): "restore_ffr = system_supports_fa64()").

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "models/arm64/bugs.h"
 #include "models/arm64/context.h"
 #include "models/arm64/kvm.h"
 #include "models/arm64/machine.h"
@@ -111,6 +112,8 @@ class Agent {
   Cycles vm_exit(CpuId cpu, Cycles t);
   Cycles kvm_return(CpuId cpu, Cycles t);
 
+  // The run's bugs of the host code (bits of Bug, bugs.h).
+  void set_bugs(std::uint32_t bits) { bugs_ = bits; }
   // The KVM scheme (null: the policy models the host only), and the vCPUs.
   void set_kvm(KvmScheme* kvm) { kvm_ = kvm; }
   void add_vcpu(std::string name, ContextId thread, ContextId guest, bool sve, unsigned vl, bool fpmr = false);
@@ -240,6 +243,7 @@ class Agent {
 
   const Machine& machine_;
   const CostModel& cost_;
+  std::uint32_t bugs_ = 0;
   Policy& policy_;
   Stats* stats_;  // pointers, not references: clone() rebinds them
   Checker* checker_;

@@ -34,6 +34,7 @@ class Arm64Run final : public ArchAgent {
         panic("arm64: context " + c.name + " numbered apart from the scenario's name table");
       }
     }
+    agent_.set_bugs(bug_bits);
     threads_.assign(s.contexts.size(), kNoContext);
     const auto& vms = vms_of(s);
     if (!vms.empty()) {
@@ -281,9 +282,10 @@ class Arm64Arch final : public Arch {
   void add_plugin_policy(std::unique_ptr<fpusim::PluginPolicy>) const override {
     panic("arm64: add_plugin_policy without a successful check_plugin_policy");
   }
-  // Uses of FPSIMD and SVE, a second vector length, and with SME: SMSTART
-  // and SMSTOP and uses of ZA; with vCPUs: the run loop, the vCPUs with SVE
-  // where the machine and the policy's KVM have it.
+  // Uses of FPSIMD, SVE and FPMR, a second vector length, an NT_ARM_SVE write;
+  // with SME: SMSTART and SMSTOP, uses of ZA, the ZA regset's "no data"
+  // write and NT_ARM_SSVE writes; with vCPUs: the run loop, the vCPUs with
+  // SVE where the machine and the policy's KVM have it.
   ExploreParts explore_parts(const MachineBase& mb, const PolicyDesc& policy, unsigned vcpus) const override {
     const Machine& m = static_cast<const Machine&>(mb);
     ExploreParts p;
@@ -291,16 +293,22 @@ class Arm64Arch final : public Arch {
     p.uses = {R"(["fpsimd"])"};
     if (m.sve) {
       p.uses.push_back(R"(["sve"])");
+      p.task_letters.push_back(R"({"ev": "state_write", "write": ["sve"]})");
       if (m.sve_vls.size() > 1 && m.sve_vls.front() != m.default_vl) {
         p.letters.push_back(R"({"ev": "sve_set_vl", "vl": )" + std::to_string(m.sve_vls.front()) + "}");
         p.letters.push_back(R"({"ev": "sve_set_vl", "vl": )" + std::to_string(m.default_vl) + "}");
       }
     }
+    if (m.fpmr) p.uses.push_back(R"(["fpmr"])");
     if (m.sme) {
       p.uses.push_back(R"(["za"])");
       p.letters.push_back(R"({"ev": "smstart"})");
       p.letters.push_back(R"({"ev": "smstart", "za": true, "sm": false})");
       p.letters.push_back(R"({"ev": "smstop"})");
+      // ptrace: the ZA regset's "no data" write, NT_ARM_SSVE in either format.
+      p.task_letters.push_back(R"({"ev": "za_disable"})");
+      p.task_letters.push_back(R"({"ev": "ssve_write", "write": ["fpsimd"]})");
+      p.task_letters.push_back(R"({"ev": "ssve_write", "write": ["sve"]})");
       if (m.sme_vls.size() > 1 && m.sme_vls.front() != m.default_svl) {
         p.letters.push_back(R"({"ev": "sme_set_vl", "vl": )" + std::to_string(m.sme_vls.front()) + "}");
         p.letters.push_back(R"({"ev": "sme_set_vl", "vl": )" + std::to_string(m.default_svl) + "}");

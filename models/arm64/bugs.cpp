@@ -1,6 +1,7 @@
-// The arm64 bug corpus: the bugs of KVM arm64's FP handling (seed 002), each
-// with its fix, the kernels that had it, what it broke and the scenario in
-// traces/bugs/ that shows it. LazyKvm's era flags take them (kvm_lazy.h).
+// The arm64 bug corpus: the bugs of KVM arm64's FP handling (seed 002) and
+// of the host's ptrace code, each with its fix, the kernels that had it, what
+// it broke and the scenario in traces/bugs/ that shows it. LazyKvm's era
+// flags take the KVM ones (kvm_lazy.h), the agent the others.
 #include "models/arm64/bugs.h"
 
 namespace fpusim::arm64 {
@@ -49,6 +50,14 @@ const std::vector<BugDesc>& bugs() {
            "fpsimd_kvm_prepare() dropped a VMM thread's TIF_SVE at vcpu_load while its SVE state was live and "
            "KVM saved only its FPSIMD part: the host task's SVE state was lost",
            "lost, trap_config", "traces/bugs/arm64_kvm_fbc7e61195e2.json", {"kvm-arm64-2025"}, ""}),
+      numbered(Bug::kSsveFpsimdPayload,
+          {"f916dd32a943", "arm64/fpsimd: ptrace: Mandate SVE payload for streaming-mode state",
+           "v5.19 .. v6.15 (SME's NT_ARM_SSVE regset until Mark Rutland's 2025 rework, v6.16)",
+           "an NT_ARM_SSVE write in the FPSIMD format put the stopped task in streaming mode with its state in "
+           "FPSIMD format; a restore that found the CPU still in streaming mode (from the task before) wrote only "
+           "V0-V31 (fpsimd_load_state(), legal in streaming mode with FEAT_SME_FA64; without it an illegal "
+           "instruction in the kernel), and the task ran with the previous task's streaming predicates and FFR",
+           "leaked", "traces/bugs/arm64_ptrace_f916dd32a943.json", {"sve-keep", "sve-discard"}, ""}),
   };
   return all;
 }

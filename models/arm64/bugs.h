@@ -1,6 +1,7 @@
 // The arm64 bugs of the corpus (models/core/bugs.h), from the history of
 // arch/arm64/kvm/fpsimd.c (seed 002): each reverts one flag of the era it
-// broke (LazyEra, policies/kvm_lazy.h); bugs.cpp describes each.
+// broke (LazyEra, policies/kvm_lazy.h); and of the host's ptrace code, which
+// the agent takes (Agent::set_bugs()). bugs.cpp describes each.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@ enum class Bug : std::uint8_t {
   kSmeFlagKeptAcrossLoads,  // 039f49c4cafb "KVM: arm64: Always start with clearing SME flag on load"
   kNoIsbAfterSmen,          // 59d78a2ec0e9 "KVM: arm64: Synchronize SMEN on vcpu schedule out"
   kHostStateKeptAtLoad,     // fbc7e61195e2 "KVM: arm64: Unconditionally save+flush host FPSIMD/SVE/SME state"
+  kSsveFpsimdPayload,       // f916dd32a943 "arm64/fpsimd: ptrace: Mandate SVE payload for streaming-mode state"
 };
 
 // In Bug order (BugDesc::bit is the enumerator).

@@ -111,6 +111,9 @@ struct ExploreParts {
   // also what a ptrace state_write writes.
   std::vector<std::string> uses;
   std::vector<std::string> letters;  // its own events: JSON objects without "t" and "cpu"
+  // Its own events aimed at a task (ptrace kinds): one letter per task,
+  // "target" naming it.
+  std::vector<std::string> task_letters;
 };
 
 // The VM every architecture's explore_parts() declares: "vm0" with vCPUs

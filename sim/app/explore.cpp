@@ -347,6 +347,13 @@ void Explorer::setup() {
                     {"invalid_header", true}});
   }
   for (const std::string& l : parts.letters) core.push_back(Json::parse(l));
+  for (const std::string& n : task_names) {
+    for (const std::string& l : parts.task_letters) {
+      Json j = Json::parse(l);
+      j["target"] = n;
+      core.push_back(std::move(j));
+    }
+  }
   std::vector<std::string> kinds;
   for (const Json& j : core) {
     const std::string ev = j["ev"].get<std::string>();

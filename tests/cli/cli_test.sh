@@ -178,7 +178,7 @@ good "fpusim list policies" 0 "deferred" -- list policies
 # every one is in the executable, in the registry's order.
 # With two architectures the listing groups them under "# ARCH" lines.
 want="# x86_64 deferred eager lazy lazy-preload kvm-eager kvm-lazy-legacy deferred+kvm-eager \
-eager+kvm-eager eager+kvm-lazy-legacy lazy+kvm-lazy-legacy lazy-preload+kvm-lazy-legacy # arm64 sve-discard sve-keep \
+eager+kvm-eager eager+kvm-lazy-legacy lazy+kvm-lazy-legacy lazy-preload+kvm-lazy-legacy # arm64 sve-reload sve-discard sve-keep \
 kvm-arm64-eager-2017 kvm-arm64-lazy-2018 kvm-arm64-2022 kvm-arm64-2023 kvm-arm64-2025"
 got=$("$FPUSIM" list policies 2>&1 | grep -v '^ ' | tr '\n' ' ')
 if [ "$got" = "$want " ]; then ok "list policies names every registered policy in order"

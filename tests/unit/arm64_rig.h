@@ -55,6 +55,7 @@ struct Rig {
       : Rig(machine_name, info_of(policy_name).make(), cpus) {
     const PolicyInfo& info = info_of(policy_name);
     const std::uint32_t bugs = bug_bits(*find_arch("arm64"), resolve(policy_name));
+    agent->set_bugs(bugs);
     if (info.make_kvm) {
       kvm = info.make_kvm(bugs);
       agent->set_kvm(kvm.get());

@@ -157,6 +157,20 @@ TEST_F(Sme, PtraceWriteOfZaKeepsTheSveState) {
   EXPECT_EQ(r.checker->total_violations(), 0u);
 }
 
+// NT_ARM_SVE data for a task whose saved state is in FPSIMD format (never
+// used SVE): converted, then the data over it; its restore loads what was
+// written (found by fpusim explore: the conversion once dropped the data).
+TEST_F(Sme, PtraceSveWriteIntoAnFpsimdFormatTask) {
+  r.sw(0, N);
+  r.state_write(0, M, kMaskVec);
+  EXPECT_EQ(r.ctx(M).fp_type, FpType::kSve);
+  EXPECT_TRUE(r.ctx(M).tif_sve);
+  EXPECT_EQ(r.ctx(M).image.tok[kSveP], r.ctx(M).truth.tok[kSveP]);
+  r.sw(0, M);
+  r.use(0, 0, kMaskVec);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
 // sve_set_common(ARM64_VEC_SME), SVE format: streaming mode entered, the
 // SVE storage zeroed, fp_type SVE, TIF_SME not set (the next streaming
 // use traps); NT_ARM_SVE with Z only: streaming mode left, P and FFR zero.
@@ -188,14 +202,21 @@ TEST_F(Sme, PtraceSsveWriteEntersStreamingModeAndSveWriteLeavesIt) {
   EXPECT_EQ(r.checker->total_violations(), 0u);
 }
 
-// The FPSIMD format: TIF_SVE cleared, fp_type FPSIMD; the restore into
-// streaming mode loads V0-V31 over vector registers the SM change zeroed.
+// The FPSIMD format is refused since f916dd32a943 (v6.16, -EINVAL): nothing
+// changes. With the bug (v5.19 .. v6.15): TIF_SVE cleared, fp_type FPSIMD,
+// streaming mode; the restore writes V0-V31 over vector registers the SM
+// change zeroed.
 TEST_F(Sme, PtraceSsveWriteInTheFpsimdFormat) {
   r.sw(0, M);
   r.use(0, kMaskVec);
   r.sw(0, N);
+  const Token v = r.ctx(M).truth.tok[kFpsimd];
   r.ssve_write(0, M, kMaskFpsimd);
   const Context& m = r.ctx(M);
+  EXPECT_FALSE(m.svcr_sm);
+  EXPECT_EQ(m.truth.tok[kFpsimd], v);
+  r.agent->set_bugs(1u << static_cast<unsigned>(Bug::kSsveFpsimdPayload));
+  r.ssve_write(0, M, kMaskFpsimd);
   EXPECT_TRUE(m.svcr_sm);
   EXPECT_FALSE(m.tif_sve);
   EXPECT_EQ(m.fp_type, FpType::kFpsimd);
@@ -203,6 +224,24 @@ TEST_F(Sme, PtraceSsveWriteInTheFpsimdFormat) {
   r.sw(0, M);
   r.use(0, 0, kMaskVec);
   EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
+// The bug's harm (found by fpusim explore): the CPU is still in streaming
+// mode from the task before, so the FPSIMD-format restore changes no
+// PSTATE.SM and the task gets the other task's predicates and FFR.
+TEST(Arm64SmeBug, f916dd32a943_SsveFpsimdPayloadLeaksPredicates) {
+  for (bool bug : {false, true}) {
+    Rig r{"arm-fvp-sme2", bug ? "sve-keep --bug f916dd32a943" : "sve-keep", 1};
+    const ContextId A = r.add("A"), B = r.add("B");
+    r.start();
+    r.sw(0, A);
+    r.smstart(0, true, true);
+    r.use(0, kMaskVec);
+    r.ssve_write(0, B, kMaskFpsimd);
+    r.sw(0, B);
+    r.use(0, 0, kMaskVec);
+    EXPECT_EQ(r.violations(ViolationKind::kLeaked) > 0, bug);
+  }
 }
 
 TEST(Arm64SmeRefused, PtraceOfSmeStateNeedsTheFeature) {

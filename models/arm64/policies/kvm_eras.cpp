@@ -4,6 +4,7 @@
 // with_bugs() applies to the era they broke.
 #include "models/arm64/policies/kvm_lazy.h"
 #include "models/arm64/policies/sve_keep.h"
+#include "models/arm64/policies/sve_reload.h"
 
 namespace fpusim::arm64 {
 
@@ -55,23 +56,22 @@ LazyEra with_bugs(LazyEra e, std::uint32_t bugs) {
 
 FPUSIM_REGISTER_ARM64_POLICY(
     200, kvm_policy("kvm-arm64-eager-2017",
-                    "Linux v4.15 .. v4.17 KVM (before e6b673b7); host as sve-discard (whose SVE first-use trap is "
-                    "v5.13's sve_init_regs(); before v5.13 do_sve_acc() saved, converted and reloaded instead)",
+                    "Linux v4.15 .. v4.17 KVM (before e6b673b7); host as sve-reload",
                     "KVM arm64 2017: every guest entry traps the guest's FP to EL2; its first use saves the host "
                     "registers into the per-CPU host context and loads the guest's; every exit after a use saves "
                     "the guest's and restores the host's (__hyp_switch_fpsimd, __kvm_vcpu_run); a task with SVE is "
                     "unbound before each entry (sve_flush_cpu_state)",
-                    make_sve_discard_policy, [](std::uint32_t) { return std::make_unique<EagerKvm2017>(); }))
+                    make_sve_reload_policy, [](std::uint32_t) { return std::make_unique<EagerKvm2017>(); }))
 
 FPUSIM_REGISTER_ARM64_POLICY(
     210, kvm_policy("kvm-arm64-lazy-2018",
                     "Linux v4.18 .. v5.16 KVM (e6b673b7 with 2955bcc8, b3eb56b6, 85acda3b; vCPU SVE b43b5dd9 from "
-                    "v5.2); host as sve-discard (v5.13's SVE first-use trap throughout)",
+                    "v5.2); host as sve-reload (v4.15 .. v5.12; v5.13 .. v5.16's host is sve-discard's)",
                     "KVM arm64 2018: the guest's first FP use traps to EL2, which saves the host state into the VMM "
                     "thread (FP_HOST) and loads the guest's; after exit the vCPU state stays bound "
                     "(fpsimd_bind_state_to_cpu) and the host saves it lazily, at the latest at vcpu_put; TIF_SVE "
                     "of the VMM thread steers the format",
-                    make_sve_discard_policy, lazy_kvm(era_2018())))
+                    make_sve_reload_policy, lazy_kvm(era_2018())))
 
 FPUSIM_REGISTER_ARM64_POLICY(
     220, kvm_policy("kvm-arm64-2022",

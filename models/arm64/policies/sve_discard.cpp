@@ -39,8 +39,13 @@ void SveDiscardPolicy::return_to_user(Agent& a, CpuId cpu, Context& ctx) {
 // sve_user_disable(); the SVE-only bits are no longer the task's (the ABI
 // makes them unknown after a syscall), so the next save keeps only FPSIMD
 // and the next SVE instruction traps again.
+//
+// The streaming-mode exit is "if (system_supports_sme()) sme_smstop_sm();",
+// of the live PSTATE.SM whatever TIF_SME says: a task that an NT_ARM_SSVE
+// write put in streaming mode without TIF_SME (v6.8 .. v6.15) leaves it too
+// (found by fpusim explore: the model once kept it).
 void SveDiscardPolicy::exit_streaming_at_syscall(Agent& a, CpuId cpu, Context& ctx) {
-  if (!a.machine().sme || !ctx.tif_sme || ctx.foreign || a.cpu(cpu).last != ctx.id || !a.cpu(cpu).sm) return;
+  if (!a.machine().sme || ctx.foreign || a.cpu(cpu).last != ctx.id || !a.cpu(cpu).sm) return;
   a.stats().add(AStat::streaming_exits, ctx.id, 1);
   a.smstop_live(cpu, true, false, &ctx);
 }
@@ -331,7 +336,12 @@ void SveDiscardPolicy::sve_regset_written(Agent& a, Context& target, ComponentMa
   }
   ComponentMask zeroed = kMaskSve & ~vec;
   if (target.tif_sve || target.svcr_sm) zeroed |= kMaskFpsimd & ~vec;
-  if (target.fp_type != FpType::kSve) a.convert(target, FpType::kSve);
+  if (target.fp_type != FpType::kSve) {
+    // fpsimd_to_sve() of the saved state, then the data over it.
+    const StateImage data = target.image;
+    a.convert(target, FpType::kSve);
+    target.image.copy_from(data, vec & kMaskSve);
+  }
   target.image.set_init(zeroed);
   target.truth.set_init(zeroed);
   target.sve_buf.copy_from(target.image, kMaskVec);
