@@ -57,7 +57,7 @@ const std::vector<BugDesc>& bugs() {
            "FPSIMD format; a restore that found the CPU still in streaming mode (from the task before) wrote only "
            "V0-V31 (fpsimd_load_state(), legal in streaming mode with FEAT_SME_FA64; without it an illegal "
            "instruction in the kernel), and the task ran with the previous task's streaming predicates and FFR",
-           "leaked", "traces/bugs/arm64_ptrace_f916dd32a943.json", {"sve-keep", "sve-discard"}, ""}),
+           "leaked, foreign_regs", "traces/bugs/arm64_ptrace_f916dd32a943.json", {"sve-keep", "sve-discard"}, ""}),
   };
   return all;
 }

@@ -41,9 +41,9 @@ void SveDiscardPolicy::return_to_user(Agent& a, CpuId cpu, Context& ctx) {
 // and the next SVE instruction traps again.
 //
 // The streaming-mode exit is "if (system_supports_sme()) sme_smstop_sm();",
-// of the live PSTATE.SM whatever TIF_SME says: a task that an NT_ARM_SSVE
-// write put in streaming mode without TIF_SME (v6.8 .. v6.15) leaves it too
-// (found by fpusim explore: the model once kept it).
+// of the live PSTATE.SM whatever TIF_SME says (found by fpusim explore: the
+// model once required TIF_SME, which a task in streaming mode has anyway
+// since b7c510d04904 sets it on NT_ARM_SSVE writes).
 void SveDiscardPolicy::exit_streaming_at_syscall(Agent& a, CpuId cpu, Context& ctx) {
   if (!a.machine().sme || ctx.foreign || a.cpu(cpu).last != ctx.id || !a.cpu(cpu).sm) return;
   a.stats().add(AStat::streaming_exits, ctx.id, 1);
@@ -304,20 +304,23 @@ void SveDiscardPolicy::state_written(Agent& a, Context& target, ComponentMask wr
 }
 
 // sve_set_common(target, type), the header's VL the target's own:
-// - "Enter/exit streaming mode": SVCR.SM set for NT_ARM_SSVE, cleared for
-//   NT_ARM_SVE (with SME); a change reallocates the SVE storage zeroed
+// - "Enter/exit streaming mode": SVCR.SM set for NT_ARM_SSVE, with
+//   "sme_alloc(target, false); set_tsk_thread_flag(target, TIF_SME);"
+//   (b7c510d04904, v6.8: ZA kept, EL0 SME enabled); cleared for NT_ARM_SVE
+//   (with SME). A change reallocates the SVE storage zeroed
 //   (sve_alloc(target, true)), so state saved in SVE format is gone.
-// - FPSIMD format (SVE_PT_REGS_FPSIMD; NT_ARM_SSVE here): __fpr_set(), TIF_SVE
-//   cleared, fp_type FPSIMD; in streaming mode the load then writes V0-V31
-//   over the zeroed vector registers.
+// - FPSIMD format (SVE_PT_REGS_FPSIMD; NT_ARM_SSVE here only with the bug
+//   f916dd32a943 fixed, Agent::ssve_write()): __fpr_set(), TIF_SVE cleared,
+//   fp_type FPSIMD; the load in streaming mode writes V0-V31 only, over
+//   vector registers zeroed if its SVCR write changed PSTATE.SM, and over
+//   the previous streaming task's if it did not (the bug).
 // - SVE format: sve_alloc(target, true) zeroes the SVE storage again and
 //   fpsimd_sync_to_sve() copies V0-V31 in only without TIF_SVE and outside
 //   streaming mode, so what the data does not cover is zero (V0-V31 kept
 //   only then); fp_type SVE, and TIF_SVE set for NT_ARM_SVE only ("Only
-//   enable SVE if we are configuring normal SVE"). TIF_SME is left as it
-//   is: a task given streaming mode without it takes an SME access trap at
-//   its next streaming instruction (do_sme_acc()).
+//   enable SVE if we are configuring normal SVE").
 void SveDiscardPolicy::sve_regset_written(Agent& a, Context& target, ComponentMask vec, bool streaming) {
+  if (streaming) target.tif_sme = true;
   if (a.machine().sme && target.svcr_sm != streaming) {
     target.svcr_sm = streaming;
     if (target.fp_type == FpType::kSve) {
