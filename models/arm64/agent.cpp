@@ -128,13 +128,15 @@ void Agent::charge(CpuId cpu, ContextId ctx, Stat category, double cycles, std::
 }
 
 void Agent::account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps,
-                    std::string_view op) {
+                    std::string_view op, const ComponentSizes* sizes) {
+  const ComponentSizes& sz = sizes ? *sizes : *c.sizes;
   // The bytes the instructions move: every component of the format (SVE
-  // saves and loads write all of Z, P and FFR, zero or not), FPMR with
-  // either; ZA and ZT0 (sme_save_state / sme_load_state) alone.
-  const std::uint64_t bytes = comps == kMaskZa ? c.sizes->of(kMaskZa)
-                              : sve ? c.sizes->of(kMaskSve) + kFpsrFpcrBytes + (*c.sizes)[kFpmr]
-                                    : (*c.sizes)[kFpsimd] + (*c.sizes)[kFpmr];
+  // saves and loads write all of Z, P and FFR, zero or not), FPMR when it
+  // moves with them; ZA and ZT0 (sme_save_state / sme_load_state) alone.
+  const std::uint64_t fpmr = (comps & kMaskFpmr) ? sz[kFpmr] : 0;
+  const std::uint64_t bytes = comps == kMaskZa ? sz.of(kMaskZa)
+                              : sve ? sz.of(kMaskSve) + kFpsrFpcrBytes + fpmr
+                                    : sz[kFpsimd] + fpmr;
   stats_->add(save ? Stat::saves : Stat::restores, c.id, 1);
   stats_->add(save ? Stat::bytes_saved : Stat::bytes_restored, c.id, bytes);
   if (sve) stats_->add(save ? AStat::sve_saves : AStat::sve_restores, c.id, 1);
@@ -143,7 +145,7 @@ void Agent::account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, Com
   for (unsigned i : bits(comps)) {
     auto& s = stats_->per_component[i];
     (save ? s.saves : s.restores) += 1;
-    (save ? s.bytes_saved : s.bytes_restored) += (*c.sizes)[i];
+    (save ? s.bytes_saved : s.bytes_restored) += sz[i];
   }
   const double cycles = save ? cost_.save(sve, bytes) : cost_.restore(sve, bytes);
   charge(cpu, c.id, save ? Stat::save_cycles : Stat::restore_cycles, cycles, op, cause, bytes, comps);
@@ -198,7 +200,11 @@ void Agent::save_user_state(CpuId cpu, Cause cause) {
 void Agent::load(CpuId cpu, Context& c, Cause cause) {
   CpuState& cs = cpus_[cpu];
   const ComponentMask fpmr = machine_.fpmr ? kMaskFpmr : 0;
-  cs.rf.regs.copy_from(c.image, fpmr);  // "write_sysreg_s(current->thread.uw.fpmr, SYS_FPMR)"
+  // "write_sysreg_s(current->thread.uw.fpmr, SYS_FPMR)": after the SVCR
+  // write since e5fa85fce08b (v6.15); before it (the bug, v6.9 .. v6.14) an
+  // SVCR write that changes PSTATE.SM then resets the FPMR just loaded.
+  const bool fpmr_before_svcr = has(bugs_, Bug::kFpmrBeforeSvcr);
+  if (fpmr_before_svcr) cs.rf.regs.copy_from(c.image, fpmr);
   if (machine_.sme) {
     kernel_sme_access(cpu, c.id, "task_fpsimd_load(): MSR SVCR");
     // "if (test_thread_flag(TIF_SME)) sme_set_vq(...); write_sysreg_s(
@@ -209,7 +215,7 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
     // entering and leaving streaming mode): an FPSIMD-format load into
     // streaming mode (after an NT_ARM_SSVE write in the FPSIMD format) then
     // leaves the Z upper bits, P and FFR zero.
-    if (cs.sm != c.svcr_sm) cs.rf.regs.set_init(kMaskVec);
+    if (cs.sm != c.svcr_sm) cs.rf.regs.set_init(sm_reset_mask());
     cs.sm = c.svcr_sm;
     cs.za = c.svcr_za;
     if (cs.za) {
@@ -217,6 +223,7 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
       account(false, cpu, c, cause, true, kMaskZa, "sme_load");
     }
   }
+  if (!fpmr_before_svcr) cs.rf.regs.copy_from(c.image, fpmr);
   // The format is thread.fp_type (v6.2+). Before v6.2 the kernel tested
   // TIF_SVE here; the model keeps the two equal whenever a task is loaded
   // (a save records the format TIF_SVE chose, a conversion changes both,
@@ -286,10 +293,10 @@ void Agent::smstop_live(CpuId cpu, bool sm, bool za, Context* owner) {
   CpuState& cs = cpus_[cpu];
   if (sm && cs.sm) {
     cs.sm = false;
-    cs.rf.regs.set_init(kMaskVec);
-    cs.rf.modified |= kMaskVec;
+    cs.rf.regs.set_init(sm_reset_mask());
+    cs.rf.modified |= sm_reset_mask();
     if (owner) {
-      owner->truth.set_init(kMaskVec);
+      owner->truth.set_init(sm_reset_mask());
       owner->svcr_sm = false;
       relayout(*owner);
     }
@@ -721,7 +728,9 @@ Cycles Agent::state_write(CpuId cpu, Cycles t, ContextId target, ComponentMask w
   if ((write & kMaskSve) && !machine_.sve) {
     throw SemanticError{"state write of SVE state on machine " + machine_.name + ", which has no SVE"};
   }
-  write_regset(cpu, tc, write, *tc.sizes, false);
+  // NT_ARM_SVE data is at the VL, also for a tracee it takes out of
+  // streaming mode.
+  write_regset(cpu, tc, write, *sizes_for(machine_.layout(tc.vl, tc.svl, false)), false);
   return finish();
 }
 
@@ -829,9 +838,10 @@ void Agent::hyp_save_host(CpuId cpu, Vcpu& v, Context& thread, bool sve) {
     thread.image.set_init(kMaskSve);
     thread.fp_type = FpType::kFpsimd;
   }
-  if (v.fpmr) thread.image.copy_from(cs.rf.regs, kMaskFpmr);
+  const ComponentMask fpmr = v.fpmr ? kMaskFpmr : 0;
+  thread.image.copy_from(cs.rf.regs, fpmr);
   stats_->add(AStat::hyp_host_saves, thread.id, 1);
-  account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskVec : kMaskFpsimd,
+  account(true, cpu, thread, Cause::guest_trap, sve, (sve ? kMaskVec : kMaskFpsimd) | fpmr,
           sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
 }
 
@@ -850,11 +860,20 @@ void Agent::hyp_load_guest(CpuId cpu, Vcpu& v) {
   // "if (kvm_has_fpmr(kern_hyp_va(vcpu->kvm))) write_sysreg_s(__vcpu_sys_reg(
   // vcpu, FPMR), SYS_FPMR);" (ef3be86021c3); else the host's stays, out of
   // the guest's reach (HCRX_EL2.EnFPM clear).
-  if (v.fpmr) cs.rf.regs.copy_from(g.image, kMaskFpmr);
+  const ComponentMask fpmr = v.fpmr ? kMaskFpmr : 0;
+  cs.rf.regs.copy_from(g.image, fpmr);
   cs.rf.modified = 0;
   stats_->add(AStat::guest_loads, g.id, 1);
-  account(false, cpu, g, Cause::guest_trap, v.sve, v.sve ? kMaskVec : kMaskFpsimd,
+  account(false, cpu, g, Cause::guest_trap, v.sve, (v.sve ? kMaskVec : kMaskFpsimd) | fpmr,
           v.sve ? "hyp_sve_load_guest" : "hyp_fpsimd_load_guest");
+}
+
+// pKVM saves and restores the host's SVE state at the largest VL all CPUs
+// share, kvm_host_sve_max_vl (a9f41588a902): its byte counts; FPSIMD alone
+// has no VL.
+const ComponentSizes* Agent::host_max_vl_sizes(bool sve) {
+  if (!sve) return nullptr;
+  return sizes_for(machine_.layout(machine_.sve_vls.back(), machine_.sme ? machine_.default_svl : 0, false)).get();
 }
 
 void Agent::hyp_switch_to_guest(CpuId cpu, Vcpu& v, bool sve) {
@@ -868,8 +887,8 @@ void Agent::hyp_switch_to_guest(CpuId cpu, Vcpu& v, bool sve) {
   cs.hyp_host.copy_from(cs.rf.regs, mask);
   cs.hyp_host_zcr_vl = cs.zcr_vl;
   stats_->add(AStat::hyp_host_saves, thread.id, 1);
-  account(true, cpu, thread, Cause::guest_trap, sve, sve ? kMaskVec : kMaskFpsimd,
-          sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host");
+  account(true, cpu, thread, Cause::guest_trap, sve, mask, sve ? "hyp_sve_save_host" : "hyp_fpsimd_save_host",
+          host_max_vl_sizes(sve));
   hyp_load_guest(cpu, v);
   cs.hyp_guest_live = true;
 }
@@ -891,17 +910,18 @@ void Agent::hyp_switch_to_host(CpuId cpu, Vcpu& v, bool sve) {
     g.image.copy_from(cs.rf.regs, kMaskFpsimd);
     g.fp_type = FpType::kFpsimd;
   }
-  if (v.fpmr) g.image.copy_from(cs.rf.regs, kMaskFpmr);
+  const ComponentMask gfpmr = v.fpmr ? kMaskFpmr : 0;
+  g.image.copy_from(cs.rf.regs, gfpmr);
   stats_->add(AStat::guest_saves, g.id, 1);
-  account(true, cpu, g, Cause::vm_exit, v.sve, v.sve ? kMaskVec : kMaskFpsimd,
+  account(true, cpu, g, Cause::vm_exit, v.sve, (v.sve ? kMaskVec : kMaskFpsimd) | gfpmr,
           v.sve ? "hyp_sve_save_guest" : "hyp_fpsimd_save_guest");
-  const ComponentMask mask = (sve ? kMaskVec : kMaskFpsimd) | (v.fpmr ? kMaskFpmr : 0);
+  const ComponentMask mask = (sve ? kMaskVec : kMaskFpsimd) | gfpmr;
   cs.rf.regs.copy_from(cs.hyp_host, mask);
   if (!sve) cs.rf.regs.set_init(bit(kSveZ));
   if (sve) set_zcr(cpu, cs.hyp_host_zcr_vl, Cause::vm_exit);
   stats_->add(AStat::hyp_host_restores, thread.id, 1);
-  account(false, cpu, thread, Cause::vm_exit, sve, sve ? kMaskVec : kMaskFpsimd,
-          sve ? "hyp_sve_restore_host" : "hyp_fpsimd_restore_host");
+  account(false, cpu, thread, Cause::vm_exit, sve, mask, sve ? "hyp_sve_restore_host" : "hyp_fpsimd_restore_host",
+          host_max_vl_sizes(sve));
   cs.hyp_guest_live = false;
 }
 
@@ -1065,15 +1085,15 @@ Cycles Agent::sme_mode(CpuId cpu, Cycles t, bool start, bool sm, bool za) {
     if (!cs.smen_el0) panic("arm64: SME still trapped after do_sme_acc() for " + c.name);
   }
   if (start) {
-    // SMSTART SM: the vector registers are zeroed on entry to streaming
-    // mode; SMSTART ZA: ZA (and ZT0) zeroed. Either does nothing when the
-    // bit is already set.
+    // SMSTART SM: the vector registers (and FPMR) are zeroed on entry to
+    // streaming mode; SMSTART ZA: ZA (and ZT0) zeroed. Either does nothing
+    // when the bit is already set.
     if (sm && !cs.sm) {
       cs.sm = true;
       c.svcr_sm = true;
-      cs.rf.regs.set_init(kMaskVec);
-      c.truth.set_init(kMaskVec);
-      cs.rf.modified |= kMaskVec;
+      cs.rf.regs.set_init(sm_reset_mask());
+      c.truth.set_init(sm_reset_mask());
+      cs.rf.modified |= sm_reset_mask();
       relayout(c);
     }
     if (za && !cs.za) {

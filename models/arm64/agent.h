@@ -129,6 +129,9 @@ class Agent {
   // task_fpsimd_load(): ctx's saved state into the registers, in its format
   // (fp_type; TIF_SVE follows it, ZCR_EL1 set for its VL).
   void load(CpuId cpu, Context& ctx, Cause cause);
+  // What a change of PSTATE.SM resets to zero (Arm ARM ResetSVEState()):
+  // Z (with V), P, FFR, and FPMR with FEAT_FPMR.
+  ComponentMask sm_reset_mask() const { return kMaskVec | (machine_.fpmr ? kMaskFpmr : 0); }
   // fpsimd_bind_task_to_cpu(): fpsimd_last_state = ctx, fpsimd_cpu = cpu,
   // EL0 SVE access per TIF_SVE (sve_user_enable / sve_user_disable).
   void bind(CpuId cpu, Context& ctx, Cause cause);
@@ -233,8 +236,12 @@ class Agent {
   void write_control(CpuId cpu, T& reg, T value, AStat counter, double cycles, std::string_view op, Cause cause);
   void check_current(CpuId cpu, const char* what, bool need_user_mode);
   [[noreturn]] void refuse_fault(const char* what) const;
-  void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op);
+  // A save or load of `comps` of `c` (in SVE format if `sve`); the bytes at
+  // `sizes`, by default c's own.
+  void account(bool save, CpuId cpu, Context& c, Cause cause, bool sve, ComponentMask comps, std::string_view op,
+               const ComponentSizes* sizes = nullptr);
   std::shared_ptr<const ComponentSizes> sizes_for(const VecLayout& l);
+  const ComponentSizes* host_max_vl_sizes(bool sve);
   void kernel_neon_section(CpuId cpu, Context* cur, bool in_softirq_or_irq, ComponentMask clobbers);
   Vcpu& running_vcpu(CpuId cpu, const char* what, bool in_guest);
   void guest_use(CpuId cpu, Cycles t, Vcpu& v, ComponentMask write, ComponentMask read, ComponentMask release);

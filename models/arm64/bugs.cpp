@@ -48,7 +48,8 @@ const std::vector<BugDesc>& bugs() {
           {"fbc7e61195e2", "KVM: arm64: Unconditionally save+flush host FPSIMD/SVE/SME state",
            "v6.2 .. v6.13 (in kvm-arm64-2023 itself)",
            "fpsimd_kvm_prepare() dropped a VMM thread's TIF_SVE at vcpu_load while its SVE state was live and "
-           "KVM saved only its FPSIMD part: the host task's SVE state was lost",
+           "KVM saved only its FPSIMD part: the host task's SVE state was lost; and with FEAT_FPMR, for a VM "
+           "without FPMR, the vCPU binding saved the VMM's FPMR into the vCPU and the VMM reloaded a stale one",
            "lost, trap_config", "traces/bugs/arm64_kvm_fbc7e61195e2.json", {"kvm-arm64-2025"}, ""}),
       numbered(Bug::kSsveFpsimdPayload,
           {"f916dd32a943", "arm64/fpsimd: ptrace: Mandate SVE payload for streaming-mode state",
@@ -58,6 +59,14 @@ const std::vector<BugDesc>& bugs() {
            "V0-V31 (fpsimd_load_state(), legal in streaming mode with FEAT_SME_FA64; without it an illegal "
            "instruction in the kernel), and the task ran with the previous task's streaming predicates and FFR",
            "leaked, foreign_regs", "traces/bugs/arm64_ptrace_f916dd32a943.json", {"sve-keep", "sve-discard"}, ""}),
+      numbered(Bug::kFpmrBeforeSvcr,
+          {"e5fa85fce08b", "arm64/fpsimd: Don't corrupt FPMR when streaming mode changes",
+           "v6.9 .. v6.14 (203f2b95a882's task_fpsimd_load(); fixed in v6.15 and stable)",
+           "task_fpsimd_load() wrote the task's FPMR before SVCR; an SVCR write that changed PSTATE.SM, which "
+           "resets FPMR to zero, then wiped it: a task restored after a streaming-mode task (or into streaming "
+           "mode) returned to user space with FPMR zero",
+           "lost", "traces/bugs/arm64_fpmr_e5fa85fce08b.json",
+           {"sve-keep", "sve-discard", "kvm-arm64-2023", "kvm-arm64-2025"}, ""}),
   };
   return all;
 }

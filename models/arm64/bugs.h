@@ -20,6 +20,7 @@ enum class Bug : std::uint8_t {
   kNoIsbAfterSmen,          // 59d78a2ec0e9 "KVM: arm64: Synchronize SMEN on vcpu schedule out"
   kHostStateKeptAtLoad,     // fbc7e61195e2 "KVM: arm64: Unconditionally save+flush host FPSIMD/SVE/SME state"
   kSsveFpsimdPayload,       // f916dd32a943 "arm64/fpsimd: ptrace: Mandate SVE payload for streaming-mode state"
+  kFpmrBeforeSvcr,          // e5fa85fce08b "arm64/fpsimd: Don't corrupt FPMR when streaming mode changes"
 };
 
 // In Bug order (BugDesc::bit is the enumerator).

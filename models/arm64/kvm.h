@@ -67,9 +67,10 @@ class KvmScheme {
   // Whether the host may use SME (KVM handles host SME state since
   // 861262ab, v5.19; before, such a kernel had no SME).
   virtual bool sme_aware() const = 0;
-  // Whether a VM may have FPMR (ef3be86021c3, v6.12: "KVM: arm64: Add
-  // save/restore support for FPMR"; KVM exposes it by default when the host
-  // has it, ID_AA64PFR2_EL1.FPMR).
+  // Whether a VM may have FPMR (v6.12: ef3be86021c3 "KVM: arm64: Add
+  // save/restore support for FPMR", with c9150a8ad9cd (HCRX_EL2.EnFPM) and
+  // 13c7a51eeb74, which exposes ID_AA64PFR2_EL1.FPMR by default when the
+  // host has it).
   virtual bool guest_fpmr() const { return false; }
   // Whether the era's KVM runs under kvm-arm.mode=protected with pKVM's own
   // FP handling (b5b9955617bc, v6.10, "KVM: arm64: Eagerly restore host

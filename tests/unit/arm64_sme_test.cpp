@@ -244,6 +244,25 @@ TEST(Arm64SmeBug, f916dd32a943_SsveFpsimdPayloadLeaksPredicates) {
   }
 }
 
+// A change of PSTATE.SM resets FPMR (ResetSVEState()): SMSTART SM and SMSTOP
+// SM zero the task's FPMR as they zero its vector registers; a restore that
+// changes PSTATE.SM writes FPMR after SVCR (e5fa85fce08b), so FPMR survives.
+TEST_F(Sme, StreamingModeChangesResetFpmr) {
+  r.sw(0, M);
+  r.use(0, kMaskFpmr);
+  r.smstart(0, true, false);
+  EXPECT_FALSE(r.ctx(M).truth.present & kMaskFpmr);
+  r.use(0, kMaskFpmr | kMaskVec);
+  r.smstop(0, true, false);
+  EXPECT_FALSE(r.ctx(M).truth.present & kMaskFpmr);
+  r.use(0, kMaskFpmr);
+  r.sw(0, N);
+  r.smstart(0, true, false);  // N leaves the CPU in streaming mode
+  r.sw(0, M);                 // M's restore leaves it: FPMR written after SVCR
+  r.use(0, 0, kMaskFpmr);
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
 TEST(Arm64SmeRefused, PtraceOfSmeStateNeedsTheFeature) {
   Rig r{"aws-graviton3", "sve-keep", 1};
   const ContextId M = r.add("M"), N = r.add("N");

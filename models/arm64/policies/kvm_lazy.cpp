@@ -93,9 +93,9 @@ void LazyKvm::ctxflush(Agent& a, CpuId, Vcpu& v, Context& thread) {
 // in use, 85acda3b's sve_save_state() into current's sve_state), the
 // guest's state loaded, fp_owner = GUEST_OWNED.
 //
-// pKVM (b5b9955617bc): "if (is_protected_kvm_enabled() && host_owns_fp_regs())
-// kvm_hyp_save_fpsimd_host(vcpu);" with hyp's own fp_owner, HOST_OWNED at
-// every run: the host registers into host_data (SVE format with SVE, FPMR
+// pKVM (b5b9955617bc): "if (host_owns_fp_regs()) kvm_hyp_save_fpsimd_host(
+// vcpu);" (v6.14's 8eca7f6d5100 adds "is_protected_kvm_enabled() &&") with
+// hyp's own fp_owner, HOST_OWNED at every run: the host registers into host_data (SVE format with SVE, FPMR
 // with the VM's), whatever the host side thinks; the host's fp_owner never
 // becomes GUEST_OWNED (host_data_ptr() gives EL1 its own copy).
 void LazyKvm::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
