@@ -263,6 +263,27 @@ TEST_F(Sme, StreamingModeChangesResetFpmr) {
   EXPECT_EQ(r.checker->total_violations(), 0u);
 }
 
+// Without FEAT_SME_FA64 streaming mode has no FFR: an NT_ARM_SSVE write's
+// FFR bytes are not the task's state; NT_PRFPREG into a task in streaming
+// mode zero-pads (sve_sync_from_fpsimd_zeropad()).
+TEST(Arm64SmePtrace, SsveWithoutFa64AndFprIntoStreamingMode) {
+  Rig r{"arm-fvp-sme2", "sve-keep", 1};
+  r.machine.fa64 = false;
+  const ContextId M = r.add("M"), N = r.add("N");
+  r.start();
+  r.sw(0, N);
+  r.ssve_write(0, M, kMaskVec);
+  EXPECT_TRUE(r.ctx(M).svcr_sm);
+  EXPECT_FALSE(r.ctx(M).truth.present & bit(kSveFfr));
+  EXPECT_EQ(r.ctx(M).truth.tok[kSveP].owner, M);
+  r.state_write(0, M, kMaskFpsimd);  // NT_PRFPREG
+  EXPECT_TRUE(r.ctx(M).svcr_sm);
+  EXPECT_FALSE(r.ctx(M).truth.present & kMaskSve);
+  r.sw(0, M);
+  r.use(0, 0, kMaskFpsimd | bit(kSveZ) | bit(kSveP));
+  EXPECT_EQ(r.checker->total_violations(), 0u);
+}
+
 TEST(Arm64SmeRefused, PtraceOfSmeStateNeedsTheFeature) {
   Rig r{"aws-graviton3", "sve-keep", 1};
   const ContextId M = r.add("M"), N = r.add("N");
