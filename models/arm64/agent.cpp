@@ -211,10 +211,9 @@ void Agent::load(CpuId cpu, Context& c, Cause cause) {
     // current->thread.svcr, SYS_SVCR); if (thread_za_enabled(...))
     // sme_load_state(...)".
     if (c.tif_sme) set_smcr(cpu, c.svl, cause);
-    // A change of PSTATE.SM zeroes the vector registers (Arm ARM, SME:
-    // entering and leaving streaming mode): an FPSIMD-format load into
-    // streaming mode (after an NT_ARM_SSVE write in the FPSIMD format) then
-    // leaves the Z upper bits, P and FFR zero.
+    // The SVCR write: a change of PSTATE.SM resets the vector registers and
+    // FPMR (sm_reset_mask()); without one, an FPSIMD-format load leaves P
+    // and FFR as the last streaming task had them (f916dd32a943's bug).
     if (cs.sm != c.svcr_sm) cs.rf.regs.set_init(sm_reset_mask());
     cs.sm = c.svcr_sm;
     cs.za = c.svcr_za;
@@ -739,11 +738,13 @@ Cycles Agent::ssve_write(CpuId cpu, Cycles t, ContextId target, ComponentMask wr
   Context& tc = tracee(target, "ssve_write");
   if (!machine_.sme) throw SemanticError{"ssve_write (NT_ARM_SSVE) on machine " + machine_.name + ", which has no SME"};
   check_tracee_stopped(tc, cpu, "ssve_write", true);
-  // f916dd32a943 (v6.16): "if (type == ARM64_VEC_SME && fpsimd) return
-  // -EINVAL": streaming-mode state must come in the SVE format; nothing
-  // changes. Before it (the bug) the FPSIMD format was taken.
+  // f916dd32a943 (v6.16): "if (fpsimd && type == ARM64_VEC_SME) return
+  // -EINVAL": streaming-mode state must come in the SVE format; only the
+  // fpsimd_flush_task_state(target) that v6.16 does first has happened.
+  // Before it (the bug) the FPSIMD format was taken.
   if (write == kMaskFpsimd && !has(bugs_, Bug::kSsveFpsimdPayload)) {
     charge(cpu, tc.id, Stat::other_cycles, 0, "ssve_write_refused", Cause::state_access, 0, write);
+    flush_task_state(tc);
     return finish();
   }
   // The regset carries FFR's bytes in either case, but without

@@ -53,20 +53,22 @@ const std::vector<BugDesc>& bugs() {
            "lost, trap_config", "traces/bugs/arm64_kvm_fbc7e61195e2.json", {"kvm-arm64-2025"}, ""}),
       numbered(Bug::kSsveFpsimdPayload,
           {"f916dd32a943", "arm64/fpsimd: ptrace: Mandate SVE payload for streaming-mode state",
-           "v5.19 .. v6.15 (SME's NT_ARM_SSVE regset until Mark Rutland's 2025 rework, v6.16)",
+           "v6.2 .. v6.15 (since a0136be443d5 loads by fp_type; before it a streaming task was loaded in SVE "
+           "format; SME could not be built from 81235ae0c846, v6.12-rc7 and stable, until v6.16)",
            "an NT_ARM_SSVE write in the FPSIMD format put the stopped task in streaming mode with its state in "
            "FPSIMD format; a restore that found the CPU still in streaming mode (from the task before) wrote only "
-           "V0-V31 (fpsimd_load_state(), legal in streaming mode with FEAT_SME_FA64; without it an illegal "
-           "instruction in the kernel), and the task ran with the previous task's streaming predicates and FFR",
-           "leaked, foreign_regs", "traces/bugs/arm64_ptrace_f916dd32a943.json", {"sve-keep", "sve-discard"}, ""}),
+           "V0-V31 (fpsimd_load_state()), and the task ran with the previous task's streaming predicates (and FFR "
+           "with FEAT_SME_FA64)",
+           "leaked, foreign_regs", "traces/bugs/arm64_ptrace_f916dd32a943.json", {"sve-keep"}, ""}),
       numbered(Bug::kFpmrBeforeSvcr,
           {"e5fa85fce08b", "arm64/fpsimd: Don't corrupt FPMR when streaming mode changes",
-           "v6.9 .. v6.14 (203f2b95a882's task_fpsimd_load(); fixed in v6.15 and stable)",
+           "v6.9 .. v6.14 (203f2b95a882's task_fpsimd_load(); fixed in v6.15 and stable; with SME buildable "
+           "only up to v6.11, 81235ae0c846)",
            "task_fpsimd_load() wrote the task's FPMR before SVCR; an SVCR write that changed PSTATE.SM, which "
            "resets FPMR to zero, then wiped it: a task restored after a streaming-mode task (or into streaming "
            "mode) returned to user space with FPMR zero",
            "lost", "traces/bugs/arm64_fpmr_e5fa85fce08b.json",
-           {"sve-keep", "sve-discard", "kvm-arm64-2023", "kvm-arm64-2025"}, ""}),
+           {"sve-keep", "kvm-arm64-2023"}, ""}),
   };
   return all;
 }

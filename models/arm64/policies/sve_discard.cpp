@@ -135,9 +135,11 @@ StateImage SveDiscardPolicy::signal_deliver(Agent& a, CpuId cpu, Context& ctx) {
   ctx.frame_info.push_back(std::move(info));
   const std::uint64_t bytes = ctx.sizes->of(mask);
   a.charge(cpu, ctx.id, Stat::other_cycles, a.cost().memcpy(bytes), "sigframe_copy", Cause::signal, bytes, mask);
-  // setup_return(): the handler runs with streaming mode and ZA off
-  // (task_smstop_sm, "svcr &= ~(SVCR_ZA_MASK | SVCR_SM_MASK); sme_smstop()");
-  // a streaming task's saved V registers are zeroed (fp_type FPSIMD).
+  // setup_return() (v5.19 .. v6.15): the handler runs with streaming mode and
+  // ZA off ("svcr &= ~(SVCR_ZA_MASK | SVCR_SM_MASK); sme_smstop()"); a
+  // streaming task's saved V registers are zeroed (fp_type FPSIMD). The
+  // SMSTOP acts on the live registers: it resets FPMR only when the state is
+  // live (v6.16's task_smstop_sm() zeroes the saved FPMR as well).
   if (a.machine().sme && (ctx.svcr_sm || ctx.svcr_za)) {
     if (ctx.svcr_sm) {
       a.stats().add(AStat::streaming_exits, ctx.id, 1);
@@ -337,6 +339,10 @@ void SveDiscardPolicy::sve_regset_written(Agent& a, Context& target, ComponentMa
     target.truth.set_init(kMaskSve);
     return;
   }
+  // (A task taken out of streaming mode without TIF_SVE gets its older
+  // uw.fpsimd_state V registers back from fpsimd_sync_to_sve() where the
+  // data does not cover them; the model zeroes them, a difference only for
+  // partial writes, which v6.16 made consistent.)
   ComponentMask zeroed = kMaskSve & ~vec;
   if (target.tif_sve || target.svcr_sm) zeroed |= kMaskFpsimd & ~vec;
   if (target.fp_type != FpType::kSve) {
