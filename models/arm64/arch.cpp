@@ -5,6 +5,7 @@
 
 #include "models/arm64/bugs.h"
 #include "models/arm64/events.h"
+#include "models/arm64/policies/kvm_lazy.h"
 #include "models/arm64/policies/no_fp.h"
 #include "models/arm64/policy.h"
 #include "models/arm64/presets.h"
@@ -44,13 +45,16 @@ class Arm64Run final : public ArchAgent {
                          "policy (fpusim list policies: kvm-arm64-*)"};
       }
       kvm_ = machine_of(s).fpsimd ? info.make_kvm(bug_bits) : make_no_fp_kvm();
-      agent_.set_kvm(kvm_.get());
-      if (machine_of(s).kvm_mode == KvmMode::kProtected && !kvm_->runs_protected()) {
-        throw InputError{s.file, "/vms",
-                         "machine " + machine_of(s).name + " runs KVM in protected mode (kvm_mode \"protected\"), "
-                         "which policy " + info.name + " does not model: pKVM's own FP handling came with "
-                         "b5b9955617bc (v6.10), under kvm-arm64-2023 and kvm-arm64-2025"};
+      if (machine_of(s).kvm_mode == KvmMode::kProtected) {
+        if (!kvm_->runs_protected()) {
+          throw InputError{s.file, "/vms",
+                           "machine " + machine_of(s).name + " runs KVM in protected mode (kvm_mode \"protected\"), "
+                           "which policy " + info.name + " does not model: pKVM's own FP handling came with "
+                           "b5b9955617bc (v6.10), under kvm-arm64-2023 and kvm-arm64-2025"};
+        }
+        if (machine_of(s).fpsimd) kvm_ = make_protected_kvm(std::move(kvm_));
       }
+      agent_.set_kvm(kvm_.get());
     }
     for (size_t i = 0; i < vms.size(); ++i) {
       const VmDecl& d = vms[i];

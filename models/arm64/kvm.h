@@ -72,9 +72,9 @@ class KvmScheme {
   // 13c7a51eeb74, which exposes ID_AA64PFR2_EL1.FPMR by default when the
   // host has it).
   virtual bool guest_fpmr() const { return false; }
-  // Whether the era's KVM runs under kvm-arm.mode=protected with pKVM's own
-  // FP handling (b5b9955617bc, v6.10, "KVM: arm64: Eagerly restore host
-  // fpsimd/sve state in pKVM").
+  // Whether the era's KVM can run under kvm-arm.mode=protected with pKVM's
+  // own FP handling (b5b9955617bc, v6.10, "KVM: arm64: Eagerly restore host
+  // fpsimd/sve state in pKVM"): then ProtectedKvm (kvm_lazy.h) wraps it.
   virtual bool runs_protected() const { return false; }
   // kvm_arch_vcpu_load_fp().
   virtual void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) = 0;

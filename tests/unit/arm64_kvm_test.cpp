@@ -4,6 +4,7 @@
 // without being told (reference/linux-fpu-semantics.md §5.6, §6.1-6.7).
 #include <gtest/gtest.h>
 
+#include "models/arm64/policies/kvm_lazy.h"
 #include "models/arm64/policy.h"
 #include "tests/unit/arm64_rig.h"
 
@@ -294,8 +295,13 @@ namespace {
 struct FpmrKvm {
   Rig r;
   ContextId qemu, g;
+  std::shared_ptr<KvmScheme> pkvm;  // the era's scheme under pKVM, as Arm64Run wraps it
   FpmrKvm(const std::string& policy, bool vm_fpmr, KvmMode mode = KvmMode::kVhe) : r("arm-fvp-sme2", policy) {
     r.machine.kvm_mode = mode;
+    if (mode == KvmMode::kProtected) {
+      pkvm = make_protected_kvm(std::move(r.kvm));
+      r.agent->set_kvm(pkvm.get());
+    }
     qemu = r.add("qemu");
     g = r.vcpu("vcpu0", qemu, false, 0, vm_fpmr);
     r.start();

@@ -92,17 +92,7 @@ void LazyKvm::ctxflush(Agent& a, CpuId, Vcpu& v, Context& thread) {
 // kvm_hyp_save_fpsimd_host(vcpu);" (FP_HOST before f8077b0d; with host SVE
 // in use, 85acda3b's sve_save_state() into current's sve_state), the
 // guest's state loaded, fp_owner = GUEST_OWNED.
-//
-// pKVM (b5b9955617bc): "if (host_owns_fp_regs()) kvm_hyp_save_fpsimd_host(
-// vcpu);" (v6.14's 8eca7f6d5100 adds "is_protected_kvm_enabled() &&") with
-// hyp's own fp_owner, HOST_OWNED at every run: the host registers into host_data (SVE format with SVE, FPMR
-// with the VM's), whatever the host side thinks; the host's fp_owner never
-// becomes GUEST_OWNED (host_data_ptr() gives EL1 its own copy).
 void LazyKvm::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
-  if (is_protected(a)) {
-    a.hyp_switch_to_guest(cpu, v, a.machine().sve);
-    return;
-  }
   if (v.fp_owner == FpOwner::kHostOwned) a.hyp_save_host(cpu, v, thread, era_.host_sve_in_use && v.host_sve_in_use);
   a.hyp_load_guest(cpu, v);
   v.fp_owner = FpOwner::kGuestOwned;
@@ -115,15 +105,7 @@ void LazyKvm::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
 // Until kvm_get_reset_cptr_el2() the value is CPACR_EL1_DEFAULT, "FPEN |
 // ZEN_EL1EN": SME is disabled for the host kernel too until vcpu_put
 // re-enables it.
-//
-// pKVM: sync_hyp_vcpu() -> fpsimd_sve_sync(): "if (!guest_owns_fp_regs())
-// return;", else the guest's state into the vCPU, the host's back from
-// host_data, fp_owner = FP_STATE_HOST_OWNED (eager, at every such exit).
-void LazyKvm::exit(Agent& a, CpuId cpu, Vcpu& v, Context&) {
-  if (is_protected(a)) {
-    if (a.cpu(cpu).hyp_guest_live) a.hyp_switch_to_host(cpu, v, a.machine().sve);
-    return;
-  }
+void LazyKvm::exit(Agent& a, CpuId cpu, Vcpu&, Context&) {
   if (a.machine().kvm_mode == KvmMode::kVhe) {
     const bool after_2025 = era_.flush_host_at_load;
     a.hyp_set_host_cpacr(cpu, after_2025 && a.machine().sve, after_2025 && a.machine().sme,
@@ -136,8 +118,6 @@ void LazyKvm::exit(Agent& a, CpuId cpu, Vcpu& v, Context&) {
 // fp_type, to_save>); clear_thread_flag(TIF_FOREIGN_FPSTATE); }", and
 // before v6.2 "update_thread_flag(TIF_SVE, vcpu_has_sve(vcpu))" (b43b5dd9;
 // the e6b673b7 original cleared it: no vCPU had SVE).
-//
-// Under pKVM the host side's fp_owner is never GUEST_OWNED: nothing is bound.
 void LazyKvm::ctxsync(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
   if (v.fp_owner != FpOwner::kGuestOwned) return;
   const ToSave to_save =
@@ -184,6 +164,25 @@ void LazyKvm::vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) {
   // 2955bcc8: "update_thread_flag(TIF_SVE, ...HOST_SVE_IN_USE)" after the
   // save (8383741a: "update_thread_flag(TIF_SVE, 0)"); gone with 62021cc3.
   if (!era_.explicit_to_save) thread.tif_sve = host_tif_sve;
+}
+
+// ------------------------------------------------------------ pKVM
+
+// pKVM's hypervisor side (b5b9955617bc). kvm_hyp_handle_fpsimd(): "if
+// (host_owns_fp_regs()) kvm_hyp_save_fpsimd_host(vcpu);" (v6.14's
+// 8eca7f6d5100 adds "is_protected_kvm_enabled() &&"), with hyp's own
+// fp_owner, HOST_OWNED at every run: the host registers into host_data (SVE
+// format with SVE, FPMR with the VM's), whatever the host side thinks.
+void ProtectedKvm::guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context&) {
+  a.hyp_switch_to_guest(cpu, v, a.machine().sve);
+}
+
+// sync_hyp_vcpu() -> fpsimd_sve_sync(): "if (!guest_owns_fp_regs()) return;",
+// else the guest's state into the vCPU, the host's back from host_data,
+// fp_owner = FP_STATE_HOST_OWNED (eager, at every such exit). nVHE and hVHE
+// leave the host's CPACR_EL1 alone.
+void ProtectedKvm::exit(Agent& a, CpuId cpu, Vcpu& v, Context&) {
+  if (a.cpu(cpu).hyp_guest_live) a.hyp_switch_to_host(cpu, v, a.machine().sve);
 }
 
 }  // namespace fpusim::arm64

@@ -100,10 +100,8 @@ class LazyKvm final : public KvmScheme {
   bool runs_protected() const override { return era_.pkvm; }
   void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
-  // Under pKVM fpsimd_sve_flush() makes hyp's own fp_owner HOST_OWNED
-  // before every run: the guest's first FP use of each run traps.
-  bool guest_fp_trapped(const Agent& a, CpuId, const Vcpu& v) const override {
-    return is_protected(a) || v.fp_owner != FpOwner::kGuestOwned;
+  bool guest_fp_trapped(const Agent&, CpuId, const Vcpu& v) const override {
+    return v.fp_owner != FpOwner::kGuestOwned;
   }
   void guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
   void exit(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
@@ -111,9 +109,36 @@ class LazyKvm final : public KvmScheme {
   void vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
 
  private:
-  static bool is_protected(const Agent& a) { return a.machine().kvm_mode == KvmMode::kProtected; }
   LazyEra era_;
 };
+
+// KVM under kvm-arm.mode=protected (pKVM, b5b9955617bc, v6.10): the host
+// side is the era's scheme (vcpu_load, ctxflush, ctxsync, vcpu_put; the
+// host's fp_owner, its own copy under pKVM, never becomes GUEST_OWNED, so
+// nothing is bound), the hypervisor side pKVM's: fpsimd_sve_flush() makes
+// hyp's fp_owner HOST_OWNED before every run, so each run's first guest FP
+// use traps, and hyp saves and restores the host's registers itself.
+class ProtectedKvm final : public KvmScheme {
+ public:
+  explicit ProtectedKvm(std::shared_ptr<KvmScheme> host) : host_(std::move(host)) {}
+  bool sve_vcpus() const override { return host_->sve_vcpus(); }
+  bool sme_aware() const override { return host_->sme_aware(); }
+  bool guest_fpmr() const override { return host_->guest_fpmr(); }
+  bool runs_protected() const override { return true; }
+  void vcpu_load(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override { host_->vcpu_load(a, cpu, v, thread); }
+  void ctxflush(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override { host_->ctxflush(a, cpu, v, thread); }
+  bool guest_fp_trapped(const Agent&, CpuId, const Vcpu&) const override { return true; }
+  void guest_trap(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void exit(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override;
+  void ctxsync(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override { host_->ctxsync(a, cpu, v, thread); }
+  void vcpu_put(Agent& a, CpuId cpu, Vcpu& v, Context& thread) override { host_->vcpu_put(a, cpu, v, thread); }
+
+ private:
+  std::shared_ptr<KvmScheme> host_;
+};
+inline std::shared_ptr<KvmScheme> make_protected_kvm(std::shared_ptr<KvmScheme> host) {
+  return std::make_shared<ProtectedKvm>(std::move(host));
+}
 
 // `era` with the bugs of the run (bits of Bug): each reverts the flag its
 // fix set.
